@@ -1,0 +1,1 @@
+"""The staysaga microservices, one package each, plus their shared plumbing in `common`."""

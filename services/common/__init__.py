@@ -1,0 +1,1 @@
+"""Plumbing every service shares: settings, database, errors, logging, health, app factory."""

