@@ -25,7 +25,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from services.common.logging import configure_logging
 
     settings = load_settings()
-    configure_logging(args.component, settings["STAYSAGA_LOG_LEVEL"], settings["STAYSAGA_LOG_FORMAT"])
+    configure_logging(
+        args.component, settings["STAYSAGA_LOG_LEVEL"], settings["STAYSAGA_LOG_FORMAT"]
+    )
     module_name, _, factory_name = SERVICE_APPS[args.component].partition(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
     config = uvicorn.Config(

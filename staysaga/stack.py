@@ -132,8 +132,15 @@ class Stack:
         wanted: list[tuple[str, int]] = []
         if any(c.name == "temporal" for c in children):
             port = int(self.settings["TEMPORAL_ADDRESS"].rpartition(":")[2])
-            wanted += [("TEMPORAL_ADDRESS", port), ("TEMPORAL_UI_PORT", self.settings["TEMPORAL_UI_PORT"])]
-        wanted += [(f"{c.name.upper()}_PORT", self.settings.port(c.name)) for c in children if c.name in COMPONENTS]
+            wanted += [
+                ("TEMPORAL_ADDRESS", port),
+                ("TEMPORAL_UI_PORT", self.settings["TEMPORAL_UI_PORT"]),
+            ]
+        wanted += [
+            (f"{c.name.upper()}_PORT", self.settings.port(c.name))
+            for c in children
+            if c.name in COMPONENTS
+        ]
         for variable, port in wanted:
             if not _port_is_free(self.settings.host, port):
                 raise StackError(
@@ -171,7 +178,9 @@ class Stack:
         while time.monotonic() < deadline:
             assert child.process is not None
             if child.process.returncode is not None:
-                raise StackError(f"{child.name} exited with status {child.process.returncode} while starting")
+                raise StackError(
+                    f"{child.name} exited with status {child.process.returncode} while starting"
+                )
             try:
                 await child.probe()
                 return
@@ -180,8 +189,10 @@ class Stack:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), 0.2)
                 if self.stopping.is_set():
-                    raise StackError("stopped while starting") from None
-        raise StackError(f"{child.name} did not become ready in {READY_TIMEOUT_SECONDS:.0f} s: {last_error}")
+                    return
+        raise StackError(
+            f"{child.name} did not become ready in {READY_TIMEOUT_SECONDS:.0f} s: {last_error}"
+        )
 
     async def run(self) -> int:
         """Start everything, print where to click, supervise until told to stop."""
@@ -200,7 +211,8 @@ class Stack:
                 self.children.append(child)
                 await self._spawn(child, index)
                 await self._wait_ready(child)
-                self.say(f"{child.name} is ready")
+                if not self.stopping.is_set():
+                    self.say(f"{child.name} is ready")
             if not self.stopping.is_set():
                 self._print_urls()
                 await self._supervise()
@@ -230,7 +242,10 @@ class Stack:
         if "web" in SERVICE_APPS:
             lines.append(f"  website            {s.url('web')}/")
         if s["TEMPORAL_DEV_SERVER"] or s["TEMPORAL_UI_URL"]:
-            lines.append(f"  Temporal UI        {s.temporal_ui_url}/namespaces/{s['TEMPORAL_NAMESPACE']}/workflows")
+            namespace = s["TEMPORAL_NAMESPACE"]
+            lines.append(
+                f"  Temporal UI        {s.temporal_ui_url}/namespaces/{namespace}/workflows"
+            )
         if "mailsink" in SERVICE_APPS:
             lines.append(f"  mail inbox         {s.url('mailsink')}/")
         for name in SERVICE_APPS:
@@ -242,9 +257,7 @@ class Stack:
 
     async def _supervise(self) -> None:
         while not self.stopping.is_set():
-            waits = {
-                asyncio.create_task(c.process.wait()): c for c in self.children if c.process
-            }
+            waits = {asyncio.create_task(c.process.wait()): c for c in self.children if c.process}
             stop = asyncio.create_task(self.stopping.wait())
             done, _ = await asyncio.wait({stop, *waits}, return_when=asyncio.FIRST_COMPLETED)
             for task in [stop, *waits]:
@@ -264,7 +277,8 @@ class Stack:
         child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_SECONDS]
         if len(child.restarts) >= MAX_RESTARTS:
             raise StackError(
-                f"{child.name} exited {MAX_RESTARTS} times within {RESTART_WINDOW_SECONDS:.0f} s; giving up"
+                f"{child.name} exited {MAX_RESTARTS} times within "
+                f"{RESTART_WINDOW_SECONDS:.0f} s; giving up"
             )
         delay = min(0.5 * 2 ** len(child.restarts), 8.0)
         child.restarts.append(now)
@@ -275,7 +289,8 @@ class Stack:
             return
         await self._spawn(child, self.children.index(child))
         await self._wait_ready(child)
-        self.say(f"{child.name} is ready again")
+        if not self.stopping.is_set():
+            self.say(f"{child.name} is ready again")
 
     async def _stop_all(self) -> None:
         if self.children:

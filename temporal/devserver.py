@@ -8,7 +8,7 @@ import sysconfig
 from pathlib import Path
 
 from services.common.settings import Settings
-from temporal.names import SEARCH_ATTRIBUTES
+from temporal.names import search_attribute_flags
 
 
 def _venv_binary(name: str) -> Path:
@@ -58,6 +58,4 @@ def dev_server_args(settings: Settings, db_file: Path | None) -> list[str]:
     ]
     if db_file is not None:
         args += ["--db-filename", str(db_file)]
-    for name, kind in SEARCH_ATTRIBUTES.items():
-        args += ["--search-attribute", f"{name}={kind}"]
-    return args
+    return args + search_attribute_flags()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from temporalio.common import SearchAttributeKey
+
 
 class TaskQueue(StrEnum):
     """The task queues: the workflow worker's, then one per activity worker."""
@@ -22,14 +24,23 @@ ACTIVITY_TASK_QUEUES = (
     TaskQueue.NOTIFICATIONS,
 )
 
-# Custom search attributes operators filter on in the Temporal UI: name -> Temporal type.
-# Never personal data: search attributes are not encrypted by a payload codec.
-SEARCH_ATTRIBUTES: dict[str, str] = {
-    "BookingStatus": "Keyword",
-    "HotelId": "Keyword",
-    "CheckIn": "Datetime",
-    "UserId": "Keyword",
-}
+# Custom search attributes operators filter on in the Temporal UI. Never personal data:
+# a payload codec does not encrypt search attributes. UserId is an opaque id.
+BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
+HOTEL_ID = SearchAttributeKey.for_keyword("HotelId")
+CHECK_IN = SearchAttributeKey.for_datetime("CheckIn")
+USER_ID = SearchAttributeKey.for_keyword("UserId")
+SEARCH_ATTRIBUTE_KEYS = (BOOKING_STATUS, HOTEL_ID, CHECK_IN, USER_ID)
+
+
+def search_attribute_flags() -> list[str]:
+    """`--search-attribute Name=Type` flags registering ours on `temporal server start-dev`."""
+    flags = []
+    for key in SEARCH_ATTRIBUTE_KEYS:
+        # INDEXED_VALUE_TYPE_KEYWORD -> Keyword, as the CLI spells it.
+        kind = key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_").title()
+        flags += ["--search-attribute", f"{key.name}={kind}"]
+    return flags
 
 
 def booking_workflow_id(booking_id: str) -> str:

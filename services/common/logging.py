@@ -112,6 +112,9 @@ class RequestIdMiddleware:
                     scope["method"],
                     scope["path"],
                     status,
-                    extra={"status": status, "ms": round((time.perf_counter() - started) * 1000, 2)},
+                    extra={
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
                 )
             request_id_var.reset(token)

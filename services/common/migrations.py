@@ -15,6 +15,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from types import ModuleType
+
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select, text

@@ -68,7 +68,9 @@ _PROBLEM_SCHEMA = {
 def openapi_document(title: str, version: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of a service's endpoints."""
     models = {m for e in endpoints for m in (e.query, e.body, e.response) if m is not None}
-    keyed = [(m, "validation" if m in {e.body for e in endpoints} else "serialization") for m in models]
+    keyed = [
+        (m, "validation" if m in {e.body for e in endpoints} else "serialization") for m in models
+    ]
     refs, definitions = models_json_schema(
         sorted(keyed, key=lambda pair: pair[0].__name__), ref_template=_REF
     )

@@ -130,7 +130,9 @@ async def parse_body(model: type[M], request: Request) -> M:
     except ValidationError as exc:
         errors = errors_from_validation(exc)
         if any(e["message"].startswith("Invalid JSON") for e in errors):
-            raise Problem(400, "invalid-json", "The body is not valid JSON.", field="body") from None
+            raise Problem(
+                400, "invalid-json", "The body is not valid JSON.", field="body"
+            ) from None
         raise ValidationProblem(errors) from None
 
 

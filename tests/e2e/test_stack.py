@@ -1,0 +1,129 @@
+"""`staysaga up` end to end: the real processes, on free ports, in a temporary var dir."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+
+import httpx
+import pytest
+
+from services.common.settings import load_settings
+from temporal.client import connect
+from tests.support.harness import eventually
+from tests.support.stack import StackProcess, kill_quietly
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def var_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture
+def stacks():
+    started: list[StackProcess] = []
+    yield started
+    for stack in started:
+        if stack.process and stack.process.poll() is None:
+            stack.process.kill()
+        kill_quietly(stack.processes())
+
+
+def _temporal_settings(stack: StackProcess):
+    return load_settings({"TEMPORAL_ADDRESS": stack.env["TEMPORAL_ADDRESS"]})
+
+
+async def test_up_serves_search_and_ctrl_c_leaves_no_process(var_dir, stacks):
+    stack = StackProcess(var_dir).start()
+    stacks.append(stack)
+    stack.wait_for_line("staysaga is up")
+    assert stack.url("search") + "/docs" in stack.output
+    assert f"127.0.0.1:{stack.env['TEMPORAL_UI_PORT']}" in stack.output
+
+    async with httpx.AsyncClient() as http:
+        paris = (await http.get(stack.url("search") + "/hotels", params={"city": "Paris"})).json()
+        ui = await http.get(f"http://127.0.0.1:{stack.env['TEMPORAL_UI_PORT']}/")
+    assert paris["city"]["name"] == "Paris" and paris["items"]
+    assert ui.status_code == 200
+    components = set(stack.processes().values())
+    assert {"launcher", "temporal", "search"} <= components
+
+    # A workflow started now must still be there after a restart: Temporal persists to var/.
+    client = await connect(_temporal_settings(stack))
+    await client.start_workflow(
+        "NoSuchWorkflow", id="persisted-across-restarts", task_queue=f"nobody-{uuid.uuid4().hex}"
+    )
+
+    assert stack.stop(signal.SIGINT) == 0
+    assert stack.processes() == {}, stack.output
+    assert "every process has exited" in stack.output
+
+
+async def test_second_up_finds_the_same_data_and_sigterm_stops_it(var_dir, stacks):
+    stack = StackProcess(var_dir).start()
+    stacks.append(stack)
+    stack.wait_for_line("staysaga is up")
+    assert "already seeded" in stack.output
+
+    async with httpx.AsyncClient() as http:
+        paris = (await http.get(stack.url("search") + "/hotels", params={"city": "Paris"})).json()
+    assert paris["items"]
+
+    client = await connect(_temporal_settings(stack))
+    description = await client.get_workflow_handle("persisted-across-restarts").describe()
+    assert description.workflow_type == "NoSuchWorkflow"
+
+    assert stack.stop(signal.SIGTERM) == 0
+    assert stack.processes() == {}, stack.output
+
+
+async def test_a_killed_service_is_restarted(var_dir, stacks):
+    stack = StackProcess(var_dir).start()
+    stacks.append(stack)
+    stack.wait_for_line("staysaga is up")
+    (search_pid,) = [pid for pid, name in stack.processes().items() if name == "search"]
+    os.kill(search_pid, signal.SIGKILL)
+
+    async def answers_again() -> None:
+        async with httpx.AsyncClient() as http:
+            response = await http.get(stack.url("search") + "/readyz")
+        assert response.status_code == 200
+        assert search_pid not in stack.processes()
+
+    await eventually(answers_again, timeout=60)
+    assert "search exited with status -9; restarting" in stack.output
+    assert stack.stop() == 0
+    assert stack.processes() == {}
+
+
+def test_a_taken_port_is_refused_naming_its_variable(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        stack = StackProcess(tmp_path, {"SEARCH_PORT": str(busy.getsockname()[1])})
+        result = subprocess.run(
+            [sys.executable, "-m", "staysaga.cli", "up"],
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert "SEARCH_PORT" in result.stdout
+    assert stack.processes() == {}
+
+
+def test_a_bad_setting_is_refused_naming_its_variable(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "staysaga.cli", "up"],
+        env={"PATH": "/usr/bin:/bin", "SEARCH_PORT": "eighty"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "SEARCH_PORT" in result.stderr and "'eighty'" in result.stderr

@@ -1,0 +1,1 @@
+"""A service's migrations as first released: one table."""

@@ -1,0 +1,1 @@
+"""The same service a release later: a new column with a default."""

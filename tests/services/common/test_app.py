@@ -1,0 +1,128 @@
+import logging
+import shutil
+
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from services.common.app import create_service_app
+from services.common.db import create_engine
+from services.common.openapi import Endpoint
+from services.common.problems import parse_body, parse_query
+from tests.support.harness import problem_field, running_app, settings_for
+
+
+class EchoQuery(BaseModel):
+    count: int = Field(ge=1, le=10)
+
+
+class EchoBody(BaseModel):
+    name: str = Field(min_length=1)
+
+
+async def echo(request: Request) -> JSONResponse:
+    query = parse_query(EchoQuery, request)
+    body = await parse_body(EchoBody, request)
+    return JSONResponse({"echo": [body.name] * query.count})
+
+
+async def boom(request: Request) -> JSONResponse:
+    raise RuntimeError("secret internals")
+
+
+def make_app(tmp_path):
+    endpoints = [
+        Endpoint("POST", "/echo", echo, "echo", query=EchoQuery, body=EchoBody),
+        Endpoint("GET", "/boom", boom, "fails"),
+    ]
+    settings = settings_for(tmp_path)
+    return create_service_app(
+        "search",
+        settings,
+        endpoints,
+        title="test",
+        migrations="tests.services.common.sample_migrations_v1",
+    )
+
+
+async def test_health_and_readiness_answer(tmp_path):
+    async with running_app(make_app(tmp_path)) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_readiness_fails_when_the_database_does_not_answer(tmp_path):
+    app = make_app(tmp_path)
+    async with running_app(app) as client:
+        healthy_engine = app.state.engine
+        app.state.engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db")
+        shutil.rmtree(tmp_path / "missing")
+        try:
+            response = await client.get("/readyz")
+            alive = await client.get("/healthz")
+        finally:
+            await app.state.engine.dispose()
+            app.state.engine = healthy_engine
+    assert response.status_code == 503
+    assert response.json()["type"].endswith("/not-ready")
+    assert alive.status_code == 200
+
+
+async def test_bad_query_and_body_name_the_field(tmp_path):
+    async with running_app(make_app(tmp_path)) as client:
+        response = await client.post("/echo?count=99", json={"name": "x"})
+        assert response.status_code == 400
+        assert problem_field(response) == "count"
+
+        response = await client.post("/echo?count=2", json={"name": ""})
+        assert response.status_code == 422
+        assert problem_field(response) == "name"
+
+        response = await client.post("/echo?count=2", content=b"{not json")
+        assert response.status_code == 400
+        assert problem_field(response) == "body"
+
+        response = await client.post("/echo?count=2&colour=red", json={"name": "x"})
+        assert response.status_code == 400
+        assert problem_field(response) == "colour"
+
+        response = await client.post("/echo?count=2", json={"name": "x"})
+        assert response.json() == {"echo": ["x", "x"]}
+
+
+async def test_unknown_route_and_wrong_method_are_problems(tmp_path):
+    async with running_app(make_app(tmp_path)) as client:
+        missing = await client.get("/nowhere")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+        wrong = await client.get("/echo")
+        assert wrong.status_code == 405
+        assert wrong.json()["title"] == "Method Not Allowed"
+
+
+async def test_a_crash_is_a_500_problem_without_the_trace(tmp_path, caplog):
+    async with running_app(make_app(tmp_path)) as client:
+        with caplog.at_level(logging.ERROR):
+            response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret internals" not in response.text
+    assert "secret internals" in caplog.text
+
+
+async def test_request_id_is_echoed_or_made(tmp_path):
+    async with running_app(make_app(tmp_path)) as client:
+        given = await client.get("/healthz", headers={"X-Request-ID": "abc123"})
+        made = await client.get("/healthz")
+    assert given.headers["x-request-id"] == "abc123"
+    assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_openapi_document_describes_the_endpoints(tmp_path):
+    async with running_app(make_app(tmp_path)) as client:
+        document = (await client.get("/openapi.json")).json()
+        docs = await client.get("/docs")
+    operation = document["paths"]["/echo"]["post"]
+    assert operation["parameters"][0]["name"] == "count"
+    assert "requestBody" in operation
+    assert "/echo" in docs.text

@@ -1,0 +1,1 @@
+"""Helpers the tests share: in-process apps, databases, free ports, polling."""

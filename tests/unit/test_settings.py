@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+
+from services.common.settings import COMPONENTS, SettingsError, describe_settings, load_settings
+
+
+def test_defaults_are_the_local_ports_of_the_design():
+    settings = load_settings({})
+    assert settings.host == "127.0.0.1"
+    assert settings.port("search") == 8003
+    assert settings.port("bank") == 8009
+    assert settings.url("search") == "http://127.0.0.1:8003"
+    assert settings["TEMPORAL_ADDRESS"] == "127.0.0.1:7233"
+
+
+def test_default_database_is_a_sqlite_file_under_var():
+    settings = load_settings({"STAYSAGA_VAR_DIR": "/tmp/x"})
+    assert settings.database_url("search") == "sqlite+aiosqlite:////tmp/x/search.db"
+
+
+def test_environment_overrides_port_url_and_database():
+    settings = load_settings(
+        {
+            "SEARCH_PORT": "9100",
+            "SEARCH_URL": "http://search.internal:80/",
+            "SEARCH_DATABASE_URL": "postgresql+asyncpg://db/search",
+        }
+    )
+    assert settings.port("search") == 9100
+    assert settings.url("search") == "http://search.internal:80"
+    assert settings.database_url("search") == "postgresql+asyncpg://db/search"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SEARCH_PORT", "abc", "must be a number"),
+        ("SEARCH_PORT", "70000", "from 1 to 65535"),
+        ("TEMPORAL_DEV_SERVER", "maybe", "true or false"),
+        ("STAYSAGA_LOG_FORMAT", "xml", "json, text"),
+        ("HTTP_CLIENT_TIMEOUT", "-1", "greater than 0"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_variable(variable, value, message):
+    with pytest.raises(SettingsError) as caught:
+        load_settings({variable: value})
+    assert caught.value.variable == variable
+    assert message in str(caught.value)
+    assert repr(value) in str(caught.value)
+
+
+def test_tls_certificate_without_key_is_refused():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"TEMPORAL_TLS_CERT": "/c.pem"})
+    assert caught.value.variable == "TEMPORAL_TLS_KEY"
+
+
+def test_every_component_setting_is_documented():
+    names = {name for name, _, doc in describe_settings() if doc}
+    for component in COMPONENTS.values():
+        assert f"{component.name.upper()}_PORT" in names
+        assert f"{component.name.upper()}_URL" in names
+
+
+def test_var_dir_is_a_path():
+    assert load_settings({"STAYSAGA_VAR_DIR": "state"}).var_dir == Path("state")
