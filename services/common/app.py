@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from services.common.auth import JwksCache, TokenVerifier, audience, authenticate
 from services.common.db import create_engine, ping
 from services.common.logging import RequestIdMiddleware
 from services.common.migrations import migrate
@@ -90,7 +92,7 @@ def create_service_app(
             if migrations is not None:
                 await app.state.engine.dispose()
 
-    routes: list[Any] = [e.route() for e in endpoints]
+    routes: list[Any] = [_protected(e).route() if e.scope else e.route() for e in endpoints]
     routes += docs_routes(title, version, endpoints)
     routes += health_routes()
     routes += list(extra_routes)
@@ -102,4 +104,22 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.component = name
+    # Keys are fetched lazily, on the first protected request; tests swap in their own.
+    app.state.token_verifier = TokenVerifier(
+        settings.auth_issuer, audience(name), JwksCache.from_url(settings.auth_jwks_url)
+    )
     return app
+
+
+def _protected(endpoint: Endpoint) -> Endpoint:
+    """The endpoint with its handler behind a token check for its scope."""
+    handler = endpoint.handler
+    scope = endpoint.scope
+    assert scope is not None
+
+    async def checked(request: Request) -> Any:
+        await authenticate(request, scope)
+        return await handler(request)
+
+    checked.__doc__ = handler.__doc__
+    return dataclasses.replace(endpoint, handler=checked)

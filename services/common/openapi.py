@@ -108,7 +108,7 @@ def openapi_document(title: str, version: str, endpoints: Sequence[Endpoint]) ->
         codes = set(endpoint.errors)
         if endpoint.scope:
             codes |= {401, 403}
-            operation["security"] = [{"oauth2": [endpoint.scope]}]
+            operation["security"] = [{"bearer": [endpoint.scope]}]
         for code in sorted(codes):
             responses[str(code)] = _problem_response(code)
         operation["responses"] = responses
@@ -117,7 +117,16 @@ def openapi_document(title: str, version: str, endpoints: Sequence[Endpoint]) ->
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT (RFC 9068 access token from the auth service)",
+                }
+            },
+        },
     }
 
 

