@@ -121,6 +121,9 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
     Variable(
         "AUTH_JWKS_URL", None, "where services fetch signing keys (default: issuer + JWKS path)"
     ),
+    Variable("AUTH_TOKEN_URL", None, "OAuth 2 token endpoint (default: AUTH_URL/oauth2/token)"),
+    Variable("STAYSAGA_CLIENT_ID", None, "this process's OAuth 2 client id (client credentials)"),
+    Variable("STAYSAGA_CLIENT_SECRET", None, "this process's OAuth 2 client secret"),
     Variable("MAILSINK_SMTP_PORT", "1025", "SMTP port of the local mail sink", _port),
     Variable(
         "HTTP_CLIENT_TIMEOUT",
@@ -201,6 +204,11 @@ class Settings:
     def auth_jwks_url(self) -> str:
         """Where the authorization server publishes its public signing keys."""
         return self.values["AUTH_JWKS_URL"] or f"{self.url('auth')}/.well-known/jwks.json"
+
+    @property
+    def auth_token_url(self) -> str:
+        """The token endpoint services and workers get client-credentials tokens from."""
+        return self.values["AUTH_TOKEN_URL"] or f"{self.url('auth')}/oauth2/token"
 
     @property
     def temporal_ui_url(self) -> str:

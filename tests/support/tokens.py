@@ -131,3 +131,13 @@ async def assert_refuses_bad_tokens(
     response = await client.request(method, path, headers=bearer(unscoped), **request)
     assert response.status_code == 403, (path, "missing scope", response.text)
     assert "insufficient_scope" in response.headers["www-authenticate"]
+
+
+def token_source(issuer: TestIssuer, client_id: str = "test-service"):
+    """A ServiceClient token source that mints tokens directly (no auth service needed)."""
+
+    async def mint(aud: str, scopes: str) -> tuple[str, float]:
+        component = aud.removeprefix("urn:staysaga:")
+        return issuer.service_token(client_id, scopes, component), 300.0
+
+    return mint
