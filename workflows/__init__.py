@@ -1,0 +1,1 @@
+"""Workflow definitions (deterministic code only) and the workflow worker."""

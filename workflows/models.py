@@ -1,0 +1,115 @@
+"""The booking saga's contract: its input, status view, updates and queries.
+
+Clients (the website, the CLI, tests) import this module, never the workflow's internals.
+Models only: safe to pass through the workflow sandbox.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+WORKFLOW_TYPE = "BookingWorkflow"
+UPDATE_SUBMIT_PAYMENT = "submit_payment"
+UPDATE_CANCEL = "cancel"
+QUERY_STATUS = "status"
+QUERY_CANCELLATION_QUOTE = "cancellation_quote"
+
+FREE_CANCELLATION_HOURS = 48
+"""Cancelling this long before check-in (or earlier) is free; later, the first night is kept."""
+
+
+class BookingState(StrEnum):
+    """Where a booking is in its life. Also the BookingStatus search attribute."""
+
+    STARTED = "STARTED"
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"
+    PROCESSING_PAYMENT = "PROCESSING_PAYMENT"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    COMPLETED = "COMPLETED"
+
+
+class Step(StrEnum):
+    """Steps the saga has done, in the order a traveller follows them."""
+
+    HELD = "held"
+    PAID = "paid"  # the bank authorised the amount
+    CONFIRMED = "confirmed"
+    CAPTURED = "captured"
+    RECEIPT = "receipt"
+    EMAILED = "emailed"
+    REMINDED = "reminded"
+    VOIDED = "voided"
+    RELEASED = "released"
+    REFUNDED = "refunded"
+    CANCELLATION_NOTE = "cancellation_note"
+    CANCELLATION_EMAILED = "cancellation_emailed"
+
+
+class BookingRequest(BaseModel):
+    """What starts a booking. Holds no e-mail address or card data: histories keep it."""
+
+    booking_id: str = Field(min_length=1, max_length=64)
+    user_id: str = Field(min_length=1, max_length=64)
+    hotel_id: int = Field(ge=1)
+    room_type_id: int = Field(ge=1)
+    check_in: date
+    check_out: date
+    guests: int = Field(ge=1, le=10)
+    guest_name: str = Field(min_length=1, max_length=200)
+
+
+class PaymentSubmission(BaseModel):
+    """The `submit_payment` update: a bank card token (never a card number)."""
+
+    card_token: str = Field(min_length=8, max_length=128, pattern=r"^tok_[A-Za-z0-9_]+$")
+
+
+class CancelRequest(BaseModel):
+    """The `cancel` update."""
+
+    reason: str = Field("cancelled by the traveller", max_length=500)
+
+
+class CancellationQuote(BaseModel):
+    """What cancelling now would refund, by the policy."""
+
+    cancellable: bool
+    refund: int
+    fee: int
+    currency: str
+    free_until: datetime | None = None
+    why_not: str | None = None
+
+
+class BookingView(BaseModel):
+    """The `status` query: everything a traveller or operator needs to follow a booking."""
+
+    booking_id: str
+    user_id: str
+    state: BookingState
+    steps: list[Step] = Field(default_factory=list)
+    hotel_id: int
+    room_type_id: int
+    check_in: date
+    check_out: date
+    guests: int
+    hold_id: str | None = None
+    hold_expires_at: datetime | None = None
+    total: int | None = None
+    currency: str | None = None
+    nights: list[dict] = Field(default_factory=list)
+    reservation_id: str | None = None
+    confirmation_code: str | None = None
+    payment_status: str | None = None
+    captured: int = 0
+    refunded: int = 0
+    receipt_document_id: str | None = None
+    cancellation_document_id: str | None = None
+    failure_reason: str | None = None
+    updated_at: datetime | None = None
