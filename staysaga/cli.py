@@ -69,6 +69,26 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from services.common.logging import configure_logging
+    from temporal.names import TaskQueue
+
+    settings = load_settings()
+    queue = TaskQueue(args.queue)
+    configure_logging(
+        f"worker-{queue.value}", settings["STAYSAGA_LOG_LEVEL"], settings["STAYSAGA_LOG_FORMAT"]
+    )
+    if queue is TaskQueue.BOOKING:
+        from workflows.worker import main as run_workflow_worker
+
+        asyncio.run(run_workflow_worker(settings))
+    else:
+        from activities.worker import main as run_activity_worker
+
+        asyncio.run(run_activity_worker(settings, queue))
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, doc in describe_settings():
@@ -88,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("up", "start the whole local stack and print where to click", _cmd_up),
         ("serve", "run one service (what `up` runs for each)", _cmd_serve),
         ("seed", "load the demo catalogue (a no-op once loaded)", _cmd_seed),
+        ("worker", "run the Temporal worker of one task queue", _cmd_worker),
         ("config", "list every setting, its value and its meaning", _cmd_config),
     ]
     subparsers = {}
@@ -95,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers[name] = sub.add_parser(name, help=help_text, description=help_text)
         subparsers[name].set_defaults(handler=handler)
     subparsers["serve"].add_argument("component", choices=sorted(SERVICE_APPS))
+    subparsers["worker"].add_argument(
+        "queue", choices=["booking", "reservations", "payments", "documents", "notifications"]
+    )
     from services.search.catalogue import DEFAULT_MIN_POPULATION
 
     subparsers["seed"].add_argument("--force", action="store_true", help="replace existing data")

@@ -6,3 +6,20 @@ from __future__ import annotations
 SERVICE_APPS: dict[str, str] = {
     "search": "services.search.app:create_app",
 }
+
+# Temporal workers `up` runs, by task queue: each starts once the service its activities
+# call exists (None: the workflow worker, which calls no service).
+WORKER_SERVICES: dict[str, str | None] = {
+    "booking": None,
+    "reservations": "reservations",
+    "payments": "payments",
+    "documents": "pdf",
+    "notifications": "users",
+}
+
+
+def workers_to_run() -> list[str]:
+    """The task queues whose worker `up` starts, given the services that exist."""
+    return [
+        q for q, service in WORKER_SERVICES.items() if service is None or service in SERVICE_APPS
+    ]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from services.common.settings import COMPONENTS, Settings
-from staysaga.components import SERVICE_APPS
+from staysaga.components import SERVICE_APPS, workers_to_run
 from temporal.client import wait_for_temporal
 from temporal.devserver import dev_server_args
 
@@ -118,6 +118,9 @@ class Stack:
             children.append(
                 Child(name, [*cli, "serve", name], http_probe(self.settings.url(name) + "/readyz"))
             )
+        # Workers come last: Temporal and the services they call already answer.
+        for queue in workers_to_run():
+            children.append(Child(f"worker-{queue}", [*cli, "worker", queue]))
         return children
 
     def _temporal_probe(self, ui_url: str) -> Probe:

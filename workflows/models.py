@@ -20,6 +20,9 @@ QUERY_CANCELLATION_QUOTE = "cancellation_quote"
 FREE_CANCELLATION_HOURS = 48
 """Cancelling this long before check-in (or earlier) is free; later, the first night is kept."""
 
+TAX_RATE_PERCENT = 10
+"""Rates include this VAT; receipts show the part of the total that is tax."""
+
 
 class BookingState(StrEnum):
     """Where a booking is in its life. Also the BookingStatus search attribute."""
@@ -62,6 +65,10 @@ class BookingRequest(BaseModel):
     check_out: date
     guests: int = Field(ge=1, le=10)
     guest_name: str = Field(min_length=1, max_length=200)
+    # As the traveller saw them when booking; they go on the receipt and in the e-mails.
+    hotel_name: str = Field("", max_length=200)
+    hotel_address: str = Field("", max_length=300)
+    room_type_name: str = Field("", max_length=100)
 
 
 class PaymentSubmission(BaseModel):

@@ -1,0 +1,1 @@
+"""The Temporal face of the services: activities per task queue, and their workers."""

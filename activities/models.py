@@ -1,0 +1,157 @@
+"""Inputs and outputs of every activity: one model in, one model out.
+
+Imported by the workflow through the sandbox, so: models and names only. No e-mail
+address or card number ever appears here (histories keep these payloads).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+# Activity names, shared by the workflow, the workers and the tests' stand-ins.
+HOLD_ROOM = "hold_room"
+RELEASE_HOLD = "release_hold"
+CONFIRM_RESERVATION = "confirm_reservation"
+CANCEL_RESERVATION = "cancel_reservation"
+AUTHORIZE_PAYMENT = "authorize_payment"
+CAPTURE_PAYMENT = "capture_payment"
+VOID_PAYMENT = "void_payment"
+REFUND_PAYMENT = "refund_payment"
+RENDER_DOCUMENT = "render_document"
+SEND_EMAIL = "send_email"
+
+# Business failures, raised as non-retryable ApplicationErrors of these types.
+SOLD_OUT = "SoldOut"
+HOLD_EXPIRED = "HoldExpired"
+PAYMENT_DECLINED = "PaymentDeclined"
+BAD_REQUEST = "BadRequest"
+
+
+class NightPrice(BaseModel):
+    """The price of one night of a stay, in minor units."""
+
+    night: date
+    price: int
+
+
+class HoldInput(BaseModel):
+    """Hold one room of a type for every night of a stay."""
+
+    booking_id: str
+    user_id: str
+    hotel_id: int
+    room_type_id: int
+    check_in: date
+    check_out: date
+    guests: int
+
+
+class Hold(BaseModel):
+    """A placed hold."""
+
+    hold_id: str
+    expires_at: datetime
+    nights: list[NightPrice]
+    total: int
+    currency: str
+
+
+class HoldRef(BaseModel):
+    """Names a hold."""
+
+    hold_id: str
+
+
+class Reservation(BaseModel):
+    """A confirmed reservation."""
+
+    reservation_id: str
+    confirmation_code: str
+
+
+class ReservationRef(BaseModel):
+    """Names a reservation."""
+
+    reservation_id: str
+
+
+class AuthorizeInput(BaseModel):
+    """Authorise the stay's amount on a card token."""
+
+    booking_id: str
+    user_id: str
+    amount: int
+    currency: str
+    card_token: str
+
+
+class PaymentRef(BaseModel):
+    """Names a booking's payment (one per booking)."""
+
+    booking_id: str
+
+
+class RefundInput(BaseModel):
+    """Refund part or all of a captured payment, once per refund_id."""
+
+    booking_id: str
+    amount: int
+    refund_id: str
+
+
+class Payment(BaseModel):
+    """A payment as Payments reports it."""
+
+    payment_id: str
+    status: str
+    amount: int
+    captured: int = 0
+    refunded: int = 0
+    currency: str
+    reference: str | None = None
+
+
+class DocumentInput(BaseModel):
+    """Render a document from a template, once per key."""
+
+    template: str
+    owner_id: str
+    key: str
+    data: dict
+
+
+class Document(BaseModel):
+    """A rendered document."""
+
+    document_id: str
+
+
+class Attachment(BaseModel):
+    """A rendered document to attach to an e-mail."""
+
+    document_id: str
+    filename: str
+
+
+class EmailInput(BaseModel):
+    """E-mail a user (the Users service knows the address), once per message_key."""
+
+    user_id: str
+    template: str
+    message_key: str
+    data: dict
+    attachments: list[Attachment] = Field(default_factory=list)
+
+
+class Email(BaseModel):
+    """An accepted e-mail."""
+
+    message_id: str
+
+
+class Done(BaseModel):
+    """An activity with nothing to report but success."""
+
+    ok: bool = True

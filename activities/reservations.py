@@ -1,0 +1,55 @@
+"""Activities of the `reservations` task queue: holds and reservations."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities import models as act
+from activities.calls import call
+from services.common.http import ServiceClients
+
+WRITE = "reservations:write"
+
+
+class ReservationActivities:
+    """Calls the Reservations service."""
+
+    def __init__(self, clients: ServiceClients) -> None:
+        self.api = clients["reservations"]
+
+    @activity.defn(name=act.HOLD_ROOM)
+    async def hold_room(self, data: act.HoldInput) -> act.Hold:
+        """Hold a room for the stay (idempotent on the booking id)."""
+        response = await call(
+            self.api, "POST", "/holds", scopes=WRITE, json=data.model_dump(mode="json")
+        )
+        assert response is not None
+        return act.Hold.model_validate(response.json())
+
+    @activity.defn(name=act.RELEASE_HOLD)
+    async def release_hold(self, data: act.HoldRef) -> act.Done:
+        """Give the held nights back (idempotent)."""
+        await call(self.api, "POST", f"/holds/{data.hold_id}/release", scopes=WRITE)
+        return act.Done()
+
+    @activity.defn(name=act.CONFIRM_RESERVATION)
+    async def confirm_reservation(self, data: act.HoldRef) -> act.Reservation:
+        """Turn the hold into a reservation (idempotent)."""
+        response = await call(self.api, "POST", f"/holds/{data.hold_id}/confirm", scopes=WRITE)
+        assert response is not None
+        return act.Reservation.model_validate(response.json())
+
+    @activity.defn(name=act.CANCEL_RESERVATION)
+    async def cancel_reservation(self, data: act.ReservationRef) -> act.Done:
+        """Cancel a reservation, its nights back to inventory (idempotent)."""
+        await call(self.api, "POST", f"/reservations/{data.reservation_id}/cancel", scopes=WRITE)
+        return act.Done()
+
+    def all(self) -> list:
+        """Every activity of this queue."""
+        return [
+            self.hold_room,
+            self.release_hold,
+            self.confirm_reservation,
+            self.cancel_reservation,
+        ]

@@ -1,0 +1,308 @@
+"""BookingWorkflow with stand-in activities: the saga's paths, compensation and timers."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import models as act
+from temporal.names import TaskQueue, booking_workflow_id
+from tests.support.harness import eventually
+from tests.workflows.standins import World
+from workflows.booking import BookingWorkflow
+from workflows.models import (
+    QUERY_CANCELLATION_QUOTE,
+    QUERY_STATUS,
+    UPDATE_CANCEL,
+    UPDATE_SUBMIT_PAYMENT,
+    BookingRequest,
+    BookingState,
+    BookingView,
+    CancellationQuote,
+    CancelRequest,
+    PaymentSubmission,
+    Step,
+)
+
+CARD = PaymentSubmission(card_token="tok_visa_4242")
+
+
+class Bookings:
+    """Workers on every task queue over a World, and the bookings a test starts."""
+
+    def __init__(self, client: Client, world: World) -> None:
+        self.client = client
+        self.world = world
+        self.handles: list[WorkflowHandle] = []
+
+    async def start(self, check_in_days: int = 10, nights: int = 2) -> WorkflowHandle:
+        """Start a booking checking in that many days from the server's today."""
+        booking_id = uuid.uuid4().hex[:12]
+        today = datetime.now().date()
+        request = BookingRequest(
+            booking_id=booking_id,
+            user_id="user-1",
+            hotel_id=7,
+            room_type_id=21,
+            check_in=today + timedelta(days=check_in_days),
+            check_out=today + timedelta(days=check_in_days + nights),
+            guests=2,
+            guest_name="Ada Lovelace",
+            hotel_name="Grand Hotel Paris",
+        )
+        handle = await self.client.start_workflow(
+            BookingWorkflow.run,
+            request,
+            id=booking_workflow_id(booking_id),
+            task_queue=TaskQueue.BOOKING,
+        )
+        self.handles.append(handle)
+        return handle
+
+
+@contextlib.asynccontextmanager
+async def bookings(env: WorkflowEnvironment, world: World) -> AsyncIterator[Bookings]:
+    """Run the workflow worker and stand-in activity workers for the test's duration."""
+    standins = world.activities()
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            Worker(env.client, task_queue=TaskQueue.BOOKING, workflows=[BookingWorkflow])
+        )
+        for queue in (q for q in TaskQueue if q is not TaskQueue.BOOKING):
+            await stack.enter_async_context(
+                Worker(env.client, task_queue=queue, activities=standins)
+            )
+        running = Bookings(env.client, world)
+        try:
+            yield running
+        finally:
+            for handle in running.handles:
+                with contextlib.suppress(Exception):
+                    await handle.terminate("test over")
+
+
+async def status(handle: WorkflowHandle) -> BookingView:
+    return await handle.query(QUERY_STATUS, result_type=BookingView)
+
+
+async def awaiting_payment(handle: WorkflowHandle) -> BookingView:
+    async def check() -> BookingView:
+        view = await status(handle)
+        assert view.state == BookingState.AWAITING_PAYMENT, view.state
+        return view
+
+    return await eventually(check, timeout=20)
+
+
+async def pay(handle: WorkflowHandle, card: PaymentSubmission = CARD) -> BookingView:
+    return await handle.execute_update(UPDATE_SUBMIT_PAYMENT, card, result_type=BookingView)
+
+
+# ---- on both servers ------------------------------------------------------------------
+
+
+async def test_happy_path_confirms_captures_and_emails_the_receipt(workflow_env):
+    world = World()
+    async with bookings(workflow_env, world) as running:
+        handle = await running.start()
+        held = await awaiting_payment(handle)
+        assert held.total == 20000 and held.currency == "EUR"
+        assert held.hold_expires_at is not None
+
+        confirmed = await pay(handle)
+        assert confirmed.state == BookingState.CONFIRMED
+        assert confirmed.confirmation_code == "K7Q2ZP"
+        assert confirmed.captured == 20000
+
+        async def emailed() -> BookingView:
+            view = await status(handle)
+            assert Step.EMAILED in view.steps
+            return view
+
+        view = await eventually(emailed, timeout=20)
+    assert view.steps[:6] == [
+        Step.HELD,
+        Step.PAID,
+        Step.CONFIRMED,
+        Step.CAPTURED,
+        Step.RECEIPT,
+        Step.EMAILED,
+    ]
+    assert world.effects["hold"] == world.effects["authorization"] == 1
+    assert world.effects["reservation"] == world.effects["capture"] == 1
+    (mail,) = world.emails.values()
+    assert mail.template == "booking-confirmed"
+    assert [a.document_id for a in mail.attachments] == [view.receipt_document_id]
+    (receipt,) = world.documents.values()
+    assert receipt["data"]["guest_name"] == "Ada Lovelace"
+    assert receipt["data"]["confirmation_code"] == "K7Q2ZP"
+
+
+async def test_declined_card_voids_and_releases_and_fails_readably(workflow_env):
+    world = World(decline=True)
+    async with bookings(workflow_env, world) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        view = await pay(handle)
+    assert view.state == BookingState.FAILED
+    assert "declined" in view.failure_reason and "Nothing was charged" in view.failure_reason
+    assert world.calls.index(act.VOID_PAYMENT) < world.calls.index(act.RELEASE_HOLD)
+    assert act.CONFIRM_RESERVATION not in world.calls
+    assert world.holds[view.booking_id] == "released"
+    assert Step.RELEASED in view.steps
+
+
+async def test_a_second_payment_and_a_malformed_token_are_refused(workflow_env):
+    world = World()
+    async with bookings(workflow_env, world) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(
+                UPDATE_SUBMIT_PAYMENT, {"card_token": "4242424242424242"}, result_type=BookingView
+            )
+        await pay(handle)
+        with pytest.raises(WorkflowUpdateFailedError) as second:
+            await pay(handle)
+    assert "already" in str(second.value.cause)
+
+
+async def test_infrastructure_failures_are_retried_without_charging_twice(workflow_env):
+    world = World(authorize_flaky=2)
+    async with bookings(workflow_env, world) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        view = await pay(handle)
+    assert view.state == BookingState.CONFIRMED
+    assert world.calls.count(act.AUTHORIZE_PAYMENT) == 3
+    assert world.effects["authorization"] == 1 and world.effects["capture"] == 1
+
+
+async def test_search_attributes_let_operators_find_the_booking(dev_server_env):
+    world = World()
+    async with bookings(dev_server_env, world) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        await pay(handle)
+
+        async def listed() -> None:
+            query = (
+                f"WorkflowId = '{handle.id}' AND BookingStatus = 'CONFIRMED' "
+                "AND HotelId = '7' AND UserId = 'user-1'"
+            )
+            found = [w.id async for w in dev_server_env.client.list_workflows(query)]
+            assert found == [handle.id]
+
+        await eventually(listed, timeout=30)
+
+
+# ---- time-skipping: timers ------------------------------------------------------------
+
+
+async def test_no_payment_before_the_hold_lapses_expires_and_releases(time_skipping_env):
+    world = World(hold_ttl=timedelta(minutes=15))
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start()
+        view = await handle.result()
+    assert view.state == BookingState.EXPIRED
+    assert world.calls == [act.HOLD_ROOM, act.RELEASE_HOLD]
+    assert world.holds[view.booking_id] == "released"
+
+
+async def test_a_room_gone_fails_without_compensation(time_skipping_env):
+    world = World(sold_out=True)
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start()
+        view = await handle.result()
+    assert view.state == BookingState.FAILED
+    assert "no longer available" in view.failure_reason
+    assert world.calls == [act.HOLD_ROOM]
+
+
+async def test_an_expired_hold_at_confirmation_voids_then_releases(time_skipping_env):
+    world = World(confirm_error=act.HOLD_EXPIRED)
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        view = await pay(handle)
+    assert view.state == BookingState.FAILED
+    assert "expired" in view.failure_reason
+    tail = world.calls[-2:]
+    assert tail == [act.VOID_PAYMENT, act.RELEASE_HOLD]
+    assert world.payments[view.booking_id]["status"] == "voided"
+
+
+async def test_confirmed_booking_sends_a_reminder_and_completes_after_check_out(
+    time_skipping_env,
+):
+    world = World()
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start(check_in_days=5, nights=2)
+        await awaiting_payment(handle)
+        await pay(handle)
+        view = await handle.result()
+    assert view.state == BookingState.COMPLETED
+    assert Step.REMINDED in view.steps
+    templates = [m.template for m in world.emails.values()]
+    assert templates == ["booking-confirmed", "booking-reminder"]
+
+
+async def test_cancel_before_the_free_window_ends_refunds_everything(time_skipping_env):
+    world = World()
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start(check_in_days=10)
+        await awaiting_payment(handle)
+        await pay(handle)
+        quote = await handle.query(QUERY_CANCELLATION_QUOTE, result_type=CancellationQuote)
+        assert quote.cancellable and quote.refund == 20000 and quote.fee == 0
+        result = await handle.execute_update(
+            UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote
+        )
+        view = await handle.result()
+    assert result.refund == 20000
+    assert view.state == BookingState.CANCELLED
+    assert view.refunded == 20000
+    assert world.holds[view.booking_id] == "cancelled"
+    templates = [m.template for m in world.emails.values()]
+    assert templates == ["booking-confirmed", "booking-cancelled"]
+    assert Step.CANCELLATION_NOTE in view.steps and Step.CANCELLATION_EMAILED in view.steps
+
+
+async def test_late_cancel_keeps_the_first_night(time_skipping_env):
+    world = World()
+    async with bookings(time_skipping_env, world) as running:
+        # Check-in is tomorrow: within 48 hours, so the first night is charged.
+        handle = await running.start(check_in_days=1, nights=3)
+        await awaiting_payment(handle)
+        await pay(handle)
+        result = await handle.execute_update(
+            UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote
+        )
+        view = await handle.result()
+    assert result.fee == world.nightly_rate
+    assert result.refund == 3 * world.nightly_rate - world.nightly_rate
+    assert view.refunded == result.refund
+
+
+async def test_cancel_is_refused_before_confirmation_and_twice(time_skipping_env):
+    world = World()
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(
+                UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote
+            )
+        await pay(handle)
+        await handle.execute_update(UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(
+                UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote
+            )
