@@ -69,6 +69,30 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_auth(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from services.auth.keys import DEFAULT_PUBLISH_AHEAD, rotate_keys
+    from services.common.db import create_engine
+    from services.common.migrations import migrate
+
+    settings = load_settings()
+    ahead = timedelta(0) if args.now else DEFAULT_PUBLISH_AHEAD
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url("auth"))
+        try:
+            await migrate(engine, "services.auth.migrations")
+            return await rotate_keys(engine, publish_ahead=ahead)
+        finally:
+            await engine.dispose()
+
+    kid = asyncio.run(run())
+    when = "now" if args.now else f"in {int(ahead.total_seconds())} s"
+    print(f"new signing key {kid} is published and starts signing {when}", flush=True)
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, doc in describe_settings():
@@ -89,12 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
         ("serve", "run one service (what `up` runs for each)", _cmd_serve),
         ("seed", "load the demo catalogue (a no-op once loaded)", _cmd_seed),
         ("config", "list every setting, its value and its meaning", _cmd_config),
+        ("auth", "authorization server chores: `staysaga auth rotate-keys`", _cmd_auth),
     ]
     subparsers = {}
     for name, help_text, handler in commands:
         subparsers[name] = sub.add_parser(name, help=help_text, description=help_text)
         subparsers[name].set_defaults(handler=handler)
     subparsers["serve"].add_argument("component", choices=sorted(SERVICE_APPS))
+    subparsers["auth"].add_argument("action", choices=["rotate-keys"])
+    subparsers["auth"].add_argument(
+        "--now", action="store_true", help="sign with the new key at once (no publish-ahead)"
+    )
     from services.search.catalogue import DEFAULT_MIN_POPULATION
 
     subparsers["seed"].add_argument("--force", action="store_true", help="replace existing data")

@@ -89,7 +89,7 @@ async def introspect(request: Request) -> Response:
 async def jwks_document(request: Request) -> JSONResponse:
     """GET /.well-known/jwks.json: the keys services verify tokens with."""
     keys = await load_keys(request.app.state.engine)
-    return JSONResponse(jwks(keys, now_utc()), headers={"Cache-Control": "public, max-age=60"})
+    return JSONResponse(jwks(keys, _oauth(request).clock()), headers={"Cache-Control": "public, max-age=60"})
 
 
 async def metadata(request: Request) -> JSONResponse:
@@ -266,7 +266,7 @@ def self_token_source(app: Starlette) -> TokenSource:
         keys = await load_keys(app.state.engine)
         oauth: OAuthServer = app.state.oauth
         value = mint_access_token(
-            keys, now_utc(), oauth.issuer, (aud,), SELF_CLIENT, SELF_CLIENT, scopes
+            keys, oauth.clock(), oauth.issuer, (aud,), SELF_CLIENT, SELF_CLIENT, scopes
         )
         return value, ACCESS_TOKEN_TTL.total_seconds()
 

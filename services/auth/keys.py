@@ -108,12 +108,16 @@ async def _insert(conn: Any, key: ECKey, now: datetime, activates_at: datetime) 
     )
 
 
+async def _has_active(conn: Any, now: datetime) -> bool:
+    query = sa.select(sa.func.count()).where(signing_keys.c.activates_at <= now)
+    return bool((await conn.execute(query)).scalar())
+
+
 async def ensure_signing_key(engine: AsyncEngine, now: datetime | None = None) -> None:
-    """Create the first key if there is none (at start-up)."""
+    """Create a key that signs at once if none does yet (at start-up)."""
     now = now or now_utc()
     async with write_transaction(engine) as conn:
-        count = (await conn.execute(sa.select(sa.func.count()).select_from(signing_keys))).scalar()
-        if not count:
+        if not await _has_active(conn, now):
             await _insert(conn, new_key(), now, now)
 
 
@@ -129,7 +133,9 @@ async def rotate_keys(
     now = now or now_utc()
     key = new_key()
     async with write_transaction(engine) as conn:
-        await _insert(conn, key, now, now + publish_ahead)
+        # With no key signing yet, nobody can have cached one: sign with the new key at once.
+        ahead = publish_ahead if await _has_active(conn, now) else timedelta(0)
+        await _insert(conn, key, now, now + ahead)
     for old in await load_keys(engine):
         if old.retires_at is not None and old.retires_at + RETIRED_KEY_GRACE <= now:
             async with engine.begin() as conn:
