@@ -10,7 +10,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from services.auth import api
 from services.auth.clients import (
@@ -45,6 +45,7 @@ from services.auth.server import (
     mint_access_token,
     snapshot,
 )
+from services.auth.store import purge_expired
 from services.common.app import create_service_app, model_response
 from services.common.http import ServiceClients, ServiceError, TokenSource
 from services.common.openapi import Endpoint
@@ -89,7 +90,9 @@ async def introspect(request: Request) -> Response:
 async def jwks_document(request: Request) -> JSONResponse:
     """GET /.well-known/jwks.json: the keys services verify tokens with."""
     keys = await load_keys(request.app.state.engine)
-    return JSONResponse(jwks(keys, _oauth(request).clock()), headers={"Cache-Control": "public, max-age=60"})
+    return JSONResponse(
+        jwks(keys, _oauth(request).clock()), headers={"Cache-Control": "public, max-age=60"}
+    )
 
 
 async def metadata(request: Request) -> JSONResponse:
@@ -196,11 +199,7 @@ async def authorize_submit(request: Request) -> Response:
         return _form_page(request, params, 503, email, UNAVAILABLE, {"Retry-After": "5"})
     limiter.succeeded(email)
     result = await run_in_threadpool(oauth.authorize, snap, User(account.user_id))
-    response = (
-        _respond(result)
-        if result[0] != 302
-        else RedirectResponse(dict(result[2])["Location"], status_code=302)
-    )
+    response = _respond(result)
     response.delete_cookie(CSRF_COOKIE, path=api.AUTHORIZE_PATH)
     return response
 
@@ -284,6 +283,7 @@ def create_app(
 
     async def start(app: Starlette) -> None:
         await ensure_signing_key(app.state.engine)
+        await purge_expired(app.state.engine, now_utc())
         registry = ClientRegistry.from_json(settings["AUTH_CLIENT_SECRETS"], settings.url("web"))
         if not registry.known():
             log.warning("AUTH_CLIENT_SECRETS names no client: no one can get a token")

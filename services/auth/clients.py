@@ -122,9 +122,11 @@ class Client:
         return self._redirect_uri
 
     def get_allowed_scope(self, scope: str) -> str:
-        """The requested scopes this client may have (authlib narrows the grant to these)."""
+        """The scopes a sign-in grants: those asked for, or all a traveller may give."""
+        if not scope:
+            return " ".join(sorted(self.spec.user_scopes))
         allowed = self.spec.service_scopes | self.spec.user_scopes
-        return " ".join(s for s in (scope or "").split() if s in allowed)
+        return " ".join(s for s in scope.split() if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         """Exact match only (OAuth 2.1)."""

@@ -95,7 +95,9 @@ async def check_credentials(clients: ServiceClients, email: str, password: str) 
             json={"email": email, "password": password},
         )
     except ServiceError as exc:
-        if exc.status in (400, 401, 404, 422):
+        # Only Users' own "no" counts against the traveller; a refused service token or a
+        # Users outage must not look like a wrong password (nor lock anyone out).
+        if exc.type == "invalid-credentials" or exc.status in (400, 422):
             raise InvalidCredentials from None
         raise
     body = response.json()

@@ -135,12 +135,11 @@ async def redeem_code(
     )
 
 
-async def delete_expired_codes(engine: AsyncEngine, now: datetime) -> None:
-    """Forget codes past their lifetime."""
+async def purge_expired(engine: AsyncEngine, now: datetime) -> None:
+    """Forget codes, refresh tokens and revocations past their lifetime (at start-up)."""
     async with engine.begin() as conn:
-        await conn.execute(
-            authorization_codes.delete().where(authorization_codes.c.expires_at <= now)
-        )
+        for table in (authorization_codes, refresh_tokens, revoked_access_tokens):
+            await conn.execute(table.delete().where(table.c.expires_at <= now))
 
 
 async def save_refresh_token(

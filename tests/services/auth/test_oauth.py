@@ -25,6 +25,7 @@ async def test_client_credentials_token_is_an_rfc9068_jwt_a_service_accepts(auth
     assert body["scope"] == "payments:charge"
     assert 0 < body["expires_in"] <= 15 * 60
     assert "refresh_token" not in body
+    assert response.headers["cache-control"] == "no-store"
     claims = claims_of(body["access_token"])
     assert claims["aud"] == "urn:staysaga:payments"
     assert claims["sub"] == claims["client_id"] == "worker-payments"
@@ -326,3 +327,19 @@ async def test_a_sign_in_without_the_csrf_cookie_is_refused(auth):
 
 async def test_access_tokens_live_at_most_fifteen_minutes():
     assert ACCESS_TOKEN_TTL.total_seconds() <= 15 * 60
+
+
+async def test_users_being_down_is_not_a_wrong_password(auth, limiter):
+    auth.app.state.service_clients["users"].base_url = "http://users.test/broken"
+    for _ in range(limiter.per_account + 1):
+        response = await auth.sign_in()
+        assert response.status_code == 503
+        assert "location" not in response.headers
+    auth.app.state.service_clients["users"].base_url = "http://users.test"
+    assert (await auth.sign_in()).status_code == 302
+
+
+async def test_a_sign_in_without_scope_grants_what_a_traveller_may_give(auth):
+    redirect = await auth.sign_in(extra={"scope": ""})
+    code = callback_params(redirect)["code"]
+    assert code
