@@ -98,6 +98,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
     for name, default, doc in describe_settings():
         value = settings[name]
         shown = "" if value is None else str(value)
+        if shown and "SECRET" in name:
+            shown = "(set, not shown)"
         print(f"{name}={shown}\n    {doc}" + (f" (default {default})" if default else ""))
     return 0
 

@@ -343,3 +343,27 @@ async def test_a_sign_in_without_scope_grants_what_a_traveller_may_give(auth):
     redirect = await auth.sign_in(extra={"scope": ""})
     code = callback_params(redirect)["code"]
     assert code
+
+
+async def test_a_service_client_cannot_use_the_websites_grants(auth):
+    response = await auth.client.post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        auth=("worker-payments", SECRETS["worker-payments"]),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "unauthorized_client"
+
+
+async def test_the_website_cannot_take_traveller_scopes_for_itself(auth):
+    response = await auth.client_token("web", "payments:read", audience("payments"))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+async def test_two_refreshes_racing_with_one_token_never_both_succeed(auth):
+    import asyncio
+
+    tokens = await auth.code_tokens()
+    results = await asyncio.gather(*(auth.refresh(tokens["refresh_token"]) for _ in range(4)))
+    assert sum(r.status_code == 200 for r in results) <= 1
