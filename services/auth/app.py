@@ -262,8 +262,8 @@ def self_token_source(app: Starlette) -> TokenSource:
     async def mint(aud: str, scopes: str) -> tuple[str, float]:
         if not set(scopes.split()) <= CLIENTS[SELF_CLIENT].service_scopes:
             raise RuntimeError(f"the auth service may not ask for {scopes!r}")
-        keys = await load_keys(app.state.engine)
         oauth: OAuthServer = app.state.oauth
+        keys = await oauth.keyring.keys()
         value = mint_access_token(
             keys, oauth.clock(), oauth.issuer, (aud,), SELF_CLIENT, SELF_CLIENT, scopes
         )

@@ -9,6 +9,7 @@ the last token it signed has expired; then it is deleted.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,9 @@ from services.common.auth import CLOCK_LEEWAY_SECONDS
 from services.common.db import write_transaction
 
 ACCESS_TOKEN_TTL = timedelta(minutes=10)
+# How long a server trusts its in-memory copy of the keys; well under DEFAULT_PUBLISH_AHEAD,
+# so a rotated-in key is known to every copy of the auth service before it must sign.
+KEY_CACHE_SECONDS = 30.0
 DEFAULT_PUBLISH_AHEAD = timedelta(minutes=2)
 RETIRED_KEY_GRACE = ACCESS_TOKEN_TTL + timedelta(seconds=CLOCK_LEEWAY_SECONDS + 60)
 
@@ -77,6 +81,27 @@ async def load_keys(engine: AsyncEngine) -> list[SigningKey]:
             )
         )
     return keys
+
+
+class KeyRing:
+    """The stored keys, reloaded from the database at most every KEY_CACHE_SECONDS."""
+
+    def __init__(self, engine: AsyncEngine, max_age: float = KEY_CACHE_SECONDS) -> None:
+        self.engine = engine
+        self.max_age = max_age
+        self._keys: list[SigningKey] = []
+        self._loaded_at = float("-inf")
+
+    async def keys(self) -> list[SigningKey]:
+        """Every stored key (see `load_keys`), from memory while fresh."""
+        if time.monotonic() - self._loaded_at > self.max_age:
+            self._keys = await load_keys(self.engine)
+            self._loaded_at = time.monotonic()
+        return self._keys
+
+    def forget(self) -> None:
+        """Reload on next use (after a rotation in this process)."""
+        self._loaded_at = float("-inf")
 
 
 def active_key(keys: list[SigningKey], now: datetime) -> SigningKey:

@@ -47,8 +47,8 @@ from services.auth.clients import (
 )
 from services.auth.keys import (
     ACCESS_TOKEN_TTL,
+    KeyRing,
     active_key,
-    load_keys,
     now_utc,
     published,
 )
@@ -198,6 +198,7 @@ class OAuthServer(AuthorizationServer):
         self.registry = registry
         self.issuer = issuer
         self.clock = clock
+        self.keyring = KeyRing(engine)
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
         self.register_grant(RefreshTokenGrant)
@@ -275,7 +276,7 @@ class OAuthServer(AuthorizationServer):
             audiences = _narrow(requested, request.refresh_token.audiences)
         request.audiences = audiences
         subject = client.client_id if user is None else user.user_id
-        keys = self.call(load_keys, self.engine)
+        keys = self.call(self.keyring.keys)
         access = mint_access_token(
             keys, self.clock(), self.issuer, audiences, subject, client.client_id, scope or ""
         )
@@ -298,7 +299,7 @@ class OAuthServer(AuthorizationServer):
         return self.call(store.find_refresh_token, self.engine, value)
 
     def _decode_access(self, value: str) -> AccessToken | None:
-        keys = published(self.call(load_keys, self.engine), self.clock())
+        keys = published(self.call(self.keyring.keys), self.clock())
         try:
             decoded = jwt.decode(value, KeySet([k.key for k in keys]), algorithms=["ES256"])
         except (JoseError, ValueError):

@@ -31,6 +31,7 @@ async def test_rotation_publishes_the_new_key_before_it_signs(auth):
     await service.verify(before)  # the service has cached the key set now
 
     new_kid = await rotate_keys(engine)  # published now, signing in two minutes
+    auth.app.state.oauth.keyring.forget()  # as if its cache had aged (KEY_CACHE_SECONDS)
     published = {k["kid"] for k in (await auth.client.get("/.well-known/jwks.json")).json()["keys"]}
     assert {new_kid, _kid(before)} <= published
     still_old = await _token(auth)
@@ -52,6 +53,7 @@ async def test_rotation_publishes_the_new_key_before_it_signs(auth):
             .values(activates_at=now_utc() - timedelta(hours=1))
         )
     service.jwks._fetched_at -= 180
+    auth.app.state.oauth.keyring.forget()
     after = await _token(auth)
     assert _kid(after) == new_kid
     assert (await service.verify(after)).subject == "worker-payments"
@@ -63,6 +65,7 @@ async def test_a_service_that_never_saw_the_old_key_accepts_both(auth):
     engine = auth.app.state.engine
     before = await _token(auth)
     await rotate_keys(engine, publish_ahead=timedelta(0))
+    auth.app.state.oauth.keyring.forget()
     after = await _token(auth)
     assert _kid(after) != _kid(before)
     fresh = auth.verifier("payments")
