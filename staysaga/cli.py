@@ -89,11 +89,37 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_auth(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from services.auth.keys import DEFAULT_PUBLISH_AHEAD, rotate_keys
+    from services.common.db import create_engine
+    from services.common.migrations import migrate
+
+    settings = load_settings()
+    ahead = timedelta(0) if args.now else DEFAULT_PUBLISH_AHEAD
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url("auth"))
+        try:
+            await migrate(engine, "services.auth.migrations")
+            return await rotate_keys(engine, publish_ahead=ahead)
+        finally:
+            await engine.dispose()
+
+    kid = asyncio.run(run())
+    when = "now" if args.now else f"in {int(ahead.total_seconds())} s"
+    print(f"new signing key {kid} is published and starts signing {when}", flush=True)
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, doc in describe_settings():
         value = settings[name]
         shown = "" if value is None else str(value)
+        if shown and "SECRET" in name:
+            shown = "(set, not shown)"
         print(f"{name}={shown}\n    {doc}" + (f" (default {default})" if default else ""))
     return 0
 
@@ -110,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("seed", "load the demo catalogue (a no-op once loaded)", _cmd_seed),
         ("worker", "run the Temporal worker of one task queue", _cmd_worker),
         ("config", "list every setting, its value and its meaning", _cmd_config),
+        ("auth", "authorization server chores: `staysaga auth rotate-keys`", _cmd_auth),
     ]
     subparsers = {}
     for name, help_text, handler in commands:
@@ -118,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers["serve"].add_argument("component", choices=sorted(SERVICE_APPS))
     subparsers["worker"].add_argument(
         "queue", choices=["booking", "reservations", "payments", "documents", "notifications"]
+    )
+    subparsers["auth"].add_argument("action", choices=["rotate-keys"])
+    subparsers["auth"].add_argument(
+        "--now", action="store_true", help="sign with the new key at once (no publish-ahead)"
     )
     from services.search.catalogue import DEFAULT_MIN_POPULATION
 

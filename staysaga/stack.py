@@ -22,6 +22,7 @@ import httpx
 
 from services.common.settings import COMPONENTS, Settings
 from staysaga.components import SERVICE_APPS, workers_to_run
+from staysaga.secrets import OAUTH_CLIENTS, StackSecrets
 from temporal.client import wait_for_temporal
 from temporal.devserver import dev_server_args
 
@@ -92,6 +93,7 @@ class Stack:
         self._write = out or (lambda line: print(line, flush=True))
         self._colour = sys.stdout.isatty()
         self._width = 14
+        self.secrets: StackSecrets | None = None
 
     def say(self, text: str) -> None:
         """A line from the launcher itself."""
@@ -153,6 +155,10 @@ class Stack:
 
     async def _spawn(self, child: Child, index: int) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "STAYSAGA_COMPONENT": child.name}
+        if self.secrets is not None:
+            # Each child is its own OAuth 2 client: the component name, or worker-<queue>.
+            client_id = child.name if child.name in OAUTH_CLIENTS else None
+            env.update(self.secrets.child_env(client_id))
         if self._colour and not os.environ.get("STAYSAGA_LOG_FORMAT"):
             # A person is reading the terminal: one readable line a record, not JSON.
             env["STAYSAGA_LOG_FORMAT"] = "text"
@@ -207,6 +213,7 @@ class Stack:
         try:
             self.check_ports(children)
             self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+            self.secrets = StackSecrets.load(self.settings.var_dir)
             await self._seed()
             for index, child in enumerate(children):
                 if self.stopping.is_set():

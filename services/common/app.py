@@ -104,6 +104,8 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.component = name
+    # The declared operations (scopes included), for docs and the bad-token matrix test.
+    app.state.endpoints = tuple(endpoints)
     # Keys are fetched lazily, on the first protected request; tests swap in their own.
     app.state.token_verifier = TokenVerifier(
         settings.auth_issuer, audience(name), JwksCache.from_url(settings.auth_jwks_url)

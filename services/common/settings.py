@@ -122,6 +122,12 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         "AUTH_JWKS_URL", None, "where services fetch signing keys (default: issuer + JWKS path)"
     ),
     Variable("AUTH_TOKEN_URL", None, "OAuth 2 token endpoint (default: AUTH_URL/oauth2/token)"),
+    Variable(
+        "AUTH_CLIENT_SECRETS",
+        None,
+        "auth service only: JSON {client_id: secret} of every OAuth 2 client "
+        "(`staysaga up` fills it from var/secrets.env)",
+    ),
     Variable("STAYSAGA_CLIENT_ID", None, "this process's OAuth 2 client id (client credentials)"),
     Variable("STAYSAGA_CLIENT_SECRET", None, "this process's OAuth 2 client secret"),
     Variable("MAILSINK_SMTP_PORT", "1025", "SMTP port of the local mail sink", _port),

@@ -3,6 +3,7 @@
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import uuid
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from services.common.settings import load_settings
+from staysaga.secrets import read_secrets_file
 from temporal.client import connect
 from tests.support.harness import eventually
 from tests.support.stack import StackProcess, kill_quietly
@@ -50,7 +52,24 @@ async def test_up_serves_search_and_ctrl_c_leaves_no_process(var_dir, stacks):
     assert paris["city"]["name"] == "Paris" and paris["items"]
     assert ui.status_code == 200
     components = set(stack.processes().values())
-    assert {"launcher", "temporal", "search"} <= components
+    assert {"launcher", "temporal", "auth", "search"} <= components
+
+    # Every process is an OAuth client with a generated secret; the auth server knows them.
+    secrets_file = var_dir / "secrets.env"
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    secret = read_secrets_file(secrets_file)["CLIENT_SECRET_WORKER_RESERVATIONS"]
+    assert secret not in stack.output
+    async with httpx.AsyncClient() as http:
+        issued = await http.post(
+            stack.url("auth") + "/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "scope": "reservations:read",
+                "resource": "urn:staysaga:reservations",
+            },
+            auth=("worker-reservations", secret),
+        )
+    assert issued.status_code == 200, issued.text
 
     # A workflow started now must still be there after a restart: Temporal persists to var/.
     client = await connect(_temporal_settings(stack))

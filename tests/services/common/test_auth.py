@@ -76,3 +76,14 @@ async def test_the_openapi_document_names_the_scope(client_and_issuer):
     operation = (await client.get("/openapi.json")).json()["paths"]["/notes/{note_id}"]["get"]
     assert operation["security"] == [{"bearer": ["notes:read"]}]
     assert {"401", "403"} <= set(operation["responses"])
+
+
+async def test_a_token_for_several_services_verifies_in_each(client_and_issuer):
+    client, issuer = client_and_issuer
+    claims = issuer.claims("user-1", "notes:read", "search")
+    claims["aud"] = ["urn:staysaga:reservations", "urn:staysaga:search"]
+    response = await client.get("/notes/n1", headers=bearer(issuer.sign(claims)))
+    assert response.status_code == 200
+    claims["aud"] = ["urn:staysaga:reservations", "urn:staysaga:payments"]
+    response = await client.get("/notes/n1", headers=bearer(issuer.sign(claims)))
+    assert response.status_code == 401

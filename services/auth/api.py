@@ -1,0 +1,66 @@
+"""The auth service's public contract: the OAuth 2 documents it serves.
+
+OAuth endpoints take `application/x-www-form-urlencoded` and answer RFC 6749 JSON
+(`{"error": ..., "error_description": ...}` on failure), as the protocol requires.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path
+AUTHORIZE_PATH = "/oauth2/authorize"
+REVOKE_PATH = "/oauth2/revoke"
+INTROSPECT_PATH = "/oauth2/introspect"
+JWKS_PATH = "/.well-known/jwks.json"
+METADATA_PATH = "/.well-known/oauth-authorization-server"
+
+
+class TokenResponse(BaseModel):
+    """POST /oauth2/token answers this (RFC 6749 section 5.1)."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+    refresh_token: str | None = None
+
+
+class IntrospectionResponse(BaseModel):
+    """POST /oauth2/introspect answers this (RFC 7662 section 2.2); only `active` if not."""
+
+    active: bool
+    token_type: str | None = None
+    scope: str | None = None
+    client_id: str | None = None
+    sub: str | None = None
+    aud: str | list[str] | None = None
+    iss: str | None = None
+    iat: int | None = None
+    exp: int | None = None
+    jti: str | None = None
+
+
+class JsonWebKeySet(BaseModel):
+    """GET /.well-known/jwks.json: the public ES256 keys that sign access tokens."""
+
+    keys: list[dict[str, str]]
+
+
+class ServerMetadata(BaseModel):
+    """GET /.well-known/oauth-authorization-server (RFC 8414)."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    revocation_endpoint: str
+    introspection_endpoint: str
+    scopes_supported: list[str]
+    response_types_supported: list[str]
+    response_modes_supported: list[str]
+    grant_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    revocation_endpoint_auth_methods_supported: list[str]
+    introspection_endpoint_auth_methods_supported: list[str]
+    code_challenge_methods_supported: list[str]

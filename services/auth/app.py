@@ -1,0 +1,308 @@
+"""The authorization server's routes: token, authorize (the sign-in page), revoke,
+introspect, the JWKS and the RFC 8414 metadata."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from services.auth import api
+from services.auth.clients import (
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    CLIENTS,
+    REFRESH_TOKEN,
+    ClientRegistry,
+    all_scopes,
+)
+from services.auth.keys import ACCESS_TOKEN_TTL, ensure_signing_key, jwks, load_keys, now_utc
+from services.auth.login import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    LOGIN_FIELDS,
+    TOO_MANY,
+    UNAVAILABLE,
+    WRONG_CREDENTIALS,
+    InvalidCredentials,
+    LoginLimiter,
+    check_credentials,
+    csrf_ok,
+    error_page,
+    login_page,
+    new_csrf_token,
+)
+from services.auth.server import (
+    CLIENT_AUTH_METHODS,
+    OAuthServer,
+    Snapshot,
+    User,
+    mint_access_token,
+    snapshot,
+)
+from services.auth.store import purge_expired
+from services.common.app import create_service_app, model_response
+from services.common.http import ServiceClients, ServiceError, TokenSource
+from services.common.openapi import Endpoint
+from services.common.settings import Settings, load_settings
+
+log = logging.getLogger("staysaga.auth")
+SELF_CLIENT = "auth"
+
+
+def _oauth(request: Request) -> OAuthServer:
+    return request.app.state.oauth
+
+
+def _respond(result: tuple[int, Any, Any]) -> Response:
+    status, body, headers = result
+    extra = {k: v for k, v in (headers or []) if k.lower() != "content-type"}
+    if isinstance(body, dict | list):
+        return JSONResponse(body, status_code=status, headers=extra)
+    return Response(body or b"", status_code=status, headers=extra)
+
+
+async def token(request: Request) -> Response:
+    """POST /oauth2/token: client_credentials, authorization_code (+PKCE), refresh_token."""
+    snap = await snapshot(request)
+    return _respond(await run_in_threadpool(_oauth(request).create_token_response, snap))
+
+
+async def revoke(request: Request) -> Response:
+    """POST /oauth2/revoke (RFC 7009)."""
+    snap = await snapshot(request)
+    oauth = _oauth(request)
+    return _respond(await run_in_threadpool(oauth.create_endpoint_response, "revocation", snap))
+
+
+async def introspect(request: Request) -> Response:
+    """POST /oauth2/introspect (RFC 7662), for authenticated clients."""
+    snap = await snapshot(request)
+    oauth = _oauth(request)
+    return _respond(await run_in_threadpool(oauth.create_endpoint_response, "introspection", snap))
+
+
+async def jwks_document(request: Request) -> JSONResponse:
+    """GET /.well-known/jwks.json: the keys services verify tokens with."""
+    keys = await load_keys(request.app.state.engine)
+    return JSONResponse(
+        jwks(keys, _oauth(request).clock()), headers={"Cache-Control": "public, max-age=60"}
+    )
+
+
+async def metadata(request: Request) -> JSONResponse:
+    """GET /.well-known/oauth-authorization-server (RFC 8414)."""
+    issuer = _oauth(request).issuer
+    return model_response(
+        api.ServerMetadata(
+            issuer=issuer,
+            authorization_endpoint=issuer + api.AUTHORIZE_PATH,
+            token_endpoint=issuer + api.TOKEN_PATH,
+            jwks_uri=issuer + api.JWKS_PATH,
+            revocation_endpoint=issuer + api.REVOKE_PATH,
+            introspection_endpoint=issuer + api.INTROSPECT_PATH,
+            scopes_supported=all_scopes(),
+            response_types_supported=["code"],
+            response_modes_supported=["query"],
+            grant_types_supported=[AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS],
+            token_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
+            revocation_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
+            introspection_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
+            code_challenge_methods_supported=["S256"],
+        )
+    )
+
+
+def _page(body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    security = {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+        "form-action 'self'; frame-ancestors 'none'",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+    }
+    return HTMLResponse(body, status_code=status, headers={**security, **(headers or {})})
+
+
+def _form_page(
+    request: Request,
+    params: list[tuple[str, str]],
+    status: int = 200,
+    email: str = "",
+    error: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    csrf = new_csrf_token()
+    response = _page(login_page(params, csrf, email, error), status, headers)
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf,
+        path=api.AUTHORIZE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=_oauth(request).issuer.startswith("https://"),
+    )
+    return response
+
+
+def _refused(result: tuple[int, Any, Any]) -> Response:
+    """An invalid authorization request: back to the website if it is safe, else a page."""
+    status, body, _headers = result
+    if status == 302:
+        return _respond(result)
+    description = body.get("error_description") if isinstance(body, dict) else None
+    return _page(error_page(f"This sign-in link is not valid. {description or ''}".strip()), 400)
+
+
+async def authorize_form(request: Request) -> Response:
+    """GET /oauth2/authorize: check the website's request, then show the sign-in form."""
+    snap = await snapshot(request)
+    refused = await run_in_threadpool(_oauth(request).check_authorization_request, snap)
+    if refused is not None:
+        return _refused(refused)
+    return _form_page(request, snap.query)
+
+
+async def authorize_submit(request: Request) -> Response:
+    """POST /oauth2/authorize: check the password with Users, then redirect with a code."""
+    form = await request.form()
+    pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    params = [(k, v) for k, v in pairs if k not in LOGIN_FIELDS]
+    snap = Snapshot("GET", api.AUTHORIZE_PATH, request.headers, params, [])
+    oauth = _oauth(request)
+    refused = await run_in_threadpool(oauth.check_authorization_request, snap)
+    if refused is not None:
+        return _refused(refused)
+    email = str(form.get("email", "")).strip().lower()
+    password = str(form.get("password", ""))
+    if not csrf_ok(request.cookies.get(CSRF_COOKIE), str(form.get(CSRF_FIELD, ""))):
+        return _form_page(
+            request, params, 400, email, "Your sign-in form expired. Please try again."
+        )
+    limiter: LoginLimiter = request.app.state.login_limiter
+    address = request.client.host if request.client else "unknown"
+    wait = limiter.retry_after(email, address)
+    if wait is not None:
+        return _form_page(request, params, 429, email, TOO_MANY, {"Retry-After": str(wait)})
+    try:
+        account = await check_credentials(request.app.state.service_clients, email, password)
+    except InvalidCredentials:
+        limiter.failed(email, address)
+        return _form_page(request, params, 401, email, WRONG_CREDENTIALS)
+    except (ServiceError, httpx.HTTPError) as exc:
+        log.warning("cannot check credentials with Users: %s", exc)
+        return _form_page(request, params, 503, email, UNAVAILABLE, {"Retry-After": "5"})
+    limiter.succeeded(email)
+    result = await run_in_threadpool(oauth.authorize, snap, User(account.user_id))
+    response = _respond(result)
+    response.delete_cookie(CSRF_COOKIE, path=api.AUTHORIZE_PATH)
+    return response
+
+
+ENDPOINTS = (
+    Endpoint(
+        "POST",
+        api.TOKEN_PATH,
+        token,
+        "Issue tokens (form: grant_type client_credentials | authorization_code | "
+        "refresh_token; resource=urn:staysaga:<component>)",
+        response=api.TokenResponse,
+        errors=(400, 401),
+    ),
+    Endpoint(
+        "GET",
+        api.AUTHORIZE_PATH,
+        authorize_form,
+        "Sign-in page of the authorization code flow (PKCE S256 required)",
+        errors=(400,),
+    ),
+    Endpoint(
+        "POST",
+        api.AUTHORIZE_PATH,
+        authorize_submit,
+        "Submit the sign-in form; redirects to the website with a code",
+        errors=(400, 401, 429, 503),
+    ),
+    Endpoint(
+        "POST",
+        api.REVOKE_PATH,
+        revoke,
+        "Revoke a token (RFC 7009); a refresh token takes its whole family along",
+        errors=(400, 401),
+    ),
+    Endpoint(
+        "POST",
+        api.INTROSPECT_PATH,
+        introspect,
+        "Introspect a token (RFC 7662), for authenticated clients",
+        response=api.IntrospectionResponse,
+        errors=(400, 401),
+    ),
+    Endpoint(
+        "GET", api.JWKS_PATH, jwks_document, "Public signing keys", response=api.JsonWebKeySet
+    ),
+    Endpoint(
+        "GET",
+        api.METADATA_PATH,
+        metadata,
+        "Authorization server metadata (RFC 8414)",
+        response=api.ServerMetadata,
+    ),
+)
+
+
+def self_token_source(app: Starlette) -> TokenSource:
+    """The auth service's own service tokens (to call Users), minted locally."""
+
+    async def mint(aud: str, scopes: str) -> tuple[str, float]:
+        if not set(scopes.split()) <= CLIENTS[SELF_CLIENT].service_scopes:
+            raise RuntimeError(f"the auth service may not ask for {scopes!r}")
+        oauth: OAuthServer = app.state.oauth
+        keys = await oauth.keyring.keys()
+        value = mint_access_token(
+            keys, oauth.clock(), oauth.issuer, (aud,), SELF_CLIENT, SELF_CLIENT, scopes
+        )
+        return value, ACCESS_TOKEN_TTL.total_seconds()
+
+    return mint
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    users_http: httpx.AsyncClient | None = None,
+    login_limiter: LoginLimiter | None = None,
+) -> Starlette:
+    """The authorization server ASGI app; `users_http` lets tests reach a stand-in Users."""
+    settings = settings or load_settings()
+
+    async def start(app: Starlette) -> None:
+        await ensure_signing_key(app.state.engine)
+        await purge_expired(app.state.engine, now_utc())
+        registry = ClientRegistry.from_json(settings["AUTH_CLIENT_SECRETS"], settings.url("web"))
+        if not registry.known():
+            log.warning("AUTH_CLIENT_SECRETS names no client: no one can get a token")
+        app.state.oauth = OAuthServer(app.state.engine, registry, settings.auth_issuer)
+        app.state.login_limiter = login_limiter or LoginLimiter()
+        app.state.service_clients = ServiceClients(
+            settings, tokens=self_token_source(app), http=users_http
+        )
+
+    async def stop(app: Starlette) -> None:
+        if users_http is None:
+            await app.state.service_clients.aclose()
+
+    return create_service_app(
+        "auth",
+        settings,
+        ENDPOINTS,
+        title="staysaga Authentication",
+        migrations="services.auth.migrations",
+        on_startup=[start],
+        on_shutdown=[stop],
+    )

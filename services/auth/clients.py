@@ -1,0 +1,157 @@
+"""The OAuth 2 clients of staysaga and what each may ask for: the one scope table.
+
+Every process is its own confidential client (client_secret_basic). Secrets come from the
+environment: `AUTH_CLIENT_SECRETS` holds a JSON object {client_id: secret}; `staysaga up`
+fills it from var/secrets.env. A client without a secret cannot authenticate.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from services.common.auth import audience
+
+CLIENT_CREDENTIALS = "client_credentials"
+AUTHORIZATION_CODE = "authorization_code"
+REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name
+WEBSITE_CLIENT = "web"
+CALLBACK_PATH = "/auth/callback"
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """What one client may do: its scopes for itself and, for the website, for travellers."""
+
+    client_id: str
+    service_scopes: frozenset[str]
+    user_scopes: frozenset[str] = field(default_factory=frozenset)
+    user_audiences: tuple[str, ...] = ()
+
+
+def _scopes(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# client id -> scopes it may get for itself by client credentials.
+SERVICE_SCOPES: dict[str, str] = {
+    # The website registers travellers and shows their account; reads bookings for pages.
+    "web": "users:register users:read reservations:read",
+    # The auth server checks passwords (it mints this token itself, but keeps the row).
+    "auth": "users:credentials",
+    "users": "documents:read",
+    "search": "reservations:read",
+    "reservations": "",
+    "payments": "",
+    "pdf": "",
+    "worker-booking": "",
+    "worker-reservations": "reservations:read reservations:write",
+    "worker-payments": "payments:charge payments:read",
+    "worker-documents": "documents:render documents:read",
+    "worker-notifications": "users:notify users:read",
+}
+
+# What a traveller signed in on the website may let it do (authorization code + PKCE),
+# and the services such a token is for when the website names no `resource`.
+USER_SCOPES = "profile users:read reservations:read reservations:write payments:read documents:read"
+USER_AUDIENCE_COMPONENTS = ("users", "reservations", "payments", "pdf")
+
+CLIENTS: dict[str, ClientSpec] = {
+    client_id: ClientSpec(
+        client_id,
+        _scopes(scopes),
+        _scopes(USER_SCOPES) if client_id == WEBSITE_CLIENT else frozenset(),
+        tuple(audience(c) for c in USER_AUDIENCE_COMPONENTS) if client_id == WEBSITE_CLIENT else (),
+    )
+    for client_id, scopes in SERVICE_SCOPES.items()
+}
+
+
+def all_scopes() -> list[str]:
+    """Every scope any client may receive (for the metadata document)."""
+    found: set[str] = set()
+    for spec in CLIENTS.values():
+        found |= spec.service_scopes | spec.user_scopes
+    return sorted(found)
+
+
+class ClientRegistry:
+    """The known clients with their secrets (from env); looked up by client id."""
+
+    def __init__(self, secrets: Mapping[str, str], web_url: str) -> None:
+        self._secrets = {k: v for k, v in secrets.items() if k in CLIENTS and v}
+        self.redirect_uri = web_url.rstrip("/") + CALLBACK_PATH
+
+    @classmethod
+    def from_json(cls, raw: str | None, web_url: str) -> ClientRegistry:
+        """Parse `AUTH_CLIENT_SECRETS` ({client_id: secret}); an unset variable means none."""
+        secrets = json.loads(raw) if raw else {}
+        if not isinstance(secrets, dict):
+            raise ValueError("AUTH_CLIENT_SECRETS must be a JSON object {client_id: secret}")
+        return cls({str(k): str(v) for k, v in secrets.items()}, web_url)
+
+    def known(self) -> list[str]:
+        """The ids of clients that have a secret."""
+        return sorted(self._secrets)
+
+    def get(self, client_id: str) -> Client | None:
+        """The client, if it exists and has a secret configured."""
+        secret = self._secrets.get(client_id)
+        if secret is None:
+            return None
+        return Client(CLIENTS[client_id], secret, self.redirect_uri)
+
+
+class Client:
+    """authlib's ClientMixin over a ClientSpec and its secret."""
+
+    def __init__(self, spec: ClientSpec, secret: str, redirect_uri: str) -> None:
+        self.spec = spec
+        self.client_id = spec.client_id
+        self._secret = secret
+        self._redirect_uri = redirect_uri if spec.user_scopes else None
+
+    def get_client_id(self) -> str:
+        """The client id."""
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        """The website's callback (only the website has one)."""
+        return self._redirect_uri
+
+    def get_allowed_scope(self, scope: str) -> str:
+        """The scopes a sign-in grants: those asked for, or all a traveller may give."""
+        if not scope:
+            return " ".join(sorted(self.spec.user_scopes))
+        allowed = self.spec.service_scopes | self.spec.user_scopes
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        """Exact match only (OAuth 2.1)."""
+        return self._redirect_uri is not None and redirect_uri == self._redirect_uri
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        """Constant-time comparison."""
+        return hmac.compare_digest(client_secret.encode(), self._secret.encode())
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        """Confidential clients: secret by HTTP Basic (or in the form body)."""
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        """Only the website uses the authorization endpoint, with `code`."""
+        return bool(self.spec.user_scopes) and response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        """Client credentials for all; code and refresh for the website."""
+        if grant_type == CLIENT_CREDENTIALS:
+            return True
+        return bool(self.spec.user_scopes) and grant_type in (AUTHORIZATION_CODE, REFRESH_TOKEN)
+
+    def scopes_for_grant(self, grant_type: str) -> frozenset[str]:
+        """The scopes allowed under a grant: the client's own, or a traveller's."""
+        if grant_type == CLIENT_CREDENTIALS:
+            return self.spec.service_scopes
+        return self.spec.user_scopes

@@ -1,0 +1,60 @@
+"""The local stack's secrets: generated once, private, reused, overridable, handed out right."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+from staysaga.secrets import (
+    OAUTH_CLIENTS,
+    SECRETS_FILE,
+    SHARED_SECRETS,
+    StackSecrets,
+    client_secret_variable,
+    ensure_secrets_file,
+)
+
+
+def test_first_start_writes_a_private_file_with_every_secret(tmp_path):
+    values = ensure_secrets_file(tmp_path)
+    path = tmp_path / SECRETS_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for client in OAUTH_CLIENTS:
+        assert len(values[client_secret_variable(client)]) >= 32
+    for name in SHARED_SECRETS:
+        assert values[name]
+    assert len({values[client_secret_variable(c)] for c in OAUTH_CLIENTS}) == len(OAUTH_CLIENTS)
+
+
+def test_later_starts_reuse_the_file_and_fill_in_new_names(tmp_path):
+    first = ensure_secrets_file(tmp_path)
+    path = tmp_path / SECRETS_FILE
+    kept = [line for line in path.read_text().splitlines() if "WEB_SESSION_SECRET" not in line]
+    path.write_text("\n".join(kept) + "\n")
+    second = ensure_secrets_file(tmp_path)
+    assert second["CLIENT_SECRET_WEB"] == first["CLIENT_SECRET_WEB"]
+    assert (
+        second["WEB_SESSION_SECRET"] and second["WEB_SESSION_SECRET"] != first["WEB_SESSION_SECRET"]
+    )
+
+
+def test_each_child_gets_its_own_client_and_the_shared_secrets(tmp_path):
+    secrets = StackSecrets.load(tmp_path, environ={})
+    payments = secrets.child_env("worker-payments")
+    search = secrets.child_env("search")
+    assert payments["STAYSAGA_CLIENT_ID"] == "worker-payments"
+    assert payments["STAYSAGA_CLIENT_SECRET"] != search["STAYSAGA_CLIENT_SECRET"]
+    assert payments["BANK_SECRET_KEY"] == search["BANK_SECRET_KEY"]
+    assert "AUTH_CLIENT_SECRETS" not in payments
+    registry = json.loads(secrets.child_env("auth")["AUTH_CLIENT_SECRETS"])
+    assert registry["worker-payments"] == payments["STAYSAGA_CLIENT_SECRET"]
+    assert set(registry) == set(OAUTH_CLIENTS)
+    assert "STAYSAGA_CLIENT_ID" not in secrets.child_env(None)
+
+
+def test_the_real_environment_wins(tmp_path):
+    environ = {"CLIENT_SECRET_SEARCH": "from-env", "BANK_SECRET_KEY": "sk_real"}
+    secrets = StackSecrets.load(tmp_path, environ=environ)
+    assert secrets.child_env("search")["STAYSAGA_CLIENT_SECRET"] == "from-env"
+    assert secrets.child_env("search")["BANK_SECRET_KEY"] == "sk_real"
+    assert json.loads(secrets.child_env("auth")["AUTH_CLIENT_SECRETS"])["search"] == "from-env"
