@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 import httpx
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.common import TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID
@@ -223,11 +223,15 @@ class FakeTemporal:
             yield _Execution(
                 id=workflow_id,
                 status=WorkflowExecutionStatus.RUNNING,
-                typed_search_attributes=TypedSearchAttributes([]).updated(
-                    BOOKING_STATUS.value_set(view.state.value),
-                    HOTEL_ID.value_set(str(view.hotel_id)),
-                    CHECK_IN.value_set(datetime.combine(view.check_in, datetime.min.time(), UTC)),
-                    USER_ID.value_set(view.user_id),
+                typed_search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(BOOKING_STATUS, view.state.value),
+                        SearchAttributePair(HOTEL_ID, str(view.hotel_id)),
+                        SearchAttributePair(
+                            CHECK_IN, datetime.combine(view.check_in, datetime.min.time(), UTC)
+                        ),
+                        SearchAttributePair(USER_ID, view.user_id),
+                    ]
                 ),
                 start_time=datetime.now(UTC),
             )
