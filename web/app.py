@@ -201,7 +201,7 @@ async def results(request: Request) -> Response:
             "form": form,
             "page": page,
             "nights": nights,
-            "ignored": result.ignored,
+            "ignored": list(dict.fromkeys(forms.FILTER_NAMES[n] for n in result.ignored)),
             "stay_query": _stay_query(v),
             "prev_link": page_link(page["page"] - 1) if page["page"] > 1 else None,
             "next_link": page_link(page["page"] + 1) if page.get("has_next") else None,

@@ -18,7 +18,32 @@ SORTS = {
     "stars": "Stars (most first)",
     "distance": "Distance from centre",
 }
-AMENITIES = ("wifi", "breakfast", "parking", "pool", "gym", "spa", "restaurant", "pets")
+AMENITIES = (
+    "wifi",
+    "breakfast",
+    "parking",
+    "pool",
+    "gym",
+    "spa",
+    "restaurant",
+    "bar",
+    "air-conditioning",
+    "pets-allowed",
+    "airport-shuttle",
+    "accessible",
+)
+# How the page names a Search parameter it could not apply.
+FILTER_NAMES = {
+    "check_in": "dates",
+    "check_out": "dates",
+    "guests": "guests",
+    "stars": "stars",
+    "min_price": "lowest price",
+    "max_price": "highest price",
+    "amenities": "amenities",
+    "sort": "sorting",
+    "q": "hotel name",
+}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
