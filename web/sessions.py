@@ -171,7 +171,7 @@ class SessionMiddleware:
                     headers.append("set-cookie", self._cookie(cookie, secure))
                 elif session.invalidated and had_cookie:
                     headers.append("set-cookie", self._cookie("", secure, max_age=0))
-                headers.append("cache-control", "no-store")
+                headers.setdefault("cache-control", "no-store")
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)

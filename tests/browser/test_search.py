@@ -3,13 +3,17 @@
 import re
 from datetime import date, timedelta
 
-from tests.browser.conftest import PHONE, screenshot_path
+from tests.browser.conftest import DESKTOP, PHONE, screenshot_path
 
 
 async def test_search_paris_then_open_a_hotel(stack, page):
     check_in = date.today() + timedelta(days=14)
     check_out = check_in + timedelta(days=3)
+    assert f"website            {stack.url('web')}/" in stack.output
     await page.goto(stack.url("web") + "/")
+    await page.set_viewport_size(PHONE)
+    await page.screenshot(path=screenshot_path("home-phone"), full_page=True)
+    await page.set_viewport_size(DESKTOP)
     await page.get_by_label("City").fill("Pari")
     # The autocomplete script fills the datalist from Search.
     await page.wait_for_selector("#city-suggestions option[value='Paris']", state="attached")
@@ -30,7 +34,7 @@ async def test_search_paris_then_open_a_hotel(stack, page):
 
     await page.set_viewport_size(PHONE)
     await page.screenshot(path=screenshot_path("results-phone"), full_page=True)
-    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.set_viewport_size(DESKTOP)
 
     name = await hotels.first.locator("h2 a").inner_text()
     await hotels.first.locator("h2 a").click()

@@ -1,13 +1,16 @@
 """Booking pages against a stand-in Temporal client: start, pay, follow, cancel, list."""
 
+import json
 import logging
 import re
+import time
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID, TaskQueue
 from tests.web.conftest import Site
+from tests.web.fakes import FakeHandle, form_of
 from web.models import sessions
 from workflows.models import (
     UPDATE_CANCEL,
@@ -15,6 +18,7 @@ from workflows.models import (
     WORKFLOW_TYPE,
     BookingState,
     PaymentSubmission,
+    Step,
 )
 
 CHECK_IN_DAY = date.today() + timedelta(days=10)
@@ -255,3 +259,47 @@ async def test_my_bookings_lists_only_mine_with_links(site: Site):
     site.client.cookies.clear()
     await site.log_in("user-2")
     assert booking_id not in (await site.client.get("/bookings")).text
+
+
+async def test_an_expired_access_token_is_refreshed_before_use(site: Site, monkeypatch):
+    await site.log_in("user-1")
+    booking_id = await _start_booking(site)
+    site.temporal.views[f"booking-{booking_id}"].receipt_document_id = "doc-9"
+    later = time.time() + 3600
+    monkeypatch.setattr("web.app.time.time", lambda: later)
+    response = await site.client.get(f"/bookings/{booking_id}/receipt")
+    assert response.status_code == 200
+    grants = [form_of(r)["grant_type"] for r in site.services.calls["/oauth2/token"]]
+    assert grants == ["authorization_code", "refresh_token"]
+    assert form_of(site.services.calls["/oauth2/token"][1])["refresh_token"] == "rt-user-1"
+
+
+async def test_progress_events_follow_the_saga_until_it_settles(site: Site, monkeypatch):
+    monkeypatch.setattr("web.app.SSE_POLL_SECONDS", 0.01)
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = site.temporal.views[f"booking-{booking_id}"]
+    view.state = BookingState.PROCESSING_PAYMENT
+    later = [
+        [Step.HELD],  # the page's own status query
+        [Step.HELD, Step.PAID],
+        [Step.HELD, Step.PAID, Step.CONFIRMED, Step.CAPTURED, Step.RECEIPT, Step.EMAILED],
+    ]
+    original = FakeHandle.query
+
+    async def advancing(handle, name, *, result_type):
+        result = await original(handle, name, result_type=result_type)
+        if later:
+            view.steps = later.pop(0)
+            if Step.EMAILED in view.steps:
+                view.state = BookingState.CONFIRMED
+        return result
+
+    monkeypatch.setattr(FakeHandle, "query", advancing)
+    response = await site.client.get(f"/bookings/{booking_id}/events")
+    events = [
+        json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")
+    ]
+    assert [e["state"] for e in events][-1] == "CONFIRMED" and events[-1]["done"]
+    assert events[0]["steps"] == ["held"]
+    assert "emailed" in events[-1]["steps"] and len(events) >= 3
