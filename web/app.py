@@ -451,19 +451,25 @@ async def book(request: Request) -> Response:
         return render(request, "book.html", {**context, "errors": form.errors}, 400)
     booking_id = bookings.new_booking_id()
     client = await _client(request)
-    await bookings.start(
-        client,
-        BookingRequest(
-            booking_id=booking_id,
-            user_id=user["user_id"],
-            hotel_id=hotel_id,
-            room_type_id=room_type_id,
-            check_in=v["check_in"],
-            check_out=v["check_out"],
-            guests=v["guests"] or 1,
-            guest_name=form.values["guest_name"],
-        ),
-    )
+    try:
+        await bookings.start(
+            client,
+            BookingRequest(
+                booking_id=booking_id,
+                user_id=user["user_id"],
+                hotel_id=hotel_id,
+                room_type_id=room_type_id,
+                check_in=v["check_in"],
+                check_out=v["check_out"],
+                guests=v["guests"] or 1,
+                guest_name=form.values["guest_name"],
+            ),
+        )
+    except RPCError as exc:
+        log.warning("starting a booking failed: %s", exc)
+        return error_page(
+            request, 503, "We could not hold the room", "Nothing was charged. Please try again."
+        )
     return RedirectResponse(f"/bookings/{booking_id}/checkout", 303)
 
 
@@ -586,7 +592,11 @@ async def cancel(request: Request) -> Response:
     if _user(request) is None:
         return _login_redirect(request)
     client, view = await _owned_view(request)
-    quote = await bookings.cancellation_quote(client, view.booking_id)
+    try:
+        quote = await bookings.cancellation_quote(client, view.booking_id)
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        log.warning("cancellation quote failed: %s", exc)
+        return error_page(request, 503, "Cancelling is unavailable right now")
     context = {**_booking_context(request, view), "quote": quote}
     if request.method == "GET":
         return render(request, "cancel.html", context)
@@ -688,7 +698,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = _templates()
     app.state.backends = Backends.create(settings)
     app.state.oauth = OAuthClient(settings, app.state.backends.http)
-    app.state.temporal = None
+    app.state.temporal = None  # connected on first use (web.bookings.temporal)
+    app.state.temporal_lock = asyncio.Lock()
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     secure = settings.url("web").startswith("https://")

@@ -7,7 +7,6 @@ and `temporal.names` only.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from dataclasses import dataclass
@@ -74,15 +73,12 @@ def is_settled(view: BookingView) -> bool:
     return view.state == BookingState.CONFIRMED and Step.EMAILED in view.steps
 
 
-_connect_lock = asyncio.Lock()
-
-
 async def temporal(app: Starlette) -> Client:
     """The app's Temporal client, connected on first use."""
     existing = getattr(app.state, "temporal", None)
     if existing is not None:
         return existing
-    async with _connect_lock:
+    async with app.state.temporal_lock:
         if getattr(app.state, "temporal", None) is None:
             app.state.temporal = await temporal_client.connect(app.state.settings)
     return app.state.temporal

@@ -7,6 +7,7 @@ import time
 from datetime import date, timedelta
 
 from sqlalchemy import select
+from temporalio.service import RPCError, RPCStatusCode
 
 from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID, TaskQueue
 from tests.web.conftest import Site
@@ -303,3 +304,32 @@ async def test_progress_events_follow_the_saga_until_it_settles(site: Site, monk
     assert [e["state"] for e in events][-1] == "CONFIRMED" and events[-1]["done"]
     assert events[0]["steps"] == ["held"]
     assert "emailed" in events[-1]["steps"] and len(events) >= 3
+
+
+async def test_temporal_being_down_is_a_polite_503(site: Site, monkeypatch):
+    async def refuse(settings):
+        raise RuntimeError("connection refused")
+
+    site.app.state.temporal = None
+    monkeypatch.setattr("web.bookings.temporal_client.connect", refuse)
+    await site.log_in()
+    response = await site.client.get("/bookings")
+    assert response.status_code == 503
+    assert "Bookings are unavailable right now" in response.text
+
+
+async def test_a_hold_that_cannot_start_says_nothing_was_charged(site: Site, monkeypatch):
+    async def refuse(*args, **kwargs):
+        raise RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
+
+    monkeypatch.setattr(site.temporal, "start_workflow", refuse)
+    await site.log_in()
+    hotel_id, room_id = await _room(site)
+    token = await _csrf(
+        site, "/book?" + "&".join(f"{k}={v}" for k, v in _stay(hotel_id, room_id).items())
+    )
+    response = await site.client.post(
+        "/book", data={**_stay(hotel_id, room_id), "guest_name": "Ada", "csrf_token": token}
+    )
+    assert response.status_code == 503
+    assert "Nothing was charged" in response.text
