@@ -7,6 +7,8 @@ from __future__ import annotations
 SERVICE_APPS: dict[str, str] = {
     "auth": "services.auth.app:create_app",
     "search": "services.search.app:create_app",
+    # Last: the website calls everything above.
+    "web": "web.app:create_app",
 }
 
 # Temporal workers `up` runs, by task queue: each starts once the service its activities

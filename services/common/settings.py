@@ -132,6 +132,16 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
     Variable("STAYSAGA_CLIENT_SECRET", None, "this process's OAuth 2 client secret"),
     Variable("MAILSINK_SMTP_PORT", "1025", "SMTP port of the local mail sink", _port),
     Variable(
+        "WEB_SESSION_SECRET",
+        None,
+        "key signing the website's session cookie (unset: a random one per process)",
+    ),
+    Variable(
+        "BANK_PUBLISHABLE_KEY",
+        "pk_test_staysaga",
+        "the bank's publishable key the website tokenizes cards with",
+    ),
+    Variable(
         "HTTP_CLIENT_TIMEOUT",
         "10",
         "seconds a service waits for another service's answer",

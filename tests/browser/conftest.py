@@ -1,0 +1,92 @@
+"""Playwright driving Debian's chromium against the real stack (`staysaga up`)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import StackProcess, kill_quietly
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here is a browser test on the real stack."""
+    for item in items:
+        if "tests/browser/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[object]:
+    """Headless chromium from Debian's package (never a downloaded one)."""
+    skip_without_chromium()
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> AsyncIterator[StackProcess]:
+    """The whole local stack on free ports, as `staysaga up` runs it."""
+    skip_without_chromium()
+    var_dir = tmp_path_factory.mktemp("browser-stack")
+    running = StackProcess(var_dir, {"WEB_SESSION_SECRET": "browser-test-secret"}).start()
+    try:
+        running.wait_for_line("staysaga is up", timeout=240)
+        yield running
+    finally:
+        if running.process and running.process.poll() is None:
+            running.stop()
+        kill_quietly(running.processes())
+
+
+@pytest.fixture
+async def page(browser) -> AsyncIterator[object]:
+    """A fresh desktop-sized page; fails the test on any CSP violation it reports."""
+    context = await browser.new_context(viewport=DESKTOP)
+    opened = await context.new_page()
+    violations: list[str] = []
+    opened.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield opened
+    await context.close()
+    assert violations == [], violations
+
+
+def screenshot_path(name: str) -> str:
+    """Where a screenshot of a main page goes."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return str(SCREENSHOTS / f"{name}.png")
+
+
+def skip_without_chromium() -> None:
+    """Skip, saying why, where Debian's chromium is not installed."""
+    if shutil.which(str(CHROMIUM)) is None:
+        pytest.skip(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does)")

@@ -1,0 +1,102 @@
+"""A website app wired to an in-process, seeded Search and stand-ins for everything else."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from services.common.db import create_engine
+from services.common.http import ServiceClients
+from services.common.migrations import migrate
+from services.search.app import create_app as create_search_app
+from services.search.seed import seed_catalogue
+from tests.support.harness import running_app, settings_for
+from tests.support.tokens import TestIssuer, token_source
+from tests.web.fakes import FakeServices, FakeTemporal, RoutingTransport
+from web.app import create_app
+from web.backends import Backends
+
+# Cities of two million people or more: Paris is in, the seed takes about a second.
+TEST_MIN_POPULATION = 2_000_000
+
+
+@pytest.fixture(scope="session")
+async def search_app(tmp_path_factory) -> AsyncIterator[httpx.ASGITransport]:
+    """A transport into a running Search app over a seeded SQLite catalogue."""
+    var_dir = tmp_path_factory.mktemp("web-search")
+    url = f"sqlite+aiosqlite:///{var_dir}/search.db"
+    engine = create_engine(url)
+    await migrate(engine, "services.search.migrations")
+    await seed_catalogue(engine, TEST_MIN_POPULATION)
+    await engine.dispose()
+    app = create_search_app(settings_for(var_dir, {"SEARCH_DATABASE_URL": url}))
+    async with app.router.lifespan_context(app):
+        yield httpx.ASGITransport(app=app)
+
+
+@dataclass
+class Site:
+    """The website under test, its client, and the stand-ins it talks to."""
+
+    client: httpx.AsyncClient
+    app: object
+    services: FakeServices
+    temporal: FakeTemporal
+    transport: RoutingTransport
+    issuer: TestIssuer
+
+    async def csrf(self, path: str = "/signup") -> str:
+        """The CSRF token a form on `path` carries."""
+        page = await self.client.get(path)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert found, page.text
+        return found.group(1)
+
+    async def log_in(self, user_id: str = "user-1") -> None:
+        """Go through login and the callback, as the auth service would send the browser."""
+        self.services.next_user = user_id
+        start = await self.client.get("/auth/login")
+        state = re.search(r"state=([^&]+)", start.headers["location"]).group(1)
+        done = await self.client.get(f"/auth/callback?code=good&state={state}")
+        assert done.status_code == 303, done.text
+
+
+@pytest.fixture
+async def site(search_app, tmp_path) -> AsyncIterator[Site]:
+    """A website over SQLite (its session storage is tested on PostgreSQL too, apart)."""
+    settings = settings_for(
+        tmp_path,
+        {
+            "WEB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/web.db",
+            "WEB_SESSION_SECRET": "test-secret",
+            "STAYSAGA_CLIENT_ID": "web",
+            "STAYSAGA_CLIENT_SECRET": "web-secret",
+            "BANK_PUBLISHABLE_KEY": "pk_test_web",
+        },
+    )
+    issuer = TestIssuer()
+    services = FakeServices(issuer)
+    transport = RoutingTransport(
+        {
+            settings.url("search"): search_app,
+            settings.url("auth"): services.auth,
+            settings.url("reservations"): services.reservations,
+            settings.url("users"): services.users,
+            settings.url("bank"): services.bank,
+            settings.url("pdf"): services.pdf,
+        }
+    )
+    app = create_app(settings)
+    http = httpx.AsyncClient(transport=transport)
+    app.state.backends = Backends(
+        settings, http, ServiceClients(settings, tokens=token_source(issuer, "web"), http=http)
+    )
+    app.state.oauth.http = http
+    temporal = FakeTemporal()
+    app.state.temporal = temporal
+    async with running_app(app) as client:
+        yield Site(client, app, services, temporal, transport, issuer)

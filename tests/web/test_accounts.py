@@ -1,0 +1,139 @@
+"""Log in (code + PKCE S256), the callback, log out, sign up, CSRF."""
+
+import base64
+import hashlib
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from tests.web.conftest import Site
+from tests.web.fakes import form_of
+
+
+async def test_login_redirects_to_authorize_with_s256_challenge_and_state(site: Site):
+    response = await site.client.get("/auth/login", params={"next": "/bookings"})
+    assert response.status_code == 303
+    location = urlsplit(response.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == (
+        site.app.state.settings.url("auth") + "/oauth2/authorize"
+    )
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert query["response_type"] == "code"
+    assert query["client_id"] == "web"
+    assert query["redirect_uri"] == site.app.state.settings.url("web") + "/auth/callback"
+    assert query["code_challenge_method"] == "S256"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", query["code_challenge"])
+    assert len(query["state"]) >= 32
+    assert "reservations:read" in query["scope"]
+
+
+async def test_callback_trades_the_code_with_the_verifier_and_signs_in(site: Site):
+    start = await site.client.get("/auth/login", params={"next": "/bookings"})
+    query = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["location"]).query).items()}
+    before = site.client.cookies.get("staysaga_session")
+    done = await site.client.get("/auth/callback", params={"code": "good", "state": query["state"]})
+    assert done.status_code == 303 and done.headers["location"] == "/bookings"
+    exchange = form_of(site.services.calls["/oauth2/token"][0])
+    assert exchange["grant_type"] == "authorization_code" and exchange["code"] == "good"
+    digest = hashlib.sha256(exchange["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == query["code_challenge"]
+    cookie = done.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert site.client.cookies.get("staysaga_session") != before, "session id rotates at login"
+    home = await site.client.get("/")
+    assert "Log out" in home.text and "My bookings" in home.text
+
+
+async def test_callback_with_a_bad_state_is_refused(site: Site):
+    await site.client.get("/auth/login")
+    response = await site.client.get("/auth/callback", params={"code": "good", "state": "forged"})
+    assert response.status_code == 400
+    assert "/oauth2/token" not in site.services.calls
+    assert "Log out" not in (await site.client.get("/")).text
+
+
+async def test_callback_without_a_login_in_progress_is_refused(site: Site):
+    response = await site.client.get("/auth/callback", params={"code": "good", "state": "x"})
+    assert response.status_code == 400
+
+
+async def test_login_next_is_never_an_open_redirect(site: Site):
+    start = await site.client.get("/auth/login", params={"next": "//evil.example/"})
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    done = await site.client.get("/auth/callback", params={"code": "good", "state": state})
+    assert done.headers["location"] == "/"
+
+
+async def test_logout_revokes_and_forgets_the_session(site: Site):
+    await site.log_in()
+    token = await site.csrf("/")
+    response = await site.client.post("/auth/logout", data={"csrf_token": token})
+    assert response.status_code == 303
+    revoked = [form_of(r) for r in site.services.calls["/oauth2/revoke"]]
+    assert {r["token_type_hint"] for r in revoked} == {"refresh_token", "access_token"}
+    assert "Max-Age=0" in response.headers["set-cookie"]
+    assert "Log out" not in (await site.client.get("/")).text
+
+
+async def test_logout_without_csrf_token_is_refused(site: Site):
+    await site.log_in()
+    response = await site.client.post("/auth/logout", data={})
+    assert response.status_code == 403
+    assert "/oauth2/revoke" not in site.services.calls
+
+
+async def test_signup_without_csrf_token_is_refused(site: Site):
+    response = await site.client.post(
+        "/signup", data={"email": "a@example.com", "name": "A", "password": "long enough pw"}
+    )
+    assert response.status_code == 403
+    assert "users" not in site.services.calls
+
+
+async def test_signup_creates_the_account_then_logs_in(site: Site):
+    token = await site.csrf("/signup")
+    response = await site.client.post(
+        "/signup",
+        data={
+            "csrf_token": token,
+            "email": "ada@example.com",
+            "name": "Ada",
+            "password": "correct horse battery",
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/auth/login")
+    call = site.services.calls["users"][0]
+    assert call.url.path == "/users"
+    assert call.headers["authorization"].startswith("Bearer ")
+    assert b"ada@example.com" in call.content
+
+
+async def test_signup_errors_sit_next_to_their_fields(site: Site):
+    token = await site.csrf("/signup")
+    response = await site.client.post(
+        "/signup", data={"csrf_token": token, "email": "nope", "name": "", "password": "short"}
+    )
+    assert response.status_code == 400
+    for field in ("email", "name", "password"):
+        assert f'aria-describedby="{field}-error"' in response.text
+        assert f'id="{field}-error"' in response.text
+    assert "short" not in response.text, "the password is never shown again"
+
+
+async def test_signup_with_a_taken_email_says_so_on_the_email_field(site: Site):
+    site.services.users_status = 409
+    token = await site.csrf("/signup")
+    response = await site.client.post(
+        "/signup",
+        data={"csrf_token": token, "email": "a@example.com", "name": "A", "password": "x" * 12},
+    )
+    assert response.status_code == 400
+    assert re.search(r'id="email-error">An account with this e-mail', response.text)
+
+
+async def test_a_tampered_session_cookie_is_a_new_session(site: Site):
+    await site.log_in()
+    cookie = site.client.cookies.get("staysaga_session")
+    site.client.cookies.clear()
+    site.client.cookies.set("staysaga_session", cookie[:-2] + "xx")
+    assert "Log out" not in (await site.client.get("/")).text

@@ -1,0 +1,335 @@
+"""Booking pages against a stand-in Temporal client: start, pay, follow, cancel, list."""
+
+import json
+import logging
+import re
+import time
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from temporalio.service import RPCError, RPCStatusCode
+
+from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID, TaskQueue
+from tests.web.conftest import Site
+from tests.web.fakes import FakeHandle, form_of
+from web.models import sessions
+from workflows.models import (
+    UPDATE_CANCEL,
+    UPDATE_SUBMIT_PAYMENT,
+    WORKFLOW_TYPE,
+    BookingState,
+    PaymentSubmission,
+    Step,
+)
+
+CHECK_IN_DAY = date.today() + timedelta(days=10)
+CHECK_OUT_DAY = CHECK_IN_DAY + timedelta(days=2)
+CARD = {
+    "holder": "Ada Lovelace",
+    "number": "4242 4242 4242 4242",
+    "exp_month": "12",
+    "exp_year": str(date.today().year + 2),
+    "cvc": "123",
+}
+
+
+async def _room(site: Site) -> tuple[int, int]:
+    backends = site.app.state.backends
+    page = await backends.hotels({"city": "Paris", "page_size": 1})
+    hotel = await backends.hotel(page.page["items"][0]["id"])
+    return hotel["id"], hotel["room_types"][0]["id"]
+
+
+def _stay(hotel_id: int, room_id: int) -> dict:
+    return {
+        "hotel_id": hotel_id,
+        "room_type_id": room_id,
+        "check_in": CHECK_IN_DAY.isoformat(),
+        "check_out": CHECK_OUT_DAY.isoformat(),
+        "guests": 1,
+    }
+
+
+async def _start_booking(site: Site) -> str:
+    hotel_id, room_id = await _room(site)
+    page = await site.client.get("/book", params=_stay(hotel_id, room_id))
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = await site.client.post(
+        "/book", data={**_stay(hotel_id, room_id), "guest_name": "Ada", "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    booking_id = re.fullmatch(r"/bookings/(\w+)/checkout", response.headers["location"]).group(1)
+    return booking_id
+
+
+async def _csrf(site: Site, path: str) -> str:
+    page = await site.client.get(path)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+async def test_booking_needs_a_login(site: Site):
+    hotel_id, room_id = await _room(site)
+    response = await site.client.get("/book", params=_stay(hotel_id, room_id))
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/auth/login?next=%2Fbook")
+
+
+async def test_booking_starts_the_saga_with_its_id_queue_and_search_attributes(site: Site):
+    await site.log_in("user-1")
+    booking_id = await _start_booking(site)
+    started = site.temporal.started[0]
+    assert started["workflow"] == WORKFLOW_TYPE
+    assert started["id"] == f"booking-{booking_id}"
+    assert started["task_queue"] == TaskQueue.BOOKING.value
+    request = started["arg"]
+    assert (request.user_id, request.guest_name, request.check_in) == (
+        "user-1",
+        "Ada",
+        CHECK_IN_DAY,
+    )
+    attributes = started["search_attributes"]
+    assert attributes.get(USER_ID) == "user-1"
+    assert attributes.get(BOOKING_STATUS) == "STARTED"
+    assert attributes.get(HOTEL_ID) == str(request.hotel_id)
+    assert attributes.get(CHECK_IN).date() == CHECK_IN_DAY
+
+
+async def test_booking_without_csrf_token_is_refused(site: Site):
+    await site.log_in()
+    hotel_id, room_id = await _room(site)
+    response = await site.client.post("/book", data={**_stay(hotel_id, room_id), "guest_name": "A"})
+    assert response.status_code == 403
+    assert site.temporal.started == []
+
+
+async def test_checkout_shows_the_hold_countdown_and_the_temporal_link(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    page = await site.client.get(f"/bookings/{booking_id}/checkout")
+    assert page.status_code == 200
+    assert re.search(r'<time datetime="[^"]+" data-countdown>', page.text)
+    ui = site.app.state.settings.temporal_ui_url
+    assert f"{ui}/namespaces/default/workflows/booking-{booking_id}" in page.text
+    assert 'autocomplete="cc-number"' in page.text and 'for="number"' in page.text
+
+
+async def test_paying_tokenizes_at_the_bank_and_submits_the_token(site: Site, caplog):
+    caplog.set_level(logging.DEBUG)
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    token = await _csrf(site, f"/bookings/{booking_id}/checkout")
+    response = await site.client.post(
+        f"/bookings/{booking_id}/checkout", data={**CARD, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"/bookings/{booking_id}"
+    bank = site.services.calls["bank"][0]
+    assert bank.headers["authorization"] == "Bearer pk_test_web"
+    assert b'"number":"4242424242424242"' in bank.content.replace(b" ", b"")
+    workflow_id, name, arg = site.temporal.updates[0]
+    assert (workflow_id, name) == (f"booking-{booking_id}", UPDATE_SUBMIT_PAYMENT)
+    assert arg == PaymentSubmission(card_token="tok_test_1234abcd")
+    # The card reaches the bank only: not the session store, not the logs.
+    async with site.app.state.engine.connect() as conn:
+        stored = " ".join(r.data for r in await conn.execute(select(sessions.c.data)))
+    assert "4242" not in stored and "123" not in stored.replace(booking_id, "")
+    assert "4242" not in caplog.text
+
+    confirmation = await site.client.get(f"/bookings/{booking_id}")
+    assert "Your booking is confirmed" in confirmation.text
+    assert "SS-ABC123" in confirmation.text
+    assert f"/bookings/{booking_id}/receipt" in confirmation.text
+
+
+async def test_card_errors_sit_next_to_their_fields_and_nothing_is_submitted(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    token = await _csrf(site, f"/bookings/{booking_id}/checkout")
+    response = await site.client.post(
+        f"/bookings/{booking_id}/checkout",
+        data={**CARD, "number": "12", "cvc": "x", "csrf_token": token},
+    )
+    assert response.status_code == 400
+    assert 'id="number-error"' in response.text and 'id="cvc-error"' in response.text
+    assert "bank" not in site.services.calls and site.temporal.updates == []
+
+
+async def test_a_card_the_bank_refuses_is_an_error_on_the_number(site: Site):
+    site.services.bank_status = 422
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    token = await _csrf(site, f"/bookings/{booking_id}/checkout")
+    response = await site.client.post(
+        f"/bookings/{booking_id}/checkout", data={**CARD, "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert re.search(r'id="number-error">Unknown card', response.text)
+    assert site.temporal.updates == []
+
+
+async def test_a_declined_booking_shows_the_reason_and_that_nothing_was_charged(site: Site):
+    site.temporal.decline = True
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    token = await _csrf(site, f"/bookings/{booking_id}/checkout")
+    await site.client.post(f"/bookings/{booking_id}/checkout", data={**CARD, "csrf_token": token})
+    page = await site.client.get(f"/bookings/{booking_id}")
+    assert "did not go through" in page.text
+    assert "The card was declined." in page.text
+    assert "Nothing was charged." in page.text
+
+
+async def test_progress_streams_as_server_sent_events_until_settled(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    page = await site.client.get(f"/bookings/{booking_id}")
+    assert '<noscript><meta http-equiv="refresh"' in page.text, "the no-JS fallback"
+    assert f'data-events="/bookings/{booking_id}/events"' in page.text
+    view = site.temporal.views[f"booking-{booking_id}"]
+    view.state = BookingState.FAILED  # settled: the stream sends once and ends
+    response = await site.client.get(f"/bookings/{booking_id}/events")
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.text.startswith("event: status\ndata: ")
+    assert '"state": "FAILED"' in response.text and '"done": true' in response.text
+
+
+async def test_receipt_is_proxied_with_the_travellers_own_token(site: Site):
+    await site.log_in("user-1")
+    booking_id = await _start_booking(site)
+    site.temporal.views[f"booking-{booking_id}"].receipt_document_id = "doc-9"
+    response = await site.client.get(f"/bookings/{booking_id}/receipt")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    call = site.services.calls["pdf"][0]
+    assert call.url.path == "/documents/doc-9"
+    token = call.headers["authorization"].removeprefix("Bearer ")
+    assert token.count(".") == 2  # the traveller's JWT from the code exchange
+
+
+async def test_another_travellers_booking_is_404(site: Site):
+    await site.log_in("user-1")
+    booking_id = await _start_booking(site)
+    site.client.cookies.clear()
+    await site.log_in("user-2")
+    for path in ("", "/checkout", "/receipt", "/cancel", "/events"):
+        response = await site.client.get(f"/bookings/{booking_id}{path}")
+        assert response.status_code == 404, path
+
+
+async def test_unknown_booking_is_404(site: Site):
+    await site.log_in()
+    assert (await site.client.get("/bookings/nope")).status_code == 404
+
+
+async def test_cancel_shows_the_refund_first_then_cancels(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = site.temporal.views[f"booking-{booking_id}"]
+    view.state = BookingState.CONFIRMED
+    page = await site.client.get(f"/bookings/{booking_id}/cancel")
+    assert page.status_code == 200
+    assert re.search(r'class="refund">300\.00 EUR', page.text)
+    assert site.temporal.updates == []
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = await site.client.post(f"/bookings/{booking_id}/cancel", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert site.temporal.updates[0][1] == UPDATE_CANCEL
+    after = await site.client.get(f"/bookings/{booking_id}")
+    assert "Your booking is cancelled" in after.text
+
+
+async def test_cancel_without_csrf_token_is_refused(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    site.temporal.views[f"booking-{booking_id}"].state = BookingState.CONFIRMED
+    response = await site.client.post(f"/bookings/{booking_id}/cancel", data={})
+    assert response.status_code == 403
+    assert site.temporal.updates == []
+
+
+async def test_my_bookings_lists_only_mine_with_links(site: Site):
+    await site.log_in("user-1")
+    booking_id = await _start_booking(site)
+    page = await site.client.get("/bookings")
+    assert page.status_code == 200
+    assert f"/bookings/{booking_id}" in page.text
+    assert f"/workflows/booking-{booking_id}" in page.text
+    assert site.temporal.queries == [f"WorkflowType = '{WORKFLOW_TYPE}' AND UserId = 'user-1'"]
+    site.client.cookies.clear()
+    await site.log_in("user-2")
+    assert booking_id not in (await site.client.get("/bookings")).text
+
+
+async def test_an_expired_access_token_is_refreshed_before_use(site: Site, monkeypatch):
+    await site.log_in("user-1")
+    booking_id = await _start_booking(site)
+    site.temporal.views[f"booking-{booking_id}"].receipt_document_id = "doc-9"
+    later = time.time() + 3600
+    monkeypatch.setattr("web.app.time.time", lambda: later)
+    response = await site.client.get(f"/bookings/{booking_id}/receipt")
+    assert response.status_code == 200
+    grants = [form_of(r)["grant_type"] for r in site.services.calls["/oauth2/token"]]
+    assert grants == ["authorization_code", "refresh_token"]
+    assert form_of(site.services.calls["/oauth2/token"][1])["refresh_token"] == "rt-user-1"
+
+
+async def test_progress_events_follow_the_saga_until_it_settles(site: Site, monkeypatch):
+    monkeypatch.setattr("web.app.SSE_POLL_SECONDS", 0.01)
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = site.temporal.views[f"booking-{booking_id}"]
+    view.state = BookingState.PROCESSING_PAYMENT
+    later = [
+        [Step.HELD],  # the page's own status query
+        [Step.HELD, Step.PAID],
+        [Step.HELD, Step.PAID, Step.CONFIRMED, Step.CAPTURED, Step.RECEIPT, Step.EMAILED],
+    ]
+    original = FakeHandle.query
+
+    async def advancing(handle, name, *, result_type):
+        result = await original(handle, name, result_type=result_type)
+        if later:
+            view.steps = later.pop(0)
+            if Step.EMAILED in view.steps:
+                view.state = BookingState.CONFIRMED
+        return result
+
+    monkeypatch.setattr(FakeHandle, "query", advancing)
+    response = await site.client.get(f"/bookings/{booking_id}/events")
+    events = [
+        json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")
+    ]
+    assert [e["state"] for e in events][-1] == "CONFIRMED" and events[-1]["done"]
+    assert events[0]["steps"] == ["held"]
+    assert "emailed" in events[-1]["steps"] and len(events) >= 3
+
+
+async def test_temporal_being_down_is_a_polite_503(site: Site, monkeypatch):
+    async def refuse(settings):
+        raise RuntimeError("connection refused")
+
+    site.app.state.temporal = None
+    monkeypatch.setattr("web.bookings.temporal_client.connect", refuse)
+    await site.log_in()
+    response = await site.client.get("/bookings")
+    assert response.status_code == 503
+    assert "Bookings are unavailable right now" in response.text
+
+
+async def test_a_hold_that_cannot_start_says_nothing_was_charged(site: Site, monkeypatch):
+    async def refuse(*args, **kwargs):
+        raise RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
+
+    monkeypatch.setattr(site.temporal, "start_workflow", refuse)
+    await site.log_in()
+    hotel_id, room_id = await _room(site)
+    token = await _csrf(
+        site, "/book?" + "&".join(f"{k}={v}" for k, v in _stay(hotel_id, room_id).items())
+    )
+    response = await site.client.post(
+        "/book", data={**_stay(hotel_id, room_id), "guest_name": "Ada", "csrf_token": token}
+    )
+    assert response.status_code == 503
+    assert "Nothing was charged" in response.text

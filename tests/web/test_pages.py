@@ -1,0 +1,145 @@
+"""The website's search pages, security headers and forms, through the ASGI client."""
+
+import re
+from datetime import date, timedelta
+
+from tests.web.conftest import Site
+
+TOMORROW = date.today() + timedelta(days=1)
+IN_THREE = TOMORROW + timedelta(days=2)
+
+
+def _assert_no_inline_script(html: str) -> None:
+    for tag in re.findall(r"<script\b[^>]*>", html):
+        assert "src=" in tag, tag
+    assert not re.search(r"<script\b[^>]*>\s*[^<\s]", html), "a script has inline content"
+    assert "<style" not in html and " style=" not in html
+    assert not re.search(r"\son[a-z]+=", html), "an inline event handler"
+
+
+async def test_home_renders_with_strict_security_headers(site: Site):
+    response = await site.client.get("/")
+    assert response.status_code == 200
+    assert 'action="/search"' in response.text and 'for="city"' in response.text
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+    _assert_no_inline_script(response.text)
+
+
+async def test_static_files_are_served(site: Site):
+    css = await site.client.get("/static/site.css")
+    js = await site.client.get("/static/site.js")
+    assert css.status_code == 200 and "@media" in css.text
+    assert js.status_code == 200 and "EventSource" in js.text
+
+
+async def test_city_autocomplete_comes_from_search(site: Site):
+    response = await site.client.get("/api/cities", params={"prefix": "Pari"})
+    assert response.status_code == 200
+    assert "Paris" in [c["name"] for c in response.json()["items"]]
+
+
+async def test_search_lists_hotels_and_links_carry_the_stay(site: Site):
+    response = await site.client.get(
+        "/search",
+        params={"city": "Paris", "check_in": TOMORROW, "check_out": IN_THREE, "guests": 2},
+    )
+    assert response.status_code == 200, response.text
+    assert "Hotels in Paris" in response.text
+    link = re.search(r'href="(/hotels/\d+\?[^"]+)"', response.text).group(1)
+    assert f"check_in={TOMORROW}" in link and "guests=2" in link
+    assert "for 2 nights" in response.text
+    _assert_no_inline_script(response.text)
+
+
+async def test_filters_search_refuses_are_dropped_not_fatal(site: Site):
+    # Today's Search knows none of the new parameters: the page still lists hotels.
+    response = await site.client.get(
+        "/search", params={"city": "Paris", "stars": 4, "sort": "price", "q": "Hotel"}
+    )
+    assert response.status_code == 200, response.text
+    assert "Not applied yet" in response.text
+    assert 'class="card hotel"' in response.text
+
+
+async def test_results_have_pages(site: Site, monkeypatch):
+    monkeypatch.setattr("web.app.PAGE_SIZE", 2)  # the test catalogue has 3 Paris hotels
+    first = await site.client.get("/search", params={"city": "Paris"})
+    next_link = re.search(r'href="([^"]+)" rel="next"', first.text)
+    assert next_link, first.text
+    second = await site.client.get(next_link.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200 and "Page 2" in second.text
+    assert 'rel="prev"' in second.text
+
+
+async def test_search_errors_sit_next_to_their_fields(site: Site):
+    response = await site.client.get(
+        "/search", params={"city": "Paris", "check_in": IN_THREE, "check_out": TOMORROW}
+    )
+    assert response.status_code == 400
+    assert 'aria-describedby="check_out-error"' in response.text
+    assert re.search(r'id="check_out-error">Check-out must be after check-in', response.text)
+
+
+async def test_unknown_city_is_an_error_on_the_city_field(site: Site):
+    response = await site.client.get("/search", params={"city": "Nowhereville"})
+    assert response.status_code == 404
+    assert 'id="city-error"' in response.text
+
+
+async def _a_hotel(site: Site) -> dict:
+    """A Paris hotel, with its room types, straight from Search."""
+    backends = site.app.state.backends
+    page = await backends.hotels({"city": "Paris", "page_size": 1})
+    return await backends.hotel(page.page["items"][0]["id"])
+
+
+async def test_hotel_page_without_dates_shows_rates_only(site: Site):
+    hotel = await _a_hotel(site)
+    response = await site.client.get(f"/hotels/{hotel['id']}")
+    assert response.status_code == 200
+    assert hotel["name"] in response.text
+    assert "a night" in response.text and "Choose dates" in response.text
+    assert "availability" not in site.services.calls
+
+
+async def test_hotel_page_with_dates_shows_availability_from_reservations(site: Site):
+    hotel = await _a_hotel(site)
+    room_ids = [r["id"] for r in hotel["room_types"]]
+    site.services.availability = [
+        {"room_type_id": room_ids[0], "available": 2},
+        *({"room_type_id": r, "available": 0} for r in room_ids[1:]),
+    ]
+    response = await site.client.get(
+        f"/hotels/{hotel['id']}",
+        params={"check_in": TOMORROW, "check_out": IN_THREE, "guests": 1},
+    )
+    assert response.status_code == 200
+    assert "2 left" in response.text
+    if len(room_ids) > 1:
+        assert "Sold out" in response.text
+    call = site.services.calls["availability"][0]
+    assert call.url.params["hotel_id"] == str(hotel["id"])
+    assert call.url.params["check_in"] == TOMORROW.isoformat()
+    assert call.headers["authorization"].startswith("Bearer ")
+    assert f"room_type_id={room_ids[0]}" in response.text
+
+
+async def test_hotel_page_survives_reservations_being_down(site: Site):
+    hotel = await _a_hotel(site)
+    site.services.availability_status = 503
+    response = await site.client.get(
+        f"/hotels/{hotel['id']}", params={"check_in": TOMORROW, "check_out": IN_THREE}
+    )
+    assert response.status_code == 200
+    assert "cannot check availability" in response.text
+
+
+async def test_unknown_hotel_is_404(site: Site):
+    response = await site.client.get("/hotels/999999999")
+    assert response.status_code == 404
+    assert "No such hotel" in response.text

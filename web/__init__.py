@@ -1,0 +1,1 @@
+"""The booking website: server-rendered pages over Search, Reservations, the saga and auth."""

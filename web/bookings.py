@@ -1,0 +1,169 @@
+"""The website's side of the booking saga: start it, follow it, pay, cancel, list.
+
+Everything goes through a Temporal client kept in `app.state.temporal` (connected on
+first use; tests put a stand-in there). Names and models come from `workflows.models`
+and `temporal.names` only.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from starlette.applications import Starlette
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from temporal import client as temporal_client
+from temporal.names import (
+    BOOKING_STATUS,
+    CHECK_IN,
+    HOTEL_ID,
+    USER_ID,
+    TaskQueue,
+    booking_workflow_id,
+)
+from workflows.models import (
+    QUERY_CANCELLATION_QUOTE,
+    QUERY_STATUS,
+    UPDATE_CANCEL,
+    UPDATE_SUBMIT_PAYMENT,
+    WORKFLOW_TYPE,
+    BookingRequest,
+    BookingState,
+    BookingView,
+    CancellationQuote,
+    CancelRequest,
+    PaymentSubmission,
+    Step,
+)
+
+# The progress a traveller follows, in order, with the words the page uses.
+PROGRESS: tuple[tuple[Step, str], ...] = (
+    (Step.HELD, "Room held"),
+    (Step.PAID, "Payment authorised"),
+    (Step.CONFIRMED, "Reservation confirmed"),
+    (Step.RECEIPT, "Receipt ready"),
+    (Step.EMAILED, "Receipt e-mailed"),
+)
+FINAL_STATES = frozenset(
+    {BookingState.FAILED, BookingState.EXPIRED, BookingState.CANCELLED, BookingState.COMPLETED}
+)
+_BOOKING_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SAFE_USER_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,64}$")
+
+
+def new_booking_id() -> str:
+    """A fresh booking id."""
+    return uuid.uuid4().hex
+
+
+def valid_booking_id(raw: str) -> bool:
+    """Whether a path segment can be a booking id."""
+    return bool(_BOOKING_ID.match(raw))
+
+
+def is_settled(view: BookingView) -> bool:
+    """Nothing more will change without the traveller: the live page may stop."""
+    if view.state in FINAL_STATES:
+        return True
+    return view.state == BookingState.CONFIRMED and Step.EMAILED in view.steps
+
+
+async def temporal(app: Starlette) -> Client:
+    """The app's Temporal client, connected on first use."""
+    existing = getattr(app.state, "temporal", None)
+    if existing is not None:
+        return existing
+    async with app.state.temporal_lock:
+        if getattr(app.state, "temporal", None) is None:
+            app.state.temporal = await temporal_client.connect(app.state.settings)
+    return app.state.temporal
+
+
+def _handle(client: Client, booking_id: str) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(booking_workflow_id(booking_id))
+
+
+async def start(client: Client, request: BookingRequest) -> None:
+    """Start the saga (it holds the room at once)."""
+    check_in = datetime.combine(request.check_in, time(0, 0), tzinfo=UTC)
+    await client.start_workflow(
+        WORKFLOW_TYPE,
+        request,
+        id=booking_workflow_id(request.booking_id),
+        task_queue=TaskQueue.BOOKING.value,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(BOOKING_STATUS, BookingState.STARTED.value),
+                SearchAttributePair(HOTEL_ID, str(request.hotel_id)),
+                SearchAttributePair(CHECK_IN, check_in),
+                SearchAttributePair(USER_ID, request.user_id),
+            ]
+        ),
+    )
+
+
+async def status(client: Client, booking_id: str) -> BookingView:
+    """The saga's status query."""
+    return await _handle(client, booking_id).query(QUERY_STATUS, result_type=BookingView)
+
+
+async def cancellation_quote(client: Client, booking_id: str) -> CancellationQuote:
+    """What cancelling now would refund."""
+    return await _handle(client, booking_id).query(
+        QUERY_CANCELLATION_QUOTE, result_type=CancellationQuote
+    )
+
+
+async def submit_payment(client: Client, booking_id: str, card_token: str) -> None:
+    """Hand the card token to the saga (its validator may refuse it)."""
+    await _handle(client, booking_id).execute_update(
+        UPDATE_SUBMIT_PAYMENT, PaymentSubmission(card_token=card_token)
+    )
+
+
+async def cancel(client: Client, booking_id: str, reason: str) -> None:
+    """Ask the saga to cancel (refund per policy, release the nights)."""
+    await _handle(client, booking_id).execute_update(UPDATE_CANCEL, CancelRequest(reason=reason))
+
+
+@dataclass(frozen=True)
+class BookingSummary:
+    """A line of 'My bookings', from workflow visibility."""
+
+    booking_id: str
+    status: str
+    hotel_id: str | None
+    check_in: date | None
+    started_at: datetime | None
+
+
+async def list_for_user(client: Client, user_id: str, limit: int = 50) -> list[BookingSummary]:
+    """A traveller's bookings, newest first, from the UserId search attribute."""
+    if not _SAFE_USER_ID.match(user_id):
+        return []
+    query = f"WorkflowType = '{WORKFLOW_TYPE}' AND UserId = '{user_id}'"
+    found: list[BookingSummary] = []
+    async for execution in client.list_workflows(query, limit=limit):
+        attributes = execution.typed_search_attributes
+        check_in = attributes.get(CHECK_IN)
+        found.append(
+            BookingSummary(
+                booking_id=execution.id.removeprefix(booking_workflow_id("")),
+                status=attributes.get(BOOKING_STATUS) or str(execution.status.name),
+                hotel_id=attributes.get(HOTEL_ID),
+                check_in=check_in.date() if check_in else None,
+                started_at=execution.start_time,
+            )
+        )
+    found.sort(key=lambda b: b.started_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return found
+
+
+def workflow_url(ui_url: str, namespace: str, booking_id: str) -> str:
+    """The booking's workflow in the Temporal UI."""
+    return f"{ui_url}/namespaces/{namespace}/workflows/{booking_workflow_id(booking_id)}"

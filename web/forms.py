@@ -1,0 +1,202 @@
+"""Reading the website's forms: values back, and each error keyed by its field."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from starlette.datastructures import FormData, QueryParams
+
+MAX_STAY_NIGHTS = 30
+MAX_GUESTS = 10
+SORTS = {
+    "": "Recommended",
+    "price": "Price (low to high)",
+    "-price": "Price (high to low)",
+    "stars": "Stars (most first)",
+    "distance": "Distance from centre",
+}
+AMENITIES = (
+    "wifi",
+    "breakfast",
+    "parking",
+    "pool",
+    "gym",
+    "spa",
+    "restaurant",
+    "bar",
+    "air-conditioning",
+    "pets-allowed",
+    "airport-shuttle",
+    "accessible",
+)
+# How the page names a Search parameter it could not apply.
+FILTER_NAMES = {
+    "check_in": "dates",
+    "check_out": "dates",
+    "guests": "guests",
+    "stars": "stars",
+    "min_price": "lowest price",
+    "max_price": "highest price",
+    "amenities": "amenities",
+    "sort": "sorting",
+    "q": "hotel name",
+}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class Form:
+    """Submitted values (as text, to show again) and errors by field name."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """No field has an error."""
+        return not self.errors
+
+
+def _int(form: Form, name: str, raw: str, low: int, high: int) -> int | None:
+    if raw == "":
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        form.errors[name] = f"Enter a whole number from {low} to {high}."
+        return None
+    return int(raw)
+
+
+def _date(form: Form, name: str, raw: str) -> date | None:
+    if raw == "":
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        form.errors[name] = "Enter a date as YYYY-MM-DD."
+        return None
+
+
+def stay(form: Form, source: QueryParams | FormData, today: date | None = None) -> None:
+    """Check-in, check-out and guests: optional together, consistent when given."""
+    today = today or datetime.now(UTC).date()
+    check_in = _date(form, "check_in", str(source.get("check_in", "")).strip())
+    check_out = _date(form, "check_out", str(source.get("check_out", "")).strip())
+    guests = _int(form, "guests", str(source.get("guests", "") or "").strip(), 1, MAX_GUESTS)
+    form.values.update(check_in=check_in, check_out=check_out, guests=guests)
+    if check_in and check_in < today:
+        form.errors.setdefault("check_in", "Check-in cannot be in the past.")
+    if check_in and not check_out and "check_out" not in form.errors:
+        form.errors["check_out"] = "Choose a check-out date too."
+    if check_out and not check_in and "check_in" not in form.errors:
+        form.errors["check_in"] = "Choose a check-in date too."
+    if check_in and check_out and "check_out" not in form.errors:
+        nights = (check_out - check_in).days
+        if nights < 1:
+            form.errors["check_out"] = "Check-out must be after check-in."
+        elif nights > MAX_STAY_NIGHTS:
+            form.errors["check_out"] = f"A stay can last at most {MAX_STAY_NIGHTS} nights."
+
+
+def search_form(query: QueryParams, today: date | None = None) -> Form:
+    """The search form (home and results pages)."""
+    form = Form()
+    city = str(query.get("city", "")).strip()
+    form.values["city"] = city
+    if not city:
+        form.errors["city"] = "Enter a city."
+    elif len(city) > 100:
+        form.errors["city"] = "That is too long for a city name."
+    stay(form, query, today)
+    form.values["stars"] = _int(form, "stars", query.get("stars", "").strip(), 1, 5)
+    for name in ("min_price", "max_price"):
+        form.values[name] = _int(form, name, query.get(name, "").strip(), 0, 100_000)
+    low, high = form.values["min_price"], form.values["max_price"]
+    if low is not None and high is not None and low > high:
+        form.errors["max_price"] = "The highest price must be at least the lowest."
+    sort = query.get("sort", "")
+    form.values["sort"] = sort if sort in SORTS else ""
+    form.values["amenities"] = [a for a in query.getlist("amenities") if a in AMENITIES]
+    form.values["q"] = query.get("q", "").strip()[:100]
+    form.values["page"] = _int(form, "page", query.get("page", "").strip(), 1, 10_000) or 1
+    return form
+
+
+def search_params(form: Form, page_size: int = 10) -> dict[str, Any]:
+    """The Search query for a valid search form (prices go in minor units)."""
+    v = form.values
+    return {
+        "city": v["city"],
+        "page": v["page"],
+        "page_size": page_size,
+        "check_in": v["check_in"].isoformat() if v["check_in"] else None,
+        "check_out": v["check_out"].isoformat() if v["check_out"] else None,
+        "guests": v["guests"],
+        "stars": v["stars"],
+        "min_price": v["min_price"] * 100 if v["min_price"] is not None else None,
+        "max_price": v["max_price"] * 100 if v["max_price"] is not None else None,
+        "amenities": ",".join(v["amenities"]) or None,
+        "sort": v["sort"] or None,
+        "q": v["q"] or None,
+    }
+
+
+def signup_form(data: FormData) -> Form:
+    """The sign-up form; the password is kept only to pass it on, never shown again."""
+    form = Form()
+    email = str(data.get("email", "")).strip()
+    name = str(data.get("name", "")).strip()
+    password = str(data.get("password", ""))
+    form.values.update(email=email, name=name)
+    if not _EMAIL.match(email) or len(email) > 254:
+        form.errors["email"] = "Enter an e-mail address like name@example.com."
+    if not name or len(name) > 200:
+        form.errors["name"] = "Enter your name (at most 200 characters)."
+    if len(password) < 10 or len(password) > 200:
+        form.errors["password"] = "Choose a password of at least 10 characters."  # noqa: S105
+    form.values["password"] = password
+    return form
+
+
+def card_form(data: FormData, today: date | None = None) -> Form:
+    """The card form. Its values go to the bank and nowhere else."""
+    today = today or datetime.now(UTC).date()
+    form = Form()
+    number = re.sub(r"[\s-]", "", str(data.get("number", "")))
+    holder = str(data.get("holder", "")).strip()
+    cvc = str(data.get("cvc", "")).strip()
+    form.values.update(holder=holder)
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        form.errors["number"] = "Enter the 12 to 19 digits of the card number."
+    month = _int(form, "exp_month", str(data.get("exp_month", "")).strip(), 1, 12)
+    year = _int(form, "exp_year", str(data.get("exp_year", "")).strip(), today.year, 2100)
+    if "exp_month" not in form.errors and month is None:
+        form.errors["exp_month"] = "Enter the expiry month."
+    if "exp_year" not in form.errors and year is None:
+        form.errors["exp_year"] = f"Enter the expiry year ({today.year} or later)."
+    if month and year and (year, month) < (today.year, today.month):
+        form.errors["exp_month"] = "This card has expired."
+    if not cvc.isdigit() or len(cvc) not in (3, 4):
+        form.errors["cvc"] = "Enter the 3 or 4 digits on the back."
+    if not holder or len(holder) > 200:
+        form.errors["holder"] = "Enter the name on the card."
+    form.values["card"] = {
+        "number": number,
+        "exp_month": month,
+        "exp_year": year,
+        "cvc": cvc,
+        "holder": holder,
+    }
+    return form
+
+
+def guest_name_form(data: FormData) -> Form:
+    """The booking form's guest name."""
+    form = Form()
+    name = str(data.get("guest_name", "")).strip()
+    form.values["guest_name"] = name
+    if not name or len(name) > 200:
+        form.errors["guest_name"] = "Enter the guest's name."
+    return form

@@ -1,0 +1,1 @@
+"""The website's schema migrations (sessions only)."""

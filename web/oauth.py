@@ -1,0 +1,157 @@
+"""The website as an OAuth 2 client of the auth service: authorization code + PKCE (S256).
+
+Tokens live only in the server-side session. The user id is the access token's `sub`:
+the token comes straight from the token endpoint over the back channel, so the website
+reads its claims without verifying them (it is not the token's audience; the services
+that are verify it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from services.common.settings import Settings
+
+log = logging.getLogger("staysaga.web.oauth")
+
+# What a traveller's session may do: read their own bookings and receipts.
+USER_SCOPES = "profile reservations:read documents:read"
+REFRESH_MARGIN_SECONDS = 30
+
+
+class OAuthError(Exception):
+    """The auth service refused or failed a token request."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def new_verifier() -> str:
+    """A PKCE code verifier: 43 characters of randomness."""
+    return _b64(secrets.token_bytes(32))
+
+
+def challenge(verifier: str) -> str:
+    """The S256 code challenge of a verifier."""
+    return _b64(hashlib.sha256(verifier.encode()).digest())
+
+
+def claims(access_token: str) -> dict[str, Any]:
+    """An access token's claims, unverified (see the module docstring)."""
+    try:
+        payload = access_token.split(".")[1]
+        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError) as exc:
+        raise OAuthError("the access token is not a JWT") from exc
+    if not isinstance(decoded, dict) or not decoded.get("sub"):
+        raise OAuthError("the access token names no subject")
+    return decoded
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """What the token endpoint gave a signed-in traveller."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: float
+    user_id: str
+    name: str | None = None
+
+    def as_session(self) -> dict[str, Any]:
+        """The form kept in the session."""
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "expires_at": self.expires_at,
+            "user_id": self.user_id,
+            "name": self.name,
+        }
+
+
+class OAuthClient:
+    """Talks to the auth service's authorize, token and revoke endpoints as client `web`."""
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.http = http
+        self.auth_url = settings.url("auth")
+        self.client_id = settings["STAYSAGA_CLIENT_ID"] or "web"
+        self.secret = settings["STAYSAGA_CLIENT_SECRET"] or ""
+        self.redirect_uri = f"{settings.url('web')}/auth/callback"
+
+    def authorize_url(self, state: str, verifier: str) -> str:
+        """Where to send the browser to log in."""
+        query = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scope": USER_SCOPES,
+            "state": state,
+            "code_challenge": challenge(verifier),
+            "code_challenge_method": "S256",
+        }
+        return f"{self.auth_url}/oauth2/authorize?{urlencode(query)}"
+
+    async def _token(self, form: dict[str, str]) -> Tokens:
+        try:
+            response = await self.http.post(
+                self.settings.auth_token_url, data=form, auth=(self.client_id, self.secret)
+            )
+        except httpx.HTTPError as exc:
+            raise OAuthError(f"the auth service did not answer: {exc.__class__.__name__}") from exc
+        if response.status_code != 200:
+            try:
+                error = response.json().get("error", "")
+            except ValueError:
+                error = ""
+            raise OAuthError(f"the token endpoint said {response.status_code} {error}".strip())
+        body = response.json()
+        access = body["access_token"]
+        found = claims(access)
+        return Tokens(
+            access_token=access,
+            refresh_token=body.get("refresh_token") or form.get("refresh_token"),
+            expires_at=time.time() + float(body.get("expires_in", 300)),
+            user_id=str(found["sub"]),
+            name=found.get("name"),
+        )
+
+    async def exchange(self, code: str, verifier: str) -> Tokens:
+        """Trade an authorization code (and its verifier) for tokens."""
+        return await self._token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": self.redirect_uri,
+                "code_verifier": verifier,
+            }
+        )
+
+    async def refresh(self, refresh_token: str) -> Tokens:
+        """New tokens from a refresh token."""
+        return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    async def revoke(self, token: str, hint: str) -> None:
+        """Revoke a token (RFC 7009); a failure is logged, never shown: logout goes on."""
+        try:
+            response = await self.http.post(
+                f"{self.auth_url}/oauth2/revoke",
+                data={"token": token, "token_type_hint": hint},
+                auth=(self.client_id, self.secret),
+            )
+            if response.status_code != 200:
+                log.warning("revoking a %s answered %s", hint, response.status_code)
+        except httpx.HTTPError as exc:
+            log.warning("revoking a %s failed: %s", hint, exc.__class__.__name__)

@@ -1,0 +1,73 @@
+// Progressive enhancement only: every page works without this file.
+"use strict";
+
+// City autocomplete from /api/cities (fills the input's datalist).
+function setupAutocomplete(input) {
+  const list = document.getElementById(input.getAttribute("list"));
+  if (!list) return;
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const prefix = input.value.trim();
+    if (prefix.length < 2) return;
+    timer = setTimeout(async () => {
+      try {
+        const url = input.dataset.autocomplete + "?prefix=" + encodeURIComponent(prefix);
+        const response = await fetch(url, { headers: { Accept: "application/json" } });
+        if (!response.ok) return;
+        const body = await response.json();
+        list.replaceChildren(...body.items.map((city) => {
+          const option = document.createElement("option");
+          option.value = city.name;
+          option.label = city.name + ", " + city.country;
+          return option;
+        }));
+      } catch (_) { /* offline or slow: the plain input still works */ }
+    }, 150);
+  });
+}
+
+// The hold's countdown.
+function setupCountdown(element) {
+  const until = Date.parse(element.getAttribute("datetime"));
+  if (Number.isNaN(until)) return;
+  const tick = () => {
+    const left = Math.max(0, Math.round((until - Date.now()) / 1000));
+    const minutes = Math.floor(left / 60);
+    const seconds = String(left % 60).padStart(2, "0");
+    element.textContent = left > 0 ? minutes + ":" + seconds + " (minutes left)" : "now — the hold has expired";
+    if (left === 0) clearInterval(timer);
+  };
+  const timer = setInterval(tick, 1000);
+  tick();
+}
+
+// Live progress from server-sent events; reload for the final page.
+function setupProgress(list) {
+  if (list.dataset.settled === "true" || !window.EventSource) return;
+  const source = new EventSource(list.dataset.events);
+  source.addEventListener("status", (event) => {
+    const status = JSON.parse(event.data);
+    for (const item of list.querySelectorAll("li[data-step]")) {
+      const done = status.steps.includes(item.dataset.step);
+      item.classList.toggle("done", done);
+      item.classList.toggle("todo", !done);
+      const hidden = item.querySelector(".visually-hidden");
+      if (hidden) hidden.textContent = done ? ": done" : ": waiting";
+    }
+    if (status.done || status.state === "FAILED" || status.state === "EXPIRED") {
+      source.close();
+      window.location.reload();
+    }
+  });
+  source.addEventListener("error", () => {
+    // The server ends the stream when it gives up: fall back to reloading.
+    if (source.readyState === EventSource.CLOSED) setTimeout(() => window.location.reload(), 2000);
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("input[data-autocomplete]").forEach(setupAutocomplete);
+  document.querySelectorAll("[data-countdown]").forEach(setupCountdown);
+  document.querySelectorAll("ol.progress[data-events]").forEach(setupProgress);
+});
