@@ -113,6 +113,50 @@ def _cmd_auth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workflows.replay import load_history_file, replay, server_histories
+
+    if not (args.files or args.workflow_id or args.query):
+        print("staysaga replay: give history files, --workflow-id or --query", file=sys.stderr)
+        return 2
+
+    files = []
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            print(f"staysaga replay: no such history file: {name}", file=sys.stderr)
+            return 2
+        try:
+            files.append(load_history_file(path))
+        except ValueError as exc:
+            print(f"staysaga replay: {name} is not a workflow history: {exc}", file=sys.stderr)
+            return 2
+
+    async def run() -> list:
+        if files:
+            return await replay(files)
+        from temporal.client import connect
+
+        client = await connect(load_settings())
+        if args.workflow_id:
+            history = await client.get_workflow_handle(args.workflow_id).fetch_history()
+            return await replay([history])
+        return await replay(server_histories(client, args.query, args.limit))
+
+    outcomes = asyncio.run(run())
+    for outcome in outcomes:
+        verdict = "ok" if outcome.ok else f"FAILED: {outcome.error}"
+        print(f"{outcome.workflow_id}: {verdict}", flush=True)
+    failed = sum(not o.ok for o in outcomes)
+    print(f"replayed {len(outcomes)} histories, {failed} failed", flush=True)
+    if not outcomes:
+        print("staysaga replay: nothing to replay", file=sys.stderr)
+        return 1
+    return 1 if failed else 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, doc in describe_settings():
@@ -135,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("serve", "run one service (what `up` runs for each)", _cmd_serve),
         ("seed", "load the demo catalogue (a no-op once loaded)", _cmd_seed),
         ("worker", "run the Temporal worker of one task queue", _cmd_worker),
+        ("replay", "replay workflow histories against the current code", _cmd_replay),
         ("config", "list every setting, its value and its meaning", _cmd_config),
         ("auth", "authorization server chores: `staysaga auth rotate-keys`", _cmd_auth),
     ]
@@ -146,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers["worker"].add_argument(
         "queue", choices=["booking", "reservations", "payments", "documents", "notifications"]
     )
+    replay = subparsers["replay"]
+    replay.add_argument("files", nargs="*", help="history JSON files")
+    replay.add_argument("--workflow-id", help="replay this workflow's history from the server")
+    replay.add_argument("--query", help="replay every workflow this visibility query lists")
+    replay.add_argument("--limit", type=int, default=None, help="at most this many (--query)")
     subparsers["auth"].add_argument("action", choices=["rotate-keys"])
     subparsers["auth"].add_argument(
         "--now", action="store_true", help="sign with the new key at once (no publish-ahead)"
