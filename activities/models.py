@@ -21,6 +21,7 @@ VOID_PAYMENT = "void_payment"
 REFUND_PAYMENT = "refund_payment"
 RENDER_DOCUMENT = "render_document"
 SEND_EMAIL = "send_email"
+NOOP = "noop"  # served by every activity worker: the benchmark's baseline
 
 # Business failures, raised as non-retryable ApplicationErrors of these types.
 SOLD_OUT = "SoldOut"

@@ -6,9 +6,10 @@ from services.common.settings import Settings
 from temporal.client import connect
 from temporal.names import TaskQueue
 from temporal.worker import run_until_signalled
+from workflows.baseline import BaselineWorkflow
 from workflows.booking import BookingWorkflow
 
-WORKFLOWS = [BookingWorkflow]
+WORKFLOWS = [BookingWorkflow, BaselineWorkflow]
 
 
 async def main(settings: Settings) -> None:

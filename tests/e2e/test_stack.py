@@ -115,6 +115,17 @@ async def test_a_killed_service_is_restarted(var_dir, stacks):
 
     await eventually(answers_again, timeout=60)
     assert "search exited with status -9; restarting" in stack.output
+
+    # A crashed worker comes back too, and polls its task queue again.
+    (worker_pid,) = [p for p, name in stack.processes().items() if name == "worker-booking"]
+    os.kill(worker_pid, signal.SIGKILL)
+
+    async def worker_back() -> None:
+        names = stack.processes()
+        assert worker_pid not in names and "worker-booking" in names.values()
+        assert "worker-booking is ready again" in stack.output
+
+    await eventually(worker_back, timeout=60)
     assert stack.stop() == 0
     assert stack.processes() == {}
 

@@ -1,0 +1,44 @@
+"""A workflow shaped like a booking that does nothing: the benchmark's baseline.
+
+Six no-op activities on the same task queues, in the same order, as a booking's path to
+its e-mailed receipt, served by the same workers. What a booking costs beyond this is
+the services' own work.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.models import NOOP, Done
+    from temporal.names import TaskQueue
+
+BASELINE_WORKFLOW_TYPE = "BaselineWorkflow"
+BOOKING_SHAPE = (
+    TaskQueue.RESERVATIONS,  # hold
+    TaskQueue.PAYMENTS,  # authorize
+    TaskQueue.RESERVATIONS,  # confirm
+    TaskQueue.PAYMENTS,  # capture
+    TaskQueue.DOCUMENTS,  # receipt
+    TaskQueue.NOTIFICATIONS,  # e-mail
+)
+
+
+@workflow.defn(name=BASELINE_WORKFLOW_TYPE)
+class BaselineWorkflow:
+    """Runs one no-op activity per step of a booking."""
+
+    @workflow.run
+    async def run(self, steps: int) -> int:
+        """Run `steps` no-op activities (at most the booking's six) in the booking's order."""
+        for queue in BOOKING_SHAPE[:steps]:
+            await workflow.execute_activity(
+                NOOP,
+                Done(),
+                result_type=Done,
+                task_queue=queue,
+                start_to_close_timeout=timedelta(seconds=20),
+            )
+        return steps
