@@ -46,6 +46,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     from services.common.db import create_engine
     from services.common.logging import configure_logging
     from services.common.migrations import migrate
+    from services.reservations.seed import seed_inventory
     from services.search.seed import seed_catalogue
 
     settings = load_settings()
@@ -64,6 +65,14 @@ def _cmd_seed(args: argparse.Namespace) -> int:
             f"{result.room_types} room types",
             flush=True,
         )
+        engine = create_engine(settings.database_url("reservations"))
+        try:
+            await migrate(engine, "services.reservations.migrations")
+            stock = await seed_inventory(engine, args.min_population, force=args.force)
+        finally:
+            await engine.dispose()
+        verb = "seeded" if stock.seeded else "already seeded (use --force to reseed)"
+        print(f"reservations inventory {verb}: {stock.room_types} room types", flush=True)
 
     asyncio.run(run())
     return 0
@@ -95,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers[name] = sub.add_parser(name, help=help_text, description=help_text)
         subparsers[name].set_defaults(handler=handler)
     subparsers["serve"].add_argument("component", choices=sorted(SERVICE_APPS))
-    from services.search.catalogue import DEFAULT_MIN_POPULATION
+    from staysaga.catalogue import DEFAULT_MIN_POPULATION
 
     subparsers["seed"].add_argument("--force", action="store_true", help="replace existing data")
     subparsers["seed"].add_argument(

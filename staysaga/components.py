@@ -5,4 +5,5 @@ from __future__ import annotations
 # component name -> "module:factory". The launcher starts every entry, in this order.
 SERVICE_APPS: dict[str, str] = {
     "search": "services.search.app:create_app",
+    "reservations": "services.reservations.app:create_app",
 }

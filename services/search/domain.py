@@ -7,9 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.text import search_key
 from services.search import api
 from services.search.models import cities, hotels, room_types
-from services.search.text import search_key
 
 _hotel_count = (
     sa.select(sa.func.count())
