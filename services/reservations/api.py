@@ -29,6 +29,24 @@ RESERVATION_CONFIRMED: ReservationStatus = "confirmed"
 RESERVATION_CANCELLED: ReservationStatus = "cancelled"
 
 
+def stay_problem(check_in: dt.date, check_out: dt.date, now: dt.datetime) -> tuple[str, str] | None:
+    """(field, message) saying what is wrong with a stay's dates, or None if bookable.
+
+    "The past" is judged in the earliest time zone on Earth (UTC-12), so a traveller
+    whose today is still yesterday in UTC can book tonight.
+    """
+    earliest = (now - dt.timedelta(hours=12)).date()
+    if check_in < earliest:
+        return "check_in", "must not be in the past"
+    if check_in > now.date() + dt.timedelta(days=BOOKING_WINDOW_DAYS):
+        return "check_in", f"must be within {BOOKING_WINDOW_DAYS} days"
+    if check_out <= check_in:
+        return "check_out", "must be after check_in"
+    if (check_out - check_in).days > MAX_STAY_NIGHTS:
+        return "check_out", f"a stay is at most {MAX_STAY_NIGHTS} nights"
+    return None
+
+
 class Stay(BaseModel):
     """Dates and party of a stay: nights from check_in up to (not including) check_out."""
 

@@ -51,22 +51,8 @@ def stay_nights(check_in: dt.date, check_out: dt.date) -> list[dt.date]:
 
 
 def validate_stay(stay: api.Stay, now: dt.datetime, status: int = 422) -> None:
-    """Refuse impossible stays, naming the field: order, length, past or too far ahead.
-
-    "The past" is judged in the earliest time zone on Earth (UTC-12), so a traveller whose
-    today is still yesterday in UTC can book tonight.
-    """
-    earliest = (now - dt.timedelta(hours=12)).date()
-    latest = now.date() + dt.timedelta(days=api.BOOKING_WINDOW_DAYS)
-    problem = None
-    if stay.check_in < earliest:
-        problem = ("check_in", "must not be in the past")
-    elif stay.check_in > latest:
-        problem = ("check_in", f"must be within {api.BOOKING_WINDOW_DAYS} days")
-    elif stay.check_out <= stay.check_in:
-        problem = ("check_out", "must be after check_in")
-    elif (stay.check_out - stay.check_in).days > api.MAX_STAY_NIGHTS:
-        problem = ("check_out", f"a stay is at most {api.MAX_STAY_NIGHTS} nights")
+    """Refuse impossible stays, naming the field: order, length, past or too far ahead."""
+    problem = api.stay_problem(stay.check_in, stay.check_out, now)
     if problem:
         raise ValidationProblem([{"field": problem[0], "message": problem[1]}], status=status)
 

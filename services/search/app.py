@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from services.common.app import create_service_app, model_response
+from services.common.http import ServiceClients, ServiceError
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, not_found, parse_query
 from services.common.settings import Settings, load_settings
+from services.reservations import api as reservations_api
 from services.search import api, domain
+
+STAY_FIELDS = ("check_in", "check_out", "guests")
 
 
 async def list_cities(request: Request) -> JSONResponse:
@@ -21,9 +27,80 @@ async def list_cities(request: Request) -> JSONResponse:
     return model_response(api.CityList(items=items))
 
 
+def _check_stay(query: api.HotelQuery) -> None:
+    given = [name for name in STAY_FIELDS if getattr(query, name) is not None]
+    if given and len(given) < len(STAY_FIELDS):
+        missing = next(name for name in STAY_FIELDS if name not in given)
+        raise ValidationProblem(
+            [{"field": missing, "message": "check_in, check_out and guests go together"}],
+            status=400,
+        )
+    if query.check_in is not None and query.check_out is not None:
+        problem = reservations_api.stay_problem(
+            query.check_in, query.check_out, dt.datetime.now(dt.UTC)
+        )
+        if problem:
+            raise ValidationProblem([{"field": problem[0], "message": problem[1]}], status=400)
+
+
+async def _offers(
+    request: Request, query: api.HotelQuery, hotel_ids: list[int]
+) -> dict[int, api.StayOffer]:
+    """The cheapest free room of each hotel for the stay: one batched call to Reservations."""
+    if not hotel_ids:
+        return {}
+    assert query.check_in and query.check_out and query.guests
+    clients: ServiceClients = request.app.state.clients
+    try:
+        response = await clients["reservations"].request(
+            "POST",
+            "/availability/batch",
+            scopes="reservations:read",
+            json={
+                "hotel_ids": hotel_ids,
+                "check_in": query.check_in.isoformat(),
+                "check_out": query.check_out.isoformat(),
+                "guests": query.guests,
+            },
+        )
+    except ServiceError as exc:
+        field = exc.problem.get("field")
+        if exc.status in (400, 422) and field in STAY_FIELDS:
+            raise ValidationProblem(
+                [{"field": field, "message": str(exc.problem.get("detail", "invalid"))}],
+                status=400,
+            ) from None
+        raise Problem(
+            503,
+            "availability-unavailable",
+            "Availability cannot be checked right now.",
+            headers={"Retry-After": "5"},
+        ) from exc
+    answer = reservations_api.BatchAvailability.model_validate_json(response.content)
+    offers = {}
+    for hotel in answer.items:
+        free = [t for t in hotel.room_types if t.rooms_left > 0]
+        if not free:
+            continue
+        best = min(free, key=lambda t: (t.total, t.room_type_id))
+        offers[hotel.hotel_id] = api.StayOffer(
+            check_in=answer.check_in,
+            check_out=answer.check_out,
+            guests=answer.guests,
+            nights=hotel.nights,
+            room_type_id=best.room_type_id,
+            rooms_left=best.rooms_left,
+            nightly_rate=best.nightly_rate,
+            total=best.total,
+            currency=best.currency,
+        )
+    return offers
+
+
 async def list_hotels(request: Request) -> JSONResponse:
-    """GET /hotels?city=: a page of a city's hotels."""
+    """GET /hotels?city=: a page of a city's hotels; with dates, only those with a room."""
     query = parse_query(api.HotelQuery, request)
+    _check_stay(query)
     async with request.app.state.engine.connect() as conn:
         if query.city_id is not None:
             city = await domain.get_city(conn, query.city_id)
@@ -36,8 +113,12 @@ async def list_hotels(request: Request) -> JSONResponse:
             raise Problem(
                 404, "unknown-city", "No such city.", f"We know no city {given!r}.", field=field
             )
-        page = await domain.hotels_page(conn, city, query.page, query.page_size)
-    return model_response(page)
+        if not query.dated:
+            return model_response(await domain.hotels_page(conn, city, query))
+        candidates = await domain.dated_candidates(conn, city, query)
+    # The database connection is back in the pool before the call to Reservations.
+    offers = await _offers(request, query, [h.id for h in candidates])
+    return model_response(domain.dated_page(city, query, candidates, offers))
 
 
 async def show_hotel(request: Request) -> JSONResponse:
@@ -68,10 +149,10 @@ ENDPOINTS = (
         "GET",
         "/hotels",
         list_hotels,
-        "List a city's hotels, a page at a time",
+        "List a city's hotels, a page at a time; with dates, those free for the stay",
         query=api.HotelQuery,
         response=api.HotelPage,
-        errors=(400, 404),
+        errors=(400, 404, 503),
     ),
     Endpoint(
         "GET",
@@ -84,12 +165,25 @@ ENDPOINTS = (
 )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The Search ASGI app."""
+def create_app(
+    settings: Settings | None = None, clients: ServiceClients | None = None
+) -> Starlette:
+    """The Search ASGI app; `clients` (for tests) reaches Reservations, else one is made."""
+    settings = settings or load_settings()
+
+    async def open_clients(app: Starlette) -> None:
+        app.state.clients = clients or ServiceClients(settings)
+
+    async def close_clients(app: Starlette) -> None:
+        if clients is None:
+            await app.state.clients.aclose()
+
     return create_service_app(
         "search",
-        settings or load_settings(),
+        settings,
         ENDPOINTS,
         title="staysaga Search",
         migrations="services.search.migrations",
+        on_startup=(open_clients,),
+        on_shutdown=(close_clients,),
     )
