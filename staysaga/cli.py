@@ -78,6 +78,12 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from staysaga.bench import run_search_bench
+
+    return run_search_bench(args)
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, doc in describe_settings():
@@ -98,13 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
         ("serve", "run one service (what `up` runs for each)", _cmd_serve),
         ("seed", "load the demo catalogue (a no-op once loaded)", _cmd_seed),
         ("config", "list every setting, its value and its meaning", _cmd_config),
+        ("bench", "measure Search against the framework's ceiling (bench search)", _cmd_bench),
     ]
     subparsers = {}
     for name, help_text, handler in commands:
         subparsers[name] = sub.add_parser(name, help=help_text, description=help_text)
         subparsers[name].set_defaults(handler=handler)
     subparsers["serve"].add_argument("component", choices=sorted(SERVICE_APPS))
+    from staysaga.bench import add_arguments as add_bench_arguments
     from staysaga.catalogue import DEFAULT_MIN_POPULATION
+
+    add_bench_arguments(subparsers["bench"])
 
     subparsers["seed"].add_argument("--force", action="store_true", help="replace existing data")
     subparsers["seed"].add_argument(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -13,8 +15,12 @@ from services.common.http import ServiceClients, ServiceError
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, not_found, parse_query
 from services.common.settings import Settings, load_settings
+from services.common.text import search_key
 from services.reservations import api as reservations_api
 from services.search import api, domain
+from services.search.cache import TtlCache
+
+log = logging.getLogger("staysaga.search")
 
 STAY_FIELDS = ("check_in", "check_out", "guests")
 
@@ -41,6 +47,16 @@ def _check_stay(query: api.HotelQuery) -> None:
         )
         if problem:
             raise ValidationProblem([{"field": problem[0], "message": problem[1]}], status=400)
+
+
+def _unavailable(detail: str) -> Problem:
+    return Problem(
+        503,
+        "availability-unavailable",
+        "Availability cannot be checked right now.",
+        detail,
+        headers={"Retry-After": "5"},
+    )
 
 
 async def _offers(
@@ -70,12 +86,11 @@ async def _offers(
                 [{"field": field, "message": str(exc.problem.get("detail", "invalid"))}],
                 status=400,
             ) from None
-        raise Problem(
-            503,
-            "availability-unavailable",
-            "Availability cannot be checked right now.",
-            headers={"Retry-After": "5"},
-        ) from exc
+        log.warning("availability call failed: %s", exc)
+        raise _unavailable(f"Reservations answered {exc.status}.") from exc
+    except (httpx.HTTPError, RuntimeError) as exc:
+        log.warning("availability call failed: %s", exc)
+        raise _unavailable("Reservations cannot be reached.") from exc
     answer = reservations_api.BatchAvailability.model_validate_json(response.content)
     offers = {}
     for hotel in answer.items:
@@ -101,21 +116,45 @@ async def list_hotels(request: Request) -> JSONResponse:
     """GET /hotels?city=: a page of a city's hotels; with dates, only those with a room."""
     query = parse_query(api.HotelQuery, request)
     _check_stay(query)
-    async with request.app.state.engine.connect() as conn:
-        if query.city_id is not None:
-            city = await domain.get_city(conn, query.city_id)
-            field, given = "city_id", query.city_id
-        else:
-            assert query.city is not None
-            city = await domain.find_city(conn, query.city)
-            field, given = "city", query.city
-        if city is None:
-            raise Problem(
-                404, "unknown-city", "No such city.", f"We know no city {given!r}.", field=field
-            )
-        if not query.dated:
+    cache: TtlCache = request.app.state.catalogue_cache
+    if query.city_id is not None:
+        field, given = "city_id", query.city_id
+        city_key: tuple[object, ...] = ("city_id", query.city_id)
+    else:
+        assert query.city is not None
+        field, given = "city", query.city
+        city_key = ("city", search_key(query.city))
+    city = cache.get(city_key)
+    candidates_key = (
+        city_key,
+        tuple(sorted(set(query.stars or ()))),
+        tuple(sorted(set(query.amenities or ()))),
+        search_key(query.q) if query.q else None,
+    )
+    candidates = cache.get(candidates_key) if query.dated else None
+    if city is None or (query.dated and candidates is None):
+        async with request.app.state.engine.connect() as conn:
+            if city is None:
+                if query.city_id is not None:
+                    city = await domain.get_city(conn, query.city_id)
+                else:
+                    city = await domain.find_city(conn, given)
+                if city is None:
+                    raise Problem(
+                        404,
+                        "unknown-city",
+                        "No such city.",
+                        f"We know no city {given!r}.",
+                        field=field,
+                    )
+                cache.put(city_key, city)
+            if not query.dated:
+                return model_response(await domain.hotels_page(conn, city, query))
+            candidates = await domain.dated_candidates(conn, city, query)
+            cache.put(candidates_key, candidates)
+    if not query.dated:
+        async with request.app.state.engine.connect() as conn:
             return model_response(await domain.hotels_page(conn, city, query))
-        candidates = await domain.dated_candidates(conn, city, query)
     # The database connection is back in the pool before the call to Reservations.
     offers = await _offers(request, query, [h.id for h in candidates])
     return model_response(domain.dated_page(city, query, candidates, offers))
@@ -173,6 +212,7 @@ def create_app(
 
     async def open_clients(app: Starlette) -> None:
         app.state.clients = clients or ServiceClients(settings)
+        app.state.catalogue_cache = TtlCache()
 
     async def close_clients(app: Starlette) -> None:
         if clients is None:
