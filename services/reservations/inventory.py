@@ -153,36 +153,34 @@ async def availability(
 ) -> list[api.HotelAvailability]:
     """Rooms left for the whole stay and its price, per room type fitting the party.
 
-    Two indexed queries whatever the number of hotels: their room types, then the busiest
-    night of each in the stay.
+    One indexed query whatever the number of hotels: their room types, each with its
+    busiest night of the stay (a night without a row counts as empty).
     """
     count = (stay.check_out - stay.check_in).days
+    busiest_night = (
+        sa.select(sa.func.coalesce(sa.func.max(nights.c.held + nights.c.reserved), 0))
+        .where(
+            nights.c.room_type_id == room_types.c.id,
+            nights.c.night >= stay.check_in,
+            nights.c.night < stay.check_out,
+        )
+        .scalar_subquery()
+        .label("busy")
+    )
     types = (
         await conn.execute(
-            sa.select(room_types)
+            sa.select(room_types, busiest_night)
             .where(room_types.c.hotel_id.in_(hotel_ids), room_types.c.capacity >= stay.guests)
             .order_by(room_types.c.nightly_rate, room_types.c.id)
         )
     ).all()
-    busiest: dict[int, int] = {}
-    if types:
-        rows = await conn.execute(
-            sa.select(nights.c.room_type_id, sa.func.max(nights.c.held + nights.c.reserved))
-            .where(
-                nights.c.room_type_id.in_([t.id for t in types]),
-                nights.c.night >= stay.check_in,
-                nights.c.night < stay.check_out,
-            )
-            .group_by(nights.c.room_type_id)
-        )
-        busiest = {room_type_id: busy for room_type_id, busy in rows}
     by_hotel: dict[int, list[api.RoomTypeAvailability]] = {h: [] for h in hotel_ids}
     for t in types:
         by_hotel[t.hotel_id].append(
             api.RoomTypeAvailability(
                 room_type_id=t.id,
                 capacity=t.capacity,
-                rooms_left=max(0, t.total_rooms - busiest.get(t.id, 0)),
+                rooms_left=max(0, t.total_rooms - t.busy),
                 nightly_rate=t.nightly_rate,
                 total=t.nightly_rate * count,
                 currency=t.currency,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 
@@ -21,6 +22,11 @@ from services.search import api, domain
 from services.search.cache import TtlCache
 
 log = logging.getLogger("staysaga.search")
+
+# Concurrent calls to Reservations per process. httpcore's pool does work proportional
+# to (queued requests x connections) on every change, so at 100 concurrent searches it
+# spends more CPU managing itself than sending; waiting on a semaphore is cheap.
+AVAILABILITY_CONCURRENCY = 8
 
 STAY_FIELDS = ("check_in", "check_out", "guests")
 
@@ -68,17 +74,18 @@ async def _offers(
     assert query.check_in and query.check_out and query.guests
     clients: ServiceClients = request.app.state.clients
     try:
-        response = await clients["reservations"].request(
-            "POST",
-            "/availability/batch",
-            scopes="reservations:read",
-            json={
-                "hotel_ids": hotel_ids,
-                "check_in": query.check_in.isoformat(),
-                "check_out": query.check_out.isoformat(),
-                "guests": query.guests,
-            },
-        )
+        async with request.app.state.availability_slots:
+            response = await clients["reservations"].request(
+                "POST",
+                "/availability/batch",
+                scopes="reservations:read",
+                json={
+                    "hotel_ids": hotel_ids,
+                    "check_in": query.check_in.isoformat(),
+                    "check_out": query.check_out.isoformat(),
+                    "guests": query.guests,
+                },
+            )
     except ServiceError as exc:
         field = exc.problem.get("field")
         if exc.status in (400, 422) and field in STAY_FIELDS:
@@ -213,6 +220,7 @@ def create_app(
     async def open_clients(app: Starlette) -> None:
         app.state.clients = clients or ServiceClients(settings)
         app.state.catalogue_cache = TtlCache()
+        app.state.availability_slots = asyncio.Semaphore(AVAILABILITY_CONCURRENCY)
 
     async def close_clients(app: Starlette) -> None:
         if clients is None:
