@@ -320,8 +320,9 @@ def run_search_bench(args: argparse.Namespace) -> int:
             "STAYSAGA_CLIENT_ID": BENCH_CLIENT_ID,
             "STAYSAGA_CLIENT_SECRET": BENCH_CLIENT_SECRET,
         }
+        # SEARCH_DATABASE_URL / RESERVATIONS_DATABASE_URL, if set, are used (and seeded
+        # if empty); otherwise SQLite files in the bench folder.
         for name in ("SEARCH", "RESERVATIONS"):
-            env.pop(f"{name}_DATABASE_URL", None)
             env.pop(f"{name}_URL", None)
         load_settings(env)  # fail early, naming a bad variable
         cli = [sys.executable, "-m", "staysaga.cli"]

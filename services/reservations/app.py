@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 
 from services.common.app import create_service_app, model_response
 from services.common.auth import ensure_owner, principal
+from services.common.db import read_connection
 from services.common.openapi import Endpoint
 from services.common.problems import (
     Problem,
@@ -138,7 +139,7 @@ async def show_availability(request: Request) -> JSONResponse:
     """GET /availability: one hotel's room types for a stay."""
     query = parse_query(api.AvailabilityQuery, request)
     inventory.validate_stay(query, inventory.utcnow(), status=400)
-    async with request.app.state.engine.connect() as conn:
+    async with read_connection(request.app.state.engine) as conn:
         (found,) = await inventory.availability(conn, [query.hotel_id], query)
     return model_response(found)
 
@@ -147,7 +148,7 @@ async def batch_availability(request: Request) -> JSONResponse:
     """POST /availability/batch: many hotels' room types for one stay, in one call."""
     body = await parse_body(api.BatchAvailabilityRequest, request)
     inventory.validate_stay(body, inventory.utcnow())
-    async with request.app.state.engine.connect() as conn:
+    async with read_connection(request.app.state.engine) as conn:
         items = await inventory.availability(conn, body.hotel_ids, body)
     return model_response(
         api.BatchAvailability(

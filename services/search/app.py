@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from services.common.app import create_service_app, model_response
+from services.common.db import read_connection
 from services.common.http import ServiceClients, ServiceError
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, not_found, parse_query
@@ -34,7 +35,7 @@ STAY_FIELDS = ("check_in", "check_out", "guests")
 async def list_cities(request: Request) -> JSONResponse:
     """GET /cities?prefix=: autocomplete."""
     query = parse_query(api.CityQuery, request)
-    async with request.app.state.engine.connect() as conn:
+    async with read_connection(request.app.state.engine) as conn:
         items = await domain.suggest_cities(conn, query.prefix, query.limit)
     return model_response(api.CityList(items=items))
 
@@ -140,7 +141,7 @@ async def list_hotels(request: Request) -> JSONResponse:
     )
     candidates = cache.get(candidates_key) if query.dated else None
     if city is None or (query.dated and candidates is None):
-        async with request.app.state.engine.connect() as conn:
+        async with read_connection(request.app.state.engine) as conn:
             if city is None:
                 if query.city_id is not None:
                     city = await domain.get_city(conn, query.city_id)
@@ -160,7 +161,7 @@ async def list_hotels(request: Request) -> JSONResponse:
             candidates = await domain.dated_candidates(conn, city, query)
             cache.put(candidates_key, candidates)
     if not query.dated:
-        async with request.app.state.engine.connect() as conn:
+        async with read_connection(request.app.state.engine) as conn:
             return model_response(await domain.hotels_page(conn, city, query))
     # The database connection is back in the pool before the call to Reservations.
     offers = await _offers(request, query, [h.id for h in candidates])
@@ -174,7 +175,7 @@ async def show_hotel(request: Request) -> JSONResponse:
         raise ValidationProblem(
             [{"field": "hotel_id", "message": "must be a positive whole number"}], status=400
         )
-    async with request.app.state.engine.connect() as conn:
+    async with read_connection(request.app.state.engine) as conn:
         hotel = await domain.get_hotel(conn, int(raw))
     if hotel is None:
         raise not_found("hotel", raw)
