@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import models as act
 from activities.calls import call
@@ -24,7 +25,13 @@ class ReservationActivities:
             self.api, "POST", "/holds", scopes=WRITE, json=data.model_dump(mode="json")
         )
         assert response is not None
-        return act.Hold.model_validate(response.json())
+        body = response.json()
+        if body.get("status") in ("expired", "released"):
+            # A retry found the hold this booking placed earlier, already lapsed.
+            raise ApplicationError(
+                "Your hold on the room expired.", type=act.HOLD_EXPIRED, non_retryable=True
+            )
+        return act.Hold.model_validate(body)
 
     @activity.defn(name=act.RELEASE_HOLD)
     async def release_hold(self, data: act.HoldRef) -> act.Done:

@@ -46,6 +46,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     from services.common.db import create_engine
     from services.common.logging import configure_logging
     from services.common.migrations import migrate
+    from services.reservations.seed import seed_inventory
     from services.search.seed import seed_catalogue
 
     settings = load_settings()
@@ -64,6 +65,14 @@ def _cmd_seed(args: argparse.Namespace) -> int:
             f"{result.room_types} room types",
             flush=True,
         )
+        engine = create_engine(settings.database_url("reservations"))
+        try:
+            await migrate(engine, "services.reservations.migrations")
+            stock = await seed_inventory(engine, args.min_population, force=args.force)
+        finally:
+            await engine.dispose()
+        verb = "seeded" if stock.seeded else "already seeded (use --force to reseed)"
+        print(f"reservations inventory {verb}: {stock.room_types} room types", flush=True)
 
     asyncio.run(run())
     return 0
@@ -157,6 +166,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from staysaga.bench import run_search_bench
+
+    return run_search_bench(args)
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, doc in describe_settings():
@@ -182,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("replay", "replay workflow histories against the current code", _cmd_replay),
         ("config", "list every setting, its value and its meaning", _cmd_config),
         ("auth", "authorization server chores: `staysaga auth rotate-keys`", _cmd_auth),
+        ("bench", "measure Search against the framework's ceiling (bench search)", _cmd_bench),
     ]
     subparsers = {}
     for name, help_text, handler in commands:
@@ -200,7 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers["auth"].add_argument(
         "--now", action="store_true", help="sign with the new key at once (no publish-ahead)"
     )
-    from services.search.catalogue import DEFAULT_MIN_POPULATION
+    from staysaga.bench import add_arguments as add_bench_arguments
+    from staysaga.catalogue import DEFAULT_MIN_POPULATION
+
+    add_bench_arguments(subparsers["bench"])
 
     subparsers["seed"].add_argument("--force", action="store_true", help="replace existing data")
     subparsers["seed"].add_argument(

@@ -6,6 +6,8 @@ from __future__ import annotations
 # Auth comes first (right after the Temporal server): every other process needs tokens.
 SERVICE_APPS: dict[str, str] = {
     "auth": "services.auth.app:create_app",
+    "reservations": "services.reservations.app:create_app",
+    # Search asks Reservations for availability: it starts after it.
     "search": "services.search.app:create_app",
     # Last: the website calls everything above.
     "web": "web.app:create_app",

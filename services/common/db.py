@@ -50,7 +50,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:  # None: `read_connection`, statements run on their own
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 @asynccontextmanager
@@ -61,6 +62,16 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
             await connection.execution_options(sqlite_begin="IMMEDIATE")
         async with connection.begin():
             yield connection
+
+
+@asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads only. On SQLite it sends no BEGIN: each SELECT is atomic by
+    itself, and aiosqlite's thread round trips are the cost of a hot read path."""
+    async with engine.connect() as connection:
+        if is_sqlite(engine):
+            await connection.execution_options(sqlite_begin=None)
+        yield connection
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -76,6 +76,13 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a whole number greater than 0")
+    return value
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if value <= 0:
@@ -146,6 +153,12 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         "10",
         "seconds a service waits for another service's answer",
         _positive_float,
+    ),
+    Variable(
+        "RESERVATIONS_HOLD_TTL_SECONDS",
+        "900",
+        "seconds a room hold lasts before its rooms return to inventory by themselves",
+        _positive_int,
     ),
 )
 

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Annotated, Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_PAGE_SIZE = 100
+# With dates, the candidates of one query (after the catalogue filters) are priced in one
+# batched availability call; no seeded city has more than 40 hotels.
+MAX_DATED_CANDIDATES = 200
+
+SortOrder = Literal["distance", "price", "stars"]
+Stars = Annotated[int, Field(ge=1, le=5)]
+Amenity = Annotated[str, Field(pattern=r"^[a-z][a-z-]{0,39}$")]
 
 
 class CityQuery(BaseModel):
@@ -36,19 +46,53 @@ class CityList(BaseModel):
 
 
 class HotelQuery(BaseModel):
-    """GET /hotels: the hotels of one city, a page at a time."""
+    """GET /hotels: the hotels of one city, a page at a time.
+
+    With check_in, check_out and guests (all three or none) only hotels with a room free
+    for every night of the stay are listed, each with the price of the whole stay.
+    """
 
     model_config = ConfigDict(extra="forbid")
     city: str | None = Field(None, min_length=1, max_length=100, description="city name")
     city_id: int | None = Field(None, ge=1, description="city id, from /cities")
+    check_in: dt.date | None = Field(None, description="first night (with check_out, guests)")
+    check_out: dt.date | None = Field(None, description="day of departure")
+    guests: int | None = Field(None, ge=1, le=20, description="people in one room")
+    q: str | None = Field(None, min_length=1, max_length=100, description="part of the name")
+    stars: list[Stars] | None = Field(None, description="only these star ratings (repeatable)")
+    amenities: list[Amenity] | None = Field(
+        None, description="only hotels having every one of these (repeatable)"
+    )
+    min_price: int | None = Field(None, ge=0, description="lowest nightly price, minor units")
+    max_price: int | None = Field(None, ge=0, description="highest nightly price, minor units")
+    sort: SortOrder = Field("distance", description="distance (from the centre), price, stars")
     page: int = Field(1, ge=1, le=10_000, description="page number, from 1")
     page_size: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description="hotels per page")
+
+    @property
+    def dated(self) -> bool:
+        """Whether the query asks about a stay (availability and prices)."""
+        return self.check_in is not None
 
     @model_validator(mode="after")
     def _one_city(self) -> HotelQuery:
         if self.city is None and self.city_id is None:
             raise ValueError("give city or city_id")
         return self
+
+
+class StayOffer(BaseModel):
+    """The cheapest room of a hotel free for every night of the stay, and its price."""
+
+    check_in: dt.date
+    check_out: dt.date
+    guests: int
+    nights: int
+    room_type_id: int
+    rooms_left: int
+    nightly_rate: int
+    total: int = Field(description="price of the whole stay, minor units")
+    currency: str
 
 
 class HotelSummary(BaseModel):
@@ -65,6 +109,7 @@ class HotelSummary(BaseModel):
     amenities: list[str]
     from_rate: int = Field(description="cheapest nightly rate, minor units")
     currency: str
+    stay: StayOffer | None = Field(None, description="with dates: the offer for the stay")
 
 
 class HotelPage(BaseModel):

@@ -2,42 +2,170 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import logging
+
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from services.common.app import create_service_app, model_response
+from services.common.db import read_connection
+from services.common.http import ServiceClients, ServiceError
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, not_found, parse_query
 from services.common.settings import Settings, load_settings
+from services.common.text import search_key
+from services.reservations import api as reservations_api
 from services.search import api, domain
+from services.search.cache import TtlCache
+
+log = logging.getLogger("staysaga.search")
+
+# Concurrent calls to Reservations per process. httpcore's pool does work proportional
+# to (queued requests x connections) on every change, so at 100 concurrent searches it
+# spends more CPU managing itself than sending; waiting on a semaphore is cheap.
+AVAILABILITY_CONCURRENCY = 8
+
+STAY_FIELDS = ("check_in", "check_out", "guests")
 
 
 async def list_cities(request: Request) -> JSONResponse:
     """GET /cities?prefix=: autocomplete."""
     query = parse_query(api.CityQuery, request)
-    async with request.app.state.engine.connect() as conn:
+    async with read_connection(request.app.state.engine) as conn:
         items = await domain.suggest_cities(conn, query.prefix, query.limit)
     return model_response(api.CityList(items=items))
 
 
-async def list_hotels(request: Request) -> JSONResponse:
-    """GET /hotels?city=: a page of a city's hotels."""
-    query = parse_query(api.HotelQuery, request)
-    async with request.app.state.engine.connect() as conn:
-        if query.city_id is not None:
-            city = await domain.get_city(conn, query.city_id)
-            field, given = "city_id", query.city_id
-        else:
-            assert query.city is not None
-            city = await domain.find_city(conn, query.city)
-            field, given = "city", query.city
-        if city is None:
-            raise Problem(
-                404, "unknown-city", "No such city.", f"We know no city {given!r}.", field=field
+def _check_stay(query: api.HotelQuery) -> None:
+    given = [name for name in STAY_FIELDS if getattr(query, name) is not None]
+    if given and len(given) < len(STAY_FIELDS):
+        missing = next(name for name in STAY_FIELDS if name not in given)
+        raise ValidationProblem(
+            [{"field": missing, "message": "check_in, check_out and guests go together"}],
+            status=400,
+        )
+    if query.check_in is not None and query.check_out is not None:
+        problem = reservations_api.stay_problem(
+            query.check_in, query.check_out, dt.datetime.now(dt.UTC)
+        )
+        if problem:
+            raise ValidationProblem([{"field": problem[0], "message": problem[1]}], status=400)
+
+
+def _unavailable(detail: str) -> Problem:
+    return Problem(
+        503,
+        "availability-unavailable",
+        "Availability cannot be checked right now.",
+        detail,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _offers(
+    request: Request, query: api.HotelQuery, hotel_ids: list[int]
+) -> dict[int, api.StayOffer]:
+    """The cheapest free room of each hotel for the stay: one batched call to Reservations."""
+    if not hotel_ids:
+        return {}
+    assert query.check_in and query.check_out and query.guests
+    clients: ServiceClients = request.app.state.clients
+    try:
+        async with request.app.state.availability_slots:
+            response = await clients["reservations"].request(
+                "POST",
+                "/availability/batch",
+                scopes="reservations:read",
+                json={
+                    "hotel_ids": hotel_ids,
+                    "check_in": query.check_in.isoformat(),
+                    "check_out": query.check_out.isoformat(),
+                    "guests": query.guests,
+                },
             )
-        page = await domain.hotels_page(conn, city, query.page, query.page_size)
-    return model_response(page)
+    except ServiceError as exc:
+        field = exc.problem.get("field")
+        if exc.status in (400, 422) and field in STAY_FIELDS:
+            raise ValidationProblem(
+                [{"field": field, "message": str(exc.problem.get("detail", "invalid"))}],
+                status=400,
+            ) from None
+        log.warning("availability call failed: %s", exc)
+        raise _unavailable(f"Reservations answered {exc.status}.") from exc
+    except (httpx.HTTPError, RuntimeError) as exc:
+        log.warning("availability call failed: %s", exc)
+        raise _unavailable("Reservations cannot be reached.") from exc
+    answer = reservations_api.BatchAvailability.model_validate_json(response.content)
+    offers = {}
+    for hotel in answer.items:
+        free = [t for t in hotel.room_types if t.rooms_left > 0]
+        if not free:
+            continue
+        best = min(free, key=lambda t: (t.total, t.room_type_id))
+        offers[hotel.hotel_id] = api.StayOffer(
+            check_in=answer.check_in,
+            check_out=answer.check_out,
+            guests=answer.guests,
+            nights=hotel.nights,
+            room_type_id=best.room_type_id,
+            rooms_left=best.rooms_left,
+            nightly_rate=best.nightly_rate,
+            total=best.total,
+            currency=best.currency,
+        )
+    return offers
+
+
+async def list_hotels(request: Request) -> JSONResponse:
+    """GET /hotels?city=: a page of a city's hotels; with dates, only those with a room."""
+    query = parse_query(api.HotelQuery, request)
+    _check_stay(query)
+    cache: TtlCache = request.app.state.catalogue_cache
+    if query.city_id is not None:
+        field, given = "city_id", query.city_id
+        city_key: tuple[object, ...] = ("city_id", query.city_id)
+    else:
+        assert query.city is not None
+        field, given = "city", query.city
+        city_key = ("city", search_key(query.city))
+    city = cache.get(city_key)
+    candidates_key = (
+        city_key,
+        tuple(sorted(set(query.stars or ()))),
+        tuple(sorted(set(query.amenities or ()))),
+        search_key(query.q) if query.q else None,
+    )
+    candidates = cache.get(candidates_key) if query.dated else None
+    if city is None or (query.dated and candidates is None):
+        async with read_connection(request.app.state.engine) as conn:
+            if city is None:
+                if query.city_id is not None:
+                    city = await domain.get_city(conn, query.city_id)
+                else:
+                    city = await domain.find_city(conn, given)
+                if city is None:
+                    raise Problem(
+                        404,
+                        "unknown-city",
+                        "No such city.",
+                        f"We know no city {given!r}.",
+                        field=field,
+                    )
+                cache.put(city_key, city)
+            if not query.dated:
+                return model_response(await domain.hotels_page(conn, city, query))
+            candidates = await domain.dated_candidates(conn, city, query)
+            cache.put(candidates_key, candidates)
+    if not query.dated:
+        async with read_connection(request.app.state.engine) as conn:
+            return model_response(await domain.hotels_page(conn, city, query))
+    # The database connection is back in the pool before the call to Reservations.
+    offers = await _offers(request, query, [h.id for h in candidates])
+    return model_response(domain.dated_page(city, query, candidates, offers))
 
 
 async def show_hotel(request: Request) -> JSONResponse:
@@ -47,7 +175,7 @@ async def show_hotel(request: Request) -> JSONResponse:
         raise ValidationProblem(
             [{"field": "hotel_id", "message": "must be a positive whole number"}], status=400
         )
-    async with request.app.state.engine.connect() as conn:
+    async with read_connection(request.app.state.engine) as conn:
         hotel = await domain.get_hotel(conn, int(raw))
     if hotel is None:
         raise not_found("hotel", raw)
@@ -68,10 +196,10 @@ ENDPOINTS = (
         "GET",
         "/hotels",
         list_hotels,
-        "List a city's hotels, a page at a time",
+        "List a city's hotels, a page at a time; with dates, those free for the stay",
         query=api.HotelQuery,
         response=api.HotelPage,
-        errors=(400, 404),
+        errors=(400, 404, 503),
     ),
     Endpoint(
         "GET",
@@ -84,12 +212,27 @@ ENDPOINTS = (
 )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The Search ASGI app."""
+def create_app(
+    settings: Settings | None = None, clients: ServiceClients | None = None
+) -> Starlette:
+    """The Search ASGI app; `clients` (for tests) reaches Reservations, else one is made."""
+    settings = settings or load_settings()
+
+    async def open_clients(app: Starlette) -> None:
+        app.state.clients = clients or ServiceClients(settings)
+        app.state.catalogue_cache = TtlCache()
+        app.state.availability_slots = asyncio.Semaphore(AVAILABILITY_CONCURRENCY)
+
+    async def close_clients(app: Starlette) -> None:
+        if clients is None:
+            await app.state.clients.aclose()
+
     return create_service_app(
         "search",
-        settings or load_settings(),
+        settings,
         ENDPOINTS,
         title="staysaga Search",
         migrations="services.search.migrations",
+        on_startup=(open_clients,),
+        on_shutdown=(close_clients,),
     )

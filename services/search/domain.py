@@ -7,9 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.text import search_key
 from services.search import api
 from services.search.models import cities, hotels, room_types
-from services.search.text import search_key
 
 _hotel_count = (
     sa.select(sa.func.count())
@@ -79,26 +79,120 @@ def _summary(row: Any) -> dict[str, Any]:
     }
 
 
+def _filters(city: api.City, query: api.HotelQuery) -> list[sa.ColumnElement[bool]]:
+    """The catalogue's own filters: city, stars, amenities, name; price too without dates."""
+    conditions: list[sa.ColumnElement[bool]] = [hotels.c.city_id == city.id]
+    if query.stars:
+        conditions.append(hotels.c.stars.in_(query.stars))
+    for amenity in query.amenities or ():
+        # Amenities are stored as sorted comma-separated slugs.
+        padded = sa.literal(",") + hotels.c.amenities + sa.literal(",")
+        conditions.append(padded.like(f"%,{_escape_like(amenity)},%", escape="\\"))
+    if query.q:
+        key = _escape_like(search_key(query.q))
+        conditions.append(hotels.c.search_key.like(f"%{key}%", escape="\\"))
+    if not query.dated:
+        if query.min_price is not None:
+            conditions.append(hotels.c.min_rate >= query.min_price)
+        if query.max_price is not None:
+            conditions.append(hotels.c.min_rate <= query.max_price)
+    return conditions
+
+
+_ORDER = {
+    "distance": (hotels.c.distance_km, hotels.c.id),
+    "stars": (hotels.c.stars.desc(), hotels.c.distance_km, hotels.c.id),
+    "price": (hotels.c.min_rate, hotels.c.distance_km, hotels.c.id),
+}
+
+
+def _filtered(query: api.HotelQuery) -> bool:
+    return bool(
+        query.stars
+        or query.amenities
+        or query.q
+        or query.min_price is not None
+        or query.max_price is not None
+    )
+
+
 async def hotels_page(
-    conn: AsyncConnection, city: api.City, page: int, page_size: int
+    conn: AsyncConnection, city: api.City, query: api.HotelQuery
 ) -> api.HotelPage:
-    """One page of a city's hotels, nearest to the centre first."""
+    """One page of a city's hotels without dates, filtered and sorted in the database."""
+    conditions = _filters(city, query)
     rows = (
         await conn.execute(
             sa.select(hotels)
-            .where(hotels.c.city_id == city.id)
-            .order_by(hotels.c.distance_km, hotels.c.id)
-            .limit(page_size + 1)
-            .offset((page - 1) * page_size)
+            .where(*conditions)
+            .order_by(*_ORDER[query.sort])
+            .limit(query.page_size + 1)
+            .offset((query.page - 1) * query.page_size)
         )
     ).all()
+    total = city.hotel_count
+    if _filtered(query):
+        total = (
+            await conn.execute(sa.select(sa.func.count()).select_from(hotels).where(*conditions))
+        ).scalar_one()
     return api.HotelPage(
         city=city,
-        items=[api.HotelSummary(**_summary(r)) for r in rows[:page_size]],
-        page=page,
-        page_size=page_size,
-        total=city.hotel_count,
-        has_next=len(rows) > page_size,
+        items=[api.HotelSummary(**_summary(r)) for r in rows[: query.page_size]],
+        page=query.page,
+        page_size=query.page_size,
+        total=total,
+        has_next=len(rows) > query.page_size,
+    )
+
+
+async def dated_candidates(
+    conn: AsyncConnection, city: api.City, query: api.HotelQuery
+) -> list[api.HotelSummary]:
+    """Every hotel passing the catalogue's filters, to be priced for the stay in one call.
+
+    Availability can only be known per stay, so paging happens after it: the whole
+    candidate set (at most MAX_DATED_CANDIDATES, nearest first) is priced at once, which
+    keeps totals exact, pages stable, and sorting by stay price correct.
+    """
+    rows = await conn.execute(
+        sa.select(hotels)
+        .where(*_filters(city, query))
+        .order_by(hotels.c.distance_km, hotels.c.id)
+        .limit(api.MAX_DATED_CANDIDATES)
+    )
+    return [api.HotelSummary(**_summary(r)) for r in rows]
+
+
+def dated_page(
+    city: api.City,
+    query: api.HotelQuery,
+    candidates: list[api.HotelSummary],
+    offers: dict[int, api.StayOffer],
+) -> api.HotelPage:
+    """A page of the candidates that have a room for the stay, within the price range."""
+    found = []
+    for hotel in candidates:
+        offer = offers.get(hotel.id)
+        if offer is None:
+            continue
+        nightly = offer.total // offer.nights
+        if query.min_price is not None and nightly < query.min_price:
+            continue
+        if query.max_price is not None and nightly > query.max_price:
+            continue
+        found.append(hotel.model_copy(update={"stay": offer}))
+    if query.sort == "price":
+        found.sort(key=lambda h: (h.stay.total if h.stay else 0, h.distance_km, h.id))
+    elif query.sort == "stars":
+        found.sort(key=lambda h: (-h.stars, h.distance_km, h.id))
+    start = (query.page - 1) * query.page_size
+    return api.HotelPage(
+        city=city,
+        items=found[start : start + query.page_size],
+        page=query.page,
+        page_size=query.page_size,
+        total=len(found),
+        has_next=len(found) > start + query.page_size,
     )
 
 

