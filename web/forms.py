@@ -14,7 +14,6 @@ MAX_GUESTS = 10
 SORTS = {
     "": "Recommended",
     "price": "Price (low to high)",
-    "-price": "Price (high to low)",
     "stars": "Stars (most first)",
     "distance": "Distance from centre",
 }
@@ -134,10 +133,11 @@ def search_params(form: Form, page_size: int = 10) -> dict[str, Any]:
         "check_in": v["check_in"].isoformat() if v["check_in"] else None,
         "check_out": v["check_out"].isoformat() if v["check_out"] else None,
         "guests": v["guests"],
-        "stars": v["stars"],
+        # The form asks for a minimum; Search takes the ratings to include.
+        "stars": list(range(v["stars"], 6)) if v["stars"] else None,
         "min_price": v["min_price"] * 100 if v["min_price"] is not None else None,
         "max_price": v["max_price"] * 100 if v["max_price"] is not None else None,
-        "amenities": ",".join(v["amenities"]) or None,
+        "amenities": list(v["amenities"]) or None,
         "sort": v["sort"] or None,
         "q": v["q"] or None,
     }

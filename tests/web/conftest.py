@@ -9,11 +9,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from services.common.db import create_engine
 from services.common.http import ServiceClients
-from services.common.migrations import migrate
-from services.search.app import create_app as create_search_app
-from services.search.seed import seed_catalogue
+from tests.services.search.conftest import seeded_search
 from tests.support.harness import running_app, settings_for
 from tests.support.tokens import TestIssuer, token_source
 from tests.web.fakes import FakeServices, FakeTemporal, RoutingTransport
@@ -26,16 +23,14 @@ TEST_MIN_POPULATION = 2_000_000
 
 @pytest.fixture(scope="session")
 async def search_app(tmp_path_factory) -> AsyncIterator[httpx.ASGITransport]:
-    """A transport into a running Search app over a seeded SQLite catalogue."""
+    """A transport into a running Search app (and the Reservations behind it), seeded."""
     var_dir = tmp_path_factory.mktemp("web-search")
-    url = f"sqlite+aiosqlite:///{var_dir}/search.db"
-    engine = create_engine(url)
-    await migrate(engine, "services.search.migrations")
-    await seed_catalogue(engine, TEST_MIN_POPULATION)
-    await engine.dispose()
-    app = create_search_app(settings_for(var_dir, {"SEARCH_DATABASE_URL": url}))
-    async with app.router.lifespan_context(app):
-        yield httpx.ASGITransport(app=app)
+    async with seeded_search(
+        var_dir,
+        f"sqlite+aiosqlite:///{var_dir}/search.db",
+        f"sqlite+aiosqlite:///{var_dir}/reservations.db",
+    ) as stack:
+        yield httpx.ASGITransport(app=stack.app)
 
 
 @dataclass

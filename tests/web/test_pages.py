@@ -56,13 +56,13 @@ async def test_search_lists_hotels_and_links_carry_the_stay(site: Site):
     _assert_no_inline_script(response.text)
 
 
-async def test_filters_search_refuses_are_dropped_not_fatal(site: Site):
-    # Today's Search knows none of the new parameters: the page still lists hotels.
+async def test_filters_reach_search_and_apply(site: Site):
     response = await site.client.get(
-        "/search", params={"city": "Paris", "stars": 4, "sort": "price", "q": "Hotel"}
+        "/search",
+        params={"city": "Paris", "stars": 3, "sort": "price", "amenities": ["wifi"]},
     )
     assert response.status_code == 200, response.text
-    assert "Not applied yet" in response.text
+    assert "Not applied yet" not in response.text
     assert 'class="card hotel"' in response.text
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from services.common.db import create_engine
 from services.common.http import ServiceClients
@@ -45,10 +46,11 @@ class SearchStack:
     client: httpx.AsyncClient
     reservations: AsyncEngine
     calls: CallLog
+    app: Starlette
 
 
 @contextlib.asynccontextmanager
-async def _seeded(var_dir, search_url, reservations_url) -> AsyncIterator[SearchStack]:
+async def seeded_search(var_dir, search_url, reservations_url) -> AsyncIterator[SearchStack]:
     engine = create_engine(search_url)
     await migrate(engine, "services.search.migrations")
     await seed_catalogue(engine, TEST_MIN_POPULATION)
@@ -71,8 +73,9 @@ async def _seeded(var_dir, search_url, reservations_url) -> AsyncIterator[Search
             event_hooks={"request": [calls.record]},
         )
         clients = ServiceClients(settings, tokens=token_source(issuer, "search"), http=http)
-        async with running_app(create_app(settings, clients)) as client:
-            yield SearchStack(client, reservations.state.engine, calls)
+        search_app = create_app(settings, clients)
+        async with running_app(search_app) as client:
+            yield SearchStack(client, reservations.state.engine, calls, search_app)
         await http.aclose()
 
 
@@ -83,7 +86,7 @@ async def search_stack(request, tmp_path_factory) -> AsyncIterator[SearchStack]:
     """Search over a seeded catalogue, and Reservations over its seeded inventory."""
     var_dir = tmp_path_factory.mktemp("search")
     if request.param == "sqlite":
-        async with _seeded(
+        async with seeded_search(
             var_dir,
             f"sqlite+aiosqlite:///{var_dir}/search.db",
             f"sqlite+aiosqlite:///{var_dir}/reservations.db",
@@ -93,7 +96,7 @@ async def search_stack(request, tmp_path_factory) -> AsyncIterator[SearchStack]:
     async with (
         fresh_postgres_database() as search_url,
         fresh_postgres_database() as stock_url,
-        _seeded(var_dir, search_url, stock_url) as stack,
+        seeded_search(var_dir, search_url, stock_url) as stack,
     ):
         yield stack
 
