@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -92,6 +93,11 @@ class Stack:
         self._write = out or (lambda line: print(line, flush=True))
         self._colour = sys.stdout.isatty()
         self._width = 14
+        # Local-only API keys for the simulated bank, unless the environment sets its own.
+        self.generated_env = {
+            "BANK_SECRET_KEY": "sk_local_" + secrets.token_urlsafe(24),
+            "BANK_PUBLISHABLE_KEY": "pk_local_" + secrets.token_urlsafe(24),
+        }
 
     def say(self, text: str) -> None:
         """A line from the launcher itself."""
@@ -150,6 +156,8 @@ class Stack:
 
     async def _spawn(self, child: Child, index: int) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "STAYSAGA_COMPONENT": child.name}
+        for name, value in self.generated_env.items():
+            env[name] = env.get(name) or value
         if self._colour and not os.environ.get("STAYSAGA_LOG_FORMAT"):
             # A person is reading the terminal: one readable line a record, not JSON.
             env["STAYSAGA_LOG_FORMAT"] = "text"
