@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.bank.api import IDEMPOTENCY_IN_FLIGHT, IDEMPOTENCY_MISMATCH
@@ -46,6 +47,25 @@ async def claim(engine: AsyncEngine, key: str, digest: str) -> StoredAnswer | No
 
     Raises 422 if the key was used for another request, 409 while it is in flight.
     """
+    for _ in range(2):
+        try:
+            return await _claim_once(engine, key, digest)
+        except IntegrityError:
+            continue  # a concurrent request inserted the key first: judge against it
+    raise _in_flight()
+
+
+def _in_flight() -> Problem:
+    return Problem(
+        409,
+        IDEMPOTENCY_IN_FLIGHT,
+        "A request with this idempotency key is still in progress.",
+        "Retry once it has finished.",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _claim_once(engine: AsyncEngine, key: str, digest: str) -> StoredAnswer | None:
     now = datetime.now(UTC)
     async with write_transaction(engine) as conn:
         row = (
@@ -70,17 +90,20 @@ async def claim(engine: AsyncEngine, key: str, digest: str) -> StoredAnswer | No
             return StoredAnswer(row.response_status, json.loads(row.response_body))
         started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
         if now - started < STALE_AFTER:
-            raise Problem(
-                409,
-                IDEMPOTENCY_IN_FLIGHT,
-                "A request with this idempotency key is still in progress.",
-                "Retry once it has finished.",
-                headers={"Retry-After": "1"},
+            raise _in_flight()
+        # The request that claimed it died before committing anything: take it over, unless
+        # another retry just did.
+        taken = await conn.execute(
+            idempotency_keys.update()
+            .where(
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.state == IN_FLIGHT,
+                idempotency_keys.c.started_at == row.started_at,
             )
-        # The request that claimed it died before committing anything: take it over.
-        await conn.execute(
-            idempotency_keys.update().where(idempotency_keys.c.key == key).values(started_at=now)
+            .values(started_at=now)
         )
+        if taken.rowcount != 1:
+            raise _in_flight()
         return None
 
 

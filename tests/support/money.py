@@ -103,7 +103,7 @@ async def running_money(
     settings = settings_for(var_dir, env)
     bank_app = create_bank(settings, rng=rng or random.Random(0))
     async with running_app(bank_app) as bank:
-        transport = httpx.ASGITransport(app=bank_app)
+        transport = httpx.ASGITransport(app=bank_app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://bank.test") as to_bank:
             payments_app = create_payments(settings, bank_http=to_bank)
             issuer = TestIssuer()

@@ -320,7 +320,6 @@ async def test_faults_are_shown_and_seeded_dice_repeat(money):
     await money.set_faults(error_rate=0.5, seed=7)
     shown = (await money.bank.get("/admin/faults", headers=key_headers())).json()
     assert shown["error_rate"] == 0.5
-    token = await tokenize(money.bank) if False else None
     outcomes = []
     for _ in range(2):
         await money.set_faults(error_rate=0.5, seed=7)
@@ -331,7 +330,6 @@ async def test_faults_are_shown_and_seeded_dice_repeat(money):
         outcomes.append(runs)
     assert outcomes[0] == outcomes[1]
     assert set(outcomes[0]) == {404, 503}
-    assert token is None
 
 
 async def test_faults_come_from_the_environment(tmp_path):
@@ -374,3 +372,14 @@ async def test_the_database_itself_refuses_to_break_the_ledger_invariant(money):
             await conn.execute(
                 authorizations.update().where(authorizations.c.id == auth).values(refunded=1)
             )
+
+
+async def test_concurrent_duplicates_of_one_key_move_money_once(money):
+    auth = await _authorized(money.bank)
+    answers = await asyncio.gather(
+        *(_post(money.bank, f"/authorizations/{auth}/void", "same-void") for _ in range(6))
+    )
+    assert {a.status_code for a in answers} <= {200, 409}
+    assert 200 in {a.status_code for a in answers}
+    shown = (await money.bank.get(f"/authorizations/{auth}", headers=key_headers())).json()
+    assert [op["kind"] for op in shown["operations"]] == ["authorize", "void"]
