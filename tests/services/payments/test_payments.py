@@ -337,3 +337,13 @@ async def test_reading_needs_no_charge_scope_and_charging_needs_it(money):
     assert (await money.payments.get("/payments/b-1", headers=reader)).status_code == 200
     denied = await money.payments.post("/payments/b-1/capture", json={}, headers=reader)
     assert denied.status_code == 403
+
+
+async def test_both_services_describe_their_api(money):
+    payments = (await money.payments.get("/openapi.json")).json()["paths"]
+    assert {"/payments", "/payments/{booking_id}/capture", "/payments/{booking_id}/refunds"} <= set(
+        payments
+    )
+    assert payments["/payments"]["post"]["security"] == [{"bearer": ["payments:charge"]}]
+    bank = (await money.bank.get("/openapi.json")).json()["paths"]
+    assert {"/tokens", "/authorizations/{authorization_id}/void", "/admin/faults"} <= set(bank)
