@@ -235,6 +235,37 @@ async def _record(
         pass
 
 
+async def _catch_up(engine: AsyncEngine, bank: BankClient, row: Any, problem: Problem) -> None:
+    """After the bank said the authorization moved on without us, record how it moved.
+
+    That happens when a capture took effect but its answer was lost and, instead of
+    retrying it, someone asked for a void (or the other way round): the billing record
+    then learns the capture (or void) from the bank's ledger, so the two agree again.
+    """
+    if problem.type != api.INVALID_STATE:
+        return
+    found = await bank.authorization(row.bank_authorization_id)
+    for kind, status in ((bank_api.CAPTURE, api.CAPTURED), (bank_api.VOID, api.VOIDED)):
+        entries = [op for op in found.operations if op.kind == kind]
+        if entries:
+            values: dict[str, Any] = {"status": status}
+            if kind == bank_api.CAPTURE:
+                values["captured"] = entries[0].amount
+            await _record(
+                engine,
+                row,
+                api.AUTHORIZED,
+                values,
+                {
+                    "status": status,
+                    "amount": entries[0].amount,
+                    "bank_reference": entries[0].id,
+                    "at": entries[0].at,
+                },
+            )
+            return
+
+
 async def capture(
     engine: AsyncEngine, bank: BankClient, row: Any, amount: int | None
 ) -> api.Payment:
@@ -254,7 +285,11 @@ async def capture(
             f"At most {row.amount}.",
             field="amount",
         )
-    result = await bank.capture(row.booking_id, row.bank_authorization_id, take)
+    try:
+        result = await bank.capture(row.booking_id, row.bank_authorization_id, take)
+    except Problem as problem:
+        await _catch_up(engine, bank, row, problem)
+        raise
     movement = _movement(result, bank_api.CAPTURE)
     await _record(
         engine,
@@ -277,7 +312,11 @@ async def void(engine: AsyncEngine, bank: BankClient, row: Any) -> api.Payment:
         return await show(engine, row.booking_id)
     if row.status != api.AUTHORIZED:
         raise _wrong_state(row, "voided")
-    result = await bank.void(row.booking_id, row.bank_authorization_id)
+    try:
+        result = await bank.void(row.booking_id, row.bank_authorization_id)
+    except Problem as problem:
+        await _catch_up(engine, bank, row, problem)
+        raise
     movement = _movement(result, bank_api.VOID)
     await _record(
         engine,

@@ -347,3 +347,41 @@ async def test_both_services_describe_their_api(money):
     assert payments["/payments"]["post"]["security"] == [{"bearer": ["payments:charge"]}]
     bank = (await money.bank.get("/openapi.json")).json()["paths"]
     assert {"/tokens", "/authorizations/{authorization_id}/void", "/admin/faults"} <= set(bank)
+
+
+async def test_a_void_after_a_lost_capture_learns_the_capture_from_the_bank(money):
+    await _paid(money)
+    await money.set_faults(timeout_rate=1.0)
+    lost = await money.payments.post("/payments/b-1/capture", json={}, headers=money.service())
+    assert lost.status_code == 503
+    await money.set_faults()
+    void = await money.payments.post("/payments/b-1/void", headers=money.service())
+    assert void.status_code == 409 and _type(void) == "invalid-state"
+    payment = (await money.payments.get("/payments/b-1", headers=money.service())).json()
+    [bank] = await _bank_view(money, "b-1")
+    assert (
+        (payment["status"], payment["captured"])
+        == ("captured", 25_000)
+        == (
+            bank["status"],
+            bank["captured"],
+        )
+    )
+    assert [t["bank_reference"] for t in payment["transitions"]] == [
+        op["id"] for op in bank["operations"]
+    ]
+    again = await money.payments.post("/payments/b-1/capture", json={}, headers=money.service())
+    assert again.json() == payment
+
+
+async def test_a_capture_after_a_lost_void_learns_the_void_from_the_bank(money):
+    await _paid(money)
+    await money.set_faults(timeout_rate=1.0)
+    assert (
+        await money.payments.post("/payments/b-1/void", headers=money.service())
+    ).status_code == 503
+    await money.set_faults()
+    capture = await money.payments.post("/payments/b-1/capture", json={}, headers=money.service())
+    assert capture.status_code == 409
+    payment = (await money.payments.get("/payments/b-1", headers=money.service())).json()
+    assert payment["status"] == "voided"
