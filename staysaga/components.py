@@ -9,6 +9,8 @@ SERVICE_APPS: dict[str, str] = {
     "reservations": "services.reservations.app:create_app",
     # Search asks Reservations for availability: it starts after it.
     "search": "services.search.app:create_app",
+    "bank": "services.bank.app:create_app",
+    "payments": "services.payments.app:create_app",
     # Last: the website calls everything above.
     "web": "web.app:create_app",
 }

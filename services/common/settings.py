@@ -90,6 +90,20 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def _rate(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 1:
+        raise ValueError("must be a share from 0 to 1")
+    return value
+
+
 @dataclass(frozen=True)
 class Variable:
     """One environment variable: its name, default (as text), parser and meaning."""
@@ -144,11 +158,6 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         "key signing the website's session cookie (unset: a random one per process)",
     ),
     Variable(
-        "BANK_PUBLISHABLE_KEY",
-        "pk_test_staysaga",
-        "the bank's publishable key the website tokenizes cards with",
-    ),
-    Variable(
         "HTTP_CLIENT_TIMEOUT",
         "10",
         "seconds a service waits for another service's answer",
@@ -159,6 +168,33 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         "900",
         "seconds a room hold lasts before its rooms return to inventory by themselves",
         _positive_int,
+    ),
+    Variable(
+        "BANK_SECRET_KEY",
+        None,
+        "the simulated bank's secret API key (Payments -> bank); `staysaga up` makes one",
+    ),
+    Variable(
+        "BANK_PUBLISHABLE_KEY",
+        None,
+        "the bank's publishable key, good only for POST /tokens; `staysaga up` makes one",
+    ),
+    Variable("BANK_FAULT_LATENCY_MS", "0", "bank: extra latency on every call", _non_negative_int),
+    Variable("BANK_FAULT_ERROR_RATE", "0", "bank: share of calls answered 503", _rate),
+    Variable(
+        "BANK_FAULT_TIMEOUT_RATE",
+        "0",
+        "bank: share of money movements that take effect but whose answer is lost",
+        _rate,
+    ),
+    Variable(
+        "BANK_FAULT_HANG_MS",
+        "15000",
+        "bank: how long a lost answer hangs before a 504 (longer than callers wait)",
+        _non_negative_int,
+    ),
+    Variable(
+        "BANK_SLOW_CARD_MS", "3000", "bank: how long the slow test card takes", _non_negative_int
     ),
 )
 

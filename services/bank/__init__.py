@@ -1,0 +1,1 @@
+"""The simulated bank: a stand-in for the third-party acquirer, with its own ledger."""

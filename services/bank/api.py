@@ -1,0 +1,170 @@
+"""The bank's public contract: what merchants send and what they get back.
+
+Money is integer minor units with an ISO 4217 currency code. Card numbers and CVCs go in
+(to POST /tokens) and never come out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Statuses of an authorization, shared with Payments' own state machine.
+AUTHORIZED = "authorized"
+CAPTURED = "captured"
+PARTIALLY_REFUNDED = "partially_refunded"
+REFUNDED = "refunded"
+VOIDED = "voided"
+
+# Kinds of ledger entries.
+AUTHORIZE = "authorize"
+CAPTURE = "capture"
+VOID = "void"
+REFUND = "refund"
+
+# Problem types of declines (402): stable, and passed on by Payments.
+CARD_DECLINED = "card-declined"
+INSUFFICIENT_FUNDS = "insufficient-funds"
+EXPIRED_CARD = "expired-card"
+DECLINE_TYPES = (CARD_DECLINED, INSUFFICIENT_FUNDS, EXPIRED_CARD)
+
+# Other problem types a merchant must tell apart.
+IDEMPOTENCY_KEY_MISSING = "idempotency-key-missing"
+IDEMPOTENCY_MISMATCH = "idempotency-mismatch"
+IDEMPOTENCY_IN_FLIGHT = "idempotency-in-flight"
+INVALID_STATE = "invalid-state"
+AMOUNT_TOO_LARGE = "amount-too-large"
+UNKNOWN_TOKEN = "unknown-token"  # noqa: S105 - a problem type, not a secret
+BANK_UNAVAILABLE = "bank-unavailable"
+BANK_TIMEOUT = "bank-timeout"
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_AMOUNT = 10**12
+
+Currency = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")
+Amount = Field(gt=0, le=MAX_AMOUNT, description="minor units (cents)")
+
+
+class TokenRequest(BaseModel):
+    """POST /tokens: the card as the traveller typed it."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    number: str = Field(min_length=12, max_length=23, repr=False, description="card number")
+    exp_month: int = Field(ge=1, le=12)
+    exp_year: int = Field(ge=2000, le=2100)
+    cvc: str = Field(pattern=r"^\d{3,4}$", repr=False)
+    holder: str = Field(min_length=1, max_length=200)
+
+    @field_validator("number")
+    @classmethod
+    def _digits(cls, value: str) -> str:
+        digits = value.replace(" ", "").replace("-", "")
+        if not digits.isdigit() or not 12 <= len(digits) <= 19:
+            raise ValueError("must be 12 to 19 digits")
+        return digits
+
+
+class CardToken(BaseModel):
+    """An opaque token standing for a card, and what may be shown of it."""
+
+    token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+class AuthorizationRequest(BaseModel):
+    """POST /authorizations: reserve an amount on a tokenized card."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=64)
+    amount: int = Amount
+    currency: str = Currency
+    reference: str = Field(min_length=1, max_length=200, description="the merchant's own id")
+
+
+class CaptureRequest(BaseModel):
+    """POST /authorizations/{id}/captures: take some or all of the authorized amount."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: int | None = Field(None, gt=0, le=MAX_AMOUNT, description="default: all of it")
+
+
+class VoidRequest(BaseModel):
+    """POST /authorizations/{id}/void: release an authorization nothing was captured of."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RefundRequest(BaseModel):
+    """POST /authorizations/{id}/refunds: give back some or all of what was captured."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: int = Amount
+
+
+class Card(BaseModel):
+    """What an authorization shows of its card."""
+
+    brand: str
+    last4: str
+
+
+class Operation(BaseModel):
+    """One entry of the bank's ledger: a movement of money on an authorization."""
+
+    id: str = Field(description="the bank reference of this movement")
+    kind: str = Field(description="authorize, capture, void or refund")
+    amount: int
+    at: datetime
+
+
+class Authorization(BaseModel):
+    """An authorization with its running totals; invariant amount >= captured >= refunded."""
+
+    id: str
+    status: str
+    amount: int = Field(description="authorized, minor units")
+    currency: str
+    captured: int
+    refunded: int
+    reference: str
+    card: Card
+    created_at: datetime
+    operations: list[Operation] = Field(description="the ledger of this authorization")
+    last_operation: Operation | None = Field(
+        None, description="the movement this answer is about (on POST answers)"
+    )
+
+
+class AuthorizationQuery(BaseModel):
+    """GET /authorizations: a merchant's authorizations, newest first."""
+
+    model_config = ConfigDict(extra="forbid")
+    reference: str | None = Field(None, max_length=200)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class AuthorizationList(BaseModel):
+    """Authorizations, newest first."""
+
+    items: list[Authorization]
+
+
+class FaultConfig(BaseModel):
+    """PUT /admin/faults: what goes wrong, and how often (shares from 0 to 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+    latency_ms: int = Field(0, ge=0, le=60_000)
+    error_rate: float = Field(0.0, ge=0, le=1, description="share of calls answered 503")
+    timeout_rate: float = Field(
+        0.0, ge=0, le=1, description="share of money movements that happen but time out"
+    )
+    seed: int | None = Field(None, description="reseed the fault dice, for repeatable runs")
+
+
+class FaultState(FaultConfig):
+    """The faults in force, as GET and PUT /admin/faults answer."""

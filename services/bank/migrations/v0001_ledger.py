@@ -1,0 +1,61 @@
+"""Cards, authorizations with their ledger, and idempotency records."""
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+
+
+def upgrade(op: Operations) -> None:
+    """Create the bank's tables; the ledger invariant is a CHECK the database enforces."""
+    op.create_table(
+        "cards",
+        sa.Column("token", sa.String(40), primary_key=True),
+        sa.Column("behaviour", sa.String(20), nullable=False),
+        sa.Column("brand", sa.String(20), nullable=False),
+        sa.Column("last4", sa.String(4), nullable=False),
+        sa.Column("exp_month", sa.Integer, nullable=False),
+        sa.Column("exp_year", sa.Integer, nullable=False),
+        sa.Column("holder", sa.String(200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "authorizations",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("token", sa.String(40), sa.ForeignKey("cards.token"), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("reference", sa.String(200), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("captured", sa.BigInteger, nullable=False),
+        sa.Column("refunded", sa.BigInteger, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "amount > 0 AND captured >= 0 AND refunded >= 0 "
+            "AND amount >= captured AND captured >= refunded",
+            name="ck_authorizations_ledger",
+        ),
+    )
+    op.create_index("ix_authorizations_reference", "authorizations", ["reference"])
+    op.create_table(
+        "ledger_entries",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column(
+            "authorization_id", sa.String(40), sa.ForeignKey("authorizations.id"), nullable=False
+        ),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("idempotency_key", sa.String(255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("authorization_id", "seq"),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("response_status", sa.Integer, nullable=True),
+        sa.Column("response_body", sa.Text, nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    )

@@ -1,0 +1,1 @@
+"""Payments: the bank's only client, keeping a billing record per booking."""

@@ -1,0 +1,122 @@
+"""Payments' public contract: the models the saga's activities send and receive.
+
+Money is integer minor units with an ISO 4217 currency code. Every mutation is idempotent:
+per booking for the authorization, capture and void, per (booking, refund_id) for refunds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Payment statuses (the state machine: authorized -> captured -> (partially_)refunded,
+# or authorized -> voided).
+AUTHORIZED = "authorized"
+CAPTURED = "captured"
+PARTIALLY_REFUNDED = "partially_refunded"
+REFUNDED = "refunded"
+VOIDED = "voided"
+
+# Problem types callers branch on. Declines (402) are final; 503 is worth retrying.
+CARD_DECLINED = "card-declined"
+INSUFFICIENT_FUNDS = "insufficient-funds"
+EXPIRED_CARD = "expired-card"
+DECLINE_TYPES = (CARD_DECLINED, INSUFFICIENT_FUNDS, EXPIRED_CARD)
+IDEMPOTENCY_MISMATCH = "idempotency-mismatch"
+INVALID_STATE = "invalid-state"
+AMOUNT_TOO_LARGE = "amount-too-large"
+INVALID_CARD_TOKEN = "invalid-card-token"  # noqa: S105 - a problem type, not a secret
+BANK_UNAVAILABLE = "bank-unavailable"
+BANK_ERROR = "bank-error"
+
+MAX_AMOUNT = 10**12
+
+
+class PaymentRequest(BaseModel):
+    """POST /payments: authorize the booking's amount on a card token."""
+
+    model_config = ConfigDict(extra="forbid")
+    booking_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+    user_id: str = Field(min_length=1, max_length=100)
+    amount: int = Field(gt=0, le=MAX_AMOUNT, description="minor units")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")
+    card_token: str = Field(min_length=1, max_length=64, description="from the bank's /tokens")
+
+
+class CaptureRequest(BaseModel):
+    """POST /payments/{booking_id}/capture: take the money (all of it by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: int | None = Field(None, gt=0, le=MAX_AMOUNT)
+
+
+class VoidRequest(BaseModel):
+    """POST /payments/{booking_id}/void: release an authorization never captured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RefundRequest(BaseModel):
+    """POST /payments/{booking_id}/refunds: give back some of what was captured."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: int = Field(gt=0, le=MAX_AMOUNT)
+    refund_id: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="the caller's id for this refund, e.g. 'cancel': a retry reuses it",
+    )
+
+
+class Transition(BaseModel):
+    """A step of a payment's state machine, with the bank's reference for it."""
+
+    status: str
+    at: datetime
+    bank_reference: str
+    amount: int = Field(description="money this step moved, minor units")
+
+
+class Refund(BaseModel):
+    """A refund of a payment."""
+
+    refund_id: str
+    amount: int
+    currency: str
+    bank_reference: str
+    created_at: datetime
+
+
+class Payment(BaseModel):
+    """A booking's payment: its totals, its history and its refunds."""
+
+    payment_id: str
+    booking_id: str
+    user_id: str
+    status: str
+    amount: int = Field(description="authorized, minor units")
+    captured: int
+    refunded: int
+    currency: str
+    bank_authorization_id: str
+    card_last4: str | None = None
+    card_brand: str | None = None
+    created_at: datetime
+    transitions: list[Transition]
+    refunds: list[Refund]
+
+
+class PaymentQuery(BaseModel):
+    """GET /payments: a traveller's payments (a traveller may ask only for their own)."""
+
+    model_config = ConfigDict(extra="forbid")
+    user_id: str | None = Field(None, min_length=1, max_length=100)
+    limit: int = Field(50, ge=1, le=500)
+
+
+class PaymentList(BaseModel):
+    """Payments, newest first."""
+
+    items: list[Payment]

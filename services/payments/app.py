@@ -1,0 +1,197 @@
+"""Payments' routes: authorize, capture, void and refund a booking's payment; read them.
+
+Mutations need `payments:charge`, reads `payments:read`; a traveller's token reaches only
+that traveller's payments (anyone else's look like a 404).
+"""
+
+from __future__ import annotations
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from services.common.app import create_service_app, model_response
+from services.common.auth import ensure_owner, principal
+from services.common.openapi import Endpoint
+from services.common.problems import Problem, ValidationProblem, parse_body, parse_query
+from services.common.settings import Settings, SettingsError, load_settings
+from services.payments import api, domain
+from services.payments.bank import BankClient
+
+CHARGE = "payments:charge"
+READ = "payments:read"
+
+
+def _booking_id(request: Request) -> str:
+    return request.path_params["booking_id"]
+
+
+async def _owned_row(request: Request) -> object:
+    booking_id = _booking_id(request)
+    row = await domain.load(request.app.state.engine, booking_id)
+    ensure_owner(principal(request), row.user_id, "payment", booking_id)
+    return row
+
+
+async def create_payment(request: Request) -> JSONResponse:
+    """POST /payments: authorize a booking's amount on a card token (idempotent)."""
+    body = await parse_body(api.PaymentRequest, request)
+    who = principal(request)
+    if not who.is_service and who.subject != body.user_id:
+        raise Problem(403, "not-your-account", "You can pay only for yourself.", field="user_id")
+    engine = request.app.state.engine
+    async with engine.connect() as conn:
+        existing = await domain.find(conn, body.booking_id)
+    if existing is not None:
+        ensure_owner(who, existing.user_id, "payment", body.booking_id)
+    payment = await domain.authorize(engine, request.app.state.bank, body)
+    return model_response(payment, 201)
+
+
+async def capture_payment(request: Request) -> JSONResponse:
+    """POST /payments/{booking_id}/capture: capture it (idempotent)."""
+    body = await parse_body(api.CaptureRequest, request)
+    row = await _owned_row(request)
+    payment = await domain.capture(
+        request.app.state.engine, request.app.state.bank, row, body.amount
+    )
+    return model_response(payment)
+
+
+async def void_payment(request: Request) -> JSONResponse:
+    """POST /payments/{booking_id}/void: void it (idempotent)."""
+    if (await request.body()).strip():
+        await parse_body(api.VoidRequest, request)
+    row = await _owned_row(request)
+    payment = await domain.void(request.app.state.engine, request.app.state.bank, row)
+    return model_response(payment)
+
+
+async def refund_payment(request: Request) -> JSONResponse:
+    """POST /payments/{booking_id}/refunds: refund some of it (idempotent per refund_id)."""
+    body = await parse_body(api.RefundRequest, request)
+    row = await _owned_row(request)
+    payment = await domain.refund(request.app.state.engine, request.app.state.bank, row, body)
+    return model_response(payment, 201)
+
+
+async def show_payment(request: Request) -> JSONResponse:
+    """GET /payments/{booking_id}: the payment with its transitions and refunds."""
+    row = await _owned_row(request)
+    return model_response(await domain.show(request.app.state.engine, row.booking_id))
+
+
+async def list_payments(request: Request) -> JSONResponse:
+    """GET /payments?user_id=: a traveller's payments, newest first."""
+    query = parse_query(api.PaymentQuery, request)
+    who = principal(request)
+    user_id = query.user_id or (None if who.is_service else who.subject)
+    if user_id is None:
+        raise ValidationProblem(
+            [{"field": "user_id", "message": "a service must say whose payments"}], status=400
+        )
+    ensure_owner(who, user_id, "user", user_id)
+    items = await domain.list_for_user(request.app.state.engine, user_id, query.limit)
+    return model_response(api.PaymentList(items=items))
+
+
+_MONEY_ERRORS = (400, 402, 404, 409, 422, 502, 503)
+
+ENDPOINTS = (
+    Endpoint(
+        "POST",
+        "/payments",
+        create_payment,
+        "Authorize a booking's payment on a card token (idempotent per booking)",
+        body=api.PaymentRequest,
+        response=api.Payment,
+        status=201,
+        errors=_MONEY_ERRORS,
+        scope=CHARGE,
+        tags=("payments",),
+    ),
+    Endpoint(
+        "GET",
+        "/payments",
+        list_payments,
+        "List a traveller's payments, newest first",
+        query=api.PaymentQuery,
+        response=api.PaymentList,
+        errors=(400, 404),
+        scope=READ,
+        tags=("payments",),
+    ),
+    Endpoint(
+        "GET",
+        "/payments/{booking_id}",
+        show_payment,
+        "Show a booking's payment with its transitions and refunds",
+        response=api.Payment,
+        errors=(404,),
+        scope=READ,
+        tags=("payments",),
+    ),
+    Endpoint(
+        "POST",
+        "/payments/{booking_id}/capture",
+        capture_payment,
+        "Capture a booking's payment (idempotent)",
+        body=api.CaptureRequest,
+        response=api.Payment,
+        errors=_MONEY_ERRORS,
+        scope=CHARGE,
+        tags=("payments",),
+    ),
+    Endpoint(
+        "POST",
+        "/payments/{booking_id}/void",
+        void_payment,
+        "Void a booking's uncaptured payment (idempotent)",
+        body=api.VoidRequest,
+        response=api.Payment,
+        errors=_MONEY_ERRORS,
+        scope=CHARGE,
+        tags=("payments",),
+    ),
+    Endpoint(
+        "POST",
+        "/payments/{booking_id}/refunds",
+        refund_payment,
+        "Refund part of a booking's payment (idempotent per refund_id)",
+        body=api.RefundRequest,
+        response=api.Payment,
+        status=201,
+        errors=_MONEY_ERRORS,
+        scope=CHARGE,
+        tags=("payments",),
+    ),
+)
+
+
+def create_app(
+    settings: Settings | None = None, bank_http: httpx.AsyncClient | None = None
+) -> Starlette:
+    """The Payments ASGI app; `bank_http` lets tests reach an in-process bank."""
+    settings = settings or load_settings()
+    secret = settings["BANK_SECRET_KEY"]
+    if not secret:
+        raise SettingsError("BANK_SECRET_KEY", "must be set: Payments calls the bank with it")
+
+    async def open_bank(app: Starlette) -> None:
+        http = bank_http or httpx.AsyncClient(timeout=settings["HTTP_CLIENT_TIMEOUT"])
+        app.state.bank = BankClient(settings.url("bank"), secret, http)
+
+    async def close_bank(app: Starlette) -> None:
+        if bank_http is None:
+            await app.state.bank.http.aclose()
+
+    return create_service_app(
+        "payments",
+        settings,
+        ENDPOINTS,
+        title="staysaga Payments",
+        migrations="services.payments.migrations",
+        on_startup=[open_bank],
+        on_shutdown=[close_bank],
+    )

@@ -1,0 +1,47 @@
+"""Payments' billing records: one payment per booking, its transitions, its refunds."""
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+payments = sa.Table(
+    "payments",
+    metadata,
+    sa.Column("payment_id", sa.String(40), primary_key=True),
+    sa.Column("booking_id", sa.String(100), nullable=False, unique=True),
+    sa.Column("user_id", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("captured", sa.BigInteger, nullable=False),
+    sa.Column("refunded", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("card_token", sa.String(64), nullable=False),
+    sa.Column("card_last4", sa.String(4), nullable=True),
+    sa.Column("card_brand", sa.String(20), nullable=True),
+    sa.Column("bank_authorization_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+transitions = sa.Table(
+    "payment_transitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.payment_id"), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    # One bank movement is recorded once, whatever retries deliver it again.
+    sa.Column("bank_reference", sa.String(40), nullable=False, unique=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.payment_id"), primary_key=True),
+    sa.Column("refund_id", sa.String(100), primary_key=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("bank_reference", sa.String(40), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
