@@ -1,0 +1,83 @@
+"""The payments activities against the real Payments and bank apps (in process)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities import models as act
+from activities.payments import PaymentActivities
+from services.common.http import ServiceClients
+from tests.support.harness import settings_for
+from tests.support.money import DECLINED, INSUFFICIENT, money_env, running_money, tokenize
+from tests.support.tokens import token_source
+
+
+@pytest.fixture
+async def world(tmp_path):
+    env = money_env(*(f"sqlite+aiosqlite:///{tmp_path}/{n}.db" for n in ("bank", "payments")))
+    async with running_money(tmp_path, env) as money:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=money.payments_app))
+        clients = ServiceClients(
+            settings_for(tmp_path), tokens=token_source(money.issuer, "worker-payments"), http=http
+        )
+        yield PaymentActivities(clients), money
+        await http.aclose()
+
+
+def _authorize(booking_id: str, token: str) -> act.AuthorizeInput:
+    return act.AuthorizeInput(
+        booking_id=booking_id, user_id="user-1", amount=25_000, currency="EUR", card_token=token
+    )
+
+
+async def test_authorize_capture_refund_each_happen_once(world):
+    activities, money = world
+    env = ActivityEnvironment()
+    token = await tokenize(money.bank)
+    first = await env.run(activities.authorize_payment, _authorize("b1", token))
+    again = await env.run(activities.authorize_payment, _authorize("b1", token))
+    assert first.payment_id == again.payment_id and first.status == "authorized"
+    ref = act.PaymentRef(booking_id="b1")
+    captured = await env.run(activities.capture_payment, ref)
+    assert (await env.run(activities.capture_payment, ref)).captured == captured.captured == 25_000
+    refund = act.RefundInput(booking_id="b1", amount=10_000, refund_id="cancel")
+    await env.run(activities.refund_payment, refund)
+    refunded = await env.run(activities.refund_payment, refund)
+    assert refunded.refunded == 10_000 and refunded.status == "partially_refunded"
+
+
+@pytest.mark.parametrize("number", [DECLINED, INSUFFICIENT])
+async def test_a_decline_is_a_non_retryable_payment_declined(world, number):
+    activities, money = world
+    env = ActivityEnvironment()
+    token = await tokenize(money.bank, number)
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(activities.authorize_payment, _authorize("b1", token))
+    assert caught.value.type == act.PAYMENT_DECLINED and caught.value.non_retryable
+    # Nothing was authorised, so the compensation finds nothing to void.
+    voided = await env.run(activities.void_payment, act.PaymentRef(booking_id="b1"))
+    assert voided.status == "none"
+
+
+async def test_void_after_authorize_is_idempotent(world):
+    activities, money = world
+    env = ActivityEnvironment()
+    await env.run(activities.authorize_payment, _authorize("b1", await tokenize(money.bank)))
+    ref = act.PaymentRef(booking_id="b1")
+    assert (await env.run(activities.void_payment, ref)).status == "voided"
+    assert (await env.run(activities.void_payment, ref)).status == "voided"
+
+
+async def test_a_bank_outage_is_retryable(world):
+    activities, money = world
+    env = ActivityEnvironment()
+    token = await tokenize(money.bank)
+    await money.set_faults(error_rate=1.0)
+    with pytest.raises(Exception) as caught:
+        await env.run(activities.authorize_payment, _authorize("b1", token))
+    assert not isinstance(caught.value, ApplicationError)
+    await money.set_faults(error_rate=0.0)
+    assert (await env.run(activities.authorize_payment, _authorize("b1", token))).amount == 25_000
