@@ -389,8 +389,8 @@ def run_search_bench(args: argparse.Namespace) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `staysaga bench search`."""
-    parser.add_argument("target", choices=["search"], help="what to measure")
+    """The options of `staysaga bench search|booking`."""
+    parser.add_argument("target", choices=["search", "booking"], help="what to measure")
     parser.add_argument("--connections", type=int, default=100, help="(default %(default)s)")
     parser.add_argument(
         "--seconds", type=float, default=15.0, help="measured time per target (default %(default)s)"
@@ -400,6 +400,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--requests", type=int, default=5000, help="distinct search requests (default %(default)s)"
     )
     parser.add_argument("--var-dir", help="keep the seeded databases here (default: a temp dir)")
+    parser.add_argument(
+        "--bookings", type=int, default=60, help="booking: runs of each kind (default %(default)s)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=10, help="booking: runs in flight (default %(default)s)"
+    )
 
 
 def _main(argv: list[str]) -> None:

@@ -167,6 +167,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.target == "booking":
+        from staysaga.bench_booking import run_booking_bench
+
+        return run_booking_bench(args)
     from staysaga.bench import run_search_bench
 
     return run_search_bench(args)
@@ -197,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("replay", "replay workflow histories against the current code", _cmd_replay),
         ("config", "list every setting, its value and its meaning", _cmd_config),
         ("auth", "authorization server chores: `staysaga auth rotate-keys`", _cmd_auth),
-        ("bench", "measure Search against the framework's ceiling (bench search)", _cmd_bench),
+        ("bench", "benchmarks: `bench search` (vs the framework), `bench booking`", _cmd_bench),
     ]
     subparsers = {}
     for name, help_text, handler in commands:

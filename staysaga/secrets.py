@@ -107,6 +107,10 @@ class StackSecrets:
     def _value(self, name: str) -> str:
         return self._environ.get(name) or self._generated[name]
 
+    def shared(self, name: str) -> str:
+        """One of the shared (non-client) secrets, e.g. BANK_PUBLISHABLE_KEY."""
+        return self._value(name)
+
     def client_secret(self, client_id: str) -> str:
         """One client's secret."""
         return self._value(client_secret_variable(client_id))

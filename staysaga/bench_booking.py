@@ -1,0 +1,231 @@
+"""`staysaga bench booking`: bookings through the real stack against a no-op baseline.
+
+Starts `staysaga up` on free loopback ports in a fresh folder, then, on the same Temporal
+server and workers, runs N no-op BaselineWorkflows (six activities on the booking's task
+queues) and N real bookings, each at concurrency C, and prints throughput and latency
+percentiles for both and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.common.settings import COMPONENTS, Settings, load_settings
+from staysaga.driver import StackDriver
+from temporal.names import TaskQueue
+from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE
+from workflows.models import BookingState
+
+TARGET_RATIO = 0.6
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningStack:
+    """A `staysaga up` child process and the settings that reach it."""
+
+    process: subprocess.Popen[str]
+    settings: Settings
+    lines: list[str] = field(default_factory=list)
+
+    def wait_until_up(self, timeout: float = 240.0) -> None:
+        """Block until the launcher prints that everything answers."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any("staysaga is up" in line for line in self.lines):
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError("`staysaga up` exited:\n" + "\n".join(self.lines[-40:]))
+            time.sleep(0.1)
+        raise RuntimeError("the stack did not come up in time:\n" + "\n".join(self.lines[-40:]))
+
+    def stop(self) -> None:
+        """Ctrl-C the launcher and wait for every child to go."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(60)
+
+
+def start_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> RunningStack:
+    """Launch `staysaga up` with every port free-picked and state under `var_dir`."""
+    env = {**os.environ, "STAYSAGA_VAR_DIR": str(var_dir), "STAYSAGA_LOG_LEVEL": "warning"}
+    for component in COMPONENTS.values():
+        env[f"{component.name.upper()}_PORT"] = str(_free_port())
+        env.pop(f"{component.name.upper()}_URL", None)
+    env["MAILSINK_SMTP_PORT"] = str(_free_port())
+    env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{_free_port()}"
+    env["TEMPORAL_UI_PORT"] = str(_free_port())
+    env.update(extra_env or {})
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "staysaga.cli", "up"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stack = RunningStack(process, load_settings(env))
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            stack.lines.append(line.rstrip("\n"))
+
+    threading.Thread(target=read, daemon=True).start()
+    return stack
+
+
+@dataclass
+class Series:
+    """Latencies of one kind of run, and how long the whole batch took."""
+
+    name: str
+    wall: float
+    count: int
+    latencies: dict[str, list[float]]
+    failures: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Completed runs per second."""
+        return self.count / self.wall if self.wall else 0.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def _batch(count: int, concurrency: int, one: Callable[[], Awaitable[None]]) -> float:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def guarded() -> None:
+        async with gate:
+            await one()
+
+    started = time.monotonic()
+    await asyncio.gather(*(guarded() for _ in range(count)))
+    return time.monotonic() - started
+
+
+async def measure(driver: StackDriver, count: int, concurrency: int) -> tuple[Series, Series]:
+    """The baseline's and the bookings' figures, one after the other on the same stack."""
+    baseline_latency: list[float] = []
+
+    async def baseline_once() -> None:
+        started = time.monotonic()
+        await driver.temporal.execute_workflow(
+            BASELINE_WORKFLOW_TYPE,
+            len(BOOKING_SHAPE),
+            id=f"baseline-{uuid.uuid4().hex}",
+            task_queue=TaskQueue.BOOKING,
+            result_type=int,
+        )
+        baseline_latency.append(time.monotonic() - started)
+
+    user_id, _ = await driver.register_user()
+    await driver.load_rooms()
+    # Warm both paths (connections, token caches, imports) before measuring.
+    await _batch(2, 2, baseline_once)
+    await driver.book(user_id)
+    baseline_latency.clear()
+
+    wall = await _batch(count, concurrency, baseline_once)
+    baseline = Series("baseline (6 no-op activities)", wall, count, {"done": baseline_latency})
+
+    confirmed: list[float] = []
+    emailed: list[float] = []
+    failures = 0
+
+    async def booking_once() -> None:
+        nonlocal failures
+        view, timings = await driver.book(user_id)
+        if view.state != BookingState.CONFIRMED or timings.emailed is None:
+            failures += 1
+            return
+        assert timings.confirmed is not None
+        confirmed.append(timings.confirmed)
+        emailed.append(timings.emailed)
+
+    wall = await _batch(count, concurrency, booking_once)
+    bookings = Series(
+        "booking (real services)",
+        wall,
+        len(emailed),
+        {"confirmed": confirmed, "emailed": emailed},
+        failures,
+    )
+    return baseline, bookings
+
+
+def report(baseline: Series, bookings: Series, concurrency: int) -> list[str]:
+    """The printed table."""
+    lines = [
+        f"{'run':<32} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  milestone",
+    ]
+    for series in (baseline, bookings):
+        for milestone, values in series.latencies.items():
+            ms = [v * 1000 for v in values]
+            lines.append(
+                f"{series.name:<32} {series.rate:>7.2f} {_percentile(ms, 50):>8.0f} "
+                f"{_percentile(ms, 95):>8.0f} {_percentile(ms, 99):>8.0f}  {milestone}"
+            )
+    ratio = bookings.rate / baseline.rate if baseline.rate else 0.0
+    verdict = "meets" if ratio >= TARGET_RATIO else "misses"
+    lines.append(
+        f"booking/baseline throughput: {ratio:.2f} at concurrency {concurrency} "
+        f"({verdict} the target of {TARGET_RATIO}); failed bookings: {bookings.failures}"
+    )
+    return lines
+
+
+def run_booking_bench(args: argparse.Namespace) -> int:
+    """Start a stack, measure, print, stop."""
+    with tempfile.TemporaryDirectory(prefix="staysaga-bench-booking-") as temp:
+        var_dir = Path(args.var_dir or temp)
+        print(f"starting the stack in {var_dir} ...", flush=True)
+        stack = start_stack(var_dir)
+        try:
+            stack.wait_until_up()
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(
+                f"stack up; load average {load}; {args.bookings} runs each at concurrency "
+                f"{args.concurrency}; {os.cpu_count()} CPUs shared by the stack and this driver",
+                flush=True,
+            )
+
+            async def run() -> tuple[Series, Series]:
+                driver = await StackDriver.open(stack.settings)
+                try:
+                    return await measure(driver, args.bookings, args.concurrency)
+                finally:
+                    await driver.close()
+
+            baseline, bookings = asyncio.run(run())
+        finally:
+            stack.stop()
+    for line in report(baseline, bookings, args.concurrency):
+        print(line, flush=True)
+    return 0 if bookings.failures == 0 else 1

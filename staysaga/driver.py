@@ -1,0 +1,216 @@
+"""Drives bookings through a running stack the way the website does, for the booking
+benchmark and the end-to-end tests: a traveller account, a room from Search, a card
+token from the bank, the workflow started, the payment update, the progress followed."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+
+from services.common.auth import audience
+from services.common.settings import Settings
+from staysaga.secrets import StackSecrets
+from temporal.client import connect
+from temporal.names import TaskQueue, booking_workflow_id
+from workflows.models import (
+    QUERY_STATUS,
+    UPDATE_SUBMIT_PAYMENT,
+    WORKFLOW_TYPE,
+    BookingRequest,
+    BookingState,
+    BookingView,
+    PaymentSubmission,
+    Step,
+)
+
+USERS_REGISTER_SCOPE = "users:register"
+POLL_SECONDS = 0.05
+BIG_CITIES = ("Paris", "London", "Tokyo", "New York City", "Berlin", "Madrid", "Rome", "Seoul")
+
+
+@dataclass
+class Timings:
+    """When one booking reached its milestones, in seconds from its start."""
+
+    confirmed: float | None = None
+    emailed: float | None = None
+    final_state: BookingState | None = None
+
+
+@dataclass
+class Room:
+    """A bookable room type of a hotel, with what the receipt shows of it."""
+
+    hotel_id: int
+    room_type_id: int
+    hotel_name: str
+    hotel_address: str
+    room_type_name: str
+
+
+@dataclass
+class StackDriver:
+    """A client of every part of one running stack."""
+
+    settings: Settings
+    secrets: StackSecrets
+    http: httpx.AsyncClient
+    temporal: Client
+    rooms: list[Room] = field(default_factory=list)
+    _tokens: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> StackDriver:
+        """Connect to the stack described by `settings` (its var dir holds the secrets)."""
+        secrets = StackSecrets.load(settings.var_dir)
+        http = httpx.AsyncClient(timeout=30)
+        return cls(settings, secrets, http, await connect(settings))
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self.http.aclose()
+
+    async def service_token(self, client_id: str, scopes: str, component: str) -> str:
+        """A client-credentials token of one of the stack's clients."""
+        key = (client_id, scopes, component)
+        if key not in self._tokens:
+            response = await self.http.post(
+                self.settings.auth_token_url,
+                data={
+                    "grant_type": "client_credentials",
+                    "scope": scopes,
+                    "resource": audience(component),
+                },
+                auth=(client_id, self.secrets.client_secret(client_id)),
+            )
+            response.raise_for_status()
+            self._tokens[key] = response.json()["access_token"]
+        return self._tokens[key]
+
+    async def register_user(self, name: str = "Ada Lovelace") -> tuple[str, str]:
+        """A new traveller account, as the website's sign-up makes one: (user id, e-mail)."""
+        email = f"traveller-{uuid.uuid4().hex[:10]}@example.com"
+        token = await self.service_token("web", USERS_REGISTER_SCOPE, "users")
+        response = await self.http.post(
+            self.settings.url("users") + "/users",
+            json={"email": email, "name": name, "password": "correct horse battery"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        response.raise_for_status()
+        body = response.json()
+        return str(body.get("user_id") or body["id"]), email
+
+    async def load_rooms(self, cities: tuple[str, ...] = BIG_CITIES) -> list[Room]:
+        """Room types for two guests in some big cities, to spread bookings over."""
+        search = self.settings.url("search")
+        for city in cities:
+            page = await self.http.get(f"{search}/hotels", params={"city": city, "page_size": 50})
+            if page.status_code != 200:
+                continue
+            for hotel in page.json()["items"]:
+                detail = (await self.http.get(f"{search}/hotels/{hotel['id']}")).json()
+                for room_type in detail["room_types"]:
+                    if room_type["capacity"] >= 2:
+                        self.rooms.append(
+                            Room(
+                                hotel["id"],
+                                room_type["id"],
+                                hotel["name"],
+                                hotel["address"],
+                                room_type["name"],
+                            )
+                        )
+        if not self.rooms:
+            raise RuntimeError("Search listed no bookable rooms")
+        return self.rooms
+
+    async def tokenize(self, number: str = "4242424242424242") -> str:
+        """A bank token for a test card, as the website's checkout gets one."""
+        response = await self.http.post(
+            self.settings.url("bank") + "/tokens",
+            json={
+                "number": number,
+                "exp_month": 12,
+                "exp_year": date.today().year + 3,
+                "cvc": "123",
+                "holder": "Ada Lovelace",
+            },
+            headers={"Authorization": f"Bearer {self.secrets.shared('BANK_PUBLISHABLE_KEY')}"},
+        )
+        response.raise_for_status()
+        return response.json()["token"]
+
+    async def start_booking(
+        self, user_id: str, room: Room, check_in: date, nights: int = 2
+    ) -> WorkflowHandle:
+        """Start a booking workflow, as the website's "Book" button does."""
+        booking_id = uuid.uuid4().hex[:16]
+        request = BookingRequest(
+            booking_id=booking_id,
+            user_id=user_id,
+            hotel_id=room.hotel_id,
+            room_type_id=room.room_type_id,
+            check_in=check_in,
+            check_out=check_in + timedelta(days=nights),
+            guests=2,
+            guest_name="Ada Lovelace",
+            hotel_name=room.hotel_name,
+            hotel_address=room.hotel_address,
+            room_type_name=room.room_type_name,
+        )
+        return await self.temporal.start_workflow(
+            WORKFLOW_TYPE,
+            request,
+            id=booking_workflow_id(booking_id),
+            task_queue=TaskQueue.BOOKING,
+        )
+
+    async def status(self, handle: WorkflowHandle) -> BookingView:
+        """The booking's status query."""
+        return await handle.query(QUERY_STATUS, result_type=BookingView)
+
+    async def wait_for(
+        self, handle: WorkflowHandle, done: Any, timeout: float = 120.0
+    ) -> BookingView:
+        """Poll the status query until `done(view)` holds; fail after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = await self.status(handle)
+            if done(view):
+                return view
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{handle.id} stuck at {view.state} {view.steps}")
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def pay(self, handle: WorkflowHandle, card_token: str) -> BookingView:
+        """The submit_payment update; answers once the payment is processed."""
+        return await handle.execute_update(
+            UPDATE_SUBMIT_PAYMENT, PaymentSubmission(card_token=card_token), result_type=BookingView
+        )
+
+    async def book(
+        self, user_id: str, room: Room | None = None, card: str = "4242424242424242"
+    ) -> tuple[BookingView, Timings]:
+        """One booking from start to e-mailed receipt (or its failure), timed."""
+        room = room or random.choice(self.rooms)  # noqa: S311 - spreading load, not security
+        check_in = date.today() + timedelta(days=random.randint(20, 300))  # noqa: S311
+        started = time.monotonic()
+        handle = await self.start_booking(user_id, room, check_in)
+        view = await self.wait_for(handle, lambda v: v.state != BookingState.STARTED)
+        timings = Timings()
+        if view.state == BookingState.AWAITING_PAYMENT:
+            view = await self.pay(handle, await self.tokenize(card))
+        if view.state == BookingState.CONFIRMED:
+            timings.confirmed = time.monotonic() - started
+            view = await self.wait_for(handle, lambda v: Step.EMAILED in v.steps)
+            timings.emailed = time.monotonic() - started
+        timings.final_state = view.state
+        return view, timings
