@@ -67,12 +67,11 @@ _PROBLEM_SCHEMA = {
 
 def openapi_document(title: str, version: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of a service's endpoints."""
-    models = {m for e in endpoints for m in (e.query, e.body, e.response) if m is not None}
-    keyed = [
-        (m, "validation" if m in {e.body for e in endpoints} else "serialization") for m in models
-    ]
+    # A model may be both a request body and a response: it gets a schema for each mode.
+    keyed = {(e.body, "validation") for e in endpoints if e.body is not None}
+    keyed |= {(m, "serialization") for e in endpoints for m in (e.query, e.response) if m}
     refs, definitions = models_json_schema(
-        sorted(keyed, key=lambda pair: pair[0].__name__), ref_template=_REF
+        sorted(keyed, key=lambda pair: (pair[0].__name__, pair[1])), ref_template=_REF
     )
     schemas: dict[str, Any] = dict(definitions.get("$defs", {}))
     schemas["Problem"] = _PROBLEM_SCHEMA

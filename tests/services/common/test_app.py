@@ -126,3 +126,18 @@ async def test_openapi_document_describes_the_endpoints(tmp_path):
     assert operation["parameters"][0]["name"] == "count"
     assert "requestBody" in operation
     assert "/echo" in docs.text
+
+
+async def test_openapi_handles_a_model_that_is_both_body_and_response(tmp_path):
+    async def put_echo(request: Request) -> JSONResponse:
+        return JSONResponse((await parse_body(EchoBody, request)).model_dump())
+
+    app = create_service_app(
+        "search",
+        settings_for(tmp_path),
+        [Endpoint("PUT", "/echo", put_echo, "echo", body=EchoBody, response=EchoBody)],
+        title="test",
+    )
+    async with running_app(app) as client:
+        operation = (await client.get("/openapi.json")).json()["paths"]["/echo"]["put"]
+    assert "requestBody" in operation and "content" in operation["responses"]["200"]
