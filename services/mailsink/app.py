@@ -5,6 +5,8 @@ No tokens here: it is a local development tool, and listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from services.mailsink import api, store
 from services.mailsink.smtp import start_smtp
 
 log = logging.getLogger("staysaga.mailsink")
+SMTP_CLOSE_GRACE_SECONDS = 2.0
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -138,7 +141,10 @@ async def _start_smtp(app: Starlette) -> None:
 async def _stop_smtp(app: Starlette) -> None:
     server = app.state.smtp_server
     server.close()
-    await server.wait_closed()
+    # Since Python 3.11.5 this also waits for open client connections; a client that
+    # never says QUIT must not keep the sink from stopping.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(server.wait_closed(), SMTP_CLOSE_GRACE_SECONDS)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -33,7 +33,7 @@ class StoringHandler:
         message_id = await save(self.engine, envelope.mail_from or "", list(envelope.rcpt_tos), raw)
         log.info(
             "received a message",
-            extra={"message": message_id, "recipients": len(envelope.rcpt_tos)},
+            extra={"message_id": message_id, "recipients": len(envelope.rcpt_tos)},
         )
         return "250 Message accepted for delivery"
 

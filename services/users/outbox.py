@@ -14,7 +14,6 @@ every time, so a mail client or a reader sees it as the same message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import uuid
@@ -37,6 +36,7 @@ SENT = "sent"
 LEASE_SECONDS = 120.0
 FIRST_RETRY_SECONDS = 0.5
 IDLE_POLL_SECONDS = 5.0
+STOP_GRACE_SECONDS = 5.0
 BATCH = 20
 
 
@@ -139,35 +139,61 @@ class Courier:
         self.smtp = smtp
         self.sender = sender
         self.max_backoff = max_backoff
-        self._wake = asyncio.Event()
+        self._woken = False
+        self._stopping = False
+        self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
-        self._wake.set()
+        self._woken = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _pause(self, seconds: float) -> None:
+        # A bare future and a timer rather than wait_for(Event.wait()): nothing nested to
+        # cancel when the app stops.
+        if self._woken or self._stopping:
+            self._woken = False
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, lambda: waiter.done() or waiter.set_result(None))
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+            self._woken = False
 
     def start(self) -> None:
         """Run the delivery loop in the background."""
         self._task = asyncio.create_task(self._run(), name="outbox-courier")
 
     async def stop(self) -> None:
-        """Stop the loop (a message being sent is resent later, by its lease)."""
-        if self._task is not None:
+        """Stop the loop after the current message; cancel it if that takes too long
+        (a message cut off mid-send is resent later, once its lease runs out)."""
+        self._stopping = True
+        self.wake()
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait({self._task}, timeout=STOP_GRACE_SECONDS)
+        if not done:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Not awaited without a bound: a library deep in a send may swallow the
+            # cancellation, and the loop then ends by itself at its next check.
+            await asyncio.wait({self._task}, timeout=STOP_GRACE_SECONDS)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
+            self._woken = False
             try:
                 await self.deliver_due()
                 wait = await self._seconds_to_next()
             except Exception:
                 log.exception("outbox pass failed; trying again shortly")
                 wait = IDLE_POLL_SECONDS
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await self._pause(wait)
 
     async def _seconds_to_next(self) -> float:
         async with self.engine.connect() as conn:
@@ -253,7 +279,7 @@ class Courier:
             log.warning(
                 "SMTP did not take a message; retrying in %.1f s",
                 delay,
-                extra={"message": message_id, "attempts": row.attempts, "error": str(exc)},
+                extra={"outbox_id": message_id, "attempts": row.attempts, "error": str(exc)},
             )
             return False
         async with self.engine.begin() as conn:
@@ -264,6 +290,6 @@ class Courier:
             )
         log.info(
             "e-mail handed to SMTP",
-            extra={"message": message_id, "template": row.template, "attempts": row.attempts},
+            extra={"outbox_id": message_id, "template": row.template, "attempts": row.attempts},
         )
         return True
