@@ -79,7 +79,7 @@ async def get_attachment(request: Request) -> Response:
 
 
 async def get_raw(request: Request) -> Response:
-    """GET /api/messages/{id}/raw: the message exactly as received."""
+    """GET /api/messages/{id}/raw: the message source (with Unix line ends)."""
     stored = await _stored(request)
     return Response(stored.parsed.as_bytes(), media_type="message/rfc822")
 
@@ -126,7 +126,7 @@ ENDPOINTS = (
         "GET",
         "/api/messages/{message_id}/raw",
         get_raw,
-        "The message as received (message/rfc822)",
+        "The message source (message/rfc822)",
         errors=(400, 404),
     ),
 )
