@@ -32,7 +32,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     factory = getattr(importlib.import_module(module_name), factory_name)
     config = uvicorn.Config(
         factory(settings),
-        host=settings.host,
+        # The mail sink is a local development tool with no tokens: loopback only.
+        host="127.0.0.1" if args.component == "mailsink" else settings.host,
         port=settings.port(args.component),
         log_config=None,
         access_log=False,

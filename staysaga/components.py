@@ -11,6 +11,10 @@ SERVICE_APPS: dict[str, str] = {
     "search": "services.search.app:create_app",
     "bank": "services.bank.app:create_app",
     "payments": "services.payments.app:create_app",
+    # The mail sink first: Users hands e-mails to its SMTP port as soon as it starts.
+    "mailsink": "services.mailsink.app:create_app",
+    "pdf": "services.pdf.app:create_app",
+    "users": "services.users.app:create_app",
     # Last: the website calls everything above.
     "web": "web.app:create_app",
 }

@@ -137,8 +137,13 @@ class ServiceClient:
                 params=params,
                 headers={**extra, "Authorization": f"Bearer {token}"},
             )
-            if response.status_code == 401 and attempt == 1:
-                # Our cached token may have been revoked or signed by a retired key.
+            if (
+                response.status_code == 401
+                and attempt == 1
+                and "www-authenticate" in response.headers
+            ):
+                # Our cached token may have been revoked or signed by a retired key. A 401
+                # without a challenge is the callee's own answer (invalid-credentials).
                 self._cache.pop(scopes, None)
                 continue
             break

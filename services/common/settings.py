@@ -152,6 +152,31 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
     Variable("STAYSAGA_CLIENT_ID", None, "this process's OAuth 2 client id (client credentials)"),
     Variable("STAYSAGA_CLIENT_SECRET", None, "this process's OAuth 2 client secret"),
     Variable("MAILSINK_SMTP_PORT", "1025", "SMTP port of the local mail sink", _port),
+    Variable("SMTP_HOST", "127.0.0.1", "SMTP relay outgoing mail goes through"),
+    Variable("SMTP_PORT", None, "SMTP relay port (default MAILSINK_SMTP_PORT)", _port),
+    Variable("SMTP_STARTTLS", "false", "upgrade the SMTP connection with STARTTLS", _bool),
+    Variable("SMTP_TLS", "false", "connect to the SMTP relay over TLS (port 465 style)", _bool),
+    Variable("SMTP_USERNAME", None, "SMTP login (with SMTP_PASSWORD); none: no AUTH"),
+    Variable("SMTP_PASSWORD", None, "SMTP password"),
+    Variable("MAIL_FROM", "staysaga <no-reply@staysaga.local>", "From address of every e-mail"),
+    Variable(
+        "MAIL_RETRY_MAX_SECONDS",
+        "60",
+        "longest wait between two attempts to hand an e-mail to SMTP",
+        _positive_float,
+    ),
+    Variable(
+        "USERS_LINK_SECRET",
+        None,
+        "key signing e-mail verification and password reset links (unset: a random one "
+        "per process, so links die with it)",
+    ),
+    Variable(
+        "USERS_LINK_BASE_URL",
+        None,
+        "where links in account e-mails point (default WEB_URL): <base>/account/verify-email"
+        "?token=..., <base>/account/reset-password?token=...",
+    ),
     Variable(
         "WEB_SESSION_SECRET",
         None,
@@ -306,6 +331,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             if "invalid literal" in reason or "could not convert" in reason:
                 reason = "must be a number"
             raise SettingsError(variable.name, f"{reason} (got {raw!r})") from None
+    if values["SMTP_TLS"] and values["SMTP_STARTTLS"]:
+        raise SettingsError("SMTP_STARTTLS", "SMTP_TLS and SMTP_STARTTLS exclude each other")
     if bool(values["TEMPORAL_TLS_CERT"]) != bool(values["TEMPORAL_TLS_KEY"]):
         missing = "TEMPORAL_TLS_KEY" if values["TEMPORAL_TLS_CERT"] else "TEMPORAL_TLS_CERT"
         raise SettingsError(missing, "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")

@@ -18,6 +18,10 @@ async def whoami(request: Request) -> JSONResponse:
     return JSONResponse({"client": principal(request).client_id})
 
 
+async def wrong_password(request: Request) -> JSONResponse:
+    raise Problem(401, "invalid-credentials", "The e-mail or the password is wrong.")
+
+
 async def refuse(request: Request) -> JSONResponse:
     raise Problem(402, "card-declined", "The card was declined.", field="card_token")
 
@@ -30,6 +34,7 @@ def app_and_issuer(tmp_path):
         [
             Endpoint("GET", "/whoami", whoami, "who", scope="payments:read"),
             Endpoint("POST", "/refuse", refuse, "refuse", scope="payments:read"),
+            Endpoint("POST", "/check", wrong_password, "check", scope="payments:read"),
         ],
         title="t",
     )
@@ -81,3 +86,18 @@ async def test_a_problem_becomes_a_service_error_with_its_type(app_and_issuer):
     assert caught.value.status == 402
     assert caught.value.type == "card-declined"
     assert not caught.value.retryable
+
+
+async def test_a_401_without_a_bearer_challenge_is_not_retried(app_and_issuer):
+    app, issuer = app_and_issuer
+    calls = []
+
+    async def source(aud, scopes):
+        calls.append(aud)
+        return issuer.service_token("auth", scopes, "payments"), 300.0
+
+    client = _client(app, source)
+    with pytest.raises(ServiceError) as caught:
+        await client.request("POST", "/check", scopes="payments:read")
+    assert caught.value.status == 401 and caught.value.type == "invalid-credentials"
+    assert len(calls) == 1

@@ -1,0 +1,1 @@
+"""Schema migrations of the mail sink's database (see services.common.migrations)."""

@@ -1,0 +1,1 @@
+"""PDF reporting: booking receipts and cancellation notes rendered with reportlab, kept."""

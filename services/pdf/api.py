@@ -1,0 +1,79 @@
+"""The PDF service's public contract: what each template needs, and what comes back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Template = Literal["receipt", "cancellation"]
+TEMPLATES: tuple[str, ...] = ("receipt", "cancellation")
+
+
+class Night(BaseModel):
+    """One night of the stay and its price in minor units."""
+
+    model_config = ConfigDict(extra="forbid")
+    night: dt.date
+    price: int = Field(ge=0)
+
+
+class ReceiptData(BaseModel):
+    """Data of the booking receipt (template `receipt`). Money in minor units."""
+
+    model_config = ConfigDict(extra="forbid")
+    hotel_name: str = Field(min_length=1, max_length=200)
+    hotel_address: str = Field(min_length=1, max_length=300)
+    guest_name: str = Field(min_length=1, max_length=200)
+    check_in: dt.date
+    check_out: dt.date
+    nights: list[Night] = Field(min_length=1, max_length=366)
+    taxes: int = Field(ge=0)
+    total: int = Field(ge=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    payment_reference: str = Field(min_length=1, max_length=200)
+    confirmation_code: str = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ReceiptData:
+        if self.check_out <= self.check_in:
+            raise ValueError("check_out must be after check_in")
+        return self
+
+
+class CancellationData(ReceiptData):
+    """Data of the cancellation note (template `cancellation`): the receipt's and the refund."""
+
+    refund: int = Field(ge=0)
+    cancelled_at: dt.datetime
+
+
+TEMPLATE_DATA: dict[str, type[ReceiptData]] = {
+    "receipt": ReceiptData,
+    "cancellation": CancellationData,
+}
+
+
+class RenderRequest(BaseModel):
+    """POST /documents: render `template` with `data`, once per `key`."""
+
+    model_config = ConfigDict(extra="forbid")
+    template: Template
+    data: dict[str, Any] = Field(description="fields of the template's schema (ReceiptData...)")
+    owner_id: str = Field(min_length=1, max_length=200, description="the traveller it is for")
+    key: str = Field(
+        min_length=1,
+        max_length=200,
+        description="idempotency key: the same key returns the same document",
+    )
+
+
+class Document(BaseModel):
+    """A rendered document; GET /documents/{id} returns its PDF."""
+
+    id: str
+    template: Template
+    owner_id: str
+    created_at: dt.datetime
+    size: int

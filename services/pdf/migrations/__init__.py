@@ -1,0 +1,1 @@
+"""Schema migrations of the PDF service's database (see services.common.migrations)."""

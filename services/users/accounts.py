@@ -1,0 +1,259 @@
+"""Accounts: sign-up, profile, address verification, password reset, credential checks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.common.problems import Problem
+from services.users import api, links, mails, outbox, passwords
+from services.users.models import outbox as outbox_table
+from services.users.models import users
+
+# One reset e-mail per account per this many seconds: enough for a person, useless for
+# someone trying to flood a mailbox.
+RESET_MAIL_INTERVAL_SECONDS = 60
+
+_PUBLIC = (
+    users.c.id,
+    users.c.email,
+    users.c.name,
+    users.c.email_verified,
+    users.c.created_at,
+)
+
+
+def _user(row: Any) -> api.User:
+    created = row.created_at
+    if created.tzinfo is None:  # SQLite gives back naive datetimes
+        created = created.replace(tzinfo=UTC)
+    return api.User(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        email_verified=row.email_verified,
+        created_at=created,
+    )
+
+
+def invalid_link() -> Problem:
+    """400 for a verification or reset link that is forged, used, or expired."""
+    return Problem(
+        400,
+        "invalid-link",
+        "This link is not valid.",
+        "The link is expired, already used, or damaged; ask for a new one.",
+        field="token",
+    )
+
+
+class Accounts:
+    """Account operations over the Users database."""
+
+    def __init__(self, engine: AsyncEngine, signer: links.LinkSigner, link_base: str) -> None:
+        self.engine = engine
+        self.signer = signer
+        self.link_base = link_base.rstrip("/")
+
+    def _link(self, path: str, token: str) -> str:
+        return f"{self.link_base}{path}?{urlencode({'token': token})}"
+
+    async def get(self, user_id: str) -> api.User | None:
+        """An account by id."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(*_PUBLIC).where(users.c.id == user_id))).first()
+        return _user(row) if row else None
+
+    async def register(self, registration: api.Registration) -> api.User:
+        """Create an account and queue its verification e-mail, in one transaction."""
+        password_hash = await passwords.hash_password(registration.password)
+        user_id = uuid.uuid4().hex
+        now = datetime.now(UTC)
+        token = self.signer.make(
+            links.VERIFY_EMAIL, user_id, registration.email, links.VERIFY_EMAIL_TTL_SECONDS
+        )
+        mail = mails.render(
+            "verify-email",
+            {
+                "name": registration.name,
+                "email": registration.email,
+                "link": self._link("/account/verify-email", token),
+            },
+        )
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    users.insert().values(
+                        id=user_id,
+                        email=registration.email,
+                        name=registration.name,
+                        password_hash=password_hash,
+                        email_verified=False,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                await outbox.enqueue(
+                    conn,
+                    message_key=f"verify-email.{user_id}",
+                    user_id=user_id,
+                    template="verify-email",
+                    to=registration.email,
+                    mail=mail,
+                )
+        except IntegrityError:
+            raise Problem(
+                409,
+                "email-taken",
+                "An account with this e-mail address exists.",
+                "Sign in, or reset the password if you forgot it.",
+                field="email",
+            ) from None
+        return api.User(
+            id=user_id, email=registration.email, name=registration.name,
+            email_verified=False, created_at=now,
+        )  # fmt: skip
+
+    async def verify_email(self, token: str) -> api.User:
+        """Mark the address of the link's account verified (again is fine)."""
+        try:
+            claims = self.signer.check(token, links.VERIFY_EMAIL)
+        except links.InvalidLink:
+            raise invalid_link() from None
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(sa.select(*_PUBLIC).where(users.c.id == claims.user_id))
+            ).first()
+            # The link is for one address: changed since, and it no longer counts.
+            if row is None or links.fingerprint(row.email) != claims.fingerprint:
+                raise invalid_link()
+            if not row.email_verified:
+                await conn.execute(
+                    users.update()
+                    .where(users.c.id == row.id)
+                    .values(email_verified=True, updated_at=datetime.now(UTC))
+                )
+        user = _user(row)
+        return user.model_copy(update={"email_verified": True})
+
+    async def request_reset(self, email: str) -> None:
+        """Queue a reset e-mail if the address has an account; say nothing either way."""
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(users.c.id, users.c.name, users.c.email, users.c.password_hash).where(
+                        users.c.email == email
+                    )
+                )
+            ).first()
+            if row is None or await self._reset_sent_recently(conn, row.id):
+                return
+            token = self.signer.make(
+                links.RESET_PASSWORD,
+                row.id,
+                row.password_hash,
+                links.RESET_PASSWORD_TTL_SECONDS,
+            )
+            mail = mails.render(
+                "password-reset",
+                {
+                    "name": row.name,
+                    "email": row.email,
+                    "link": self._link("/account/reset-password", token),
+                },
+            )
+            await outbox.enqueue(
+                conn,
+                message_key=f"password-reset.{uuid.uuid4().hex}",
+                user_id=row.id,
+                template="password-reset",
+                to=row.email,
+                mail=mail,
+            )
+
+    async def _reset_sent_recently(self, conn: AsyncConnection, user_id: str) -> bool:
+        since = datetime.now(UTC) - timedelta(seconds=RESET_MAIL_INTERVAL_SECONDS)
+        found = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(outbox_table)
+            .where(
+                outbox_table.c.user_id == user_id,
+                outbox_table.c.template == "password-reset",
+                outbox_table.c.created_at > since,
+            )
+        )
+        return bool(found)
+
+    async def reset_password(self, token: str, password: str) -> None:
+        """Set a new password from a reset link; the link then stops working."""
+        try:
+            claims = self.signer.check(token, links.RESET_PASSWORD)
+        except links.InvalidLink:
+            raise invalid_link() from None
+        async with self.engine.connect() as conn:
+            old = await conn.scalar(
+                sa.select(users.c.password_hash).where(users.c.id == claims.user_id)
+            )
+        if old is None or links.fingerprint(old) != claims.fingerprint:
+            raise invalid_link()
+        new_hash = await passwords.hash_password(password)
+        async with self.engine.begin() as conn:
+            # Conditional on the old hash: two uses of one link race, one wins.
+            result = await conn.execute(
+                users.update()
+                .where(users.c.id == claims.user_id, users.c.password_hash == old)
+                .values(
+                    password_hash=new_hash,
+                    # Following the link proved the mailbox is theirs.
+                    email_verified=True,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        if result.rowcount != 1:
+            raise invalid_link()
+
+    async def check_credentials(self, email: str, password: str) -> api.CredentialsValid | None:
+        """The account if the password is its password; None otherwise, in the same time."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        users.c.id, users.c.name, users.c.email_verified, users.c.password_hash
+                    ).where(users.c.email == email)
+                )
+            ).first()
+        if row is None:
+            await passwords.verify_password(passwords.dummy_hash(), password)
+            return None
+        if not await passwords.verify_password(row.password_hash, password):
+            return None
+        if passwords.needs_rehash(row.password_hash):
+            new_hash = await passwords.hash_password(password)
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    users.update()
+                    .where(users.c.id == row.id, users.c.password_hash == row.password_hash)
+                    .values(password_hash=new_hash)
+                )
+        return api.CredentialsValid(
+            user_id=row.id, name=row.name, email_verified=row.email_verified
+        )
+
+    async def update_profile(self, user_id: str, update: api.ProfileUpdate) -> api.User | None:
+        """Change the fields given; None if there is no such account."""
+        changes: dict[str, Any] = update.model_dump(exclude_unset=True, exclude_none=True)
+        async with self.engine.begin() as conn:
+            if changes:
+                await conn.execute(
+                    users.update()
+                    .where(users.c.id == user_id)
+                    .values(**changes, updated_at=datetime.now(UTC))
+                )
+            row = (await conn.execute(sa.select(*_PUBLIC).where(users.c.id == user_id))).first()
+        return _user(row) if row else None

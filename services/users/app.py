@@ -1,0 +1,299 @@
+"""The Users service's routes: accounts, links from account e-mails, credential checks,
+and the booking e-mails the saga asks for.
+
+Scopes: `users:register` (the website's anonymous account flows: sign-up, verification,
+password reset), `profile` (a traveller's own account), `users:read` (services reading an
+account), `users:credentials` (the auth service only), `users:notify` (the notifications
+worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from services.common.app import create_service_app, model_response
+from services.common.auth import ensure_owner, principal
+from services.common.http import ServiceClients
+from services.common.mail import SmtpConfig
+from services.common.openapi import Endpoint
+from services.common.problems import Problem, not_found, parse_body
+from services.common.settings import Settings, load_settings
+from services.users import api, notifications
+from services.users.accounts import Accounts
+from services.users.links import LinkSigner
+from services.users.outbox import Courier
+
+log = logging.getLogger("staysaga.users")
+
+
+def _accounts(request: Request) -> Accounts:
+    return request.app.state.accounts
+
+
+def _wake_courier(request: Request) -> None:
+    request.app.state.courier.wake()
+
+
+async def register(request: Request) -> JSONResponse:
+    """POST /users: sign up; the verification e-mail is queued with the account."""
+    body = await parse_body(api.Registration, request)
+    user = await _accounts(request).register(body)
+    _wake_courier(request)
+    response = model_response(user, status=201)
+    response.headers["Location"] = f"/users/{user.id}"
+    return response
+
+
+def _own_id(request: Request) -> str:
+    who = principal(request)
+    if who.is_service:
+        # /users/me means the traveller behind the token; a service has no account.
+        raise not_found("user", "me")
+    return who.subject
+
+
+async def show_me(request: Request) -> JSONResponse:
+    """GET /users/me: the caller's own account."""
+    user = await _accounts(request).get(_own_id(request))
+    if user is None:
+        raise not_found("user", "me")
+    return model_response(user)
+
+
+async def update_me(request: Request) -> JSONResponse:
+    """PATCH /users/me: change the caller's own name."""
+    body = await parse_body(api.ProfileUpdate, request)
+    user = await _accounts(request).update_profile(_own_id(request), body)
+    if user is None:
+        raise not_found("user", "me")
+    return model_response(user)
+
+
+async def show_user(request: Request) -> JSONResponse:
+    """GET /users/{user_id}: an account, for services (a traveller: only their own)."""
+    user_id = request.path_params["user_id"]
+    ensure_owner(principal(request), user_id, "user", user_id)
+    user = await _accounts(request).get(user_id)
+    if user is None:
+        raise not_found("user", user_id)
+    return model_response(user)
+
+
+async def verify_email(request: Request) -> JSONResponse:
+    """POST /email-verifications: the token of a verification link marks the address."""
+    body = await parse_body(api.LinkToken, request)
+    return model_response(await _accounts(request).verify_email(body.token))
+
+
+async def request_password_reset(request: Request) -> JSONResponse:
+    """POST /password-resets: always 202, whether or not the address has an account."""
+    body = await parse_body(api.PasswordResetRequest, request)
+    await _accounts(request).request_reset(body.email)
+    _wake_courier(request)
+    return model_response(api.Accepted(status="accepted"), status=202)
+
+
+async def reset_password(request: Request) -> JSONResponse:
+    """POST /password-resets/confirm: set a new password with the token of a reset link."""
+    body = await parse_body(api.PasswordReset, request)
+    await _accounts(request).reset_password(body.token, body.password)
+    return model_response(api.Accepted(status="password-changed"))
+
+
+async def check_credentials(request: Request) -> JSONResponse:
+    """POST /credentials/check: the account, or 401 invalid-credentials (never saying why)."""
+    body = await parse_body(api.CredentialCheck, request)
+    found = await _accounts(request).check_credentials(body.email, body.password)
+    if found is None:
+        raise Problem(401, "invalid-credentials", "The e-mail or the password is wrong.")
+    return model_response(found)
+
+
+async def send_message(request: Request) -> JSONResponse:
+    """POST /users/{user_id}/messages: queue a booking e-mail (idempotent on message_key)."""
+    user_id = request.path_params["user_id"]
+    ensure_owner(principal(request), user_id, "user", user_id)
+    body = await parse_body(api.NotificationRequest, request)
+    status, created = await notifications.notify(
+        request.app.state.engine, request.app.state.clients, user_id, body
+    )
+    if created:
+        _wake_courier(request)
+    response = model_response(status, status=202)
+    response.headers["Location"] = f"/users/{user_id}/messages/{status.message_id}"
+    return response
+
+
+async def show_message(request: Request) -> JSONResponse:
+    """GET /users/{user_id}/messages/{message_id}: pending or sent, and how many attempts."""
+    user_id = request.path_params["user_id"]
+    ensure_owner(principal(request), user_id, "user", user_id)
+    status = await notifications.message_status(
+        request.app.state.engine, user_id, request.path_params["message_id"]
+    )
+    return model_response(status)
+
+
+ENDPOINTS = (
+    Endpoint(
+        "POST",
+        "/users",
+        register,
+        "Sign up: create an account and e-mail its verification link",
+        body=api.Registration,
+        response=api.User,
+        status=201,
+        errors=(409, 422),
+        scope="users:register",
+        tags=("accounts",),
+    ),
+    Endpoint(
+        "GET",
+        "/users/me",
+        show_me,
+        "The caller's own account",
+        response=api.User,
+        errors=(404,),
+        scope="profile",
+        tags=("profile",),
+    ),
+    Endpoint(
+        "PATCH",
+        "/users/me",
+        update_me,
+        "Change the caller's own name",
+        body=api.ProfileUpdate,
+        response=api.User,
+        errors=(404, 422),
+        scope="profile",
+        tags=("profile",),
+    ),
+    Endpoint(
+        "GET",
+        "/users/{user_id}",
+        show_user,
+        "An account by id",
+        response=api.User,
+        errors=(404,),
+        scope="users:read",
+        tags=("accounts",),
+    ),
+    Endpoint(
+        "POST",
+        "/email-verifications",
+        verify_email,
+        "Mark an address verified with the token of its link",
+        body=api.LinkToken,
+        response=api.User,
+        errors=(400, 422),
+        scope="users:register",
+        tags=("accounts",),
+    ),
+    Endpoint(
+        "POST",
+        "/password-resets",
+        request_password_reset,
+        "E-mail a password reset link (the answer never says whether the account exists)",
+        body=api.PasswordResetRequest,
+        response=api.Accepted,
+        status=202,
+        errors=(422,),
+        scope="users:register",
+        tags=("accounts",),
+    ),
+    Endpoint(
+        "POST",
+        "/password-resets/confirm",
+        reset_password,
+        "Set a new password with the token of a reset link",
+        body=api.PasswordReset,
+        response=api.Accepted,
+        errors=(400, 422),
+        scope="users:register",
+        tags=("accounts",),
+    ),
+    Endpoint(
+        "POST",
+        "/credentials/check",
+        check_credentials,
+        "Check an e-mail and password (the auth service's sign-in)",
+        body=api.CredentialCheck,
+        response=api.CredentialsValid,
+        errors=(401, 422),
+        scope="users:credentials",
+        tags=("auth",),
+    ),
+    Endpoint(
+        "POST",
+        "/users/{user_id}/messages",
+        send_message,
+        "E-mail a booking event to the account (idempotent on message_key)",
+        body=api.NotificationRequest,
+        response=api.MessageStatus,
+        status=202,
+        errors=(404, 409, 422, 503),
+        scope="users:notify",
+        tags=("notifications",),
+    ),
+    Endpoint(
+        "GET",
+        "/users/{user_id}/messages/{message_id}",
+        show_message,
+        "Whether a queued e-mail has been handed to SMTP",
+        response=api.MessageStatus,
+        errors=(404,),
+        scope="users:notify",
+        tags=("notifications",),
+    ),
+)
+
+
+def _link_secret(settings: Settings) -> str:
+    secret = settings["USERS_LINK_SECRET"]
+    if secret:
+        return secret
+    log.warning(
+        "USERS_LINK_SECRET is not set: using a random one, so e-mailed links stop working "
+        "when this process stops (and on other copies of the service)"
+    )
+    return secrets.token_urlsafe(32)
+
+
+def create_app(
+    settings: Settings | None = None, clients: ServiceClients | None = None
+) -> Starlette:
+    """The Users ASGI app; `clients` (for the PDF service) defaults to client credentials."""
+    settings = settings or load_settings()
+
+    async def start(app: Starlette) -> None:
+        engine = app.state.engine
+        link_base = settings["USERS_LINK_BASE_URL"] or settings.url("web")
+        app.state.accounts = Accounts(engine, LinkSigner(_link_secret(settings)), link_base)
+        app.state.clients = clients or ServiceClients(settings)
+        app.state.courier = Courier(
+            engine,
+            SmtpConfig.from_settings(settings),
+            settings["MAIL_FROM"],
+            settings["MAIL_RETRY_MAX_SECONDS"],
+        )
+        app.state.courier.start()
+
+    async def stop(app: Starlette) -> None:
+        await app.state.courier.stop()
+        if clients is None:
+            await app.state.clients.aclose()
+
+    return create_service_app(
+        "users",
+        settings,
+        ENDPOINTS,
+        title="staysaga Users",
+        migrations="services.users.migrations",
+        on_startup=[start],
+        on_shutdown=[stop],
+    )

@@ -1,0 +1,1 @@
+"""Schema migrations of the Users database (see services.common.migrations)."""

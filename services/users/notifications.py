@@ -1,0 +1,120 @@
+"""E-mails about bookings, asked for by the saga: rendered, with PDFs attached, queued once."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.http import ServiceClients, ServiceError
+from services.common.mail import Attachment
+from services.common.problems import Problem, ValidationProblem, not_found
+from services.users import api, mails, outbox
+from services.users.models import users
+
+log = logging.getLogger("staysaga.users.notifications")
+
+
+def _key_reused() -> Problem:
+    return Problem(
+        409,
+        "message-key-reused",
+        "This message key belongs to another account's message.",
+        field="message_key",
+    )
+
+
+async def _fetch_attachments(
+    clients: ServiceClients, refs: list[api.AttachmentRef]
+) -> list[Attachment]:
+    found = []
+    for index, ref in enumerate(refs):
+        try:
+            response = await clients["pdf"].request(
+                "GET", f"/documents/{ref.document_id}", scopes="documents:read"
+            )
+        except ServiceError as exc:
+            if exc.status == 404:
+                raise ValidationProblem(
+                    [
+                        {
+                            "field": f"attachments.{index}.document_id",
+                            "message": "no such document",
+                        }
+                    ]
+                ) from None
+            raise _pdf_unavailable(str(exc)) from None
+        except (httpx.HTTPError, RuntimeError) as exc:
+            raise _pdf_unavailable(f"{type(exc).__name__}: {exc}") from None
+        content_type = response.headers.get("content-type", "application/pdf").split(";")[0]
+        found.append(Attachment(ref.filename, response.content, content_type))
+    return found
+
+
+def _pdf_unavailable(why: str) -> Problem:
+    log.warning("cannot fetch an attachment from the PDF service: %s", why)
+    return Problem(
+        503,
+        "pdf-unavailable",
+        "The documents to attach cannot be fetched right now.",
+        "Try again later.",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def notify(
+    engine: AsyncEngine, clients: ServiceClients, user_id: str, request: api.NotificationRequest
+) -> tuple[api.MessageStatus, bool]:
+    """Queue a booking e-mail to the account's address; a repeated key returns the first.
+
+    Returns the message's status and whether this call queued it.
+    """
+    async with engine.connect() as conn:
+        existing = await outbox.find(conn, key=request.message_key)
+        account = (
+            await conn.execute(sa.select(users.c.email, users.c.name).where(users.c.id == user_id))
+        ).first()
+    if existing is not None:
+        if existing.user_id != user_id:
+            raise _key_reused()
+        return outbox.status_of(existing), False
+    if account is None:
+        raise not_found("user", user_id)
+    context = mails.booking_context(request.template, request.data)
+    mail = mails.render(request.template, {**context, "name": account.name, "email": account.email})
+    attachments = await _fetch_attachments(clients, request.attachments)
+    try:
+        async with engine.begin() as conn:
+            message_id = await outbox.enqueue(
+                conn,
+                message_key=request.message_key,
+                user_id=user_id,
+                template=request.template,
+                to=account.email,
+                mail=mail,
+                attachments=attachments,
+            )
+    except IntegrityError:
+        # The same key queued concurrently: the first one stands.
+        async with engine.connect() as conn:
+            existing = await outbox.find(conn, key=request.message_key)
+        if existing is None:
+            raise
+        if existing.user_id != user_id:
+            raise _key_reused() from None
+        return outbox.status_of(existing), False
+    async with engine.connect() as conn:
+        row = await outbox.find(conn, id=message_id)
+    return outbox.status_of(row), True
+
+
+async def message_status(engine: AsyncEngine, user_id: str, message_id: str) -> api.MessageStatus:
+    """A queued message's status; 404 if it is not this account's."""
+    async with engine.connect() as conn:
+        row = await outbox.find(conn, id=message_id)
+    if row is None or row.user_id != user_id:
+        raise not_found("message", message_id)
+    return outbox.status_of(row)
