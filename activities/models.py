@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 # Activity names, shared by the workflow, the workers and the tests' stand-ins.
+DESCRIBE_HOTEL = "describe_hotel"
 HOLD_ROOM = "hold_room"
 RELEASE_HOLD = "release_hold"
 CONFIRM_RESERVATION = "confirm_reservation"
@@ -35,6 +36,22 @@ class NightPrice(BaseModel):
 
     night: date
     price: int
+
+
+class HotelRef(BaseModel):
+    """A room type of a hotel, as the traveller chose it."""
+
+    hotel_id: int
+    room_type_id: int
+
+
+class HotelInfo(BaseModel):
+    """What the receipt and the e-mails say about the hotel (from the Search catalogue)."""
+
+    hotel_name: str
+    hotel_address: str
+    room_type_name: str
+    capacity: int
 
 
 class HoldInput(BaseModel):

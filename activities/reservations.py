@@ -17,6 +17,30 @@ class ReservationActivities:
 
     def __init__(self, clients: ServiceClients) -> None:
         self.api = clients["reservations"]
+        self.http = clients.http
+        self.search_url = clients.settings.url("search")
+
+    @activity.defn(name=act.DESCRIBE_HOTEL)
+    async def describe_hotel(self, data: act.HotelRef) -> act.HotelInfo:
+        """The hotel and room type from Search's public catalogue."""
+        response = await self.http.get(f"{self.search_url}/hotels/{data.hotel_id}")
+        if response.status_code == 404:
+            raise ApplicationError(
+                "That hotel is not in our catalogue.", type=act.BAD_REQUEST, non_retryable=True
+            )
+        response.raise_for_status()  # anything else may pass: retried
+        hotel = response.json()
+        room = next((r for r in hotel["room_types"] if r["id"] == data.room_type_id), None)
+        if room is None:
+            raise ApplicationError(
+                "That hotel has no such room type.", type=act.BAD_REQUEST, non_retryable=True
+            )
+        return act.HotelInfo(
+            hotel_name=hotel["name"],
+            hotel_address=hotel["address"],
+            room_type_name=room["name"],
+            capacity=room["capacity"],
+        )
 
     @activity.defn(name=act.HOLD_ROOM)
     async def hold_room(self, data: act.HoldInput) -> act.Hold:

@@ -162,9 +162,6 @@ class StackDriver:
             check_out=check_in + timedelta(days=nights),
             guests=2,
             guest_name="Ada Lovelace",
-            hotel_name=room.hotel_name,
-            hotel_address=room.hotel_address,
-            room_type_name=room.room_type_name,
         )
         return await self.temporal.start_workflow(
             WORKFLOW_TYPE,

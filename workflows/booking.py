@@ -114,6 +114,7 @@ class BookingWorkflow:
         self.cancel_quote: CancellationQuote | None = None
         self.cancel_done = False
         self.hold: act.Hold | None = None
+        self.hotel: act.HotelInfo | None = None
 
     # ---- the saga --------------------------------------------------------------------
 
@@ -122,6 +123,7 @@ class BookingWorkflow:
         """Run the booking to its end state."""
         self._set_state(BookingState.STARTED)
         try:
+            await self._describe_hotel()
             await self._hold_room()
         except BusinessFailure as failure:
             return self._end(BookingState.FAILED, failure.reason)
@@ -143,6 +145,19 @@ class BookingWorkflow:
         if self.view.state != BookingState.CANCELLED:
             self._set_state(BookingState.COMPLETED)
         return self.view
+
+    async def _describe_hotel(self) -> None:
+        """Names for the receipt and e-mails, from the catalogue (not from the client)."""
+        self.hotel = await self._step(
+            act.DESCRIBE_HOTEL,
+            act.HotelRef(hotel_id=self.request.hotel_id, room_type_id=self.request.room_type_id),
+            act.HotelInfo,
+            TaskQueue.RESERVATIONS,
+            BOUNDED,
+            PRE_CONFIRMATION_BUDGET,
+        )
+        self.view.hotel_name = self.hotel.hotel_name
+        self.view.room_type_name = self.hotel.room_type_name
 
     async def _hold_room(self) -> None:
         request = self.request
@@ -423,9 +438,9 @@ class BookingWorkflow:
             "hotel_id": self.request.hotel_id,
             "room_type_id": self.request.room_type_id,
             "guest_name": self.request.guest_name,
-            "hotel_name": self.request.hotel_name,
-            "hotel_address": self.request.hotel_address,
-            "room_type_name": self.request.room_type_name,
+            "hotel_name": self.hotel.hotel_name if self.hotel else "",
+            "hotel_address": self.hotel.hotel_address if self.hotel else "",
+            "room_type_name": self.hotel.room_type_name if self.hotel else "",
             "taxes": (self.view.total or 0) * TAX_RATE_PERCENT // (100 + TAX_RATE_PERCENT),
             "check_in": self.request.check_in.isoformat(),
             "check_out": self.request.check_out.isoformat(),
@@ -441,7 +456,7 @@ class BookingWorkflow:
         return {
             "booking_id": self.request.booking_id,
             "hotel_id": self.request.hotel_id,
-            "hotel_name": self.request.hotel_name,
+            "hotel_name": self.hotel.hotel_name if self.hotel else "",
             "check_in": self.request.check_in.isoformat(),
             "check_out": self.request.check_out.isoformat(),
             "confirmation_code": self.view.confirmation_code,

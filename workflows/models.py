@@ -65,10 +65,6 @@ class BookingRequest(BaseModel):
     check_out: date
     guests: int = Field(ge=1, le=10)
     guest_name: str = Field(min_length=1, max_length=200)
-    # As the traveller saw them when booking; they go on the receipt and in the e-mails.
-    hotel_name: str = Field("", max_length=200)
-    hotel_address: str = Field("", max_length=300)
-    room_type_name: str = Field("", max_length=100)
 
 
 class PaymentSubmission(BaseModel):
@@ -106,6 +102,8 @@ class BookingView(BaseModel):
     check_in: date
     check_out: date
     guests: int
+    hotel_name: str | None = None
+    room_type_name: str | None = None
     hold_id: str | None = None
     hold_expires_at: datetime | None = None
     total: int | None = None

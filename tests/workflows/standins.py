@@ -38,6 +38,16 @@ class World:
         """The stand-in activity functions, by their real names."""
         world = self
 
+        @activity.defn(name=act.DESCRIBE_HOTEL)
+        async def describe_hotel(data: act.HotelRef) -> act.HotelInfo:
+            world.calls.append(act.DESCRIBE_HOTEL)
+            return act.HotelInfo(
+                hotel_name="Grand Hotel Paris",
+                hotel_address="1 Rue de Rivoli, Paris, France",
+                room_type_name="Double Room",
+                capacity=2,
+            )
+
         @activity.defn(name=act.HOLD_ROOM)
         async def hold_room(data: act.HoldInput) -> act.Hold:
             world.calls.append(act.HOLD_ROOM)
@@ -147,6 +157,7 @@ class World:
             return act.Email(message_id=f"<{data.message_key}@staysaga.local>")
 
         return [
+            describe_hotel,
             hold_room,
             release_hold,
             confirm_reservation,

@@ -55,7 +55,6 @@ class Bookings:
             check_out=today + timedelta(days=check_in_days + nights),
             guests=2,
             guest_name="Ada Lovelace",
-            hotel_name="Grand Hotel Paris",
         )
         handle = await self.client.start_workflow(
             BookingWorkflow.run,
@@ -143,6 +142,7 @@ async def test_happy_path_confirms_captures_and_emails_the_receipt(workflow_env)
     (receipt,) = world.documents.values()
     assert receipt["data"]["guest_name"] == "Ada Lovelace"
     assert receipt["data"]["confirmation_code"] == "K7Q2ZP"
+    assert receipt["data"]["hotel_name"] == "Grand Hotel Paris" == view.hotel_name
 
 
 async def test_declined_card_voids_and_releases_and_fails_readably(workflow_env):
@@ -212,7 +212,7 @@ async def test_no_payment_before_the_hold_lapses_expires_and_releases(time_skipp
         handle = await running.start()
         view = await handle.result()
     assert view.state == BookingState.EXPIRED
-    assert world.calls == [act.HOLD_ROOM, act.RELEASE_HOLD]
+    assert world.calls == [act.DESCRIBE_HOTEL, act.HOLD_ROOM, act.RELEASE_HOLD]
     assert world.holds[view.booking_id] == "released"
 
 
@@ -223,7 +223,7 @@ async def test_a_room_gone_fails_without_compensation(time_skipping_env):
         view = await handle.result()
     assert view.state == BookingState.FAILED
     assert "no longer available" in view.failure_reason
-    assert world.calls == [act.HOLD_ROOM]
+    assert world.calls == [act.DESCRIBE_HOTEL, act.HOLD_ROOM]
 
 
 async def test_an_expired_hold_at_confirmation_voids_then_releases(time_skipping_env):
