@@ -79,6 +79,7 @@ class ReservationActivities:
     def all(self) -> list:
         """Every activity of this queue."""
         return [
+            self.describe_hotel,
             self.hold_room,
             self.release_hold,
             self.confirm_reservation,

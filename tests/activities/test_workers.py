@@ -1,0 +1,38 @@
+"""Every activity the workflow schedules is served by the worker of its task queue."""
+
+import re
+from pathlib import Path
+
+from temporalio import activity
+
+from activities import models as act
+from activities.worker import QUEUES, noop
+from services.common.http import ServiceClients
+from services.common.settings import load_settings
+from temporal.names import TaskQueue
+
+
+def _served() -> dict[str, set[str]]:
+    clients = ServiceClients(load_settings({}))
+    served = {}
+    for queue, (_, build) in QUEUES.items():
+        names = {activity._Definition.must_from_callable(f).name for f in [*build(clients), noop]}
+        served[queue.value] = names
+    return served
+
+
+def test_each_scheduled_activity_is_registered_on_its_queue():
+    source = (Path(__file__).parents[2] / "workflows" / "booking.py").read_text()
+    # Every `self._step(act.NAME, ..., TaskQueue.QUEUE, ...)` of the workflow.
+    steps = re.findall(r"_step\(\s*act\.(\w+),.*?TaskQueue\.(\w+)", source, flags=re.S)
+    emails = "notifications" if "act.SEND_EMAIL" in source else None
+    served = _served()
+    assert steps, "the pattern found no steps"
+    for constant, queue in steps:
+        name = getattr(act, constant)
+        assert name in served[TaskQueue[queue].value], (name, queue)
+    assert emails and act.SEND_EMAIL in served[emails]
+
+
+def test_every_worker_serves_the_baseline_noop():
+    assert all(act.NOOP in names for names in _served().values())
