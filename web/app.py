@@ -241,7 +241,8 @@ async def hotel_page(request: Request) -> Response:
         entry = (availability or {}).get(room["id"])
         available = None
         if entry is not None:
-            raw = entry.get("available")
+            # Reservations says how many rooms are left for the whole stay.
+            raw = entry.get("rooms_left", entry.get("available"))
             available = raw if isinstance(raw, bool) else int(raw) if isinstance(raw, int) else None
         elif availability is not None:
             available = 0
@@ -465,6 +466,8 @@ async def book(request: Request) -> Response:
                 guest_name=form.values["guest_name"],
             ),
         )
+        # The hold takes a moment: the checkout page wants its countdown.
+        await bookings.wait_until_held(client, booking_id)
     except RPCError as exc:
         log.warning("starting a booking failed: %s", exc)
         return error_page(

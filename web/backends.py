@@ -217,7 +217,8 @@ def parse_availability(body: Any) -> dict[int, dict[str, Any]]:
     """Reservations' availability answer, indexed by room type id.
 
     Accepts a list of entries or an object holding one under `items` / `room_types`;
-    each entry names `room_type_id` and says `available` (a count or a yes/no).
+    each entry names `room_type_id` and says `rooms_left` (Reservations' word) or
+    `available` (a count or a yes/no).
     """
     if isinstance(body, dict):
         body = body.get("items", body.get("room_types", []))

@@ -7,6 +7,7 @@ and `temporal.names` only.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from dataclasses import dataclass
@@ -105,6 +106,19 @@ async def start(client: Client, request: BookingRequest) -> None:
             ]
         ),
     )
+
+
+async def wait_until_held(
+    client: Client, booking_id: str, timeout: float = 10.0, interval: float = 0.1
+) -> BookingView:
+    """The status once the saga has left STARTED (the hold is placed or refused), or as it
+    is when `timeout` runs out: the checkout page then has a countdown to show."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        view = await status(client, booking_id)
+        if view.state != BookingState.STARTED or asyncio.get_running_loop().time() > deadline:
+            return view
+        await asyncio.sleep(interval)
 
 
 async def status(client: Client, booking_id: str) -> BookingView:

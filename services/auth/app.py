@@ -118,11 +118,16 @@ async def metadata(request: Request) -> JSONResponse:
     )
 
 
-def _page(body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+def _page(
+    body: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    form_action: str = "'self'",
+) -> HTMLResponse:
     security = {
         "Cache-Control": "no-store",
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-        "form-action 'self'; frame-ancestors 'none'",
+        f"form-action {form_action}; frame-ancestors 'none'",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
     }
@@ -138,7 +143,10 @@ def _form_page(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     csrf = new_csrf_token()
-    response = _page(login_page(params, csrf, email, error), status, headers)
+    # Browsers apply form-action to the redirect that follows the sign-in POST as well:
+    # the website's callback must be allowed, or the code never reaches it.
+    website = request.app.state.settings.url("web")
+    response = _page(login_page(params, csrf, email, error), status, headers, f"'self' {website}")
     response.set_cookie(
         CSRF_COOKIE,
         csrf,

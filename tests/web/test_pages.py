@@ -111,8 +111,8 @@ async def test_hotel_page_with_dates_shows_availability_from_reservations(site: 
     hotel = await _a_hotel(site)
     room_ids = [r["id"] for r in hotel["room_types"]]
     site.services.availability = [
-        {"room_type_id": room_ids[0], "available": 2},
-        *({"room_type_id": r, "available": 0} for r in room_ids[1:]),
+        {"room_type_id": room_ids[0], "rooms_left": 2},
+        *({"room_type_id": r, "rooms_left": 0} for r in room_ids[1:]),
     ]
     response = await site.client.get(
         f"/hotels/{hotel['id']}",
