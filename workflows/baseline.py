@@ -1,7 +1,7 @@
 """A workflow shaped like a booking that does nothing: the benchmark's baseline.
 
-Six no-op activities on the same task queues, in the same order, as a booking's path to
-its e-mailed receipt, served by the same workers. What a booking costs beyond this is
+Seven no-op activities on the same task queues, in the same order, as a booking's path
+to its e-mailed receipt, served by the same workers. What a booking costs beyond this is
 the services' own work.
 """
 
@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
 
 BASELINE_WORKFLOW_TYPE = "BaselineWorkflow"
 BOOKING_SHAPE = (
+    TaskQueue.RESERVATIONS,  # describe the hotel
     TaskQueue.RESERVATIONS,  # hold
     TaskQueue.PAYMENTS,  # authorize
     TaskQueue.RESERVATIONS,  # confirm
@@ -32,7 +33,7 @@ class BaselineWorkflow:
 
     @workflow.run
     async def run(self, steps: int) -> int:
-        """Run `steps` no-op activities (at most the booking's six) in the booking's order."""
+        """Run `steps` no-op activities (at most the booking's seven) in its order."""
         for queue in BOOKING_SHAPE[:steps]:
             await workflow.execute_activity(
                 NOOP,
