@@ -248,19 +248,20 @@ class Stack:
 
     def _print_urls(self) -> None:
         s = self.settings
-        lines = ["", "staysaga is up. Open:"]
+        links: list[tuple[str, str]] = []
         if "web" in SERVICE_APPS:
-            lines.append(f"  website            {s.url('web')}/")
+            links.append(("website", f"{s.url('web')}/"))
         if s["TEMPORAL_DEV_SERVER"] or s["TEMPORAL_UI_URL"]:
             namespace = s["TEMPORAL_NAMESPACE"]
-            lines.append(
-                f"  Temporal UI        {s.temporal_ui_url}/namespaces/{namespace}/workflows"
-            )
+            links.append(("Temporal UI", f"{s.temporal_ui_url}/namespaces/{namespace}/workflows"))
         if "mailsink" in SERVICE_APPS:
-            lines.append(f"  mail inbox         {s.url('mailsink')}/")
+            links.append(("mail inbox", f"{s.url('mailsink')}/"))
         for name in SERVICE_APPS:
             if name not in ("web", "mailsink"):
-                lines.append(f"  {COMPONENTS[name].title + ' API':<18} {s.url(name)}/docs")
+                links.append((f"{COMPONENTS[name].title} API", f"{s.url(name)}/docs"))
+        width = max(len(label) for label, _ in links)
+        lines = ["", "staysaga is up. Open:"]
+        lines += [f"  {label:<{width}}  {url}" for label, url in links]
         lines += ["Press Ctrl-C to stop everything.", ""]
         for line in lines:
             self.say(line)
