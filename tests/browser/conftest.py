@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import StackProcess, kill_quietly
+from tests.support.stack import READY_LINE, StackProcess, kill_quietly
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,7 +55,7 @@ def stack(tmp_path_factory) -> AsyncIterator[StackProcess]:
     var_dir = tmp_path_factory.mktemp("browser-stack")
     running = StackProcess(var_dir, {"WEB_SESSION_SECRET": "browser-test-secret"}).start()
     try:
-        running.wait_for_line("staysaga is up", timeout=240)
+        running.wait_for_line(READY_LINE, timeout=240)
         yield running
     finally:
         if running.process and running.process.poll() is None:

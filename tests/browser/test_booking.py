@@ -15,7 +15,7 @@ import pytest
 from staysaga.components import SERVICE_APPS
 from tests.browser.conftest import screenshot_path
 from tests.support.harness import eventually
-from tests.support.stack import StackProcess, kill_quietly
+from tests.support.stack import READY_LINE, StackProcess, kill_quietly
 
 NEEDED = ("auth", "users", "reservations", "payments", "pdf", "bank", "mailsink")
 MISSING = [name for name in NEEDED if name not in SERVICE_APPS]
@@ -41,7 +41,7 @@ def stack(tmp_path_factory):
         {"WEB_SESSION_SECRET": "browser-test-secret", HOLD_TTL_VARIABLE: HOLD_TTL_SECONDS},
     ).start()
     try:
-        running.wait_for_line("staysaga is up", timeout=300)
+        running.wait_for_line(READY_LINE, timeout=300)
         yield running
     finally:
         if running.process and running.process.poll() is None:

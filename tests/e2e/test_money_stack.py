@@ -5,7 +5,7 @@ import signal
 import httpx
 import pytest
 
-from tests.support.stack import StackProcess, kill_quietly
+from tests.support.stack import READY_LINE, StackProcess, kill_quietly
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ async def test_up_serves_the_bank_and_payments(tmp_path):
     env = {"BANK_SECRET_KEY": SECRET, "BANK_PUBLISHABLE_KEY": PUBLISHABLE}
     stack = StackProcess(tmp_path, env).start()
     try:
-        stack.wait_for_line("staysaga is up")
+        stack.wait_for_line(READY_LINE)
         bank = stack.url("bank")
         secret = {"Authorization": f"Bearer {SECRET}"}
         async with httpx.AsyncClient() as http:

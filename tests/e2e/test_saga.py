@@ -19,7 +19,7 @@ from services.common.settings import load_settings
 from staysaga.components import SERVICE_APPS
 from staysaga.driver import StackDriver
 from tests.support.harness import eventually
-from tests.support.stack import StackProcess, kill_quietly
+from tests.support.stack import READY_LINE, StackProcess, kill_quietly
 from workflows.models import (
     UPDATE_SUBMIT_PAYMENT,
     BookingState,
@@ -48,7 +48,7 @@ def stack(tmp_path_factory):
         {"BANK_FAULT_HANG_MS": "1500", "BANK_SLOW_CARD_MS": "4000"},
     ).start()
     try:
-        running.wait_for_line("staysaga is up", timeout=240)
+        running.wait_for_line(READY_LINE, timeout=240)
         yield running
     finally:
         if running.process and running.process.poll() is None:

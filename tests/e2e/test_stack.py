@@ -15,7 +15,7 @@ from services.common.settings import load_settings
 from staysaga.secrets import read_secrets_file
 from temporal.client import connect
 from tests.support.harness import eventually
-from tests.support.stack import StackProcess, kill_quietly
+from tests.support.stack import READY_LINE, StackProcess, kill_quietly
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ def _temporal_settings(stack: StackProcess):
 async def test_up_serves_search_and_ctrl_c_leaves_no_process(var_dir, stacks):
     stack = StackProcess(var_dir).start()
     stacks.append(stack)
-    stack.wait_for_line("staysaga is up")
+    stack.wait_for_line(READY_LINE)
     assert stack.url("search") + "/docs" in stack.output
     assert f"127.0.0.1:{stack.env['TEMPORAL_UI_PORT']}" in stack.output
 
@@ -85,7 +85,7 @@ async def test_up_serves_search_and_ctrl_c_leaves_no_process(var_dir, stacks):
 async def test_second_up_finds_the_same_data_and_sigterm_stops_it(var_dir, stacks):
     stack = StackProcess(var_dir).start()
     stacks.append(stack)
-    stack.wait_for_line("staysaga is up")
+    stack.wait_for_line(READY_LINE)
     assert "already seeded" in stack.output
 
     async with httpx.AsyncClient() as http:
@@ -103,7 +103,7 @@ async def test_second_up_finds_the_same_data_and_sigterm_stops_it(var_dir, stack
 async def test_a_killed_service_is_restarted(var_dir, stacks):
     stack = StackProcess(var_dir).start()
     stacks.append(stack)
-    stack.wait_for_line("staysaga is up")
+    stack.wait_for_line(READY_LINE)
     (search_pid,) = [pid for pid, name in stack.processes().items() if name == "search"]
     os.kill(search_pid, signal.SIGKILL)
 

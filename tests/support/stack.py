@@ -16,6 +16,8 @@ from services.common.settings import COMPONENTS
 from tests.support.harness import free_port
 
 MARKER = "STAYSAGA_TEST_STACK"
+# The last line `up` prints once everything answers (the links come before it).
+READY_LINE = "Press Ctrl-C to stop everything."
 
 
 class StackProcess:
