@@ -368,6 +368,80 @@ async def signup(request: Request) -> Response:
     return RedirectResponse("/auth/login?next=/", 303)
 
 
+async def verify_email(request: Request) -> Response:
+    """GET /account/verify-email?token=: the link of the verification e-mail."""
+    token = request.query_params.get("token", "")
+    try:
+        await _backends(request).account_action("/email-verifications", {"token": token})
+    except BackendError as exc:
+        if exc.status in (400, 422):
+            return error_page(
+                request,
+                400,
+                "This link does not work",
+                "It may have expired; log in to get a new one.",
+            )
+        return error_page(request, 503, "We could not check the link", "Please try again.")
+    flash(request, "Your e-mail address is confirmed.")
+    return RedirectResponse("/", 303)
+
+
+async def forgot_password(request: Request) -> Response:
+    """GET/POST /account/forgot-password: ask Users to e-mail a reset link."""
+    if request.method == "GET":
+        return render(request, "forgot.html", {"form": forms.Form()})
+    data = await _form(request)
+    if data is None:
+        return _csrf_refused(request)
+    email = str(data.get("email", "")).strip()
+    form = forms.Form()
+    form.values["email"] = email
+    if "@" not in email or len(email) > 254:
+        form.errors["email"] = "Enter the e-mail address of your account."
+        return render(request, "forgot.html", {"form": form, "errors": form.errors}, 400)
+    try:
+        await _backends(request).account_action("/password-resets", {"email": email})
+    except BackendError as exc:
+        log.warning("password reset request failed: %s", exc)
+        form.errors["form"] = "We could not send the e-mail now. Please try again."
+        return render(request, "forgot.html", {"form": form, "errors": form.errors}, 503)
+    # The same answer whether or not the account exists.
+    flash(request, "If an account uses that address, a reset link is on its way.")
+    return RedirectResponse("/", 303)
+
+
+async def reset_password(request: Request) -> Response:
+    """GET/POST /account/reset-password?token=: choose a new password from the e-mailed link."""
+    token = request.query_params.get("token", "")
+    if request.method == "GET":
+        return render(request, "reset.html", {"form": forms.Form(), "token": token})
+    data = await _form(request)
+    if data is None:
+        return _csrf_refused(request)
+    token = str(data.get("token", ""))
+    password = str(data.get("password", ""))
+    form = forms.Form()
+    if not 12 <= len(password) <= 128:
+        form.errors["password"] = "Choose a password of 12 to 128 characters."  # noqa: S105
+    else:
+        try:
+            await _backends(request).account_action(
+                "/password-resets/confirm", {"token": token, "password": password}
+            )
+        except BackendError as exc:
+            if exc.status == 422 and exc.field == "password":
+                form.errors["password"] = str(exc.problem.get("detail") or "Choose another.")
+            elif exc.status in (400, 422):
+                form.errors["form"] = "This link does not work any more: ask for a new one."
+            else:
+                form.errors["form"] = "We could not change the password now. Please try again."
+    if not form.ok:
+        context = {"form": form, "errors": form.errors, "token": token}
+        return render(request, "reset.html", context, 400)
+    flash(request, "Your password is changed: log in with it.")
+    return RedirectResponse("/auth/login?next=/", 303)
+
+
 # ---------------------------------------------------------------- booking
 
 
@@ -666,6 +740,9 @@ ROUTES = [
     Route("/auth/callback", callback, methods=["GET"]),
     Route("/auth/logout", logout, methods=["POST"]),
     Route("/signup", signup, methods=["GET", "POST"]),
+    Route("/account/verify-email", verify_email, methods=["GET"]),
+    Route("/account/forgot-password", forgot_password, methods=["GET", "POST"]),
+    Route("/account/reset-password", reset_password, methods=["GET", "POST"]),
     Route("/book", book, methods=["GET", "POST"]),
     Route("/bookings", my_bookings, methods=["GET"]),
     Route("/bookings/{booking_id}", booking_page, methods=["GET"]),

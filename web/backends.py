@@ -180,6 +180,18 @@ class Backends:
             raise BackendError(f"Users did not answer ({exc.__class__.__name__})") from exc
         return response.json()
 
+    async def account_action(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One of Users' e-mailed-link steps (verify, request or confirm a reset)."""
+        try:
+            response = await self.services["users"].request(
+                "POST", path, scopes=USERS_REGISTER_SCOPE, json=body
+            )
+        except ServiceError as exc:
+            raise BackendError("Users refused", exc.status, exc.problem) from exc
+        except (httpx.HTTPError, RuntimeError) as exc:
+            raise BackendError(f"Users did not answer ({exc.__class__.__name__})") from exc
+        return response.json()
+
     async def tokenize_card(self, card: dict[str, Any]) -> dict[str, Any]:
         """Trade card details for a bank token; the card goes nowhere else."""
         key = self.settings["BANK_PUBLISHABLE_KEY"]

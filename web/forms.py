@@ -154,8 +154,8 @@ def signup_form(data: FormData) -> Form:
         form.errors["email"] = "Enter an e-mail address like name@example.com."
     if not name or len(name) > 200:
         form.errors["name"] = "Enter your name (at most 200 characters)."
-    if len(password) < 10 or len(password) > 200:
-        form.errors["password"] = "Choose a password of at least 10 characters."  # noqa: S105
+    if len(password) < 12 or len(password) > 128:
+        form.errors["password"] = "Choose a password of 12 to 128 characters."  # noqa: S105
     form.values["password"] = password
     return form
 

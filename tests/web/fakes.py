@@ -100,8 +100,13 @@ class FakeServices:
         return httpx.Response(200, json={"items": self.availability or []})
 
     def users(self, request: httpx.Request) -> httpx.Response:
-        """POST /users."""
+        """POST /users, and the e-mailed-link steps."""
         self._record("users", request)
+        if request.url.path != "/users":
+            body = json.loads(request.content or b"{}")
+            if body.get("token") == "expired":
+                return httpx.Response(400, json={"type": "invalid-link", "title": "bad link"})
+            return httpx.Response(200 if "confirm" in request.url.path else 202, json={})
         if self.users_status == 409:
             return httpx.Response(409, json={"type": "email-taken", "field": "email"})
         return httpx.Response(self.users_status, json={"id": "user-new"})

@@ -137,3 +137,45 @@ async def test_a_tampered_session_cookie_is_a_new_session(site: Site):
     site.client.cookies.clear()
     site.client.cookies.set("staysaga_session", cookie[:-2] + "xx")
     assert "Log out" not in (await site.client.get("/")).text
+
+
+async def test_the_verification_link_confirms_the_address(site: Site):
+    response = await site.client.get("/account/verify-email", params={"token": "good"})
+    assert response.status_code == 303
+    call = site.services.calls["users"][-1]
+    assert call.url.path == "/email-verifications" and b'"good"' in call.content
+
+
+async def test_an_expired_verification_link_says_so(site: Site):
+    response = await site.client.get("/account/verify-email", params={"token": "expired"})
+    assert response.status_code == 400
+    assert "This link does not work" in response.text
+
+
+async def test_forgot_password_answers_the_same_and_needs_csrf(site: Site):
+    refused = await site.client.post("/account/forgot-password", data={"email": "a@b.example"})
+    assert refused.status_code == 403
+    token = await site.csrf("/account/forgot-password")
+    response = await site.client.post(
+        "/account/forgot-password", data={"csrf_token": token, "email": "ada@example.com"}
+    )
+    assert response.status_code == 303
+    assert site.services.calls["users"][-1].url.path == "/password-resets"
+
+
+async def test_reset_password_checks_the_length_then_changes_it(site: Site):
+    page = await site.client.get("/account/reset-password", params={"token": "good"})
+    assert 'name="token" value="good"' in page.text
+    token = await site.csrf("/account/reset-password?token=good")
+    short = await site.client.post(
+        "/account/reset-password",
+        data={"csrf_token": token, "token": "good", "password": "short"},
+    )
+    assert short.status_code == 400 and 'id="password-error"' in short.text
+    done = await site.client.post(
+        "/account/reset-password",
+        data={"csrf_token": token, "token": "good", "password": "a much longer password"},
+    )
+    assert done.status_code == 303
+    call = site.services.calls["users"][-1]
+    assert call.url.path == "/password-resets/confirm"
