@@ -421,8 +421,9 @@ async def reset_password(request: Request) -> Response:
     token = str(data.get("token", ""))
     password = str(data.get("password", ""))
     form = forms.Form()
-    if not 12 <= len(password) <= 128:
-        form.errors["password"] = "Choose a password of 12 to 128 characters."  # noqa: S105
+    problem = forms.password_problem(password)
+    if problem:
+        form.errors["password"] = problem
     else:
         try:
             await _backends(request).account_action(

@@ -167,21 +167,13 @@ class Backends:
 
     async def register(self, email: str, name: str, password: str) -> dict[str, Any]:
         """Create a traveller's account at Users."""
-        try:
-            response = await self.services["users"].request(
-                "POST",
-                "/users",
-                scopes=USERS_REGISTER_SCOPE,
-                json={"email": email, "name": name, "password": password},
-            )
-        except ServiceError as exc:
-            raise BackendError("Users refused", exc.status, exc.problem) from exc
-        except (httpx.HTTPError, RuntimeError) as exc:
-            raise BackendError(f"Users did not answer ({exc.__class__.__name__})") from exc
-        return response.json()
+        return await self.account_action(
+            "/users", {"email": email, "name": name, "password": password}
+        )
 
     async def account_action(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """One of Users' e-mailed-link steps (verify, request or confirm a reset)."""
+        """POST an account step to Users with the website's service token: sign-up, and the
+        e-mailed-link steps (verify the address, request or confirm a reset)."""
         try:
             response = await self.services["users"].request(
                 "POST", path, scopes=USERS_REGISTER_SCOPE, json=body

@@ -154,10 +154,18 @@ def signup_form(data: FormData) -> Form:
         form.errors["email"] = "Enter an e-mail address like name@example.com."
     if not name or len(name) > 200:
         form.errors["name"] = "Enter your name (at most 200 characters)."
-    if len(password) < 12 or len(password) > 128:
-        form.errors["password"] = "Choose a password of 12 to 128 characters."  # noqa: S105
+    problem = password_problem(password)
+    if problem:
+        form.errors["password"] = problem
     form.values["password"] = password
     return form
+
+
+def password_problem(password: str) -> str | None:
+    """Why Users would refuse this password (its length rule), or None."""
+    if len(password) < 12 or len(password) > 128:
+        return "Choose a password of 12 to 128 characters."  # noqa: S105
+    return None
 
 
 def card_form(data: FormData, today: date | None = None) -> Form:
