@@ -179,3 +179,13 @@ async def test_reset_password_checks_the_length_then_changes_it(site: Site):
     assert done.status_code == 303
     call = site.services.calls["users"][-1]
     assert call.url.path == "/password-resets/confirm"
+
+
+async def test_forgot_password_with_a_malformed_address_names_the_field(site: Site):
+    token = await site.csrf("/account/forgot-password")
+    response = await site.client.post(
+        "/account/forgot-password", data={"csrf_token": token, "email": "not-an-address"}
+    )
+    assert response.status_code == 400
+    assert 'id="email-error"' in response.text
+    assert all(c.url.path != "/password-resets" for c in site.services.calls.get("users", []))
