@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
 from temporalio.exceptions import ApplicationError
 
 from activities import models as act
-from services.common.http import ServiceClient, ServiceError
+from services.common.http import Reply, ServiceClient, ServiceError
 
 log = logging.getLogger("staysaga.activities")
 
@@ -43,11 +42,11 @@ async def call(
     method: str,
     path: str,
     *,
-    scopes: str,
+    scopes: str | None,
     json: Any = None,
     idempotency_key: str | None = None,
     ok_statuses: tuple[int, ...] = (),
-) -> httpx.Response | None:
+) -> Reply | None:
     """Call a service for an activity; None when the status is one of `ok_statuses`."""
     try:
         return await service.request(

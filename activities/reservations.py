@@ -17,18 +17,19 @@ class ReservationActivities:
 
     def __init__(self, clients: ServiceClients) -> None:
         self.api = clients["reservations"]
-        self.http = clients.http
-        self.search_url = clients.settings.url("search")
+        self.search = clients["search"]
 
     @activity.defn(name=act.DESCRIBE_HOTEL)
     async def describe_hotel(self, data: act.HotelRef) -> act.HotelInfo:
         """The hotel and room type from Search's public catalogue."""
-        response = await self.http.get(f"{self.search_url}/hotels/{data.hotel_id}")
-        if response.status_code == 404:
+        # A public route: no token. Anything but a 404 may pass, so it is retried.
+        response = await call(
+            self.search, "GET", f"/hotels/{data.hotel_id}", scopes=None, ok_statuses=(404,)
+        )
+        if response is None:
             raise ApplicationError(
                 "That hotel is not in our catalogue.", type=act.BAD_REQUEST, non_retryable=True
             )
-        response.raise_for_status()  # anything else may pass: retried
         hotel = response.json()
         room = next((r for r in hotel["room_types"] if r["id"] == data.room_type_id), None)
         if room is None:

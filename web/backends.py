@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from services.common.http import ServiceClients, ServiceError
+from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.settings import Settings
 
 log = logging.getLogger("staysaga.web.backends")
@@ -161,7 +161,7 @@ class Backends:
             )
         except ServiceError as exc:
             raise BackendError("Reservations refused", exc.status, exc.problem) from exc
-        except (httpx.HTTPError, RuntimeError) as exc:
+        except (TransportError, RuntimeError) as exc:
             raise BackendError(f"Reservations did not answer ({exc.__class__.__name__})") from exc
         return parse_availability(response.json())
 
@@ -180,7 +180,7 @@ class Backends:
             )
         except ServiceError as exc:
             raise BackendError("Users refused", exc.status, exc.problem) from exc
-        except (httpx.HTTPError, RuntimeError) as exc:
+        except (TransportError, RuntimeError) as exc:
             raise BackendError(f"Users did not answer ({exc.__class__.__name__})") from exc
         return response.json()
 

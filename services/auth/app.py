@@ -47,7 +47,7 @@ from services.auth.server import (
 )
 from services.auth.store import purge_expired
 from services.common.app import create_service_app, model_response
-from services.common.http import ServiceClients, ServiceError, TokenSource
+from services.common.http import ServiceClients, ServiceError, TokenSource, TransportError
 from services.common.openapi import Endpoint
 from services.common.settings import Settings, load_settings
 
@@ -202,7 +202,7 @@ async def authorize_submit(request: Request) -> Response:
     except InvalidCredentials:
         limiter.failed(email, address)
         return _form_page(request, params, 401, email, WRONG_CREDENTIALS)
-    except (ServiceError, httpx.HTTPError) as exc:
+    except (ServiceError, TransportError) as exc:
         log.warning("cannot check credentials with Users: %s", exc)
         return _form_page(request, params, 503, email, UNAVAILABLE, {"Retry-After": "5"})
     limiter.succeeded(email)

@@ -29,9 +29,16 @@ log = logging.getLogger("staysaga.app")
 Hook = Callable[[Starlette], Awaitable[None]]
 
 
+class _ModelJSONResponse(JSONResponse):
+    """A JSON response serialised by pydantic's own encoder (several times the stdlib's speed)."""
+
+    def render(self, content: Any) -> bytes:
+        return content.model_dump_json().encode()
+
+
 def model_response(model: BaseModel, status: int = 200) -> JSONResponse:
     """A pydantic model as a JSON response."""
-    return JSONResponse(model.model_dump(mode="json"), status_code=status)
+    return _ModelJSONResponse(model, status_code=status)
 
 
 def health_routes() -> list[Route]:

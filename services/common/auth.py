@@ -29,6 +29,9 @@ ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 AUDIENCE_PREFIX = "urn:staysaga:"
 CLOCK_LEEWAY_SECONDS = 30
 JWKS_MIN_REFRESH_SECONDS = 10.0
+# Tokens already verified, kept until they expire: a service calling with the same token
+# all day pays for one ES256 check, not one per request.
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 def audience(component: str) -> str:
@@ -151,9 +154,27 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.jwks = jwks
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def verify(self, token: str) -> Principal:
-        """The principal behind a valid token, or TokenRejected."""
+        """The principal behind a valid token, or TokenRejected.
+
+        A token's signature and claims are checked once; until it expires, the same token
+        again is answered from memory (only its expiry is checked again).
+        """
+        known = self._verified.get(token)
+        if known is not None:
+            if time.time() <= known[1] + CLOCK_LEEWAY_SECONDS:
+                return known[0]
+            del self._verified[token]
+        found, expires_at = await self._check(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            # Dicts keep insertion order: forget the oldest.
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (found, expires_at)
+        return found
+
+    async def _check(self, token: str) -> tuple[Principal, float]:
         header = _header(token)
         if header.get("alg") not in ALLOWED_ALGORITHMS:
             raise TokenRejected("algorithm not allowed")
@@ -180,12 +201,13 @@ class TokenVerifier:
         except JoseError as exc:
             raise TokenRejected(_describe(exc)) from None
         claims = decoded.claims
-        return Principal(
+        found = Principal(
             subject=str(claims["sub"]),
             client_id=str(claims["client_id"]),
             scopes=frozenset(str(claims.get("scope", "")).split()),
             token_id=str(claims["jti"]),
         )
+        return found, float(claims["exp"])
 
 
 def _describe(exc: JoseError) -> str:

@@ -2,17 +2,27 @@
 
 Tokens come from the authorization server by client credentials, one per audience, cached
 until shortly before they expire; a 401 from the callee drops the cached token and retries
-once. Errors come back as `ServiceError` carrying the callee's problem document.
+once. Errors come back as `ServiceError` carrying the callee's problem document; no answer
+at all (refused, reset, timed out) as `TransportError`.
+
+Calls go over aiohttp: under concurrency httpx costs ~1.7 ms of CPU per call on this
+project's machines against ~0.2 ms for aiohttp (`staysaga bench search` shows it), and
+every booking and every dated search is made of such calls. Tests hand in an
+`httpx.AsyncClient` on an ASGI transport instead, to reach apps in the same process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json as jsonlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlencode
 
+import aiohttp
 import httpx
 
 from services.common.auth import audience
@@ -20,9 +30,134 @@ from services.common.logging import REQUEST_ID_HEADER, request_id_var
 from services.common.settings import Settings
 
 EXPIRY_MARGIN_SECONDS = 30.0
+# Connections kept per callee: enough for a busy service, few enough that a pool of idle
+# keep-alive sockets stays small.
+CONNECTIONS_PER_HOST = 32
 
 TokenSource = Callable[[str, str], Awaitable[tuple[str, float]]]
 """(audience, scopes) -> (access token, seconds it stays valid)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer, read in full: status, headers (names in lower case), body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON (ValueError if it is not)."""
+        return jsonlib.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        """The body as text."""
+        return self.content.decode(errors="replace")
+
+
+class TransportError(Exception):
+    """No HTTP answer came: the connection was refused or broke, or the call timed out."""
+
+
+class Transport(Protocol):
+    """Sends one request and reads the whole answer."""
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        """The answer, or TransportError."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        ...
+
+
+class AiohttpTransport:
+    """Keep-alive connections through one aiohttp session, made on first use (in a loop)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(limit_per_host=CONNECTIONS_PER_HOST),
+                # Our own JSON, headers and cookies only: no proxies from the environment
+                # (every callee is on our network), no cookie jar.
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        """The answer, or TransportError."""
+        query = {k: str(v) for k, v in params.items()} if params else None
+        try:
+            async with self._open().request(
+                method, url, headers=headers, data=body, params=query, allow_redirects=False
+            ) as response:
+                content = await response.read()
+                return Reply(
+                    response.status, {k.lower(): v for k, v in response.headers.items()}, content
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(f"{method} {url}: {type(exc).__name__} {exc}".strip()) from exc
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        if self._session is not None:
+            await self._session.close()
+
+
+class HttpxTransport:
+    """Requests through an httpx client: how tests reach ASGI apps in the same process."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        """The answer, or TransportError."""
+        try:
+            response = await self.http.request(
+                method, url, headers=headers, content=body, params=params
+            )
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{method} {url}: {type(exc).__name__} {exc}".strip()) from exc
+        return Reply(
+            response.status_code, {k.lower(): v for k, v in response.headers.items()},
+            response.content,
+        )  # fmt: skip
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self.http.aclose()
 
 
 class ServiceError(Exception):
@@ -47,7 +182,12 @@ class ServiceError(Exception):
         return self.status >= 500 or self.status in (408, 425, 429)
 
 
-def client_credentials(settings: Settings, http: httpx.AsyncClient) -> TokenSource:
+def json_body(value: Any) -> tuple[bytes, dict[str, str]]:
+    """A JSON request body and its content type."""
+    return jsonlib.dumps(value).encode(), {"Content-Type": "application/json"}
+
+
+def client_credentials(settings: Settings, transport: Transport) -> TokenSource:
     """Tokens from the auth service's token endpoint, as this process's OAuth 2 client."""
     client_id = settings["STAYSAGA_CLIENT_ID"]
     secret = settings["STAYSAGA_CLIENT_SECRET"]
@@ -57,14 +197,20 @@ def client_credentials(settings: Settings, http: httpx.AsyncClient) -> TokenSour
             raise RuntimeError(
                 "STAYSAGA_CLIENT_ID and STAYSAGA_CLIENT_SECRET must be set to call other services"
             )
-        response = await http.post(
+        form = {"grant_type": "client_credentials", "scope": scopes, "resource": aud}
+        basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        response = await transport.send(
+            "POST",
             settings.auth_token_url,
-            data={"grant_type": "client_credentials", "scope": scopes, "resource": aud},
-            auth=(client_id, secret),
+            headers={
+                "Authorization": basic,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            body=urlencode(form).encode(),
         )
         if response.status_code != 200:
             raise ServiceError(
-                response.status_code, _problem(response), "POST", settings.auth_token_url
+                response.status_code, problem_of(response), "POST", settings.auth_token_url
             )
         body = response.json()
         return body["access_token"], float(body.get("expires_in", 60))
@@ -72,7 +218,8 @@ def client_credentials(settings: Settings, http: httpx.AsyncClient) -> TokenSour
     return fetch
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
+def problem_of(response: Reply) -> dict[str, Any]:
+    """The problem document of an error answer (or what there is of one)."""
     try:
         body = response.json()
     except ValueError:
@@ -93,7 +240,7 @@ class ServiceClient:
     component: str
     base_url: str
     tokens: TokenSource
-    http: httpx.AsyncClient
+    transport: Transport
     _cache: dict[str, _Cached] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -114,31 +261,37 @@ class ServiceClient:
         method: str,
         path: str,
         *,
-        scopes: str,
+        scopes: str | None,
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
-    ) -> httpx.Response:
-        """Send a request; return the response if 2xx, else raise ServiceError."""
+    ) -> Reply:
+        """Send a request; return the answer if 2xx, else raise ServiceError.
+
+        `scopes=None` calls a public route, without a token. TransportError when no
+        answer came.
+        """
         url = self.base_url.rstrip("/") + path
         extra = dict(headers or {})
+        body = None
+        if json is not None:
+            body, content_type = json_body(json)
+            extra.update(content_type)
         if idempotency_key:
             extra["Idempotency-Key"] = idempotency_key
         request_id = request_id_var.get()
         if request_id:
             extra[REQUEST_ID_HEADER] = request_id
         for attempt in (1, 2):
-            token = await self._token(scopes)
-            response = await self.http.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                headers={**extra, "Authorization": f"Bearer {token}"},
+            if scopes is not None:
+                extra["Authorization"] = f"Bearer {await self._token(scopes)}"
+            response = await self.transport.send(
+                method, url, headers=extra, body=body, params=params
             )
             if (
-                response.status_code == 401
+                scopes is not None
+                and response.status_code == 401
                 and attempt == 1
                 and "www-authenticate" in response.headers
             ):
@@ -148,31 +301,39 @@ class ServiceClient:
                 continue
             break
         if response.status_code >= 400:
-            raise ServiceError(response.status_code, _problem(response), method, url)
+            raise ServiceError(response.status_code, problem_of(response), method, url)
         return response
 
 
 class ServiceClients:
-    """One ServiceClient per callee, sharing one connection pool and token source."""
+    """One ServiceClient per callee, sharing one connection pool and token source.
+
+    `http`, for tests, is an httpx client (on an ASGI transport) or any Transport.
+    """
 
     def __init__(
         self,
         settings: Settings,
         tokens: TokenSource | None = None,
-        http: httpx.AsyncClient | None = None,
+        http: httpx.AsyncClient | Transport | None = None,
     ) -> None:
         self.settings = settings
-        self.http = http or httpx.AsyncClient(timeout=settings["HTTP_CLIENT_TIMEOUT"])
-        self.tokens = tokens or client_credentials(settings, self.http)
+        if http is None:
+            self.transport: Transport = AiohttpTransport(settings["HTTP_CLIENT_TIMEOUT"])
+        elif isinstance(http, httpx.AsyncClient):
+            self.transport = HttpxTransport(http)
+        else:
+            self.transport = http
+        self.tokens = tokens or client_credentials(settings, self.transport)
         self._clients: dict[str, ServiceClient] = {}
 
     def __getitem__(self, component: str) -> ServiceClient:
         if component not in self._clients:
             self._clients[component] = ServiceClient(
-                component, self.settings.url(component), self.tokens, self.http
+                component, self.settings.url(component), self.tokens, self.transport
             )
         return self._clients[component]
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self.http.aclose()
+        await self.transport.aclose()

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 
 from services.common.app import create_service_app, model_response
 from services.common.auth import ensure_owner, principal
+from services.common.http import AiohttpTransport, HttpxTransport, Transport
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, parse_body, parse_query
 from services.common.settings import Settings, SettingsError, load_settings
@@ -179,12 +180,16 @@ def create_app(
         raise SettingsError("BANK_SECRET_KEY", "must be set: Payments calls the bank with it")
 
     async def open_bank(app: Starlette) -> None:
-        http = bank_http or httpx.AsyncClient(timeout=settings["HTTP_CLIENT_TIMEOUT"])
-        app.state.bank = BankClient(settings.url("bank"), secret, http)
+        transport: Transport = (
+            HttpxTransport(bank_http)
+            if bank_http is not None
+            else AiohttpTransport(settings["HTTP_CLIENT_TIMEOUT"])
+        )
+        app.state.bank = BankClient(settings.url("bank"), secret, transport)
 
     async def close_bank(app: Starlette) -> None:
         if bank_http is None:
-            await app.state.bank.http.aclose()
+            await app.state.bank.transport.aclose()
 
     return create_service_app(
         "payments",

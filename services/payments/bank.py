@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
-
 from services.bank import api as bank_api
+from services.common.http import Reply, Transport, TransportError, json_body
 from services.common.problems import Problem
 from services.payments import api
 
@@ -50,10 +49,10 @@ def unavailable(detail: str) -> Problem:
 class BankClient:
     """Calls the bank with the secret key."""
 
-    def __init__(self, base_url: str, secret_key: str, http: httpx.AsyncClient) -> None:
+    def __init__(self, base_url: str, secret_key: str, transport: Transport) -> None:
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {secret_key}"}
-        self.http = http
+        self.transport = transport
 
     async def _call(
         self, method: str, path: str, json: Any = None, key: str | None = None
@@ -61,18 +60,23 @@ class BankClient:
         headers = dict(self._headers)
         if key is not None:
             headers[bank_api.IDEMPOTENCY_HEADER] = key
+        body = None
+        if json is not None:
+            body, content_type = json_body(json)
+            headers.update(content_type)
         try:
-            response = await self.http.request(
-                method, self.base_url + path, json=json, headers=headers
+            response = await self.transport.send(
+                method, self.base_url + path, headers=headers, body=body
             )
-        except httpx.HTTPError as exc:
-            log.warning("bank %s %s: %s", method, path, type(exc).__name__)
-            raise unavailable(f"No answer from the bank ({type(exc).__name__}).") from None
+        except TransportError as exc:
+            why = type(exc.__cause__ or exc).__name__
+            log.warning("bank %s %s: %s", method, path, why)
+            raise unavailable(f"No answer from the bank ({why}).") from None
         if response.status_code < 400:
             return bank_api.Authorization.model_validate_json(response.content)
         raise self._problem(method, path, response)
 
-    def _problem(self, method: str, path: str, response: httpx.Response) -> Problem:
+    def _problem(self, method: str, path: str, response: Reply) -> Problem:
         try:
             body = response.json()
         except ValueError:

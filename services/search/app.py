@@ -6,14 +6,13 @@ import asyncio
 import datetime as dt
 import logging
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from services.common.app import create_service_app, model_response
 from services.common.db import read_connection
-from services.common.http import ServiceClients, ServiceError
+from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, not_found, parse_query
 from services.common.settings import Settings, load_settings
@@ -96,7 +95,7 @@ async def _offers(
             ) from None
         log.warning("availability call failed: %s", exc)
         raise _unavailable(f"Reservations answered {exc.status}.") from exc
-    except (httpx.HTTPError, RuntimeError) as exc:
+    except (TransportError, RuntimeError) as exc:
         log.warning("availability call failed: %s", exc)
         raise _unavailable("Reservations cannot be reached.") from exc
     answer = reservations_api.BatchAvailability.model_validate_json(response.content)

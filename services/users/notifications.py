@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.http import ServiceClients, ServiceError
+from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.mail import Attachment
 from services.common.problems import Problem, ValidationProblem, not_found
 from services.users import api, mails, outbox
@@ -47,7 +46,7 @@ async def _fetch_attachments(
                     ]
                 ) from None
             raise _pdf_unavailable(str(exc)) from None
-        except (httpx.HTTPError, RuntimeError) as exc:
+        except (TransportError, RuntimeError) as exc:
             raise _pdf_unavailable(f"{type(exc).__name__}: {exc}") from None
         content_type = response.headers.get("content-type", "application/pdf").split(";")[0]
         found.append(Attachment(ref.filename, response.content, content_type))

@@ -4,6 +4,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from services.common import auth
 from services.common.app import create_service_app
 from services.common.auth import ensure_owner, principal
 from services.common.openapi import Endpoint
@@ -87,3 +88,25 @@ async def test_a_token_for_several_services_verifies_in_each(client_and_issuer):
     claims["aud"] = ["urn:staysaga:reservations", "urn:staysaga:payments"]
     response = await client.get("/notes/n1", headers=bearer(issuer.sign(claims)))
     assert response.status_code == 401
+
+
+async def test_a_verified_token_is_checked_once_then_only_for_expiry(
+    client_and_issuer, monkeypatch
+):
+    client, issuer = client_and_issuer
+    decoded = []
+    real_decode = auth.jwt.decode
+    monkeypatch.setattr(
+        auth.jwt, "decode", lambda *a, **k: decoded.append(1) or real_decode(*a, **k)
+    )
+    claims = issuer.claims("user-1", "notes:read", "search", ttl=60)
+    token = issuer.sign(claims)
+    for _ in range(3):
+        assert (await client.get("/notes/n1", headers=bearer(token))).status_code == 200
+    assert len(decoded) == 1
+    # Past its expiry (and the leeway), the remembered token is refused like any other.
+    later = claims["exp"] + auth.CLOCK_LEEWAY_SECONDS + 1
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    response = await client.get("/notes/n1", headers=bearer(token))
+    assert response.status_code == 401
+    assert "expired" in response.headers["www-authenticate"]

@@ -1,5 +1,10 @@
 """The service-to-service client: cached tokens, one retry on 401, problems as errors."""
 
+import base64
+import json
+import socket
+import urllib.parse
+
 import httpx
 import pytest
 from starlette.requests import Request
@@ -7,7 +12,14 @@ from starlette.responses import JSONResponse
 
 from services.common.app import create_service_app
 from services.common.auth import principal
-from services.common.http import ServiceClient, ServiceError
+from services.common.http import (
+    AiohttpTransport,
+    HttpxTransport,
+    ServiceClient,
+    ServiceError,
+    TransportError,
+    client_credentials,
+)
 from services.common.openapi import Endpoint
 from services.common.problems import Problem
 from tests.support.harness import settings_for
@@ -45,7 +57,7 @@ def app_and_issuer(tmp_path):
 
 def _client(app, source):
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
-    return ServiceClient("payments", "http://payments", source, http)
+    return ServiceClient("payments", "http://payments", source, HttpxTransport(http))
 
 
 async def test_token_is_fetched_once_and_reused(app_and_issuer):
@@ -101,3 +113,130 @@ async def test_a_401_without_a_bearer_challenge_is_not_retried(app_and_issuer):
         await client.request("POST", "/check", scopes="payments:read")
     assert caught.value.status == 401 and caught.value.type == "invalid-credentials"
     assert len(calls) == 1
+
+
+# ---------------------------------------------------------------------------- aiohttp
+
+
+def _echo_app(release):
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    async def echo(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "method": request.method,
+                "query": dict(request.query_params),
+                "authorization": request.headers.get("authorization"),
+                "content_type": request.headers.get("content-type"),
+                "body": (await request.body()).decode(),
+            },
+            headers={"X-Answer": "yes"},
+        )
+
+    async def slow(_request: Request) -> JSONResponse:
+        await release.wait()
+        return JSONResponse({})
+
+    async def token(request: Request) -> JSONResponse:
+        # The "token" is what the endpoint was sent, for the test to look at.
+        seen = {
+            "authorization": request.headers.get("authorization"),
+            "content_type": request.headers.get("content-type"),
+            "form": dict(urllib.parse.parse_qsl((await request.body()).decode())),
+        }
+        return JSONResponse({"access_token": json.dumps(seen), "expires_in": 600})
+
+    return Starlette(
+        routes=[
+            Route("/echo", echo, methods=["GET", "POST"]),
+            Route("/slow", slow),
+            Route("/oauth2/token", token, methods=["POST"]),
+        ]
+    )
+
+
+@pytest.fixture
+async def echo_server():
+    import asyncio
+
+    import uvicorn
+
+    release = asyncio.Event()
+    config = uvicorn.Config(_echo_app(release), host="127.0.0.1", port=0, log_config=None)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    release.set()
+    server.should_exit = True
+    await task
+
+
+async def test_aiohttp_sends_json_query_and_token_and_reads_everything(echo_server):
+    transport = AiohttpTransport(timeout=5)
+
+    async def source(aud, scopes):
+        return f"token-for-{scopes}", 300.0
+
+    client = ServiceClient("payments", echo_server, source, transport)
+    try:
+        response = await client.request(
+            "POST", "/echo", scopes="payments:read", json={"a": "é"}, params={"n": 2}
+        )
+    finally:
+        await transport.aclose()
+    assert response.status_code == 200
+    assert response.headers["x-answer"] == "yes"  # names in lower case
+    assert response.json() == {
+        "method": "POST",
+        "query": {"n": "2"},
+        "authorization": "Bearer token-for-payments:read",
+        "content_type": "application/json",
+        "body": '{"a": "\\u00e9"}',
+    }
+
+
+async def test_client_credentials_post_a_form_with_basic_auth(echo_server, tmp_path):
+    settings = settings_for(
+        tmp_path,
+        {"AUTH_URL": echo_server, "STAYSAGA_CLIENT_ID": "search", "STAYSAGA_CLIENT_SECRET": "s3"},
+    )
+    transport = AiohttpTransport(timeout=5)
+    try:
+        token, lifetime = await client_credentials(settings, transport)(
+            "urn:staysaga:reservations", "reservations:read"
+        )
+    finally:
+        await transport.aclose()
+    assert lifetime == 600.0
+    assert json.loads(token) == {
+        "authorization": "Basic " + base64.b64encode(b"search:s3").decode(),
+        "content_type": "application/x-www-form-urlencoded",
+        "form": {
+            "grant_type": "client_credentials",
+            "scope": "reservations:read",
+            "resource": "urn:staysaga:reservations",
+        },
+    }
+
+
+async def test_no_answer_is_a_transport_error(echo_server):
+    refused = AiohttpTransport(timeout=5)
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    try:
+        with pytest.raises(TransportError, match="ClientConnectorError"):
+            await refused.send("GET", f"http://127.0.0.1:{port}/", headers={})
+    finally:
+        await refused.aclose()
+    impatient = AiohttpTransport(timeout=0.2)
+    try:
+        with pytest.raises(TransportError, match="TimeoutError"):
+            await impatient.send("GET", echo_server + "/slow", headers={})
+    finally:
+        await impatient.aclose()
