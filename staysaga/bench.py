@@ -272,7 +272,7 @@ def search_paths(count: int, seed: int = 1) -> list[str]:
     return paths
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float | None:
     """CPU time (user + system) a process has used so far; None where /proc is absent."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -376,7 +376,7 @@ def run_search_bench(args: argparse.Namespace) -> int:
             processes[1].url, paths_dir / "hello.txt", args.connections, args.seconds, args.warmup
         )
         servers = {p.name: p.popen.pid for p in processes if p.name in ("search", "reservations")}
-        cpu_before = {name: _cpu_seconds(pid) for name, pid in servers.items()}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in servers.items()}
         search = _run_load_process(
             processes[3].url,
             paths_dir / "search.txt",
@@ -384,7 +384,7 @@ def run_search_bench(args: argparse.Namespace) -> int:
             args.seconds,
             args.warmup,
         )
-        cpu_after = {name: _cpu_seconds(pid) for name, pid in servers.items()}
+        cpu_after = {name: cpu_seconds(pid) for name, pid in servers.items()}
     rows = [
         ("ceiling: Starlette JSON hello", ceiling),
         ("search: city + dates (Search+Resv.)", search),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.settings import COMPONENTS, Settings, load_settings
+from staysaga.bench import cpu_seconds
 from staysaga.driver import StackDriver
 from temporal.names import TaskQueue
 from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE
@@ -103,11 +106,43 @@ class Series:
     count: int
     latencies: dict[str, list[float]]
     failures: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each process used during the batch."""
 
     @property
     def rate(self) -> float:
         """Completed runs per second."""
         return self.count / self.wall if self.wall else 0.0
+
+
+def _label(pid: int) -> str:
+    """A stack process's name: `serve search`, `worker booking`, `temporal`, ..."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return str(pid)
+    if "staysaga.cli" in argv:
+        return " ".join(argv[argv.index("staysaga.cli") + 1 :]).strip()
+    return Path(argv[0]).name or str(pid)
+
+
+def stack_cpu(root: int) -> dict[str, float]:
+    """CPU seconds used so far by each process under `root` (empty where /proc is absent)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    used: dict[str, float] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        seconds = cpu_seconds(pid)
+        if seconds is not None:
+            used[_label(pid)] = used.get(_label(pid), 0.0) + seconds
+    return used
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -130,7 +165,17 @@ async def _batch(count: int, concurrency: int, one: Callable[[], Awaitable[None]
     return time.monotonic() - started
 
 
-async def measure(driver: StackDriver, count: int, concurrency: int) -> tuple[Series, Series]:
+CpuProbe = Callable[[], dict[str, float]]
+
+
+def _driver_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def measure(
+    driver: StackDriver, count: int, concurrency: int, cpu: CpuProbe = dict
+) -> tuple[Series, Series]:
     """The baseline's and the bookings' figures, one after the other on the same stack."""
     baseline_latency: list[float] = []
 
@@ -152,10 +197,13 @@ async def measure(driver: StackDriver, count: int, concurrency: int) -> tuple[Se
     await driver.book(user_id)
     baseline_latency.clear()
 
+    before = {**cpu(), "(this driver)": _driver_cpu()}
     wall = await _batch(count, concurrency, baseline_once)
+    after = {**cpu(), "(this driver)": _driver_cpu()}
     baseline = Series(
         f"baseline ({len(BOOKING_SHAPE)} no-op activities)", wall, count, {"done": baseline_latency}
     )
+    baseline.cpu = {k: v - before.get(k, 0.0) for k, v in after.items()}
 
     confirmed: list[float] = []
     emailed: list[float] = []
@@ -171,7 +219,9 @@ async def measure(driver: StackDriver, count: int, concurrency: int) -> tuple[Se
         confirmed.append(timings.confirmed)
         emailed.append(timings.emailed)
 
+    before = after
     wall = await _batch(count, concurrency, booking_once)
+    after = {**cpu(), "(this driver)": _driver_cpu()}
     bookings = Series(
         "booking (real services)",
         wall,
@@ -179,6 +229,7 @@ async def measure(driver: StackDriver, count: int, concurrency: int) -> tuple[Se
         {"confirmed": confirmed, "emailed": emailed},
         failures,
     )
+    bookings.cpu = {k: v - before.get(k, 0.0) for k, v in after.items()}
     return baseline, bookings
 
 
@@ -194,6 +245,15 @@ def report(baseline: Series, bookings: Series, concurrency: int) -> list[str]:
                 f"{series.name:<32} {series.rate:>7.2f} {_percentile(ms, 50):>8.0f} "
                 f"{_percentile(ms, 95):>8.0f} {_percentile(ms, 99):>8.0f}  {milestone}"
             )
+    if baseline.cpu and bookings.cpu:
+        # Where a run's CPU goes: what the machine's two cores are shared out to.
+        lines.append(f"{'CPU ms per run':<32} {'baseline':>9} {'booking':>9}")
+        names = sorted(bookings.cpu, key=lambda k: -bookings.cpu[k])
+        for name in names:
+            base_ms = baseline.cpu.get(name, 0.0) * 1000 / max(baseline.count, 1)
+            book_ms = bookings.cpu[name] * 1000 / max(bookings.count + bookings.failures, 1)
+            if base_ms >= 0.5 or book_ms >= 0.5:
+                lines.append(f"  {name:<30} {base_ms:>9.1f} {book_ms:>9.1f}")
     ratio = bookings.rate / baseline.rate if baseline.rate else 0.0
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
     lines.append(
@@ -221,7 +281,12 @@ def run_booking_bench(args: argparse.Namespace) -> int:
             async def run() -> tuple[Series, Series]:
                 driver = await StackDriver.open(stack.settings)
                 try:
-                    return await measure(driver, args.bookings, args.concurrency)
+                    return await measure(
+                        driver,
+                        args.bookings,
+                        args.concurrency,
+                        lambda: stack_cpu(stack.process.pid),
+                    )
                 finally:
                     await driver.close()
 

@@ -470,6 +470,7 @@ class BookingWorkflow:
     def _done(self, step: Step) -> None:
         if step not in self.view.steps:
             self.view.steps.append(step)
+            self.view.step_times[step] = workflow.now()
         self.view.updated_at = workflow.now()
 
     def _set_state(self, state: BookingState) -> None:

@@ -118,3 +118,5 @@ class BookingView(BaseModel):
     cancellation_document_id: str | None = None
     failure_reason: str | None = None
     updated_at: datetime | None = None
+    step_times: dict[Step, datetime] = Field(default_factory=dict)
+    """When each step was done (workflow time), for operators and for timing milestones."""
