@@ -8,10 +8,10 @@ Latin-1 (cp1252) text, which is what the demo catalogue holds.
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable
 
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
+from reportlab.graphics.barcode import qrencoder
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -25,13 +25,37 @@ QR_SIZE = 32 * mm
 _ACCENT = colors.HexColor("#1f4e79")
 
 
-def qr_code(text: str, size: float = QR_SIZE) -> Drawing:
-    """A QR code of `text` as a drawing `size` points wide."""
-    widget = QrCodeWidget(text, barLevel="M")
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    return drawing
+class QrCode(Flowable):
+    """A QR code of `text`, `size` points wide, with the standard four-module quiet zone.
+
+    Drawn as one filled path of each row's dark runs: reportlab's QrCodeWidget builds a
+    validated shape object per run and costs the receipt a third of its rendering time.
+    """
+
+    QUIET_MODULES = 4
+
+    def __init__(self, text: str, size: float = QR_SIZE) -> None:
+        super().__init__()
+        code = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+        code.addData(text)
+        code.make()
+        self.modules: list[list[bool]] = [[bool(m) for m in row] for row in code.modules]
+        self.width = self.height = size
+
+    def draw(self) -> None:
+        """Paint the dark modules, top row first (PDF's y axis points up)."""
+        count = len(self.modules)
+        box = self.width / (count + 2 * self.QUIET_MODULES)
+        path = self.canv.beginPath()
+        for r, row in enumerate(self.modules):
+            y = self.height - (r + self.QUIET_MODULES + 1) * box
+            c = 0
+            for dark, run in itertools.groupby(row):
+                length = len(list(run))
+                if dark:
+                    path.rect((c + self.QUIET_MODULES) * box, y, length * box, box)
+                c += length
+        self.canv.drawPath(path, stroke=0, fill=1)
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -84,7 +108,7 @@ def _header(data: ReceiptData, title: str) -> list[Flowable]:
                     f"Payment reference: {_escape(data.payment_reference)}",
                     s["body"],
                 ),
-                qr_code(data.confirmation_code),
+                QrCode(data.confirmation_code),
             ]
         ],
         colWidths=[125 * mm, 40 * mm],
