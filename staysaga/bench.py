@@ -423,7 +423,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--var-dir", help="keep the seeded databases here (default: a temp dir)")
     parser.add_argument(
-        "--bookings", type=int, default=60, help="booking: runs of each kind (default %(default)s)"
+        "--bookings", type=int, default=100, help="booking: runs of each kind (default %(default)s)"
     )
     parser.add_argument(
         "--concurrency", type=int, default=10, help="booking: runs in flight (default %(default)s)"

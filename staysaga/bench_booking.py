@@ -173,11 +173,33 @@ def _driver_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+ROUNDS = 4
+"""The runs of each kind are split into rounds, alternated A B B A ..., so that a drift in
+the shared machine's speed (seen here: 30% within minutes) falls on both kinds alike."""
+
+
+@dataclass
+class _Tally:
+    """What the rounds of one kind add up to."""
+
+    wall: float = 0.0
+    count: int = 0
+    failures: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    def add_cpu(self, before: dict[str, float], after: dict[str, float]) -> None:
+        for name, seconds in after.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds - before.get(name, 0.0)
+
+
 async def measure(
     driver: StackDriver, count: int, concurrency: int, cpu: CpuProbe = dict
 ) -> tuple[Series, Series]:
-    """The baseline's and the bookings' figures, one after the other on the same stack."""
+    """The baseline's and the bookings' figures, in alternating rounds on the same stack."""
     baseline_latency: list[float] = []
+    confirmed: list[float] = []
+    emailed: list[float] = []
+    tallies = {"baseline": _Tally(), "booking": _Tally()}
 
     async def baseline_once() -> None:
         started = time.monotonic()
@@ -189,47 +211,54 @@ async def measure(
             result_type=int,
         )
         baseline_latency.append(time.monotonic() - started)
-
-    user_id, _ = await driver.register_user()
-    await driver.load_rooms()
-    # Warm both paths (connections, token caches, imports) before measuring.
-    await _batch(2, 2, baseline_once)
-    await driver.book(user_id)
-    baseline_latency.clear()
-
-    before = {**cpu(), "(this driver)": _driver_cpu()}
-    wall = await _batch(count, concurrency, baseline_once)
-    after = {**cpu(), "(this driver)": _driver_cpu()}
-    baseline = Series(
-        f"baseline ({len(BOOKING_SHAPE)} no-op activities)", wall, count, {"done": baseline_latency}
-    )
-    baseline.cpu = {k: v - before.get(k, 0.0) for k, v in after.items()}
-
-    confirmed: list[float] = []
-    emailed: list[float] = []
-    failures = 0
+        tallies["baseline"].count += 1
 
     async def booking_once() -> None:
-        nonlocal failures
         view, timings = await driver.book(user_id)
         if view.state != BookingState.CONFIRMED or timings.emailed is None:
-            failures += 1
+            tallies["booking"].failures += 1
             return
         assert timings.confirmed is not None
         confirmed.append(timings.confirmed)
         emailed.append(timings.emailed)
+        tallies["booking"].count += 1
 
-    before = after
-    wall = await _batch(count, concurrency, booking_once)
-    after = {**cpu(), "(this driver)": _driver_cpu()}
+    runs = {"baseline": baseline_once, "booking": booking_once}
+    user_id, _ = await driver.register_user()
+    await driver.load_rooms()
+    # Warm both paths with one full wave each (connections, token caches, imports, the
+    # databases' pages, the workers' caches), so that both are measured in steady state.
+    for one in runs.values():
+        await _batch(concurrency, concurrency, one)
+    for kept in (baseline_latency, confirmed, emailed):
+        kept.clear()
+    tallies = {"baseline": _Tally(), "booking": _Tally()}
+
+    rounds = max(1, min(ROUNDS, count // concurrency))
+    for number in range(rounds):
+        size = count // rounds + (1 if number < count % rounds else 0)
+        order = ["baseline", "booking"] if number % 2 == 0 else ["booking", "baseline"]
+        for kind in order:
+            before = {**cpu(), "(this driver)": _driver_cpu()}
+            tallies[kind].wall += await _batch(size, concurrency, runs[kind])
+            tallies[kind].add_cpu(before, {**cpu(), "(this driver)": _driver_cpu()})
+
+    base, book = tallies["baseline"], tallies["booking"]
+    baseline = Series(
+        f"baseline ({len(BOOKING_SHAPE)} no-op activities)",
+        base.wall,
+        base.count,
+        {"done": baseline_latency},
+        cpu=base.cpu,
+    )
     bookings = Series(
         "booking (real services)",
-        wall,
-        len(emailed),
+        book.wall,
+        book.count,
         {"confirmed": confirmed, "emailed": emailed},
-        failures,
+        book.failures,
+        cpu=book.cpu,
     )
-    bookings.cpu = {k: v - before.get(k, 0.0) for k, v in after.items()}
     return baseline, bookings
 
 
