@@ -210,10 +210,18 @@ class StackDriver:
         check_in = date.today() + timedelta(days=random.randint(20, 300))  # noqa: S311
         started = time.time()  # the workflow's step times are wall-clock times too
         handle = await self.start_booking(user_id, room, check_in)
-        view = await self.wait_for(handle, lambda v: v.state != BookingState.STARTED)
+        # The traveller types the card while the room is being held.
+        card_token = asyncio.create_task(self.tokenize(card))
+        try:
+            view = await self.wait_for(handle, lambda v: v.state != BookingState.STARTED)
+        except BaseException:
+            card_token.cancel()
+            raise
         timings = Timings()
         if view.state == BookingState.AWAITING_PAYMENT:
-            view = await self.pay(handle, await self.tokenize(card))
+            view = await self.pay(handle, await card_token)
+        else:
+            await card_token  # a token moves no money; an unused one just expires
         if view.state == BookingState.CONFIRMED:
             view = await self.wait_for(handle, lambda v: Step.EMAILED in v.steps)
             timings.confirmed = view.step_times[Step.CONFIRMED].timestamp() - started
