@@ -136,6 +136,10 @@ class BatchAvailabilityRequest(Stay):
     """POST /availability/batch: many hotels, one stay, one call."""
 
     hotel_ids: list[int] = Field(min_length=1, max_length=MAX_BATCH_HOTELS)
+    best_only: bool = Field(
+        False,
+        description="only each hotel's cheapest room type with a room left (what a search lists)",
+    )
 
 
 class RoomTypeAvailability(BaseModel):

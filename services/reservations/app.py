@@ -141,7 +141,7 @@ async def show_availability(request: Request) -> JSONResponse:
     inventory.validate_stay(query, inventory.utcnow(), status=400)
     async with read_connection(request.app.state.engine) as conn:
         (found,) = await inventory.availability(conn, [query.hotel_id], query)
-    return model_response(found)
+    return JSONResponse(found)
 
 
 async def batch_availability(request: Request) -> JSONResponse:
@@ -149,11 +149,15 @@ async def batch_availability(request: Request) -> JSONResponse:
     body = await parse_body(api.BatchAvailabilityRequest, request)
     inventory.validate_stay(body, inventory.utcnow())
     async with read_connection(request.app.state.engine) as conn:
-        items = await inventory.availability(conn, body.hotel_ids, body)
-    return model_response(
-        api.BatchAvailability(
-            check_in=body.check_in, check_out=body.check_out, guests=body.guests, items=items
-        )
+        items = await inventory.availability(conn, body.hotel_ids, body, body.best_only)
+    # The shape of api.BatchAvailability, built directly: this is Search's hot path.
+    return JSONResponse(
+        {
+            "check_in": body.check_in.isoformat(),
+            "check_out": body.check_out.isoformat(),
+            "guests": body.guests,
+            "items": items,
+        }
     )
 
 

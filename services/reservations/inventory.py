@@ -148,47 +148,72 @@ async def list_reservations(
     return [_reservation(row) for row in await conn.execute(query)]
 
 
+# One statement for every availability read, built once: the room types of some hotels
+# that fit the party, each with its busiest night of the stay (a night without a row counts
+# as empty), cheapest first. Building it per request cost more than running it.
+_busiest_night = (
+    sa.select(sa.func.coalesce(sa.func.max(nights.c.held + nights.c.reserved), 0))
+    .where(
+        nights.c.room_type_id == room_types.c.id,
+        nights.c.night >= sa.bindparam("check_in", type_=sa.Date),
+        nights.c.night < sa.bindparam("check_out", type_=sa.Date),
+    )
+    .scalar_subquery()
+)
+_AVAILABILITY = (
+    sa.select(
+        room_types.c.hotel_id,
+        room_types.c.id,
+        room_types.c.capacity,
+        room_types.c.total_rooms - _busiest_night,
+        room_types.c.nightly_rate,
+        room_types.c.currency,
+    )
+    .where(
+        room_types.c.hotel_id.in_(sa.bindparam("hotel_ids", expanding=True)),
+        room_types.c.capacity >= sa.bindparam("guests", type_=sa.Integer),
+    )
+    .order_by(room_types.c.nightly_rate, room_types.c.id)
+)
+
+
 async def availability(
-    conn: AsyncConnection, hotel_ids: Sequence[int], stay: api.Stay
-) -> list[api.HotelAvailability]:
+    conn: AsyncConnection, hotel_ids: Sequence[int], stay: api.Stay, best_only: bool = False
+) -> list[dict[str, Any]]:
     """Rooms left for the whole stay and its price, per room type fitting the party.
 
-    One indexed query whatever the number of hotels: their room types, each with its
-    busiest night of the stay (a night without a row counts as empty).
+    One indexed query whatever the number of hotels. Each hotel in the order asked (once),
+    as `HotelAvailability` fields; its room types cheapest first, or with `best_only` just
+    the cheapest with a room left (or none). Plain dicts: the batch form is a hot path.
     """
     count = (stay.check_out - stay.check_in).days
-    busiest_night = (
-        sa.select(sa.func.coalesce(sa.func.max(nights.c.held + nights.c.reserved), 0))
-        .where(
-            nights.c.room_type_id == room_types.c.id,
-            nights.c.night >= stay.check_in,
-            nights.c.night < stay.check_out,
-        )
-        .scalar_subquery()
-        .label("busy")
+    rows = await conn.execute(
+        _AVAILABILITY,
+        {
+            "hotel_ids": list(hotel_ids),
+            "guests": stay.guests,
+            "check_in": stay.check_in,
+            "check_out": stay.check_out,
+        },
     )
-    types = (
-        await conn.execute(
-            sa.select(room_types, busiest_night)
-            .where(room_types.c.hotel_id.in_(hotel_ids), room_types.c.capacity >= stay.guests)
-            .order_by(room_types.c.nightly_rate, room_types.c.id)
-        )
-    ).all()
-    by_hotel: dict[int, list[api.RoomTypeAvailability]] = {h: [] for h in hotel_ids}
-    for t in types:
-        by_hotel[t.hotel_id].append(
-            api.RoomTypeAvailability(
-                room_type_id=t.id,
-                capacity=t.capacity,
-                rooms_left=max(0, t.total_rooms - t.busy),
-                nightly_rate=t.nightly_rate,
-                total=t.nightly_rate * count,
-                currency=t.currency,
-            )
+    by_hotel: dict[int, list[dict[str, Any]]] = {h: [] for h in hotel_ids}
+    for hotel_id, room_type_id, capacity, left, rate, currency in rows:
+        found = by_hotel[hotel_id]
+        if best_only and (found or left <= 0):
+            continue
+        found.append(
+            {
+                "room_type_id": room_type_id,
+                "capacity": capacity,
+                "rooms_left": max(0, left),
+                "nightly_rate": rate,
+                "total": rate * count,
+                "currency": currency,
+            }
         )
     return [
-        api.HotelAvailability(hotel_id=h, nights=count, room_types=by_hotel[h])
-        for h in dict.fromkeys(hotel_ids)
+        {"hotel_id": hotel_id, "nights": count, "room_types": found}
+        for hotel_id, found in by_hotel.items()
     ]
 
 

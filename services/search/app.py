@@ -84,6 +84,7 @@ async def _offers(
                     "check_in": query.check_in.isoformat(),
                     "check_out": query.check_out.isoformat(),
                     "guests": query.guests,
+                    "best_only": True,
                 },
             )
     except ServiceError as exc:
@@ -98,23 +99,22 @@ async def _offers(
     except (TransportError, RuntimeError) as exc:
         log.warning("availability call failed: %s", exc)
         raise _unavailable("Reservations cannot be reached.") from exc
-    answer = reservations_api.BatchAvailability.model_validate_json(response.content)
+    answer = response.json()  # api.BatchAvailability, with best_only: a room type or none
     offers = {}
-    for hotel in answer.items:
-        free = [t for t in hotel.room_types if t.rooms_left > 0]
-        if not free:
+    for hotel in answer["items"]:
+        if not hotel["room_types"]:
             continue
-        best = min(free, key=lambda t: (t.total, t.room_type_id))
-        offers[hotel.hotel_id] = api.StayOffer(
-            check_in=answer.check_in,
-            check_out=answer.check_out,
-            guests=answer.guests,
-            nights=hotel.nights,
-            room_type_id=best.room_type_id,
-            rooms_left=best.rooms_left,
-            nightly_rate=best.nightly_rate,
-            total=best.total,
-            currency=best.currency,
+        best = hotel["room_types"][0]
+        offers[hotel["hotel_id"]] = api.StayOffer(
+            check_in=query.check_in,
+            check_out=query.check_out,
+            guests=query.guests,
+            nights=hotel["nights"],
+            room_type_id=best["room_type_id"],
+            rooms_left=best["rooms_left"],
+            nightly_rate=best["nightly_rate"],
+            total=best["total"],
+            currency=best["currency"],
         )
     return offers
 

@@ -190,6 +190,20 @@ async def test_batch_availability_answers_every_hotel_asked(reservations):
     assert [t["room_type_id"] for t in four["items"][1]["room_types"]] == [12]
 
 
+async def test_best_only_lists_each_hotels_cheapest_room_type_with_a_room_left(reservations):
+    r = reservations
+    body = {"hotel_ids": [1, 7], "guests": 2, "best_only": True, **stay()}
+    first = (await r.client.post("/availability/batch", json=body, headers=r.service())).json()
+    assert [t["room_type_id"] for t in first["items"][0]["room_types"]] == [11]
+    assert first["items"][1]["room_types"] == []
+    for n in range(5):  # every room of type 11, the cheaper one, for the same nights
+        held = await r.client.post("/holds", json=hold_body(f"b{n}"), headers=r.service())
+        assert held.status_code == 201, held.text
+    then = (await r.client.post("/availability/batch", json=body, headers=r.service())).json()
+    (best,) = then["items"][0]["room_types"]
+    assert best["room_type_id"] == 12 and best["rooms_left"] == 2 and best["total"] == 40_000
+
+
 async def test_availability_refuses_bad_stays_naming_the_field(reservations):
     r = reservations
     params = {"hotel_id": 1, "guests": 1, **stay(nights=0)}
