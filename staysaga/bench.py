@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import signal
 import socket
 import statistics
@@ -292,6 +293,11 @@ def _run_load_process(
     return LoadResult(**json.loads(done.stdout))
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 # ---------------------------------------------------------------------------- the command
 
 
@@ -377,6 +383,7 @@ def run_search_bench(args: argparse.Namespace) -> int:
         )
         servers = {p.name: p.popen.pid for p in processes if p.name in ("search", "reservations")}
         cpu_before = {name: cpu_seconds(pid) for name, pid in servers.items()}
+        cpu_before["load generator"] = _children_cpu()
         search = _run_load_process(
             processes[3].url,
             paths_dir / "search.txt",
@@ -385,6 +392,7 @@ def run_search_bench(args: argparse.Namespace) -> int:
             args.warmup,
         )
         cpu_after = {name: cpu_seconds(pid) for name, pid in servers.items()}
+        cpu_after["load generator"] = _children_cpu()
     rows = [
         ("ceiling: Starlette JSON hello", ceiling),
         ("search: city + dates (Search+Resv.)", search),
