@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -67,8 +68,9 @@ def _unavailable(detail: str) -> Problem:
 
 async def _offers(
     request: Request, query: api.HotelQuery, hotel_ids: list[int]
-) -> dict[int, api.StayOffer]:
-    """The cheapest free room of each hotel for the stay: one batched call to Reservations."""
+) -> dict[int, dict[str, Any]]:
+    """The cheapest free room of each hotel for the stay (`api.StayOffer` fields): one
+    batched call to Reservations."""
     if not hotel_ids:
         return {}
     assert query.check_in and query.check_out and query.guests
@@ -105,17 +107,17 @@ async def _offers(
         if not hotel["room_types"]:
             continue
         best = hotel["room_types"][0]
-        offers[hotel["hotel_id"]] = api.StayOffer(
-            check_in=query.check_in,
-            check_out=query.check_out,
-            guests=query.guests,
-            nights=hotel["nights"],
-            room_type_id=best["room_type_id"],
-            rooms_left=best["rooms_left"],
-            nightly_rate=best["nightly_rate"],
-            total=best["total"],
-            currency=best["currency"],
-        )
+        offers[hotel["hotel_id"]] = {
+            "check_in": answer["check_in"],
+            "check_out": answer["check_out"],
+            "guests": answer["guests"],
+            "nights": hotel["nights"],
+            "room_type_id": best["room_type_id"],
+            "rooms_left": best["rooms_left"],
+            "nightly_rate": best["nightly_rate"],
+            "total": best["total"],
+            "currency": best["currency"],
+        }
     return offers
 
 
@@ -163,8 +165,8 @@ async def list_hotels(request: Request) -> JSONResponse:
         async with read_connection(request.app.state.engine) as conn:
             return model_response(await domain.hotels_page(conn, city, query))
     # The database connection is back in the pool before the call to Reservations.
-    offers = await _offers(request, query, [h.id for h in candidates])
-    return model_response(domain.dated_page(city, query, candidates, offers))
+    offers = await _offers(request, query, [h["id"] for h in candidates])
+    return JSONResponse(domain.dated_page(city, query, candidates, offers))
 
 
 async def show_hotel(request: Request) -> JSONResponse:

@@ -147,12 +147,13 @@ async def hotels_page(
 
 async def dated_candidates(
     conn: AsyncConnection, city: api.City, query: api.HotelQuery
-) -> list[api.HotelSummary]:
+) -> list[dict[str, Any]]:
     """Every hotel passing the catalogue's filters, to be priced for the stay in one call.
 
     Availability can only be known per stay, so paging happens after it: the whole
     candidate set (at most MAX_DATED_CANDIDATES, nearest first) is priced at once, which
-    keeps totals exact, pages stable, and sorting by stay price correct.
+    keeps totals exact, pages stable, and sorting by stay price correct. Each hotel comes
+    as the JSON fields of `api.HotelSummary` (a dated search builds its page from them).
     """
     rows = await conn.execute(
         sa.select(hotels)
@@ -160,40 +161,46 @@ async def dated_candidates(
         .order_by(hotels.c.distance_km, hotels.c.id)
         .limit(api.MAX_DATED_CANDIDATES)
     )
-    return [api.HotelSummary(**_summary(r)) for r in rows]
+    return [_summary(r) for r in rows]
 
 
 def dated_page(
     city: api.City,
     query: api.HotelQuery,
-    candidates: list[api.HotelSummary],
-    offers: dict[int, api.StayOffer],
-) -> api.HotelPage:
-    """A page of the candidates that have a room for the stay, within the price range."""
+    candidates: list[dict[str, Any]],
+    offers: dict[int, dict[str, Any]],
+) -> dict[str, Any]:
+    """A page of the candidates that have a room for the stay, within the price range.
+
+    The JSON of an `api.HotelPage`, built from plain dicts: a dated search is the hot path,
+    and a pydantic object per hotel cost more than the rest of the page.
+    """
     found = []
     for hotel in candidates:
-        offer = offers.get(hotel.id)
+        offer = offers.get(hotel["id"])
         if offer is None:
             continue
-        nightly = offer.total // offer.nights
+        nightly = offer["total"] // offer["nights"]
         if query.min_price is not None and nightly < query.min_price:
             continue
         if query.max_price is not None and nightly > query.max_price:
             continue
-        found.append(hotel.model_copy(update={"stay": offer}))
+        found.append((hotel, offer))
     if query.sort == "price":
-        found.sort(key=lambda h: (h.stay.total if h.stay else 0, h.distance_km, h.id))
+        found.sort(key=lambda h: (h[1]["total"], h[0]["distance_km"], h[0]["id"]))
     elif query.sort == "stars":
-        found.sort(key=lambda h: (-h.stars, h.distance_km, h.id))
+        found.sort(key=lambda h: (-h[0]["stars"], h[0]["distance_km"], h[0]["id"]))
     start = (query.page - 1) * query.page_size
-    return api.HotelPage(
-        city=city,
-        items=found[start : start + query.page_size],
-        page=query.page,
-        page_size=query.page_size,
-        total=len(found),
-        has_next=len(found) > start + query.page_size,
-    )
+    return {
+        "city": city.model_dump(mode="json"),
+        "items": [
+            {**hotel, "stay": offer} for hotel, offer in found[start : start + query.page_size]
+        ],
+        "page": query.page,
+        "page_size": query.page_size,
+        "total": len(found),
+        "has_next": len(found) > start + query.page_size,
+    }
 
 
 async def get_hotel(conn: AsyncConnection, hotel_id: int) -> api.Hotel | None:

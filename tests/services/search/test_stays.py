@@ -4,6 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.reservations.models import nights
+from services.search import api
 from tests.support.harness import problem_field
 
 
@@ -67,6 +68,15 @@ async def test_a_sold_out_hotel_is_not_listed_for_those_dates(search, search_sta
     assert after["total"] == listed["total"] - 1
     other_dates = await search.get("/hotels", params={"city": "London", **stay(offset=90)})
     assert victim["id"] in [h["id"] for h in other_dates.json()["items"]]
+
+
+async def test_a_dated_page_is_exactly_the_documented_hotel_page(search):
+    # The dated page is built without pydantic (a hot path): it must still be, field for
+    # field and format for format, what the HotelPage model and the OpenAPI document say.
+    response = await search.get("/hotels", params={"city": "Paris", **stay()})
+    body = response.json()
+    assert body["items"]
+    assert api.HotelPage.model_validate(body).model_dump(mode="json") == body
 
 
 async def test_dated_pages_cover_every_available_hotel_once(search):
