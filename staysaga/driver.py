@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
+from temporalio.common import TypedSearchAttributes
 
 from services.common.auth import audience
 from services.common.settings import Settings
@@ -29,6 +30,7 @@ from workflows.models import (
     BookingView,
     PaymentSubmission,
     Step,
+    search_attributes,
 )
 
 USERS_REGISTER_SCOPE = "users:register"
@@ -177,6 +179,9 @@ class StackDriver:
             request,
             id=booking_workflow_id(booking_id),
             task_queue=TaskQueue.BOOKING,
+            search_attributes=TypedSearchAttributes(
+                search_attributes(request, BookingState.STARTED)
+            ),
         )
 
     async def status(self, handle: WorkflowHandle) -> BookingView:

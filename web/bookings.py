@@ -11,19 +11,18 @@ import asyncio
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.applications import Starlette
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import TypedSearchAttributes
 
 from temporal import client as temporal_client
 from temporal.names import (
     BOOKING_STATUS,
     CHECK_IN,
     HOTEL_ID,
-    USER_ID,
     TaskQueue,
     booking_workflow_id,
 )
@@ -40,6 +39,7 @@ from workflows.models import (
     CancelRequest,
     PaymentSubmission,
     Step,
+    search_attributes,
 )
 
 # The progress a traveller follows, in order, with the words the page uses.
@@ -91,20 +91,12 @@ def _handle(client: Client, booking_id: str) -> WorkflowHandle[Any, Any]:
 
 async def start(client: Client, request: BookingRequest) -> None:
     """Start the saga (it holds the room at once)."""
-    check_in = datetime.combine(request.check_in, time(0, 0), tzinfo=UTC)
     await client.start_workflow(
         WORKFLOW_TYPE,
         request,
         id=booking_workflow_id(request.booking_id),
         task_queue=TaskQueue.BOOKING.value,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(BOOKING_STATUS, BookingState.STARTED.value),
-                SearchAttributePair(HOTEL_ID, str(request.hotel_id)),
-                SearchAttributePair(CHECK_IN, check_in),
-                SearchAttributePair(USER_ID, request.user_id),
-            ]
-        ),
+        search_attributes=TypedSearchAttributes(search_attributes(request, BookingState.STARTED)),
     )
 
 

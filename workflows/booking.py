@@ -13,7 +13,7 @@ Deterministic code only: time from workflow.now(), no I/O, imports passed throug
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -21,8 +21,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import models as act
-    from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID, TaskQueue
+    from temporal.names import BOOKING_STATUS, TaskQueue
     from workflows.models import (
+        CHECK_IN_TIME,
+        CHECK_OUT_TIME,
         FREE_CANCELLATION_HOURS,
         QUERY_CANCELLATION_QUOTE,
         QUERY_STATUS,
@@ -37,12 +39,9 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         PaymentSubmission,
         Step,
+        search_attributes,
     )
 
-# Check-in and check-out are taken at these UTC times of their dates for the policy's
-# windows, the reminder and completion (the catalogue keeps no per-hotel times).
-CHECK_IN_TIME = time(14, 0, tzinfo=UTC)
-CHECK_OUT_TIME = time(11, 0, tzinfo=UTC)
 REMINDER_LEAD = timedelta(days=1)
 # Stop waiting for a card a little before the hold lapses, so that authorising and
 # confirming still fit inside it.
@@ -64,6 +63,12 @@ FOREVER = RetryPolicy(
     maximum_attempts=0,
 )
 PRE_CONFIRMATION_BUDGET = timedelta(minutes=2)
+
+# Workflow changes, each guarded by `workflow.patched` so that running bookings (and the
+# committed histories) replay the path they took.
+PATCH_PARALLEL_START = "describe-and-hold-together"
+"""The catalogue lookup and the hold run at the same time (a hold no longer waits for the
+hotel's names); if either fails, a hold that was placed is released."""
 
 _FAILURE_TEXT = {
     act.SOLD_OUT: "That room is no longer available for your dates.",
@@ -121,12 +126,17 @@ class BookingWorkflow:
     @workflow.run
     async def run(self, request: BookingRequest) -> BookingView:
         """Run the booking to its end state."""
-        self._set_state(BookingState.STARTED)
+        self._started()
         try:
-            await self._describe_hotel()
-            await self._hold_room()
+            if workflow.patched(PATCH_PARALLEL_START):
+                await self._describe_and_hold()
+            else:
+                await self._describe_hotel()
+                await self._hold_room()
         except BusinessFailure as failure:
             return self._end(BookingState.FAILED, failure.reason)
+        # Only now may a payment come: the receipt needs the names, the payment the hold.
+        self._set_state(BookingState.AWAITING_PAYMENT)
 
         if not await self._wait_for_payment():
             await self._release_hold()
@@ -183,7 +193,18 @@ class BookingWorkflow:
         self.view.currency = self.hold.currency
         self.view.nights = [n.model_dump(mode="json") for n in self.hold.nights]
         self._done(Step.HELD)
-        self._set_state(BookingState.AWAITING_PAYMENT)
+
+    async def _describe_and_hold(self) -> None:
+        """Both first steps at once; if either fails, release a hold that was placed."""
+        described, held = await asyncio.gather(
+            self._describe_hotel(), self._hold_room(), return_exceptions=True
+        )
+        failure = next((r for r in (described, held) if isinstance(r, BaseException)), None)
+        if failure is None:
+            return
+        if self.hold is not None:
+            await self._release_hold()
+        raise failure
 
     async def _wait_for_payment(self) -> bool:
         assert self.hold is not None
@@ -473,16 +494,22 @@ class BookingWorkflow:
             self.view.step_times[step] = workflow.now()
         self.view.updated_at = workflow.now()
 
+    def _started(self) -> None:
+        """The first state. Its search attributes need no upsert if the starter set them,
+        as the website does (before PATCH_PARALLEL_START they were upserted anyway)."""
+        if workflow.patched(PATCH_PARALLEL_START):
+            given = workflow.info().typed_search_attributes
+            if given.get(BOOKING_STATUS) == BookingState.STARTED.value:
+                self.view.state = BookingState.STARTED
+                self.view.updated_at = workflow.now()
+                return
+        self._set_state(BookingState.STARTED)
+
     def _set_state(self, state: BookingState) -> None:
         self.view.state = state
         self.view.updated_at = workflow.now()
         workflow.upsert_search_attributes(
-            [
-                BOOKING_STATUS.value_set(state.value),
-                HOTEL_ID.value_set(str(self.request.hotel_id)),
-                CHECK_IN.value_set(datetime.combine(self.request.check_in, CHECK_IN_TIME)),
-                USER_ID.value_set(self.request.user_id),
-            ]
+            [pair.key.value_set(pair.value) for pair in search_attributes(self.request, state)]
         )
 
     def _end(self, state: BookingState, reason: str) -> BookingView:

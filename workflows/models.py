@@ -6,10 +6,13 @@ Models only: safe to pass through the workflow sandbox.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+from temporalio.common import SearchAttributePair
+
+from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID
 
 WORKFLOW_TYPE = "BookingWorkflow"
 UPDATE_SUBMIT_PAYMENT = "submit_payment"
@@ -22,6 +25,11 @@ FREE_CANCELLATION_HOURS = 48
 
 TAX_RATE_PERCENT = 10
 """Rates include this VAT; receipts show the part of the total that is tax."""
+
+# Check-in and check-out are taken at these UTC times of their dates for the policy's
+# windows, the reminder and completion (the catalogue keeps no per-hotel times).
+CHECK_IN_TIME = time(14, 0, tzinfo=UTC)
+CHECK_OUT_TIME = time(11, 0, tzinfo=UTC)
 
 
 class BookingState(StrEnum):
@@ -120,3 +128,15 @@ class BookingView(BaseModel):
     updated_at: datetime | None = None
     step_times: dict[Step, datetime] = Field(default_factory=dict)
     """When each step was done (workflow time), for operators and for timing milestones."""
+
+
+def search_attributes(request: BookingRequest, state: BookingState) -> list[SearchAttributePair]:
+    """What operators filter bookings by in the Temporal UI: BookingStatus, HotelId, CheckIn
+    and UserId (an opaque id; never an e-mail address or a card). The website sets them when
+    it starts a booking; the workflow upserts them as the state changes."""
+    return [
+        SearchAttributePair(BOOKING_STATUS, state.value),
+        SearchAttributePair(HOTEL_ID, str(request.hotel_id)),
+        SearchAttributePair(CHECK_IN, datetime.combine(request.check_in, CHECK_IN_TIME)),
+        SearchAttributePair(USER_ID, request.user_id),
+    ]

@@ -1,8 +1,10 @@
-"""Records the committed histories: `python -m tests.workflows.record_histories`.
+"""Records the committed histories: `python -m tests.workflows.record_histories [NAME...]`.
 
-Runs the four paths of the saga (happy, decline, expiry, cancel) on the time-skipping
-server with the stand-in activities and writes each history as JSON under histories/.
-Re-record only on purpose: these files pin the behaviour running bookings depend on.
+Runs paths of the saga (happy, decline, expiry, cancel) on the time-skipping server with
+the stand-in activities and writes each history as JSON under histories/. Re-record only
+on purpose: these files pin the behaviour running bookings depend on. After a change
+guarded by `workflow.patched`, keep the old files (they replay the old path) and record
+the new path under a new name, naming only it.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ SCENARIOS = {
     "decline": (World(decline=True), _happy),
     "expiry": (World(), None),
     "cancel": (World(), _cancel),
+    # Recorded after PATCH_PARALLEL_START: the catalogue lookup and the hold together.
+    "happy-describe-and-hold": (World(), _happy),
 }
 
 
-async def record() -> None:
-    """Run each scenario to its end and save its history."""
-    for name, (world, drive) in SCENARIOS.items():
+async def record(names: list[str]) -> None:
+    """Run each scenario named (every one if none is) to its end and save its history."""
+    for name in names or list(SCENARIOS):
+        world, drive = SCENARIOS[name]
         env = await start_time_skipping()
         try:
             async with bookings(env, world) as running:
@@ -60,6 +65,6 @@ async def record() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(sys.argv[1:]))
     sys.stdout.flush()
     os._exit(0)

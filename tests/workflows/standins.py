@@ -24,6 +24,7 @@ class World:
     hold_ttl: timedelta = timedelta(minutes=15)
     nightly_rate: int = 10000
     sold_out: bool = False
+    unknown_hotel: bool = False
     decline: bool = False
     confirm_error: str | None = None  # e.g. act.HOLD_EXPIRED
     authorize_flaky: int = 0  # fail this many attempts with an infrastructure error
@@ -41,6 +42,10 @@ class World:
         @activity.defn(name=act.DESCRIBE_HOTEL)
         async def describe_hotel(data: act.HotelRef) -> act.HotelInfo:
             world.calls.append(act.DESCRIBE_HOTEL)
+            if world.unknown_hotel:
+                raise ApplicationError(
+                    "That hotel is not in our catalogue.", type=act.BAD_REQUEST, non_retryable=True
+                )
             return act.HotelInfo(
                 hotel_name="Grand Hotel Paris",
                 hotel_address="1 Rue de Rivoli, Paris, France",

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -29,6 +31,7 @@ from workflows.models import (
     CancelRequest,
     PaymentSubmission,
     Step,
+    search_attributes,
 )
 
 CARD = PaymentSubmission(card_token="tok_visa_4242")
@@ -42,8 +45,11 @@ class Bookings:
         self.world = world
         self.handles: list[WorkflowHandle] = []
 
-    async def start(self, check_in_days: int = 10, nights: int = 2) -> WorkflowHandle:
-        """Start a booking checking in that many days from the server's today."""
+    async def start(
+        self, check_in_days: int = 10, nights: int = 2, with_attributes: bool = False
+    ) -> WorkflowHandle:
+        """Start a booking checking in that many days from the server's today; with its
+        search attributes set at start, as the website does, if `with_attributes`."""
         booking_id = uuid.uuid4().hex[:12]
         today = datetime.now().date()
         request = BookingRequest(
@@ -56,11 +62,13 @@ class Bookings:
             guests=2,
             guest_name="Ada Lovelace",
         )
+        attributes = search_attributes(request, BookingState.STARTED) if with_attributes else []
         handle = await self.client.start_workflow(
             BookingWorkflow.run,
             request,
             id=booking_workflow_id(booking_id),
             task_queue=TaskQueue.BOOKING,
+            search_attributes=TypedSearchAttributes(attributes),
         )
         self.handles.append(handle)
         return handle
@@ -203,6 +211,25 @@ async def test_search_attributes_let_operators_find_the_booking(dev_server_env):
         await eventually(listed, timeout=30)
 
 
+async def test_attributes_set_at_start_are_not_upserted_again(dev_server_env):
+    # The website starts a booking with its search attributes: it is findable as STARTED
+    # at once, and the workflow's first upsert is the next state's, not STARTED again.
+    world = World()
+    async with bookings(dev_server_env, world) as running:
+        handle = await running.start(with_attributes=True)
+        await awaiting_payment(handle)
+        history = await handle.fetch_history()
+    upserts = [
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
+    statuses = [fields["BookingStatus"].data for fields in upserts if "BookingStatus" in fields]
+    assert statuses == [b'"AWAITING_PAYMENT"']
+    first = history.events[0].workflow_execution_started_event_attributes
+    assert first.search_attributes.indexed_fields["BookingStatus"].data == b'"STARTED"'
+
+
 # ---- time-skipping: timers ------------------------------------------------------------
 
 
@@ -212,7 +239,9 @@ async def test_no_payment_before_the_hold_lapses_expires_and_releases(time_skipp
         handle = await running.start()
         view = await handle.result()
     assert view.state == BookingState.EXPIRED
-    assert world.calls == [act.DESCRIBE_HOTEL, act.HOLD_ROOM, act.RELEASE_HOLD]
+    # The catalogue lookup and the hold run together: either may be called first.
+    assert sorted(world.calls[:2]) == sorted([act.DESCRIBE_HOTEL, act.HOLD_ROOM])
+    assert world.calls[2:] == [act.RELEASE_HOLD]
     assert world.holds[view.booking_id] == "released"
 
 
@@ -223,7 +252,20 @@ async def test_a_room_gone_fails_without_compensation(time_skipping_env):
         view = await handle.result()
     assert view.state == BookingState.FAILED
     assert "no longer available" in view.failure_reason
-    assert world.calls == [act.DESCRIBE_HOTEL, act.HOLD_ROOM]
+    assert sorted(world.calls) == sorted([act.DESCRIBE_HOTEL, act.HOLD_ROOM])
+
+
+async def test_an_unknown_hotel_fails_and_releases_the_hold_placed_meanwhile(time_skipping_env):
+    world = World(unknown_hotel=True)
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start()
+        view = await handle.result()
+    assert view.state == BookingState.FAILED
+    assert "not in our catalogue" in view.failure_reason
+    assert sorted(world.calls[:2]) == sorted([act.DESCRIBE_HOTEL, act.HOLD_ROOM])
+    assert world.calls[2:] == [act.RELEASE_HOLD]
+    assert world.holds[view.booking_id] == "released"
+    assert world.effects["hold"] == 1
 
 
 async def test_an_expired_hold_at_confirmation_voids_then_releases(time_skipping_env):

@@ -16,8 +16,14 @@ from workflows.replay import load_history_file, replay
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
-def test_the_four_paths_are_committed():
-    assert {p.stem for p in HISTORIES} == {"happy", "decline", "expiry", "cancel"}
+def test_the_four_paths_are_committed_and_the_patched_start_too():
+    assert {p.stem for p in HISTORIES} == {
+        "happy",
+        "decline",
+        "expiry",
+        "cancel",
+        "happy-describe-and-hold",  # after PATCH_PARALLEL_START
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
@@ -60,7 +66,7 @@ def test_cli_replay_exits_zero_on_good_and_nonzero_on_bad_histories(tmp_path):
         timeout=120,
     )
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "replayed 4 histories, 0 failed" in good.stdout
+    assert f"replayed {len(HISTORIES)} histories, 0 failed" in good.stdout
 
     bad = subprocess.run(
         [sys.executable, "-m", "staysaga.cli", "replay", str(_tampered(tmp_path))],
