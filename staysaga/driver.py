@@ -21,6 +21,7 @@ from services.common.settings import Settings
 from staysaga.secrets import StackSecrets
 from temporal.client import connect
 from temporal.names import TaskQueue, booking_workflow_id
+from web.bookings import HOLD_POLL_SECONDS
 from workflows.models import (
     QUERY_STATUS,
     UPDATE_SUBMIT_PAYMENT,
@@ -35,9 +36,9 @@ from workflows.models import (
 
 USERS_REGISTER_SCOPE = "users:register"
 # Each status poll is a query the Temporal server and the workflow worker must answer, so
-# the driver polls as often as the website's live page does (web.app.SSE_POLL_SECONDS), not
-# more. Milestones are timed from the steps' times the workflow records, not from when a
-# poll happened to see them.
+# the driver polls as the website does: every HOLD_POLL_SECONDS while "Book" waits for the
+# hold, then at the live page's pace (web.app.SSE_POLL_SECONDS). Milestones are timed from
+# the steps' times the workflow records, not from when a poll happened to see them.
 POLL_SECONDS = 0.5
 BIG_CITIES = ("Paris", "London", "Tokyo", "New York City", "Berlin", "Madrid", "Rome", "Seoul")
 
@@ -189,7 +190,11 @@ class StackDriver:
         return await handle.query(QUERY_STATUS, result_type=BookingView)
 
     async def wait_for(
-        self, handle: WorkflowHandle, done: Any, timeout: float = 120.0
+        self,
+        handle: WorkflowHandle,
+        done: Any,
+        timeout: float = 120.0,
+        interval: float = POLL_SECONDS,
     ) -> BookingView:
         """Poll the status query until `done(view)` holds; fail after `timeout` seconds."""
         deadline = time.monotonic() + timeout
@@ -199,7 +204,7 @@ class StackDriver:
                 return view
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{handle.id} stuck at {view.state} {view.steps}")
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(interval)
 
     async def pay(self, handle: WorkflowHandle, card_token: str) -> BookingView:
         """The submit_payment update; answers once the payment is processed."""
@@ -218,7 +223,9 @@ class StackDriver:
         # The traveller types the card while the room is being held.
         card_token = asyncio.create_task(self.tokenize(card))
         try:
-            view = await self.wait_for(handle, lambda v: v.state != BookingState.STARTED)
+            view = await self.wait_for(
+                handle, lambda v: v.state != BookingState.STARTED, interval=HOLD_POLL_SECONDS
+            )
         except BaseException:
             card_token.cancel()
             raise

@@ -100,8 +100,12 @@ async def start(client: Client, request: BookingRequest) -> None:
     )
 
 
+HOLD_POLL_SECONDS = 0.1
+"""How often "Book" asks whether the hold is placed before it shows the checkout page."""
+
+
 async def wait_until_held(
-    client: Client, booking_id: str, timeout: float = 10.0, interval: float = 0.1
+    client: Client, booking_id: str, timeout: float = 10.0, interval: float = HOLD_POLL_SECONDS
 ) -> BookingView:
     """The status once the saga has left STARTED (the hold is placed or refused), or as it
     is when `timeout` runs out: the checkout page then has a countdown to show."""
