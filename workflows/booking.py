@@ -500,17 +500,16 @@ class BookingWorkflow:
         if workflow.patched(PATCH_PARALLEL_START):
             given = workflow.info().typed_search_attributes
             if given.get(BOOKING_STATUS) == BookingState.STARTED.value:
-                self.view.state = BookingState.STARTED
-                self.view.updated_at = workflow.now()
+                self._set_state(BookingState.STARTED, upsert=False)
                 return
         self._set_state(BookingState.STARTED)
 
-    def _set_state(self, state: BookingState) -> None:
+    def _set_state(self, state: BookingState, *, upsert: bool = True) -> None:
         self.view.state = state
         self.view.updated_at = workflow.now()
-        workflow.upsert_search_attributes(
-            [pair.key.value_set(pair.value) for pair in search_attributes(self.request, state)]
-        )
+        if upsert:
+            pairs = search_attributes(self.request, state)
+            workflow.upsert_search_attributes([p.key.value_set(p.value) for p in pairs])
 
     def _end(self, state: BookingState, reason: str) -> BookingView:
         self.view.failure_reason = reason

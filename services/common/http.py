@@ -182,9 +182,21 @@ class ServiceError(Exception):
         return self.status >= 500 or self.status in (408, 425, 429)
 
 
-def json_body(value: Any) -> tuple[bytes, dict[str, str]]:
-    """A JSON request body and its content type."""
+def json_body(value: Any) -> tuple[bytes | None, dict[str, str]]:
+    """A JSON request body and its content-type header; no body and no header for None."""
+    if value is None:
+        return None, {}
     return jsonlib.dumps(value).encode(), {"Content-Type": "application/json"}
+
+
+def transport_for(settings: Settings, http: httpx.AsyncClient | Transport | None) -> Transport:
+    """The transport to call through: aiohttp unless a test hands in an httpx client (on an
+    ASGI transport) or a Transport of its own."""
+    if http is None:
+        return AiohttpTransport(settings["HTTP_CLIENT_TIMEOUT"])
+    if isinstance(http, httpx.AsyncClient):
+        return HttpxTransport(http)
+    return http
 
 
 def client_credentials(settings: Settings, transport: Transport) -> TokenSource:
@@ -273,11 +285,8 @@ class ServiceClient:
         answer came.
         """
         url = self.base_url.rstrip("/") + path
-        extra = dict(headers or {})
-        body = None
-        if json is not None:
-            body, content_type = json_body(json)
-            extra.update(content_type)
+        body, extra = json_body(json)
+        extra.update(headers or {})
         if idempotency_key:
             extra["Idempotency-Key"] = idempotency_key
         request_id = request_id_var.get()
@@ -318,12 +327,7 @@ class ServiceClients:
         http: httpx.AsyncClient | Transport | None = None,
     ) -> None:
         self.settings = settings
-        if http is None:
-            self.transport: Transport = AiohttpTransport(settings["HTTP_CLIENT_TIMEOUT"])
-        elif isinstance(http, httpx.AsyncClient):
-            self.transport = HttpxTransport(http)
-        else:
-            self.transport = http
+        self.transport = transport_for(settings, http)
         self.tokens = tokens or client_credentials(settings, self.transport)
         self._clients: dict[str, ServiceClient] = {}
 

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 
 from services.common.app import create_service_app, model_response
 from services.common.auth import ensure_owner, principal
-from services.common.http import AiohttpTransport, HttpxTransport, Transport
+from services.common.http import transport_for
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, parse_body, parse_query
 from services.common.settings import Settings, SettingsError, load_settings
@@ -180,11 +180,7 @@ def create_app(
         raise SettingsError("BANK_SECRET_KEY", "must be set: Payments calls the bank with it")
 
     async def open_bank(app: Starlette) -> None:
-        transport: Transport = (
-            HttpxTransport(bank_http)
-            if bank_http is not None
-            else AiohttpTransport(settings["HTTP_CLIENT_TIMEOUT"])
-        )
+        transport = transport_for(settings, bank_http)
         app.state.bank = BankClient(settings.url("bank"), secret, transport)
 
     async def close_bank(app: Starlette) -> None:

@@ -57,13 +57,10 @@ class BankClient:
     async def _call(
         self, method: str, path: str, json: Any = None, key: str | None = None
     ) -> bank_api.Authorization:
-        headers = dict(self._headers)
+        body, headers = json_body(json)
+        headers.update(self._headers)
         if key is not None:
             headers[bank_api.IDEMPOTENCY_HEADER] = key
-        body = None
-        if json is not None:
-            body, content_type = json_body(json)
-            headers.update(content_type)
         try:
             response = await self.transport.send(
                 method, self.base_url + path, headers=headers, body=body
