@@ -212,6 +212,14 @@ async def test_availability_refuses_bad_stays_naming_the_field(reservations):
     assert problem_field(response) == "check_out"
 
 
+async def test_a_batch_with_a_bad_best_only_is_422_naming_it(reservations):
+    r = reservations
+    body = {"hotel_ids": [1], "guests": 2, "best_only": "cheapest", **stay()}
+    response = await r.client.post("/availability/batch", json=body, headers=r.service())
+    assert response.status_code == 422
+    assert problem_field(response) == "best_only"
+
+
 async def test_inventory_change_of_unknown_room_type_is_404(reservations):
     r = reservations
     response = await r.client.put("/inventory/999", json={"total_rooms": 3}, headers=r.admin())
