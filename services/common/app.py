@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -17,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from services.common.auth import JwksCache, TokenVerifier, audience, authenticate
-from services.common.db import create_engine, ping
+from services.common.db import create_engine, dispose, ping
 from services.common.logging import RequestIdMiddleware
 from services.common.migrations import migrate
 from services.common.openapi import Endpoint, docs_routes
@@ -39,6 +40,19 @@ class _ModelJSONResponse(JSONResponse):
 def model_response(model: BaseModel, status: int = 200) -> JSONResponse:
     """A pydantic model as a JSON response."""
     return _ModelJSONResponse(model, status_code=status)
+
+
+class _DataJSONResponse(JSONResponse):
+    """JSON serialised by pydantic-core's encoder: about three times the stdlib's speed."""
+
+    def render(self, content: Any) -> bytes:
+        return pydantic_core.to_json(content)
+
+
+def json_response(content: Any, status: int = 200) -> JSONResponse:
+    """Plain data (dicts, lists, strings, numbers) as a JSON response: for hot paths that
+    build their answer without a model."""
+    return _DataJSONResponse(content, status_code=status)
 
 
 def health_routes() -> list[Route]:
@@ -97,7 +111,7 @@ def create_service_app(
             for hook in reversed(on_shutdown):
                 await hook(app)
             if migrations is not None:
-                await app.state.engine.dispose()
+                await dispose(app.state.engine)
 
     routes: list[Any] = [_protected(e).route() if e.scope else e.route() for e in endpoints]
     routes += docs_routes(title, version, endpoints)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json as jsonlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import httpx
+import pydantic_core
 
 from services.common.auth import audience
 from services.common.logging import REQUEST_ID_HEADER, request_id_var
@@ -48,7 +48,7 @@ class Reply:
 
     def json(self) -> Any:
         """The body parsed as JSON (ValueError if it is not)."""
-        return jsonlib.loads(self.content)
+        return pydantic_core.from_json(self.content)
 
     @property
     def text(self) -> str:
@@ -186,7 +186,7 @@ def json_body(value: Any) -> tuple[bytes | None, dict[str, str]]:
     """A JSON request body and its content-type header; no body and no header for None."""
     if value is None:
         return None, {}
-    return jsonlib.dumps(value).encode(), {"Content-Type": "application/json"}
+    return pydantic_core.to_json(value), {"Content-Type": "application/json"}
 
 
 def transport_for(settings: Settings, http: httpx.AsyncClient | Transport | None) -> Transport:

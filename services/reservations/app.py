@@ -17,9 +17,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from services.common.app import create_service_app, model_response
+from services.common.app import create_service_app, json_response, model_response
 from services.common.auth import ensure_owner, principal
-from services.common.db import read_connection
 from services.common.openapi import Endpoint
 from services.common.problems import (
     Problem,
@@ -139,19 +138,19 @@ async def show_availability(request: Request) -> JSONResponse:
     """GET /availability: one hotel's room types for a stay."""
     query = parse_query(api.AvailabilityQuery, request)
     inventory.validate_stay(query, inventory.utcnow(), status=400)
-    async with read_connection(request.app.state.engine) as conn:
-        (found,) = await inventory.availability(conn, [query.hotel_id], query)
-    return JSONResponse(found)
+    (found,) = await inventory.availability(request.app.state.engine, [query.hotel_id], query)
+    return json_response(found)
 
 
 async def batch_availability(request: Request) -> JSONResponse:
     """POST /availability/batch: many hotels' room types for one stay, in one call."""
     body = await parse_body(api.BatchAvailabilityRequest, request)
     inventory.validate_stay(body, inventory.utcnow())
-    async with read_connection(request.app.state.engine) as conn:
-        items = await inventory.availability(conn, body.hotel_ids, body, body.best_only)
+    items = await inventory.availability(
+        request.app.state.engine, body.hotel_ids, body, body.best_only
+    )
     # The shape of api.BatchAvailability, built directly: this is Search's hot path.
-    return JSONResponse(
+    return json_response(
         {
             "check_in": body.check_in.isoformat(),
             "check_out": body.check_out.isoformat(),

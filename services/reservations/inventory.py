@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.common.db import write_transaction
+from services.common.db import fetch_all, write_transaction
 from services.common.problems import Problem, ValidationProblem, not_found
 from services.reservations import api
 from services.reservations.models import holds, nights, reservations, room_types
@@ -178,7 +178,7 @@ _AVAILABILITY = (
 
 
 async def availability(
-    conn: AsyncConnection, hotel_ids: Sequence[int], stay: api.Stay, best_only: bool = False
+    engine: AsyncEngine, hotel_ids: Sequence[int], stay: api.Stay, best_only: bool = False
 ) -> list[dict[str, Any]]:
     """Rooms left for the whole stay and its price, per room type fitting the party.
 
@@ -187,7 +187,8 @@ async def availability(
     the cheapest with a room left (or none). Plain dicts: the batch form is a hot path.
     """
     count = (stay.check_out - stay.check_in).days
-    rows = await conn.execute(
+    rows = await fetch_all(
+        engine,
         _AVAILABILITY,
         {
             "hotel_ids": list(hotel_ids),

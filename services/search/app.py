@@ -11,8 +11,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from services.common.app import create_service_app, model_response
-from services.common.db import read_connection
+from services.common.app import create_service_app, json_response, model_response
 from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, not_found, parse_query
@@ -35,8 +34,7 @@ STAY_FIELDS = ("check_in", "check_out", "guests")
 async def list_cities(request: Request) -> JSONResponse:
     """GET /cities?prefix=: autocomplete."""
     query = parse_query(api.CityQuery, request)
-    async with read_connection(request.app.state.engine) as conn:
-        items = await domain.suggest_cities(conn, query.prefix, query.limit)
+    items = await domain.suggest_cities(request.app.state.engine, query.prefix, query.limit)
     return model_response(api.CityList(items=items))
 
 
@@ -126,6 +124,7 @@ async def list_hotels(request: Request) -> JSONResponse:
     query = parse_query(api.HotelQuery, request)
     _check_stay(query)
     cache: TtlCache = request.app.state.catalogue_cache
+    engine = request.app.state.engine
     if query.city_id is not None:
         field, given = "city_id", query.city_id
         city_key: tuple[object, ...] = ("city_id", query.city_id)
@@ -140,33 +139,24 @@ async def list_hotels(request: Request) -> JSONResponse:
         tuple(sorted(set(query.amenities or ()))),
         search_key(query.q) if query.q else None,
     )
-    candidates = cache.get(candidates_key) if query.dated else None
-    if city is None or (query.dated and candidates is None):
-        async with read_connection(request.app.state.engine) as conn:
-            if city is None:
-                if query.city_id is not None:
-                    city = await domain.get_city(conn, query.city_id)
-                else:
-                    city = await domain.find_city(conn, given)
-                if city is None:
-                    raise Problem(
-                        404,
-                        "unknown-city",
-                        "No such city.",
-                        f"We know no city {given!r}.",
-                        field=field,
-                    )
-                cache.put(city_key, city)
-            if not query.dated:
-                return model_response(await domain.hotels_page(conn, city, query))
-            candidates = await domain.dated_candidates(conn, city, query)
-            cache.put(candidates_key, candidates)
+    if city is None:
+        if query.city_id is not None:
+            city = await domain.get_city(engine, query.city_id)
+        else:
+            city = await domain.find_city(engine, given)
+        if city is None:
+            raise Problem(
+                404, "unknown-city", "No such city.", f"We know no city {given!r}.", field=field
+            )
+        cache.put(city_key, city)
     if not query.dated:
-        async with read_connection(request.app.state.engine) as conn:
-            return model_response(await domain.hotels_page(conn, city, query))
-    # The database connection is back in the pool before the call to Reservations.
+        return model_response(await domain.hotels_page(engine, city, query))
+    candidates = cache.get(candidates_key)
+    if candidates is None:
+        candidates = await domain.dated_candidates(engine, city, query)
+        cache.put(candidates_key, candidates)
     offers = await _offers(request, query, [h["id"] for h in candidates])
-    return JSONResponse(domain.dated_page(city, query, candidates, offers))
+    return json_response(domain.dated_page(city, query, candidates, offers))
 
 
 async def show_hotel(request: Request) -> JSONResponse:
@@ -176,8 +166,7 @@ async def show_hotel(request: Request) -> JSONResponse:
         raise ValidationProblem(
             [{"field": "hotel_id", "message": "must be a positive whole number"}], status=400
         )
-    async with read_connection(request.app.state.engine) as conn:
-        hotel = await domain.get_hotel(conn, int(raw))
+    hotel = await domain.get_hotel(request.app.state.engine, int(raw))
     if hotel is None:
         raise not_found("hotel", raw)
     return model_response(hotel)

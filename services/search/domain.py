@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.db import fetch_all
 from services.common.text import search_key
 from services.search import api
 from services.search.models import cities, hotels, room_types
@@ -28,37 +29,38 @@ def _city(row: Any) -> api.City:
     return api.City.model_validate(row, from_attributes=True)
 
 
-async def find_city(conn: AsyncConnection, name: str) -> api.City | None:
+_CITY_BY_KEY = (
+    sa.select(cities, _hotel_count)
+    .where(cities.c.search_key == sa.bindparam("key"))
+    .order_by(cities.c.population.desc(), cities.c.id)
+    .limit(1)
+)
+_CITY_BY_ID = sa.select(cities, _hotel_count).where(cities.c.id == sa.bindparam("city_id"))
+
+
+async def find_city(engine: AsyncEngine, name: str) -> api.City | None:
     """The most populous city of that name, whatever its case and accents."""
-    row = (
-        await conn.execute(
-            sa.select(cities, _hotel_count)
-            .where(cities.c.search_key == search_key(name))
-            .order_by(cities.c.population.desc(), cities.c.id)
-            .limit(1)
-        )
-    ).first()
-    return _city(row) if row else None
+    rows = await fetch_all(engine, _CITY_BY_KEY, {"key": search_key(name)})
+    return _city(rows[0]) if rows else None
 
 
-async def get_city(conn: AsyncConnection, city_id: int) -> api.City | None:
+async def get_city(engine: AsyncEngine, city_id: int) -> api.City | None:
     """A city by id."""
-    row = (
-        await conn.execute(sa.select(cities, _hotel_count).where(cities.c.id == city_id))
-    ).first()
-    return _city(row) if row else None
+    rows = await fetch_all(engine, _CITY_BY_ID, {"city_id": city_id})
+    return _city(rows[0]) if rows else None
 
 
-async def suggest_cities(conn: AsyncConnection, prefix: str, limit: int) -> list[api.City]:
+async def suggest_cities(engine: AsyncEngine, prefix: str, limit: int) -> list[api.City]:
     """Cities whose name starts with `prefix`, most populous first."""
     key = search_key(prefix)
     if not key:
         return []
-    rows = await conn.execute(
+    rows = await fetch_all(
+        engine,
         sa.select(cities, _hotel_count)
         .where(cities.c.search_key.like(_escape_like(key) + "%", escape="\\"))
         .order_by(cities.c.population.desc(), cities.c.id)
-        .limit(limit)
+        .limit(limit),
     )
     return [_city(row) for row in rows]
 
@@ -116,25 +118,23 @@ def _filtered(query: api.HotelQuery) -> bool:
     )
 
 
-async def hotels_page(
-    conn: AsyncConnection, city: api.City, query: api.HotelQuery
-) -> api.HotelPage:
+async def hotels_page(engine: AsyncEngine, city: api.City, query: api.HotelQuery) -> api.HotelPage:
     """One page of a city's hotels without dates, filtered and sorted in the database."""
     conditions = _filters(city, query)
-    rows = (
-        await conn.execute(
-            sa.select(hotels)
-            .where(*conditions)
-            .order_by(*_ORDER[query.sort])
-            .limit(query.page_size + 1)
-            .offset((query.page - 1) * query.page_size)
-        )
-    ).all()
+    rows = await fetch_all(
+        engine,
+        sa.select(hotels)
+        .where(*conditions)
+        .order_by(*_ORDER[query.sort])
+        .limit(query.page_size + 1)
+        .offset((query.page - 1) * query.page_size),
+    )
     total = city.hotel_count
     if _filtered(query):
-        total = (
-            await conn.execute(sa.select(sa.func.count()).select_from(hotels).where(*conditions))
-        ).scalar_one()
+        counted = await fetch_all(
+            engine, sa.select(sa.func.count()).select_from(hotels).where(*conditions)
+        )
+        total = counted[0][0]
     return api.HotelPage(
         city=city,
         items=[api.HotelSummary(**_summary(r)) for r in rows[: query.page_size]],
@@ -146,7 +146,7 @@ async def hotels_page(
 
 
 async def dated_candidates(
-    conn: AsyncConnection, city: api.City, query: api.HotelQuery
+    engine: AsyncEngine, city: api.City, query: api.HotelQuery
 ) -> list[dict[str, Any]]:
     """Every hotel passing the catalogue's filters, to be priced for the stay in one call.
 
@@ -155,11 +155,12 @@ async def dated_candidates(
     keeps totals exact, pages stable, and sorting by stay price correct. Each hotel comes
     as the JSON fields of `api.HotelSummary` (a dated search builds its page from them).
     """
-    rows = await conn.execute(
+    rows = await fetch_all(
+        engine,
         sa.select(hotels)
         .where(*_filters(city, query))
         .order_by(hotels.c.distance_km, hotels.c.id)
-        .limit(api.MAX_DATED_CANDIDATES)
+        .limit(api.MAX_DATED_CANDIDATES),
     )
     return [_summary(r) for r in rows]
 
@@ -203,16 +204,18 @@ def dated_page(
     }
 
 
-async def get_hotel(conn: AsyncConnection, hotel_id: int) -> api.Hotel | None:
+async def get_hotel(engine: AsyncEngine, hotel_id: int) -> api.Hotel | None:
     """A hotel with its city and room types, cheapest first."""
-    row = (await conn.execute(sa.select(hotels).where(hotels.c.id == hotel_id))).first()
-    if row is None:
+    found = await fetch_all(engine, sa.select(hotels).where(hotels.c.id == hotel_id))
+    if not found:
         return None
-    city = await get_city(conn, row.city_id)
-    rooms = await conn.execute(
+    row = found[0]
+    city = await get_city(engine, row.city_id)
+    rooms = await fetch_all(
+        engine,
         sa.select(room_types)
         .where(room_types.c.hotel_id == hotel_id)
-        .order_by(room_types.c.nightly_rate, room_types.c.id)
+        .order_by(room_types.c.nightly_rate, room_types.c.id),
     )
     return api.Hotel(
         **_summary(row),
