@@ -5,11 +5,13 @@ from __future__ import annotations
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine, Row, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -95,6 +97,46 @@ async def fetch_all(
             return connection.execute(statement, params).all()
     async with read_connection(engine) as connection:
         return (await connection.execute(statement, params)).all()
+
+
+@dataclass(frozen=True)
+class SqliteRead:
+    """A read statement compiled once to SQLite's SQL, to run on the inline reader with
+    plain values (`inline_rows`): for the one or two reads where SQLAlchemy's work per
+    execution costs more than the query itself."""
+
+    sql: str
+    names: tuple[str, ...]
+    constants: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, statement: sa.Select[Any]) -> SqliteRead:
+        """Compile `statement`; it must not use expanding (IN-list) parameters."""
+        compiled = statement.compile(dialect=sqlite.dialect())
+        constants = {
+            name: value
+            for name, value in compiled.params.items()
+            if not compiled.binds[name].required
+        }
+        return cls(str(compiled), tuple(compiled.positiontup or ()), constants)
+
+
+def inline_rows(
+    engine: AsyncEngine, read: SqliteRead, values: Mapping[str, Any]
+) -> list[tuple[Any, ...]] | None:
+    """The rows of `read` with `values` (as the sqlite3 driver takes them: dates as ISO
+    text), from the engine's inline reader; None if it has none (not a SQLite file)."""
+    reader = _inline_readers.get(engine)
+    if reader is None:
+        return None
+    merged = {**read.constants, **values}
+    connection = reader.raw_connection()
+    try:
+        return connection.driver_connection.execute(
+            read.sql, [merged[name] for name in read.names]
+        ).fetchall()
+    finally:
+        connection.close()
 
 
 async def dispose(engine: AsyncEngine) -> None:

@@ -1,11 +1,14 @@
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from services.common.db import (
+    SqliteRead,
     create_engine,
     dispose,
     fetch_all,
+    inline_rows,
     read_connection,
     write_transaction,
 )
@@ -61,5 +64,28 @@ async def test_the_inline_sqlite_reader_refuses_to_write(tmp_path):
         with pytest.raises(OperationalError, match="readonly"):
             await fetch_all(engine, text("INSERT INTO notes (id) VALUES (1) RETURNING id"))
         assert await fetch_all(engine, text("SELECT id FROM notes")) == []
+    finally:
+        await dispose(engine)
+
+
+async def test_a_compiled_sqlite_read_runs_inline_with_plain_values(database_url):
+    notes = sa.table("notes", sa.column("id"))
+    read = SqliteRead.of(
+        sa.select(notes.c.id, sa.literal(7))
+        .where(notes.c.id >= sa.bindparam("low"))
+        .order_by(notes.c.id)
+    )
+    engine = create_engine(database_url)
+    try:
+        async with write_transaction(engine) as conn:
+            await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO notes (id) VALUES (1), (2), (3)"))
+        rows = inline_rows(engine, read, {"low": 2})
+        if engine.dialect.name != "sqlite":
+            assert rows is None  # the caller takes the async path
+            return
+        assert rows == [(2, 7), (3, 7)]
+        with pytest.raises(KeyError, match="low"):
+            inline_rows(engine, read, {})
     finally:
         await dispose(engine)
