@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -103,14 +104,23 @@ def errors_from_validation(exc: ValidationError, prefix: str = "") -> list[dict[
     return errors
 
 
+@functools.cache
+def _list_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of a query model that take a repeated parameter."""
+    return frozenset(
+        name for name, info in model.model_fields.items() if "list" in str(info.annotation)
+    )
+
+
 def parse_query(model: type[M], request: Request) -> M:
     """Validate query parameters against a model, or raise a 400 naming the parameter."""
+    lists = _list_fields(model)
     raw: dict[str, Any] = {}
-    for key in request.query_params:
-        values = request.query_params.getlist(key)
-        field_info = model.model_fields.get(key)
-        is_list = field_info is not None and "list" in str(field_info.annotation)
-        raw[key] = values if is_list else values[-1]
+    for key, value in request.query_params.multi_items():
+        if key in lists:
+            raw.setdefault(key, []).append(value)
+        else:
+            raw[key] = value  # the last one wins
     unknown = sorted(set(raw) - set(model.model_fields))
     if unknown:
         raise ValidationProblem(
