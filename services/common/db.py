@@ -66,7 +66,14 @@ _inline_readers: weakref.WeakKeyDictionary[AsyncEngine, Engine] = weakref.WeakKe
 
 
 def _inline_reader(url: sa.URL) -> Engine:
-    engine = sa.create_engine(url, poolclass=StaticPool, pool_reset_on_return=None)
+    engine = sa.create_engine(
+        url,
+        poolclass=StaticPool,
+        pool_reset_on_return=None,
+        # Used by one thread at a time, whole statements at once; the thread may change
+        # (a test client's loop), which sqlite3 itself handles (serialized mode).
+        connect_args={"check_same_thread": False},
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
