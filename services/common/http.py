@@ -59,6 +59,15 @@ class Reply:
 class TransportError(Exception):
     """No HTTP answer came: the connection was refused or broke, or the call timed out."""
 
+    @classmethod
+    def of(cls, method: str, url: str, exc: Exception) -> TransportError:
+        """The error for a call that `exc` (the client library's) stopped."""
+        return cls(f"{method} {url}: {type(exc).__name__} {exc}".strip())
+
+
+def _reply(status: int, headers: Mapping[str, str], content: bytes) -> Reply:
+    return Reply(status, {k.lower(): v for k, v in headers.items()}, content)
+
 
 class Transport(Protocol):
     """Sends one request and reads the whole answer."""
@@ -115,12 +124,9 @@ class AiohttpTransport:
             async with self._open().request(
                 method, url, headers=headers, data=body, params=query, allow_redirects=False
             ) as response:
-                content = await response.read()
-                return Reply(
-                    response.status, {k.lower(): v for k, v in response.headers.items()}, content
-                )
+                return _reply(response.status, response.headers, await response.read())
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(f"{method} {url}: {type(exc).__name__} {exc}".strip()) from exc
+            raise TransportError.of(method, url, exc) from exc
 
     async def aclose(self) -> None:
         """Close the connections."""
@@ -149,11 +155,8 @@ class HttpxTransport:
                 method, url, headers=headers, content=body, params=params
             )
         except httpx.HTTPError as exc:
-            raise TransportError(f"{method} {url}: {type(exc).__name__} {exc}".strip()) from exc
-        return Reply(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()},
-            response.content,
-        )  # fmt: skip
+            raise TransportError.of(method, url, exc) from exc
+        return _reply(response.status_code, response.headers, response.content)
 
     async def aclose(self) -> None:
         """Close the connections."""

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from services.bank import api as bank_api
-from services.common.http import Reply, Transport, TransportError, json_body
+from services.common.http import Reply, Transport, TransportError, json_body, problem_of
 from services.common.problems import Problem
 from services.payments import api
 
@@ -74,11 +74,8 @@ class BankClient:
         raise self._problem(method, path, response)
 
     def _problem(self, method: str, path: str, response: Reply) -> Problem:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        kind = str(body.get("type", "")).rsplit("/", 1)[-1] if isinstance(body, dict) else ""
+        body = problem_of(response)
+        kind = str(body.get("type", "")).rsplit("/", 1)[-1]
         status = response.status_code
         if status >= 500 or kind == bank_api.IDEMPOTENCY_IN_FLIGHT or status == 429:
             return unavailable(f"The bank answered {status} ({kind or 'no detail'}).")
