@@ -22,6 +22,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from services.common.app import settle_for_serving
     from services.common.logging import configure_logging
 
     settings = load_settings()
@@ -39,6 +40,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,
     )
+    settle_for_serving()
     uvicorn.Server(config).run()
     return 0
 

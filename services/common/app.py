@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -26,6 +27,10 @@ from services.common.problems import EXCEPTION_HANDLERS, Problem
 from services.common.settings import Settings
 
 log = logging.getLogger("staysaga.app")
+
+# Net new container objects between young collections in a serving process (CPython's
+# default is 700): requests in flight then die young instead of being promoted.
+GC_YOUNG_THRESHOLD = 10_000
 
 Hook = Callable[[Starlette], Awaitable[None]]
 
@@ -146,3 +151,18 @@ def _protected(endpoint: Endpoint) -> Endpoint:
 
     checked.__doc__ = handler.__doc__
     return dataclasses.replace(endpoint, handler=checked)
+
+
+def settle_for_serving() -> None:
+    """Tune the garbage collector for a long-running server, once its code is loaded.
+
+    The modules and the app (about 100,000 objects) are moved out of the collector's
+    sight: they live as long as the process, and walking them made every full collection
+    take 50-90 ms. Under load, Search spent a quarter of its time in such collections,
+    each one a stall for every request in flight (`staysaga bench search`). A larger
+    young generation also lets the objects of requests in flight die young, so full
+    collections come less often. Reference counting still frees everything as before.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])

@@ -75,7 +75,8 @@ def _summary(row: Any) -> dict[str, Any]:
         "latitude": row.latitude,
         "longitude": row.longitude,
         "distance_km": row.distance_km,
-        "amenities": row.amenities.split(",") if row.amenities else [],
+        # A tuple: a cached hotel then holds no container the collector must walk.
+        "amenities": tuple(row.amenities.split(",")) if row.amenities else (),
         "from_rate": row.min_rate,
         "currency": row.currency,
     }
