@@ -88,6 +88,12 @@ def _inline_reader(url: sa.URL) -> Engine:
     return engine
 
 
+def reads_inline(engine: AsyncEngine) -> bool:
+    """Whether `fetch_all` on this engine runs on the event loop (a SQLite file): then
+    reads gain nothing from being run concurrently."""
+    return engine in _inline_readers
+
+
 async def fetch_all(
     engine: AsyncEngine, statement: sa.Executable, params: Mapping[str, Any] | None = None
 ) -> Sequence[Row[Any]]:

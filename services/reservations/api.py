@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 MAX_STAY_NIGHTS = 30
 BOOKING_WINDOW_DAYS = 365
 MAX_BATCH_HOTELS = 200
+MAX_SEARCHES_PER_CALL = 64
 
 HoldStatus = Literal["held", "released", "expired", "confirmed"]
 ReservationStatus = Literal["confirmed", "cancelled"]
@@ -168,6 +169,31 @@ class BatchAvailability(BaseModel):
     check_out: dt.date
     guests: int
     items: list[HotelAvailability]
+
+
+class AvailabilitySearches(BaseModel):
+    """POST /availability/searches: the batch questions of several searches, in one call.
+
+    Search sends the questions of the searches that arrive while its previous call is
+    still out, so a busy Search makes one call for many travellers' pages.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    searches: list[BatchAvailabilityRequest] = Field(min_length=1, max_length=MAX_SEARCHES_PER_CALL)
+
+
+class SearchResult(BaseModel):
+    """One search's answer: status 200 and a `BatchAvailability`, or a 4xx status and its
+    problem document (one bad search does not fail the others)."""
+
+    status: int
+    body: BatchAvailability | dict[str, object]
+
+
+class AvailabilitySearchResults(BaseModel):
+    """One result per search, in the order asked."""
+
+    results: list[SearchResult]
 
 
 class InventoryUpdate(BaseModel):

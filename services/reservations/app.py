@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from services.common.app import create_service_app, json_response, model_response
 from services.common.auth import ensure_owner, principal
+from services.common.db import reads_inline
 from services.common.openapi import Endpoint
 from services.common.problems import (
     Problem,
     ValidationProblem,
+    errors_from_validation,
     not_found,
     parse_body,
     parse_query,
@@ -142,22 +148,54 @@ async def show_availability(request: Request) -> JSONResponse:
     return json_response(found)
 
 
+async def _batch(engine: AsyncEngine, body: api.BatchAvailabilityRequest) -> dict[str, Any]:
+    """The fields of an `api.BatchAvailability`, built directly: this is Search's hot path."""
+    items = await inventory.availability(engine, body.hotel_ids, body, body.best_only)
+    return {
+        "check_in": body.check_in.isoformat(),
+        "check_out": body.check_out.isoformat(),
+        "guests": body.guests,
+        "items": items,
+    }
+
+
 async def batch_availability(request: Request) -> JSONResponse:
     """POST /availability/batch: many hotels' room types for one stay, in one call."""
     body = await parse_body(api.BatchAvailabilityRequest, request)
     inventory.validate_stay(body, inventory.utcnow())
-    items = await inventory.availability(
-        request.app.state.engine, body.hotel_ids, body, body.best_only
-    )
-    # The shape of api.BatchAvailability, built directly: this is Search's hot path.
-    return json_response(
-        {
-            "check_in": body.check_in.isoformat(),
-            "check_out": body.check_out.isoformat(),
-            "guests": body.guests,
-            "items": items,
-        }
-    )
+    return json_response(await _batch(request.app.state.engine, body))
+
+
+class _Searches(BaseModel):
+    """The body of /availability/searches as read: each search is validated on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+    searches: list[dict[str, Any]] = Field(min_length=1, max_length=api.MAX_SEARCHES_PER_CALL)
+
+
+async def _search_result(engine: AsyncEngine, raw: dict[str, Any], now: dt.datetime) -> Any:
+    """One search's `api.SearchResult` fields: its availability, or its own problem."""
+    try:
+        search = api.BatchAvailabilityRequest.model_validate(raw)
+        inventory.validate_stay(search, now)
+    except ValidationError as exc:
+        return {"status": 422, "body": ValidationProblem(errors_from_validation(exc)).body()}
+    except Problem as problem:
+        return {"status": problem.status, "body": problem.body()}
+    return {"status": 200, "body": await _batch(engine, search)}
+
+
+async def search_availability(request: Request) -> JSONResponse:
+    """POST /availability/searches: several searches' batch questions, one call."""
+    body = await parse_body(_Searches, request)
+    engine, now = request.app.state.engine, inventory.utcnow()
+    if reads_inline(engine):  # each read runs on the loop: nothing to overlap
+        results = [await _search_result(engine, raw, now) for raw in body.searches]
+    else:
+        results = list(
+            await asyncio.gather(*(_search_result(engine, raw, now) for raw in body.searches))
+        )
+    return json_response({"results": results})
 
 
 async def update_inventory(request: Request) -> JSONResponse:
@@ -197,6 +235,10 @@ ENDPOINTS = (
              "Rooms left and stay price per room type of one hotel",
              query=api.AvailabilityQuery, response=api.HotelAvailability, errors=(400,),
              scope=READ),
+    Endpoint("POST", "/availability/searches", search_availability,
+             "Availability for several searches in one call, each answered on its own",
+             body=api.AvailabilitySearches, response=api.AvailabilitySearchResults,
+             errors=(400, 422), scope=READ),
     Endpoint("POST", "/availability/batch", batch_availability,
              "Rooms left and stay price per room type of many hotels",
              body=api.BatchAvailabilityRequest, response=api.BatchAvailability,

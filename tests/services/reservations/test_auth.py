@@ -18,6 +18,12 @@ ROUTES = [
         "reservations:read",
         {"json": {"hotel_ids": [1], "guests": 1, **stay()}},
     ),
+    (
+        "POST",
+        "/availability/searches",
+        "reservations:read",
+        {"json": {"searches": [{"hotel_ids": [1], "guests": 1, **stay()}]}},
+    ),
     ("PUT", "/inventory/11", "reservations:admin", {"json": {"total_rooms": 1}}),
 ]
 

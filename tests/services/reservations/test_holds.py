@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 
+from services.reservations.api import MAX_SEARCHES_PER_CALL
 from tests.services.reservations.conftest import hold_body, start, stay
 from tests.support.harness import eventually, problem_field
 
@@ -202,6 +203,60 @@ async def test_best_only_lists_each_hotels_cheapest_room_type_with_a_room_left(r
     then = (await r.client.post("/availability/batch", json=body, headers=r.service())).json()
     (best,) = then["items"][0]["room_types"]
     assert best["room_type_id"] == 12 and best["rooms_left"] == 2 and best["total"] == 40_000
+
+
+async def test_searches_in_one_call_get_what_each_would_get_alone(reservations):
+    r = reservations
+    await r.client.post("/holds", json=hold_body("b1"), headers=r.service())
+    searches = [
+        {"hotel_ids": [2, 1, 7], "guests": 2, **stay()},
+        {"hotel_ids": [1], "guests": 4, "best_only": True, **stay(nights=3)},
+        {"hotel_ids": [7, 1], "guests": 1, "best_only": True, **stay()},
+    ]
+    response = await r.client.post(
+        "/availability/searches", json={"searches": searches}, headers=r.service()
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert len(results) == len(searches)
+    for search, result in zip(searches, results, strict=True):
+        alone = await r.client.post("/availability/batch", json=search, headers=r.service())
+        assert result == {"status": 200, "body": alone.json()}
+    assert results[0]["body"]["items"][1]["room_types"][0]["rooms_left"] == 4
+
+
+async def test_one_bad_search_gets_its_own_problem_and_the_others_their_answers(reservations):
+    r = reservations
+    good = {"hotel_ids": [1], "guests": 2, **stay()}
+    searches = [
+        good,
+        {**good, **stay(nights=0)},  # check_out on check_in
+        {**good, "guests": 0},
+        {**good, "rooms": 2},
+    ]
+    response = await r.client.post(
+        "/availability/searches", json={"searches": searches}, headers=r.service()
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [x["status"] for x in results] == [200, 422, 422, 422]
+    assert [x["body"].get("field") for x in results[1:]] == ["check_out", "guests", "rooms"]
+    assert all(x["body"]["type"].endswith("/validation-error") for x in results[1:])
+    assert results[0]["body"]["items"][0]["room_types"]
+
+
+async def test_a_call_without_searches_or_with_too_many_is_422(reservations):
+    r = reservations
+    one = {"hotel_ids": [1], "guests": 2, **stay()}
+    for body, field in (
+        ({"searches": []}, "searches"),
+        ({"searches": [one] * (MAX_SEARCHES_PER_CALL + 1)}, "searches"),
+        ({"searches": [one], "more": 1}, "more"),
+        ({"searches": [3]}, "searches.0"),
+    ):
+        response = await r.client.post("/availability/searches", json=body, headers=r.service())
+        assert response.status_code == 422, body
+        assert problem_field(response) == field
 
 
 async def test_availability_refuses_bad_stays_naming_the_field(reservations):
