@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from typing import Any
@@ -19,14 +18,10 @@ from services.common.settings import Settings, load_settings
 from services.common.text import search_key
 from services.reservations import api as reservations_api
 from services.search import api, domain
+from services.search.availability import AvailabilityBatcher, Question, Result
 from services.search.cache import TtlCache
 
 log = logging.getLogger("staysaga.search")
-
-# Concurrent calls to Reservations per process. Reservations answers one at a time (one
-# event loop, one database thread), so more in flight only wait there, on more sockets;
-# waiting here is cheaper (measured with `staysaga bench search`: 8 beats 32).
-AVAILABILITY_CONCURRENCY = 8
 
 STAY_FIELDS = ("check_in", "check_out", "guests")
 
@@ -68,38 +63,38 @@ async def _offers(
     request: Request, query: api.HotelQuery, hotel_ids: list[int]
 ) -> dict[int, dict[str, Any]]:
     """The cheapest free room of each hotel for the stay (`api.StayOffer` fields): one
-    batched call to Reservations."""
+    batched question to Reservations, in a call it may share with other searches."""
     if not hotel_ids:
         return {}
     assert query.check_in and query.check_out and query.guests
-    clients: ServiceClients = request.app.state.clients
+    batcher: AvailabilityBatcher = request.app.state.availability
     try:
-        async with request.app.state.availability_slots:
-            response = await clients["reservations"].request(
-                "POST",
-                "/availability/batch",
-                scopes="reservations:read",
-                json={
-                    "hotel_ids": hotel_ids,
-                    "check_in": query.check_in.isoformat(),
-                    "check_out": query.check_out.isoformat(),
-                    "guests": query.guests,
-                    "best_only": True,
-                },
-            )
+        result = await batcher.ask(
+            {
+                "hotel_ids": hotel_ids,
+                "check_in": query.check_in.isoformat(),
+                "check_out": query.check_out.isoformat(),
+                "guests": query.guests,
+                "best_only": True,
+            }
+        )
     except ServiceError as exc:
-        field = exc.problem.get("field")
-        if exc.status in (400, 422) and field in STAY_FIELDS:
-            raise ValidationProblem(
-                [{"field": field, "message": str(exc.problem.get("detail", "invalid"))}],
-                status=400,
-            ) from None
         log.warning("availability call failed: %s", exc)
         raise _unavailable(f"Reservations answered {exc.status}.") from exc
     except (TransportError, RuntimeError) as exc:
         log.warning("availability call failed: %s", exc)
         raise _unavailable("Reservations cannot be reached.") from exc
-    answer = response.json()  # api.BatchAvailability, with best_only: a room type or none
+    if result["status"] != 200:
+        problem = result["body"]
+        field = problem.get("field")
+        if result["status"] in (400, 422) and field in STAY_FIELDS:
+            raise ValidationProblem(
+                [{"field": field, "message": str(problem.get("detail", "invalid"))}],
+                status=400,
+            )
+        log.warning("availability refused a search: %s", problem)
+        raise _unavailable(f"Reservations answered {result['status']}.")
+    answer = result["body"]  # api.BatchAvailability, with best_only: a room type or none
     offers = {}
     for hotel in answer["items"]:
         if not hotel["room_types"]:
@@ -211,9 +206,21 @@ def create_app(
     async def open_clients(app: Starlette) -> None:
         app.state.clients = clients or ServiceClients(settings)
         app.state.catalogue_cache = TtlCache()
-        app.state.availability_slots = asyncio.Semaphore(AVAILABILITY_CONCURRENCY)
+        reservations = app.state.clients["reservations"]
+
+        async def ask_reservations(questions: list[Question]) -> list[Result]:
+            response = await reservations.request(
+                "POST",
+                "/availability/searches",
+                scopes="reservations:read",
+                json={"searches": questions},
+            )
+            return response.json()["results"]  # api.AvailabilitySearchResults
+
+        app.state.availability = AvailabilityBatcher(ask_reservations)
 
     async def close_clients(app: Starlette) -> None:
+        await app.state.availability.aclose()
         if clients is None:
             await app.state.clients.aclose()
 

@@ -1,11 +1,17 @@
+import asyncio
+import contextlib
 import datetime as dt
+import json
 
 import pytest
 import sqlalchemy as sa
 
+from services.common.http import Reply, ServiceClients, TransportError
 from services.reservations.models import nights
 from services.search import api
-from tests.support.harness import problem_field
+from services.search.app import create_app
+from tests.support.harness import problem_field, running_app
+from tests.support.tokens import TestIssuer, token_source
 
 
 def stay(offset: int = 30, length: int = 3, guests: int = 2) -> dict[str, object]:
@@ -45,7 +51,7 @@ async def test_dated_search_prices_the_whole_stay(search):
 async def test_dated_search_asks_reservations_once_per_request(search, search_stack):
     search_stack.calls.paths.clear()
     await search.get("/hotels", params={"city": "Tokyo", **stay()})
-    assert search_stack.calls.paths == ["/availability/batch"]
+    assert search_stack.calls.paths == ["/availability/searches"]
     search_stack.calls.paths.clear()
     await search.get("/hotels", params={"city": "Tokyo"})
     assert search_stack.calls.paths == []
@@ -155,3 +161,81 @@ async def test_bad_stay_parameters_are_400_naming_the_parameter(search, params, 
     response = await search.get("/hotels", params={"city": "Paris", **params})
     assert response.status_code == 400, response.text
     assert problem_field(response) == field
+
+
+async def test_concurrent_searches_share_calls_and_each_gets_its_own_page(search, search_stack):
+    searches = [
+        {"city": city, **stay(offset=offset, length=length, guests=guests)}
+        for city, offset, length, guests in (
+            ("Paris", 20, 2, 2),
+            ("London", 40, 3, 1),
+            ("Tokyo", 60, 1, 3),
+            ("Paris", 80, 5, 4),
+            ("London", 21, 2, 2),
+            ("Tokyo", 22, 7, 1),
+            ("Paris", 23, 1, 2),
+            ("London", 24, 4, 2),
+        )
+    ]
+    alone = [(await search.get("/hotels", params=params)).json() for params in searches]
+    search_stack.calls.paths.clear()
+    together = await asyncio.gather(*(search.get("/hotels", params=p) for p in searches))
+    assert [r.json() for r in together] == alone
+    assert 1 <= len(search_stack.calls.paths) < len(searches)
+    assert {p["stay"]["nights"] for page in alone for p in page["items"]} == {1, 2, 3, 4, 5, 7}
+
+
+class _Reservations:
+    """A Reservations that answers each call with `answer(searches)`, or raises."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+
+    async def send(self, method, url, *, headers, body=None, params=None) -> Reply:
+        searches = json.loads(body)["searches"]
+        return Reply(
+            200, {"content-type": "application/json"}, json.dumps(self.answer(searches)).encode()
+        )
+
+    async def aclose(self) -> None:
+        pass
+
+
+@contextlib.asynccontextmanager
+async def _search_before(search_stack, answer):
+    settings = search_stack.app.state.settings
+    clients = ServiceClients(
+        settings, tokens=token_source(TestIssuer(), "search"), http=_Reservations(answer)
+    )
+    async with running_app(create_app(settings, clients)) as client:
+        yield client
+
+
+async def test_a_search_reservations_refuses_is_400_naming_the_field(search_stack):
+    refusal = {
+        "type": "https://staysaga.dev/problems/validation-error",
+        "title": "Your request has invalid fields.",
+        "status": 422,
+        "detail": "check_in: must not be in the past",
+        "field": "check_in",
+    }
+    async with _search_before(
+        search_stack, lambda s: {"results": [{"status": 422, "body": refusal}] * len(s)}
+    ) as client:
+        response = await client.get("/hotels", params={"city": "Paris", **stay()})
+    assert response.status_code == 400
+    assert problem_field(response) == "check_in"
+
+
+def _unreachable(searches):
+    raise TransportError("POST /availability/searches: ClientConnectorError refused")
+
+
+async def test_without_reservations_a_dated_search_is_503_and_an_undated_one_works(search_stack):
+    async with _search_before(search_stack, _unreachable) as client:
+        dated = await client.get("/hotels", params={"city": "Paris", **stay()})
+        undated = await client.get("/hotels", params={"city": "Paris"})
+    assert dated.status_code == 503
+    assert dated.json()["type"].endswith("/availability-unavailable")
+    assert dated.headers["retry-after"] == "5"
+    assert undated.status_code == 200 and undated.json()["items"]
