@@ -50,6 +50,15 @@ def q(n: int) -> dict:
     return {"hotel_ids": [n], "guests": 2}
 
 
+async def one_call_out() -> tuple[Reservations, AvailabilityBatcher, asyncio.Task]:
+    """A one-lane batcher whose lane is busy with the call for q(1)."""
+    reservations = Reservations()
+    batcher = AvailabilityBatcher(reservations, lanes=1)
+    first = asyncio.create_task(batcher.ask(q(1)))
+    await until(lambda: len(reservations.calls) == 1)
+    return reservations, batcher, first
+
+
 async def test_a_lone_search_goes_out_at_once_on_its_own():
     reservations = Reservations()
     batcher = AvailabilityBatcher(reservations)
@@ -61,10 +70,7 @@ async def test_a_lone_search_goes_out_at_once_on_its_own():
 
 
 async def test_searches_that_come_while_the_lanes_are_busy_share_the_next_call():
-    reservations = Reservations()
-    batcher = AvailabilityBatcher(reservations, lanes=1)
-    first = asyncio.create_task(batcher.ask(q(1)))
-    await until(lambda: len(reservations.calls) == 1)
+    reservations, batcher, first = await one_call_out()
     waiting = [asyncio.create_task(batcher.ask(q(n))) for n in (2, 3, 4)]
     await until(lambda: len(batcher._queue) == 3)
     assert len(reservations.calls) == 1
@@ -96,10 +102,7 @@ async def test_no_more_calls_at_once_than_lanes_and_no_more_searches_a_call_than
 
 
 async def test_a_failed_call_fails_each_of_its_searches_and_the_next_ones_still_go():
-    reservations = Reservations()
-    batcher = AvailabilityBatcher(reservations, lanes=1)
-    first = asyncio.create_task(batcher.ask(q(1)))
-    await until(lambda: len(reservations.calls) == 1)
+    reservations, batcher, first = await one_call_out()
     second = asyncio.create_task(batcher.ask(q(2)))
     third = asyncio.create_task(batcher.ask(q(3)))
     await until(lambda: len(batcher._queue) == 2)
@@ -117,10 +120,7 @@ async def test_a_failed_call_fails_each_of_its_searches_and_the_next_ones_still_
 
 
 async def test_a_short_answer_fails_the_whole_call_rather_than_mixing_searches_up():
-    reservations = Reservations()
-    batcher = AvailabilityBatcher(reservations, lanes=1)
-    first = asyncio.create_task(batcher.ask(q(1)))
-    await until(lambda: len(reservations.calls) == 1)
+    reservations, batcher, first = await one_call_out()
     waiting = [asyncio.create_task(batcher.ask(q(n))) for n in (2, 3)]
     await until(lambda: len(batcher._queue) == 2)
     reservations.answer(0)
@@ -133,10 +133,7 @@ async def test_a_short_answer_fails_the_whole_call_rather_than_mixing_searches_u
 
 
 async def test_a_search_that_gave_up_is_not_sent_and_the_others_are_answered():
-    reservations = Reservations()
-    batcher = AvailabilityBatcher(reservations, lanes=1)
-    first = asyncio.create_task(batcher.ask(q(1)))
-    await until(lambda: len(reservations.calls) == 1)
+    reservations, batcher, first = await one_call_out()
     gave_up = asyncio.create_task(batcher.ask(q(2)))
     stays = asyncio.create_task(batcher.ask(q(3)))
     await until(lambda: len(batcher._queue) == 2)
@@ -151,10 +148,7 @@ async def test_a_search_that_gave_up_is_not_sent_and_the_others_are_answered():
 
 
 async def test_closing_cancels_the_searches_in_flight_and_queued():
-    reservations = Reservations()
-    batcher = AvailabilityBatcher(reservations, lanes=1)
-    in_flight = asyncio.create_task(batcher.ask(q(1)))
-    await until(lambda: len(reservations.calls) == 1)
+    reservations, batcher, in_flight = await one_call_out()
     queued = asyncio.create_task(batcher.ask(q(2)))
     await until(lambda: len(batcher._queue) == 1)
     await batcher.aclose()
