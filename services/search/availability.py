@@ -33,6 +33,8 @@ Result = dict[str, Any]
 """An `api.SearchResult`'s JSON fields: {"status": ..., "body": ...}."""
 Call = Callable[[list[Question]], Awaitable[list[Result]]]
 """Sends questions in one call; answers one result each, in order."""
+_Waiting = tuple[Question, "asyncio.Future[Result]", str | None]
+"""A queued question, the future its search awaits, and that search's request id."""
 
 
 class AvailabilityBatcher:
@@ -44,7 +46,7 @@ class AvailabilityBatcher:
         self._call = call
         self.lanes = lanes
         self.max_per_call = max_per_call
-        self._queue: list[tuple[Question, asyncio.Future[Result], str | None]] = []
+        self._queue: list[_Waiting] = []
         self._running: set[asyncio.Task[None]] = set()
 
     async def ask(self, question: Question) -> Result:
@@ -53,21 +55,25 @@ class AvailabilityBatcher:
         self._queue.append((question, future, request_id_var.get()))
         if len(self._running) < self.lanes:
             # Its own context: a call serves several requests, not the one that opened it.
-            lane = asyncio.create_task(self._lane(), context=contextvars.Context())
-            self._running.add(lane)
-            lane.add_done_callback(self._running.discard)
+            self._running.add(asyncio.create_task(self._lane(), context=contextvars.Context()))
         return await future
 
     async def _lane(self) -> None:
         # Started by the ask above, it runs on the next turn of the loop, so it takes the
         # questions of every request that turn handled; then whatever queued meanwhile.
-        while self._queue:
-            batch = [item for item in self._queue[: self.max_per_call] if not item[1].done()]
-            del self._queue[: self.max_per_call]
-            if batch:
-                await self._send(batch)
+        try:
+            while self._queue:
+                batch = [item for item in self._queue[: self.max_per_call] if not item[1].done()]
+                del self._queue[: self.max_per_call]
+                if batch:
+                    await self._send(batch)
+        finally:
+            # Leaves the count in the same step that found the queue empty: a done callback
+            # would run a turn later, and a question asked in between would find every
+            # lane counted and none left to take it.
+            self._running.discard(asyncio.current_task())  # type: ignore[arg-type]
 
-    async def _send(self, batch: list[tuple[Question, asyncio.Future[Result], str | None]]) -> None:
+    async def _send(self, batch: list[_Waiting]) -> None:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("availability for %d searches: %s", len(batch), [b[2] for b in batch])
         try:
@@ -89,9 +95,10 @@ class AvailabilityBatcher:
 
     async def aclose(self) -> None:
         """Stop the calls in flight; their searches, and those queued, are cancelled."""
-        for lane in list(self._running):
+        lanes = list(self._running)
+        for lane in lanes:
             lane.cancel()
-        for lane in list(self._running):
+        for lane in lanes:
             with contextlib.suppress(asyncio.CancelledError):
                 await lane
         for _, future, _ in self._queue:

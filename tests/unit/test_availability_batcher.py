@@ -155,3 +155,22 @@ async def test_closing_cancels_the_searches_in_flight_and_queued():
     for task in (in_flight, queued):
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_a_search_asked_as_the_last_lane_finishes_still_goes_out():
+    calls = []
+
+    async def reservations(questions):
+        calls.append(questions)
+        return [{"status": 200, "body": x} for x in questions]
+
+    batcher = AvailabilityBatcher(reservations, lanes=1)
+
+    async def one_after_another():
+        # Each ask comes in the turn of the loop where the lane that answered the last ends.
+        return [await batcher.ask(q(n)) for n in range(3)]
+
+    asked = asyncio.create_task(one_after_another())
+    await until(asked.done)
+    assert asked.result() == [{"status": 200, "body": q(n)} for n in range(3)]
+    assert calls == [[q(0)], [q(1)], [q(2)]]
