@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -40,6 +42,25 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (it stays so; later connections find it done).
+
+    Copies of a service opening a new file together can be refused at once: switching
+    upgrades a read lock, and SQLite answers "locked" without waiting when another
+    connection is writing (waiting could deadlock). Such a refusal is tried again for up
+    to the busy timeout; it blocks only a connection being opened, on a fresh file.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     # pysqlite's own transaction handling defers BEGIN and cannot take the write lock up
     # front; SQLAlchemy's documented recipe turns it off and emits BEGIN itself, so that a
@@ -48,7 +69,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
