@@ -233,23 +233,30 @@ async def test_attributes_set_at_start_are_not_upserted_again(dev_server_env):
 # ---- time-skipping: timers ------------------------------------------------------------
 
 
-async def test_no_payment_before_the_hold_lapses_expires_and_releases(time_skipping_env):
-    world = World(hold_ttl=timedelta(minutes=15))
-    async with bookings(time_skipping_env, world) as running:
+async def unpaid_to_the_end(env: WorkflowEnvironment, world: World) -> BookingView:
+    """A booking nobody pays for, run until it ends."""
+    async with bookings(env, world) as running:
         handle = await running.start()
-        view = await handle.result()
-    assert view.state == BookingState.EXPIRED
+        return await handle.result()
+
+
+def assert_held_then_released(world: World, view: BookingView) -> None:
     # The catalogue lookup and the hold run together: either may be called first.
     assert sorted(world.calls[:2]) == sorted([act.DESCRIBE_HOTEL, act.HOLD_ROOM])
     assert world.calls[2:] == [act.RELEASE_HOLD]
     assert world.holds[view.booking_id] == "released"
 
 
+async def test_no_payment_before_the_hold_lapses_expires_and_releases(time_skipping_env):
+    world = World(hold_ttl=timedelta(minutes=15))
+    view = await unpaid_to_the_end(time_skipping_env, world)
+    assert view.state == BookingState.EXPIRED
+    assert_held_then_released(world, view)
+
+
 async def test_a_room_gone_fails_without_compensation(time_skipping_env):
     world = World(sold_out=True)
-    async with bookings(time_skipping_env, world) as running:
-        handle = await running.start()
-        view = await handle.result()
+    view = await unpaid_to_the_end(time_skipping_env, world)
     assert view.state == BookingState.FAILED
     assert "no longer available" in view.failure_reason
     assert sorted(world.calls) == sorted([act.DESCRIBE_HOTEL, act.HOLD_ROOM])
@@ -257,14 +264,10 @@ async def test_a_room_gone_fails_without_compensation(time_skipping_env):
 
 async def test_an_unknown_hotel_fails_and_releases_the_hold_placed_meanwhile(time_skipping_env):
     world = World(unknown_hotel=True)
-    async with bookings(time_skipping_env, world) as running:
-        handle = await running.start()
-        view = await handle.result()
+    view = await unpaid_to_the_end(time_skipping_env, world)
     assert view.state == BookingState.FAILED
     assert "not in our catalogue" in view.failure_reason
-    assert sorted(world.calls[:2]) == sorted([act.DESCRIBE_HOTEL, act.HOLD_ROOM])
-    assert world.calls[2:] == [act.RELEASE_HOLD]
-    assert world.holds[view.booking_id] == "released"
+    assert_held_then_released(world, view)
     assert world.effects["hold"] == 1
 
 
