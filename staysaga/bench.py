@@ -118,11 +118,14 @@ def hello_app() -> Any:
 def _serve(app_name: str, port: int) -> None:
     import uvicorn
 
+    from services.common.app import settle_for_serving
+
     app = {"issuer": issuer_app, "hello": hello_app}[app_name]()
-    # The same options as `staysaga serve`.
+    # The same options, and the same collector settings, as `staysaga serve`.
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, access_log=False, server_header=False
     )
+    settle_for_serving()
     uvicorn.Server(config).run()
 
 
