@@ -3,10 +3,11 @@ import contextlib
 import datetime as dt
 import json
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
-from services.common.http import Reply, ServiceClients, TransportError
+from services.common.http import ServiceClients
 from services.reservations.models import nights
 from services.search import api
 from services.search.app import create_app
@@ -185,30 +186,18 @@ async def test_concurrent_searches_share_calls_and_each_gets_its_own_page(search
     assert {p["stay"]["nights"] for page in alone for p in page["items"]} == {1, 2, 3, 4, 5, 7}
 
 
-class _Reservations:
-    """A Reservations that answers each call with `answer(searches)`, or raises."""
-
-    def __init__(self, answer) -> None:
-        self.answer = answer
-
-    async def send(self, method, url, *, headers, body=None, params=None) -> Reply:
-        searches = json.loads(body)["searches"]
-        return Reply(
-            200, {"content-type": "application/json"}, json.dumps(self.answer(searches)).encode()
-        )
-
-    async def aclose(self) -> None:
-        pass
-
-
 @contextlib.asynccontextmanager
 async def _search_before(search_stack, answer):
+    """A Search whose Reservations answers each call with `answer(searches)`, or raises."""
+
+    def reservations(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answer(json.loads(request.content)["searches"]))
+
     settings = search_stack.app.state.settings
-    clients = ServiceClients(
-        settings, tokens=token_source(TestIssuer(), "search"), http=_Reservations(answer)
-    )
-    async with running_app(create_app(settings, clients)) as client:
-        yield client
+    async with httpx.AsyncClient(transport=httpx.MockTransport(reservations)) as http:
+        clients = ServiceClients(settings, tokens=token_source(TestIssuer(), "search"), http=http)
+        async with running_app(create_app(settings, clients)) as client:
+            yield client
 
 
 async def test_a_search_reservations_refuses_is_400_naming_the_field(search_stack):
@@ -228,7 +217,7 @@ async def test_a_search_reservations_refuses_is_400_naming_the_field(search_stac
 
 
 def _unreachable(searches):
-    raise TransportError("POST /availability/searches: ClientConnectorError refused")
+    raise httpx.ConnectError("connection refused")
 
 
 async def test_without_reservations_a_dated_search_is_503_and_an_undated_one_works(search_stack):
