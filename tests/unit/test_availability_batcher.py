@@ -1,11 +1,11 @@
 """Search's availability batcher: who shares a call, and what each search gets back."""
 
 import asyncio
-import time
 
 import pytest
 
 from services.search.availability import AvailabilityBatcher
+from tests.support.harness import eventually
 
 
 class Reservations:
@@ -40,10 +40,11 @@ class Reservations:
 
 async def until(condition, timeout: float = 5.0) -> None:
     """Let the loop run until `condition()` holds (no sleeping: a turn of the loop a time)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        await asyncio.sleep(0)
+
+    async def holds() -> None:
+        assert condition(), "condition never held"
+
+    await eventually(holds, timeout, interval=0)
 
 
 def q(n: int) -> dict:
