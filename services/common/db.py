@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, Row, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -199,6 +199,11 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
         if is_sqlite(engine):
             await connection.execution_options(sqlite_begin=None)
         yield connection
+
+
+def dialect_insert(conn: AsyncConnection) -> Any:
+    """The dialect's `insert` (for ON CONFLICT clauses): PostgreSQL's or SQLite's."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 async def ping(engine: AsyncEngine) -> None:

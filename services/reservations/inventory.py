@@ -22,11 +22,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.common.db import SqliteRead, fetch_all, inline_rows, write_transaction
+from services.common.db import (
+    SqliteRead,
+    dialect_insert,
+    fetch_all,
+    inline_rows,
+    write_transaction,
+)
 from services.common.problems import Problem, ValidationProblem, not_found
 from services.reservations import api
 from services.reservations.models import holds, nights, reservations, room_types
@@ -56,11 +61,6 @@ def validate_stay(stay: api.Stay, now: dt.datetime, status: int = 422) -> None:
     problem = api.stay_problem(stay.check_in, stay.check_out, now)
     if problem:
         raise ValidationProblem([{"field": problem[0], "message": problem[1]}], status=status)
-
-
-def _insert_ignore(conn: AsyncConnection) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert
 
 
 # ---------------------------------------------------------------------------- reading
@@ -355,7 +355,7 @@ async def _take_rooms(
                 created_at=now,
             )
         )
-        insert = _insert_ignore(conn)
+        insert = dialect_insert(conn)
         total = (
             sa.select(room_types.c.total_rooms)
             .where(room_types.c.id == request.room_type_id)
