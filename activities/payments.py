@@ -53,18 +53,16 @@ class PaymentActivities:
 
     @activity.defn(name=act.VOID_PAYMENT)
     async def void_payment(self, data: act.PaymentRef) -> act.Payment:
-        """Void an authorisation; a booking with no payment has nothing to void."""
+        """Void the booking's authorization; with none yet, Payments records the void so
+        that an authorization landing later is voided too."""
         response = await call(
-            self.api,
-            "POST",
-            f"/payments/{data.booking_id}/void",
-            scopes=CHARGE,
-            json={},
-            ok_statuses=(404,),
+            self.api, "POST", f"/payments/{data.booking_id}/void", scopes=CHARGE, json={}
         )
-        if response is None:
-            return act.Payment(payment_id="", status="none", amount=0, currency="")
-        return _payment(response.json())
+        assert response is not None
+        body = response.json()
+        if body.get("payment") is None:
+            return act.Payment(payment_id="", status=body["status"], amount=0, currency="")
+        return _payment(body["payment"])
 
     @activity.defn(name=act.REFUND_PAYMENT)
     async def refund_payment(self, data: act.RefundInput) -> act.Payment:

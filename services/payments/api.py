@@ -18,6 +18,11 @@ PARTIALLY_REFUNDED = "partially_refunded"
 REFUNDED = "refunded"
 VOIDED = "voided"
 
+# A booking's intent (the fence between its authorization and its void).
+INTENT_REQUESTED = "requested"
+INTENT_AUTHORIZED = "authorized"
+INTENT_VOIDED = "voided"
+
 # Problem types callers branch on. Declines (402) are final; 503 is worth retrying.
 CARD_DECLINED = "card-declined"
 INSUFFICIENT_FUNDS = "insufficient-funds"
@@ -29,6 +34,7 @@ AMOUNT_TOO_LARGE = "amount-too-large"
 INVALID_CARD_TOKEN = "invalid-card-token"  # noqa: S105 - a problem type, not a secret
 BANK_UNAVAILABLE = "bank-unavailable"
 BANK_ERROR = "bank-error"
+PAYMENT_VOIDED = "payment-voided"
 
 MAX_AMOUNT = 10**12
 
@@ -106,6 +112,21 @@ class Payment(BaseModel):
     created_at: datetime
     transitions: list[Transition]
     refunds: list[Refund]
+
+
+class VoidResult(BaseModel):
+    """The answer to a void: the booking's payment is void, or none will ever stay open.
+
+    Without a payment yet, the void is recorded all the same: an authorization that lands
+    afterwards (a slow bank, an attempt its caller gave up on) is voided at the bank and
+    refused, so compensating first and authorizing late never leaves money held.
+    """
+
+    booking_id: str
+    status: str = Field(VOIDED, description="always `voided`")
+    payment: Payment | None = Field(
+        description="the voided payment; null when nothing had been authorized yet"
+    )
 
 
 class PaymentQuery(BaseModel):

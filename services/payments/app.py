@@ -61,12 +61,23 @@ async def capture_payment(request: Request) -> JSONResponse:
 
 
 async def void_payment(request: Request) -> JSONResponse:
-    """POST /payments/{booking_id}/void: void it (idempotent)."""
+    """POST /payments/{booking_id}/void: void it (idempotent); with no payment yet, a
+    service's void is recorded so that no later authorization stays open."""
     if (await request.body()).strip():
         await parse_body(api.VoidRequest, request)
+    booking_id = _booking_id(request)
+    engine = request.app.state.engine
+    if principal(request).is_service:
+        async with engine.connect() as conn:
+            unpaid = await domain.find(conn, booking_id) is None
+        if unpaid and await domain.fence(engine, booking_id) == api.INTENT_VOIDED:
+            async with engine.connect() as conn:
+                late = await domain.find(conn, booking_id)
+            payment = None if late is None else await domain.show(engine, booking_id)
+            return model_response(api.VoidResult(booking_id=booking_id, payment=payment))
     row = await _owned_row(request)
-    payment = await domain.void(request.app.state.engine, request.app.state.bank, row)
-    return model_response(payment)
+    payment = await domain.void(engine, request.app.state.bank, row)
+    return model_response(api.VoidResult(booking_id=booking_id, payment=payment))
 
 
 async def refund_payment(request: Request) -> JSONResponse:
@@ -148,9 +159,9 @@ ENDPOINTS = (
         "POST",
         "/payments/{booking_id}/void",
         void_payment,
-        "Void a booking's uncaptured payment (idempotent)",
+        "Void a booking's uncaptured payment, or fence off a later one (idempotent)",
         body=api.VoidRequest,
-        response=api.Payment,
+        response=api.VoidResult,
         errors=_MONEY_ERRORS,
         scope=CHARGE,
         tags=("payments",),

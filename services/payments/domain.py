@@ -9,6 +9,8 @@ transition and refund makes recording the same movement twice impossible.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -19,11 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.bank import api as bank_api
-from services.common.db import write_transaction
+from services.common.db import dialect_insert, write_transaction
 from services.common.problems import Problem, not_found
 from services.payments import api
-from services.payments.bank import BankClient
-from services.payments.models import payments, refunds, transitions
+from services.payments.bank import BankClient, unavailable
+from services.payments.models import intents, payments, refunds, transitions
+
+log = logging.getLogger("staysaga.payments")
 
 SETTLED = (api.CAPTURED, api.PARTIALLY_REFUNDED, api.REFUNDED)
 
@@ -147,58 +151,167 @@ def _same_request(row: Any, request: api.PaymentRequest) -> None:
         raise _mismatch(f"Booking {request.booking_id} already has a different payment.")
 
 
+def _voided_problem(booking_id: str) -> Problem:
+    return Problem(
+        409,
+        api.PAYMENT_VOIDED,
+        "This booking's payment was voided.",
+        f"Booking {booking_id} gave up on its payment; nothing stays authorized.",
+        field="booking_id",
+    )
+
+
+async def _open_intent(engine: AsyncEngine, booking_id: str) -> str:
+    """Claim the booking's intent for an authorization; its state (`voided` if fenced)."""
+    now = datetime.now(UTC)
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            dialect_insert(conn)(intents)
+            .values(
+                booking_id=booking_id, state=api.INTENT_REQUESTED, created_at=now, updated_at=now
+            )
+            .on_conflict_do_nothing(index_elements=["booking_id"])
+        )
+        return await _intent_state(conn, booking_id)
+
+
+async def _intent_state(conn: AsyncConnection, booking_id: str) -> str:
+    query = sa.select(intents.c.state).where(intents.c.booking_id == booking_id)
+    return (await conn.execute(query)).scalar_one()
+
+
+def _payment_values(
+    payment_id: str, request: api.PaymentRequest, result: bank_api.Authorization, now: datetime
+) -> dict[str, Any]:
+    return {
+        "payment_id": payment_id,
+        "booking_id": request.booking_id,
+        "user_id": request.user_id,
+        "status": api.AUTHORIZED,
+        "amount": request.amount,
+        "captured": 0,
+        "refunded": 0,
+        "currency": request.currency,
+        "card_token": request.card_token,
+        "card_last4": result.card.last4,
+        "card_brand": result.card.brand,
+        "bank_authorization_id": result.id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _transition(status: str, movement: bank_api.Operation) -> dict[str, Any]:
+    return {
+        "status": status,
+        "amount": movement.amount,
+        "bank_reference": movement.id,
+        "at": movement.at,
+    }
+
+
 async def authorize(
     engine: AsyncEngine, bank: BankClient, request: api.PaymentRequest
 ) -> api.Payment:
-    """Authorize a booking's payment, once; a repeat of the same request returns it."""
+    """Authorize a booking's payment, once; a repeat of the same request returns it.
+
+    Refused (409 payment-voided) once the booking's payment was voided, even if the bank
+    authorized meanwhile: that authorization is voided at the bank before the answer.
+    """
     async with engine.connect() as conn:
         existing = await find(conn, request.booking_id)
     if existing is not None:
         _same_request(existing, request)
         return await show(engine, request.booking_id)
+    if await _open_intent(engine, request.booking_id) == api.INTENT_VOIDED:
+        raise _voided_problem(request.booking_id)
     result = await bank.authorize(
         request.booking_id, request.amount, request.currency, request.card_token
     )
     movement = _movement(result, bank_api.AUTHORIZE)
     now = datetime.now(UTC)
-    payment_id = f"pay_{secrets.token_hex(12)}"
     try:
         async with write_transaction(engine) as conn:
-            await conn.execute(
-                payments.insert().values(
-                    payment_id=payment_id,
-                    booking_id=request.booking_id,
-                    user_id=request.user_id,
-                    status=api.AUTHORIZED,
-                    amount=request.amount,
-                    captured=0,
-                    refunded=0,
-                    currency=request.currency,
-                    card_token=request.card_token,
-                    card_last4=result.card.last4,
-                    card_brand=result.card.brand,
-                    bank_authorization_id=result.id,
-                    created_at=now,
-                    updated_at=now,
+            settled = await conn.execute(
+                intents.update()
+                .where(
+                    intents.c.booking_id == request.booking_id,
+                    intents.c.state == api.INTENT_REQUESTED,
                 )
+                .values(state=api.INTENT_AUTHORIZED, updated_at=now)
             )
-            await conn.execute(
-                transitions.insert().values(
-                    payment_id=payment_id,
-                    status=api.AUTHORIZED,
-                    amount=movement.amount,
-                    bank_reference=movement.id,
-                    at=movement.at,
+            fenced = (
+                settled.rowcount != 1
+                and await _intent_state(conn, request.booking_id) == api.INTENT_VOIDED
+            )
+            if settled.rowcount == 1:
+                payment_id = f"pay_{secrets.token_hex(12)}"
+                await conn.execute(
+                    payments.insert().values(_payment_values(payment_id, request, result, now))
                 )
-            )
+                await conn.execute(
+                    transitions.insert().values(
+                        payment_id=payment_id, **_transition(api.AUTHORIZED, movement)
+                    )
+                )
     except IntegrityError:
-        # A concurrent retry recorded the same authorization first.
-        async with engine.connect() as conn:
-            existing = await find(conn, request.booking_id)
-        if existing is None:
-            raise
-        _same_request(existing, request)
+        fenced = False  # a concurrent retry recorded the same authorization first
+    if fenced:
+        await _void_late(engine, bank, request, result)
+        raise _voided_problem(request.booking_id)
+    async with engine.connect() as conn:
+        existing = await find(conn, request.booking_id)
+    if existing is None:
+        raise unavailable("The authorization is being recorded; try again.")
+    _same_request(existing, request)
     return await show(engine, request.booking_id)
+
+
+async def _void_late(
+    engine: AsyncEngine,
+    bank: BankClient,
+    request: api.PaymentRequest,
+    result: bank_api.Authorization,
+) -> None:
+    """Void an authorization that landed after its booking's void, and record both."""
+    log.warning("booking %s: authorization landed after its void; voiding it", request.booking_id)
+    voided = await bank.void(request.booking_id, result.id)
+    now = datetime.now(UTC)
+    payment_id = f"pay_{secrets.token_hex(12)}"
+    with contextlib.suppress(IntegrityError):  # a concurrent attempt recorded it first
+        async with write_transaction(engine) as conn:
+            values = _payment_values(payment_id, request, result, now)
+            await conn.execute(payments.insert().values({**values, "status": api.VOIDED}))
+            for status, movement in (
+                (api.AUTHORIZED, _movement(result, bank_api.AUTHORIZE)),
+                (api.VOIDED, _movement(voided, bank_api.VOID)),
+            ):
+                await conn.execute(
+                    transitions.insert().values(
+                        payment_id=payment_id, **_transition(status, movement)
+                    )
+                )
+
+
+async def fence(engine: AsyncEngine, booking_id: str) -> str:
+    """Record that the booking gave up on its payment, unless one is already recorded.
+
+    Returns the intent's state: `voided` (no payment will stay authorized) or `authorized`
+    (a payment row exists: void that instead).
+    """
+    now = datetime.now(UTC)
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            dialect_insert(conn)(intents)
+            .values(booking_id=booking_id, state=api.INTENT_VOIDED, created_at=now, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["booking_id"])
+        )
+        await conn.execute(
+            intents.update()
+            .where(intents.c.booking_id == booking_id, intents.c.state == api.INTENT_REQUESTED)
+            .values(state=api.INTENT_VOIDED, updated_at=now)
+        )
+        return await _intent_state(conn, booking_id)
 
 
 async def load(engine: AsyncEngine, booking_id: str) -> Any:

@@ -45,3 +45,16 @@ refunds = sa.Table(
     sa.Column("bank_reference", sa.String(40), nullable=False, unique=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# A booking's claim on the payment, taken before the bank is asked and settled after: the
+# one row an authorization and a void both change, so whichever comes second sees the
+# first. `requested` -> `authorized` (the payment row exists) or -> `voided` (the booking
+# gave up; an authorization landing later is voided at the bank, never kept open).
+intents = sa.Table(
+    "payment_intents",
+    metadata,
+    sa.Column("booking_id", sa.String(100), primary_key=True),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -57,9 +57,18 @@ async def test_a_decline_is_a_non_retryable_payment_declined(world, number):
     with pytest.raises(ApplicationError) as caught:
         await env.run(activities.authorize_payment, _authorize("b1", token))
     assert caught.value.type == act.PAYMENT_DECLINED and caught.value.non_retryable
-    # Nothing was authorised, so the compensation finds nothing to void.
+    # Nothing was authorised: the void is recorded, with no payment to show.
     voided = await env.run(activities.void_payment, act.PaymentRef(booking_id="b1"))
-    assert voided.status == "none"
+    assert (voided.status, voided.payment_id) == ("voided", "")
+
+
+async def test_an_authorization_after_the_void_is_a_non_retryable_refusal(world):
+    activities, money = world
+    env = ActivityEnvironment()
+    await env.run(activities.void_payment, act.PaymentRef(booking_id="b1"))
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(activities.authorize_payment, _authorize("b1", await tokenize(money.bank)))
+    assert caught.value.non_retryable
 
 
 async def test_void_after_authorize_is_idempotent(world):
