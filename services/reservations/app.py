@@ -92,9 +92,12 @@ async def show_hold(request: Request) -> JSONResponse:
 
 
 async def release_hold(request: Request) -> JSONResponse:
-    """POST /holds/{hold_id}/release: give the rooms back; idempotent."""
+    """POST /holds/{hold_id}/release: give the rooms back; idempotent. From the saga (a
+    service), it also undoes a confirm that arrived after the saga gave up."""
     hold_id = await _owned_hold(request)
-    return model_response(await inventory.release_hold(request.app.state.engine, hold_id))
+    engine = request.app.state.engine
+    undo = principal(request).is_service
+    return model_response(await inventory.release_hold(engine, hold_id, undo_confirm=undo))
 
 
 async def confirm_hold(request: Request) -> JSONResponse:

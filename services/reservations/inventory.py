@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ from services.common.db import (
 from services.common.problems import Problem, ValidationProblem, not_found
 from services.reservations import api
 from services.reservations.models import holds, nights, reservations, room_types
+
+log = logging.getLogger("staysaga.reservations")
 
 # No 0/O, 1/I/L, 2/Z, 5/S, 8/B: a code read over the phone survives.
 CONFIRMATION_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -415,15 +418,47 @@ async def _end_hold(engine: AsyncEngine, hold_id: str, status: api.HoldStatus) -
         return True
 
 
-async def release_hold(engine: AsyncEngine, hold_id: str) -> api.Hold:
-    """Give a hold's rooms back; idempotent (a released, expired or confirmed hold is
-    returned as it is)."""
-    await _end_hold(engine, hold_id, api.HOLD_RELEASED)
+async def release_hold(
+    engine: AsyncEngine, hold_id: str, *, undo_confirm: bool = False
+) -> api.Hold:
+    """Give a hold's rooms back; idempotent (a released or expired hold is returned as it is).
+
+    A confirmed hold is returned as it is too, unless `undo_confirm`: the saga releases only
+    when it gave up before confirming, so a confirm that reached us late (after the saga's
+    deadline, say, from a frozen process's buffer) is undone and its reservation cancelled.
+    """
+    if not await _end_hold(engine, hold_id, api.HOLD_RELEASED) and undo_confirm:
+        await _unconfirm(engine, hold_id, utcnow())
     async with engine.connect() as conn:
         hold = await get_hold(conn, hold_id)
     if hold is None:
         raise not_found("hold", hold_id)
     return hold
+
+
+async def _unconfirm(engine: AsyncEngine, hold_id: str, now: dt.datetime) -> None:
+    """Cancel the reservation a released hold's late confirm made, rooms back to inventory."""
+    async with write_transaction(engine) as conn:
+        undone = await conn.execute(
+            holds.update()
+            .where(holds.c.id == hold_id, holds.c.status == api.HOLD_CONFIRMED)
+            .values(status=api.HOLD_RELEASED)
+        )
+        if undone.rowcount != 1:
+            return
+        row = (await conn.execute(sa.select(holds).where(holds.c.id == hold_id))).one()
+        await conn.execute(
+            reservations.update()
+            .where(
+                reservations.c.hold_id == hold_id,
+                reservations.c.status == api.RESERVATION_CONFIRMED,
+            )
+            .values(status=api.RESERVATION_CANCELLED, cancelled_at=now)
+        )
+        await _give_back(conn, row, nights.c.reserved)
+    log.warning(
+        "hold %s was confirmed after the saga gave up on it; reservation cancelled", hold_id
+    )
 
 
 async def expire_due_holds(
@@ -489,9 +524,9 @@ async def confirm_hold(engine: AsyncEngine, hold_id: str, now: dt.datetime) -> a
                 )
             )
         reservation = await _reservation_of_hold(conn, hold_id)
-        if reservation is not None:
-            return reservation
         hold = await get_hold(conn, hold_id)
+        if reservation is not None and hold is not None and hold.status == api.HOLD_CONFIRMED:
+            return reservation
     if hold is None:
         raise not_found("hold", hold_id)
     if hold.status == api.HOLD_RELEASED:

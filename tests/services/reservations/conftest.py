@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -102,3 +103,10 @@ async def reservations(database_url, tmp_path) -> AsyncIterator[Reservations]:
     """A Reservations app with three room types in two hotels."""
     async with start(database_url, tmp_path) as running:
         yield running
+
+
+async def rooms_left(r: Any, room_type_id: int = 11, **dates: str) -> int:
+    """Rooms of a room type of hotel 1 left for a stay (the default one unless given)."""
+    params = {"hotel_id": 1, "guests": 1, **(dates or stay())}
+    body = (await r.client.get("/availability", params=params, headers=r.service())).json()
+    return {t["room_type_id"]: t["rooms_left"] for t in body["room_types"]}[room_type_id]

@@ -3,14 +3,8 @@ import datetime as dt
 import pytest
 
 from services.reservations.api import MAX_SEARCHES_PER_CALL
-from tests.services.reservations.conftest import hold_body, start, stay
+from tests.services.reservations.conftest import hold_body, rooms_left, start, stay
 from tests.support.harness import eventually, problem_field
-
-
-async def _left(r, room_type_id=11, **dates) -> int:
-    params = {"hotel_id": 1, "guests": 1, **(dates or stay())}
-    body = (await r.client.get("/availability", params=params, headers=r.service())).json()
-    return {t["room_type_id"]: t["rooms_left"] for t in body["room_types"]}[room_type_id]
 
 
 async def test_hold_prices_every_night_and_takes_one_room(reservations):
@@ -23,7 +17,7 @@ async def test_hold_prices_every_night_and_takes_one_room(reservations):
     assert hold["total"] == 20_000 and hold["currency"] == "EUR"
     expires = dt.datetime.fromisoformat(hold["expires_at"])
     assert 800 < (expires - dt.datetime.now(dt.UTC)).total_seconds() <= 900
-    assert await _left(r) == 4
+    assert await rooms_left(r) == 4
 
 
 async def test_same_booking_replays_the_hold_and_another_body_is_refused(reservations):
@@ -32,7 +26,7 @@ async def test_same_booking_replays_the_hold_and_another_body_is_refused(reserva
     again = await r.client.post("/holds", json=hold_body("b1"), headers=r.service())
     assert again.status_code == 200
     assert again.json()["hold_id"] == first["hold_id"]
-    assert await _left(r) == 4
+    assert await rooms_left(r) == 4
     other = await r.client.post("/holds", json=hold_body("b1", guests=1), headers=r.service())
     assert other.status_code == 422
     assert other.json()["type"].endswith("/idempotency-mismatch")
@@ -93,7 +87,7 @@ async def test_release_gives_the_room_back_and_is_idempotent(reservations):
         response = await r.client.post(f"/holds/{hold['hold_id']}/release", headers=r.service())
         assert response.status_code == 200
         assert response.json()["status"] == "released"
-    assert await _left(r) == 5
+    assert await rooms_left(r) == 5
     refused = await r.client.post(f"/holds/{hold['hold_id']}/confirm", headers=r.service())
     assert refused.status_code == 409
     assert refused.json()["type"].endswith("/hold-released")
@@ -111,7 +105,7 @@ async def test_confirm_makes_a_reservation_once_and_cancel_returns_the_nights(re
     assert reservation["total"] == hold["total"] and reservation["booking_id"] == "b1"
     again = await r.client.post(f"/holds/{hold['hold_id']}/confirm", headers=r.service())
     assert again.json() == reservation
-    assert await _left(r) == 4
+    assert await rooms_left(r) == 4
     shown = await r.client.get(f"/holds/{hold['hold_id']}", headers=r.service())
     assert shown.json()["status"] == "confirmed"
     path = f"/reservations/{reservation['reservation_id']}/cancel"
@@ -119,7 +113,7 @@ async def test_confirm_makes_a_reservation_once_and_cancel_returns_the_nights(re
         cancelled = await r.client.post(path, headers=r.service())
         assert cancelled.status_code == 200
         assert cancelled.json()["status"] == "cancelled"
-    assert await _left(r) == 5
+    assert await rooms_left(r) == 5
 
 
 async def test_unknown_hold_and_reservation_are_404(reservations):
@@ -160,12 +154,12 @@ async def test_travellers_see_only_their_own_reservations(reservations):
 async def test_expired_hold_gives_its_room_back_by_itself(database_url, tmp_path):
     async with start(database_url, tmp_path, ttl=1) as r:
         hold = (await r.client.post("/holds", json=hold_body("b1"), headers=r.service())).json()
-        assert await _left(r) == 4
+        assert await rooms_left(r) == 4
 
         async def swept() -> None:
             shown = await r.client.get(f"/holds/{hold['hold_id']}", headers=r.service())
             assert shown.json()["status"] == "expired"
-            assert await _left(r) == 5
+            assert await rooms_left(r) == 5
 
         await eventually(swept, timeout=20)
         refused = await r.client.post(f"/holds/{hold['hold_id']}/confirm", headers=r.service())
@@ -191,7 +185,7 @@ async def test_batch_availability_answers_every_hotel_asked(reservations):
     assert [t["room_type_id"] for t in four["items"][1]["room_types"]] == [12]
 
 
-async def test_best_only_lists_each_hotels_cheapest_room_type_with_a_room_left(reservations):
+async def test_best_only_lists_each_hotels_cheapest_room_type_with_a_roomrooms_left(reservations):
     r = reservations
     body = {"hotel_ids": [1, 7], "guests": 2, "best_only": True, **stay()}
     first = (await r.client.post("/availability/batch", json=body, headers=r.service())).json()
