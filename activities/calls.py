@@ -3,19 +3,32 @@
 A business refusal (4xx) becomes a non-retryable ApplicationError whose type the workflow
 understands; anything that may pass (5xx, timeouts, a refused connection, auth trouble)
 is raised as-is so that Temporal retries it with backoff.
+
+Each call carries the step's deadline (the earlier of the attempt's and the whole step's
+timeout), so a service that gets the request too late, frozen or swamped, refuses it
+instead of acting for a workflow that has moved on. While it waits for the answer the
+activity heartbeats, so that Temporal learns of a dead worker within the heartbeat
+timeout instead of the whole attempt's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import models as act
+from services.common.deadlines import deadline_var
 from services.common.http import Reply, ServiceClient, ServiceError
 
 log = logging.getLogger("staysaga.activities")
+
+HEARTBEAT_EVERY_SECONDS = 1.0
+"""How often an activity waiting for a service tells Temporal it lives (the SDK sends at
+most one heartbeat per 80% of the heartbeat timeout)."""
 
 # Problem types of the services -> the workflow's failure kinds and the traveller's text.
 _BUSINESS: dict[str, tuple[str, str]] = {
@@ -37,6 +50,30 @@ def business_error(error: ServiceError) -> ApplicationError | None:
     return ApplicationError(detail, error.problem, type=kind, non_retryable=True)
 
 
+def step_deadline() -> float | None:
+    """When the running activity's caller gives up (seconds since the epoch), or None."""
+    if not activity.in_activity():
+        return None
+    info = activity.info()
+    ends = []
+    if info.start_to_close_timeout:
+        ends.append(info.started_time + info.start_to_close_timeout)
+    if info.schedule_to_close_timeout:
+        ends.append(info.scheduled_time + info.schedule_to_close_timeout)
+    return min(ends).timestamp() if ends else None
+
+
+async def _heartbeating(request: asyncio.Future[Reply]) -> Reply:
+    """Await a call, heartbeating while it takes long (inside an activity)."""
+    if not activity.in_activity():
+        return await request
+    while True:
+        done, _ = await asyncio.wait({request}, timeout=HEARTBEAT_EVERY_SECONDS)
+        if done:
+            return request.result()
+        activity.heartbeat()
+
+
 async def call(
     service: ServiceClient,
     method: str,
@@ -48,10 +85,15 @@ async def call(
     ok_statuses: tuple[int, ...] = (),
 ) -> Reply | None:
     """Call a service for an activity; None when the status is one of `ok_statuses`."""
+    token = deadline_var.set(step_deadline())
     try:
-        return await service.request(
-            method, path, scopes=scopes, json=json, idempotency_key=idempotency_key
+        request = asyncio.ensure_future(
+            service.request(method, path, scopes=scopes, json=json, idempotency_key=idempotency_key)
         )
+        try:
+            return await _heartbeating(request)
+        finally:
+            request.cancel()
     except ServiceError as error:
         if error.status in ok_statuses:
             return None
@@ -61,3 +103,5 @@ async def call(
         if error.status in (401, 403):
             log.error("%s refused our service token: %s", service.component, error)
         raise
+    finally:
+        deadline_var.reset(token)

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from services.common.auth import JwksCache, TokenVerifier, audience, authenticate
 from services.common.db import create_engine, dispose, ping
+from services.common.deadlines import DeadlineMiddleware
 from services.common.logging import RequestIdMiddleware
 from services.common.migrations import migrate
 from services.common.openapi import Endpoint, docs_routes
@@ -124,7 +125,7 @@ def create_service_app(
     routes += list(extra_routes)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware), Middleware(DeadlineMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

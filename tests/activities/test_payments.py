@@ -5,12 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities import models as act
 from activities.payments import PaymentActivities
 from services.common.http import ServiceClients
-from tests.support.harness import settings_for
+from tests.support.harness import activity_environment, settings_for
 from tests.support.money import DECLINED, INSUFFICIENT, money_env, running_money, tokenize
 from tests.support.tokens import token_source
 
@@ -35,7 +34,7 @@ def _authorize(booking_id: str, token: str) -> act.AuthorizeInput:
 
 async def test_authorize_capture_refund_each_happen_once(world):
     activities, money = world
-    env = ActivityEnvironment()
+    env = activity_environment()
     token = await tokenize(money.bank)
     first = await env.run(activities.authorize_payment, _authorize("b1", token))
     again = await env.run(activities.authorize_payment, _authorize("b1", token))
@@ -52,7 +51,7 @@ async def test_authorize_capture_refund_each_happen_once(world):
 @pytest.mark.parametrize("number", [DECLINED, INSUFFICIENT])
 async def test_a_decline_is_a_non_retryable_payment_declined(world, number):
     activities, money = world
-    env = ActivityEnvironment()
+    env = activity_environment()
     token = await tokenize(money.bank, number)
     with pytest.raises(ApplicationError) as caught:
         await env.run(activities.authorize_payment, _authorize("b1", token))
@@ -64,7 +63,7 @@ async def test_a_decline_is_a_non_retryable_payment_declined(world, number):
 
 async def test_an_authorization_after_the_void_is_a_non_retryable_refusal(world):
     activities, money = world
-    env = ActivityEnvironment()
+    env = activity_environment()
     await env.run(activities.void_payment, act.PaymentRef(booking_id="b1"))
     with pytest.raises(ApplicationError) as caught:
         await env.run(activities.authorize_payment, _authorize("b1", await tokenize(money.bank)))
@@ -73,7 +72,7 @@ async def test_an_authorization_after_the_void_is_a_non_retryable_refusal(world)
 
 async def test_void_after_authorize_is_idempotent(world):
     activities, money = world
-    env = ActivityEnvironment()
+    env = activity_environment()
     await env.run(activities.authorize_payment, _authorize("b1", await tokenize(money.bank)))
     ref = act.PaymentRef(booking_id="b1")
     assert (await env.run(activities.void_payment, ref)).status == "voided"
@@ -82,7 +81,7 @@ async def test_void_after_authorize_is_idempotent(world):
 
 async def test_a_bank_outage_is_retryable(world):
     activities, money = world
-    env = ActivityEnvironment()
+    env = activity_environment()
     token = await tokenize(money.bank)
     await money.set_faults(error_rate=1.0)
     with pytest.raises(Exception) as caught:

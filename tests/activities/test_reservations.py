@@ -7,13 +7,12 @@ import datetime as dt
 import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities import models as act
 from activities.reservations import ReservationActivities
 from services.common.http import ServiceClients
 from tests.services.reservations.conftest import start
-from tests.support.harness import settings_for
+from tests.support.harness import activity_environment, settings_for
 from tests.support.tokens import token_source
 
 
@@ -45,7 +44,7 @@ def _hold(booking_id: str, room_type_id: int = 11) -> act.HoldInput:
 
 async def test_hold_is_idempotent_and_priced_per_night(world):
     activities, _ = world
-    env = ActivityEnvironment()
+    env = activity_environment()
     first = await env.run(activities.hold_room, _hold("b1"))
     again = await env.run(activities.hold_room, _hold("b1"))
     assert first.hold_id == again.hold_id
@@ -54,7 +53,7 @@ async def test_hold_is_idempotent_and_priced_per_night(world):
 
 async def test_no_room_left_is_a_non_retryable_sold_out(world):
     activities, _ = world
-    env = ActivityEnvironment()
+    env = activity_environment()
     await env.run(activities.hold_room, _hold("b1", room_type_id=12))
     await env.run(activities.hold_room, _hold("b2", room_type_id=12))
     with pytest.raises(ApplicationError) as caught:
@@ -64,7 +63,7 @@ async def test_no_room_left_is_a_non_retryable_sold_out(world):
 
 async def test_confirm_then_cancel_and_release_are_idempotent(world):
     activities, running = world
-    env = ActivityEnvironment()
+    env = activity_environment()
     hold = await env.run(activities.hold_room, _hold("b1"))
     reservation = await env.run(activities.confirm_reservation, act.HoldRef(hold_id=hold.hold_id))
     again = await env.run(activities.confirm_reservation, act.HoldRef(hold_id=hold.hold_id))
@@ -83,7 +82,7 @@ async def test_confirm_then_cancel_and_release_are_idempotent(world):
 
 async def test_confirming_a_released_hold_is_a_non_retryable_hold_expired(world):
     activities, _ = world
-    env = ActivityEnvironment()
+    env = activity_environment()
     hold = await env.run(activities.hold_room, _hold("b1"))
     await env.run(activities.release_hold, act.HoldRef(hold_id=hold.hold_id))
     with pytest.raises(ApplicationError) as caught:

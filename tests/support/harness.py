@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from starlette.applications import Starlette
+from temporalio.testing import ActivityEnvironment
 
 from services.common.settings import Settings, load_settings
 
@@ -57,3 +60,21 @@ def problem_field(response: httpx.Response) -> Any:
     """The `field` of a problem response, after checking it is one."""
     assert response.headers["content-type"].startswith("application/problem+json"), response.text
     return response.json().get("field")
+
+
+def activity_environment(
+    start_to_close: timedelta = timedelta(seconds=20),
+    schedule_to_close: timedelta | None = None,
+) -> ActivityEnvironment:
+    """An environment to run one activity in, as if Temporal had started it just now."""
+    env = ActivityEnvironment()
+    now = datetime.now(UTC)
+    env.info = dataclasses.replace(
+        env.info,
+        scheduled_time=now,
+        current_attempt_scheduled_time=now,
+        started_time=now,
+        start_to_close_timeout=start_to_close,
+        schedule_to_close_timeout=schedule_to_close,
+    )
+    return env
