@@ -120,6 +120,8 @@ class BookingWorkflow:
         self.cancel_done = False
         self.hold: act.Hold | None = None
         self.hotel: act.HotelInfo | None = None
+        # The history length of the workflow task in which the booking began to await payment.
+        self.awaiting_payment_since: int | None = None
 
     # ---- the saga --------------------------------------------------------------------
 
@@ -137,6 +139,7 @@ class BookingWorkflow:
             return self._end(BookingState.FAILED, failure.reason)
         # Only now may a payment come: the receipt needs the names, the payment the hold.
         self._set_state(BookingState.AWAITING_PAYMENT)
+        self.awaiting_payment_since = workflow.info().get_current_history_length()
 
         if not await self._wait_for_payment():
             await self._release_hold()
@@ -561,6 +564,13 @@ class BookingWorkflow:
             raise ValueError(
                 f"This booking is not awaiting payment (it is {self.view.state.value})."
             )
+        if self.awaiting_payment_since == workflow.info().get_current_history_length():
+            # The hold's result was applied earlier in this same workflow task. Accepting now
+            # would record the acceptance after the AWAITING_PAYMENT upsert, but replay hands
+            # a workflow task's updates to the workflow before its activity results, so it
+            # would accept first and fail on that history. Refused, nothing is recorded; the
+            # same payment submitted again is accepted in a later task.
+            raise ValueError("This booking was just held; please submit the payment again.")
         # The model's own validation refused a malformed token before we got here.
 
     @workflow.update(name=UPDATE_CANCEL)

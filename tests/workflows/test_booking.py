@@ -6,8 +6,10 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import TypedSearchAttributes
@@ -110,6 +112,50 @@ async def awaiting_payment(handle: WorkflowHandle) -> BookingView:
 
 async def pay(handle: WorkflowHandle, card: PaymentSubmission = CARD) -> BookingView:
     return await handle.execute_update(UPDATE_SUBMIT_PAYMENT, card, result_type=BookingView)
+
+
+# ---- the payment's validator, without a server -------------------------------------------
+
+
+def refusal(booking: BookingWorkflow, history_length: int, monkeypatch) -> str | None:
+    """Why the booking's validator refuses a payment in a task of that history length."""
+    task = SimpleNamespace(get_current_history_length=lambda: history_length)
+    monkeypatch.setattr(workflow, "info", lambda: task)
+    try:
+        booking._validate_payment(CARD)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def unstarted_booking() -> BookingWorkflow:
+    today = datetime.now().date()
+    return BookingWorkflow(
+        BookingRequest(
+            booking_id="b1",
+            user_id="user-1",
+            hotel_id=7,
+            room_type_id=21,
+            check_in=today + timedelta(days=10),
+            check_out=today + timedelta(days=12),
+            guests=2,
+            guest_name="Ada Lovelace",
+        )
+    )
+
+
+def test_a_payment_is_refused_in_the_task_that_applied_the_hold_and_taken_in_a_later_one(
+    monkeypatch,
+):
+    # Accepted there, the acceptance would follow the task's AWAITING_PAYMENT upsert, an
+    # order replay cannot reproduce (see test_replay's stuck booking).
+    booking = unstarted_booking()
+    booking.view.state = BookingState.AWAITING_PAYMENT
+    booking.awaiting_payment_since = 14
+    assert "just held" in (refusal(booking, 14, monkeypatch) or "")
+    assert refusal(booking, 16, monkeypatch) is None
+    booking.card_token = CARD.card_token
+    assert "already" in (refusal(booking, 16, monkeypatch) or "")
 
 
 # ---- on both servers ------------------------------------------------------------------
