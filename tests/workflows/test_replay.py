@@ -35,13 +35,14 @@ UNREPLAYABLE = sorted((HERE / "unreplayable").glob("*.json"))
 STUCK = HERE / "unreplayable" / "payment-accepted-after-the-hold-in-one-task.json"
 
 
-def test_the_four_paths_are_committed_and_the_patched_start_too():
+def test_the_four_paths_are_committed_and_each_patched_path_too():
     assert {p.stem for p in HISTORIES} == {
         "happy",
         "decline",
         "expiry",
         "cancel",
         "happy-describe-and-hold",  # after PATCH_PARALLEL_START
+        "payment-with-the-hold",  # after PATCH_PAYMENT_WHILE_HOLDING
     }
     assert UNREPLAYABLE == [STUCK]
 
