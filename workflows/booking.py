@@ -69,6 +69,12 @@ PRE_CONFIRMATION_BUDGET = timedelta(minutes=2)
 PATCH_PARALLEL_START = "describe-and-hold-together"
 """The catalogue lookup and the hold run at the same time (a hold no longer waits for the
 hotel's names); if either fails, a hold that was placed is released."""
+PATCH_PAYMENT_WHILE_HOLDING = "payment-while-holding"
+"""A payment may be submitted while the room is still being held (state STARTED): the card
+token waits for the hold, and authorising starts once the room is held (or the booking
+ends FAILED, and the payment's answer says so). A payment that reaches the booking in the
+same workflow task as the hold's result is therefore accepted, in the order replay applies
+the two (the payment first); before, it was refused as "not awaiting payment"."""
 
 _FAILURE_TEXT = {
     act.SOLD_OUT: "That room is no longer available for your dates.",
@@ -120,6 +126,10 @@ class BookingWorkflow:
         self.cancel_done = False
         self.hold: act.Hold | None = None
         self.hotel: act.HotelInfo | None = None
+        # Whether a payment may come while the room is being held (PATCH_PAYMENT_WHILE_HOLDING).
+        self.payment_while_holding = False
+        # The history length of the workflow task in which the booking began to await payment.
+        self.awaiting_payment_since: int | None = None
 
     # ---- the saga --------------------------------------------------------------------
 
@@ -127,6 +137,7 @@ class BookingWorkflow:
     async def run(self, request: BookingRequest) -> BookingView:
         """Run the booking to its end state."""
         self._started()
+        self.payment_while_holding = workflow.patched(PATCH_PAYMENT_WHILE_HOLDING)
         try:
             if workflow.patched(PATCH_PARALLEL_START):
                 await self._describe_and_hold()
@@ -135,8 +146,10 @@ class BookingWorkflow:
                 await self._hold_room()
         except BusinessFailure as failure:
             return self._end(BookingState.FAILED, failure.reason)
-        # Only now may a payment come: the receipt needs the names, the payment the hold.
+        # Authorising needs the hold (and the receipt the names): only now may a payment go
+        # ahead, though since PATCH_PAYMENT_WHILE_HOLDING it may have been submitted already.
         self._set_state(BookingState.AWAITING_PAYMENT)
+        self.awaiting_payment_since = workflow.info().get_current_history_length()
 
         if not await self._wait_for_payment():
             await self._release_hold()
@@ -557,10 +570,17 @@ class BookingWorkflow:
     def _validate_payment(self, payment: PaymentSubmission) -> None:
         if self.card_token is not None:
             raise ValueError("A payment was already submitted for this booking.")
-        if self.view.state != BookingState.AWAITING_PAYMENT:
-            raise ValueError(
-                f"This booking is not awaiting payment (it is {self.view.state.value})."
-            )
+        state = self.view.state
+        holding = state == BookingState.STARTED and self.payment_while_holding
+        if state != BookingState.AWAITING_PAYMENT and not holding:
+            raise ValueError(f"This booking is not awaiting payment (it is {state.value}).")
+        if self.awaiting_payment_since == workflow.info().get_current_history_length():
+            # The hold's result was applied earlier in this same workflow task. Accepting now
+            # would record the acceptance after the AWAITING_PAYMENT upsert, but replay hands
+            # a workflow task's updates to the workflow before its activity results, so it
+            # would accept first and fail on that history. Refused, nothing is recorded; the
+            # same payment submitted again is accepted in a later task.
+            raise ValueError("This booking was just held; please submit the payment again.")
         # The model's own validation refused a malformed token before we got here.
 
     @workflow.update(name=UPDATE_CANCEL)

@@ -13,16 +13,26 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import start_time_skipping
 from tests.workflows.standins import World
-from tests.workflows.test_booking import awaiting_payment, bookings, pay
+from tests.workflows.test_booking import (
+    awaiting_payment,
+    bookings,
+    pay,
+    pay_with_the_holds_result,
+    workflow_worker,
+)
 from workflows.models import UPDATE_CANCEL, CancellationQuote, CancelRequest
 
 HERE = Path(__file__).parent / "histories"
+
+Run = Callable[[WorkflowEnvironment, World], Awaitable[WorkflowHandle]]
 
 
 async def _happy(handle: WorkflowHandle) -> None:
@@ -35,28 +45,50 @@ async def _cancel(handle: WorkflowHandle) -> None:
     await handle.execute_update(UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote)
 
 
-SCENARIOS = {
-    "happy": (World(), _happy),
-    "decline": (World(decline=True), _happy),
-    "expiry": (World(), None),
-    "cancel": (World(), _cancel),
+def _driven(drive: Callable[[WorkflowHandle], Awaitable[None]] | None) -> Run:
+    """A booking started, then driven by `drive` (if any), run to its end."""
+
+    async def run(env: WorkflowEnvironment, world: World) -> WorkflowHandle:
+        async with bookings(env, world) as running:
+            handle = await running.start(check_in_days=5, nights=2)
+            if drive is not None:
+                await drive(handle)
+            await handle.result()
+        return handle
+
+    return run
+
+
+async def _payment_with_the_hold(env: WorkflowEnvironment, world: World) -> WorkflowHandle:
+    """A booking whose payment comes in the workflow task of the hold's result, to its end."""
+    async with bookings(env, world, workflows=False) as running:
+        handle, _ = await pay_with_the_holds_result(env, running, world)
+        async with workflow_worker(env):
+            await handle.result()
+    return handle
+
+
+SCENARIOS: dict[str, tuple[World, Run]] = {
+    "happy": (World(), _driven(_happy)),
+    "decline": (World(decline=True), _driven(_happy)),
+    "expiry": (World(), _driven(None)),
+    "cancel": (World(), _driven(_cancel)),
     # Recorded after PATCH_PARALLEL_START: the catalogue lookup and the hold together.
-    "happy-describe-and-hold": (World(), _happy),
+    "happy-describe-and-hold": (World(), _driven(_happy)),
+    # Recorded after PATCH_PAYMENT_WHILE_HOLDING: the payment accepted in the workflow task
+    # that takes the hold's result, before the hold's result is applied.
+    "payment-with-the-hold": (World(hold_gate=asyncio.Event()), _payment_with_the_hold),
 }
 
 
 async def record(names: list[str]) -> None:
     """Run each scenario named (every one if none is) to its end and save its history."""
     for name in names or list(SCENARIOS):
-        world, drive = SCENARIOS[name]
+        world, run = SCENARIOS[name]
         env = await start_time_skipping()
         try:
-            async with bookings(env, world) as running:
-                handle = await running.start(check_in_days=5, nights=2)
-                if drive is not None:
-                    await drive(handle)
-                await handle.result()
-                history = await handle.fetch_history()
+            handle = await run(env, world)
+            history = await handle.fetch_history()
         finally:
             await env.shutdown()
         document = {"workflowId": handle.id, "history": json.loads(history.to_json())}

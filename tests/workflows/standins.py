@@ -6,6 +6,7 @@ so a test can check exactly-once: one hold, at most one capture, compensation do
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class World:
     decline: bool = False
     confirm_error: str | None = None  # e.g. act.HOLD_EXPIRED
     authorize_flaky: int = 0  # fail this many attempts with an infrastructure error
+    hold_gate: asyncio.Event | None = None  # if given, a hold answers only once it is set
     calls: list[str] = field(default_factory=list)
     holds: dict[str, str] = field(default_factory=dict)  # booking -> hold status
     payments: dict[str, dict] = field(default_factory=dict)  # booking -> payment
@@ -56,6 +58,8 @@ class World:
         @activity.defn(name=act.HOLD_ROOM)
         async def hold_room(data: act.HoldInput) -> act.Hold:
             world.calls.append(act.HOLD_ROOM)
+            if world.hold_gate is not None:
+                await world.hold_gate.wait()
             if world.sold_out:
                 raise ApplicationError("sold out", type=act.SOLD_OUT, non_retryable=True)
             if data.booking_id not in world.holds:
