@@ -50,6 +50,17 @@ COMPONENTS: dict[str, Component] = {
 }
 
 
+# Each Temporal worker (`staysaga worker <queue>`) answers /healthz and /readyz on a port
+# of its own, WORKER_<QUEUE>_HEALTH_PORT: this is its default.
+WORKER_HEALTH_PORTS: dict[str, int] = {
+    "booking": 8101,
+    "reservations": 8102,
+    "payments": 8103,
+    "documents": 8104,
+    "notifications": 8105,
+}
+
+
 def _port(raw: str) -> int:
     value = int(raw)
     if not 0 < value < 65536:
@@ -242,10 +253,22 @@ def _component_variables(component: Component) -> tuple[Variable, ...]:
     return tuple(variables)
 
 
+def _worker_variables() -> tuple[Variable, ...]:
+    return tuple(
+        Variable(
+            f"WORKER_{queue.upper()}_HEALTH_PORT",
+            str(port),
+            f"worker of task queue {queue}: port of its /healthz and /readyz",
+            _port,
+        )
+        for queue, port in WORKER_HEALTH_PORTS.items()
+    )
+
+
 def all_variables() -> tuple[Variable, ...]:
     """Every variable staysaga reads, in documentation order."""
     component_vars = (v for c in COMPONENTS.values() for v in _component_variables(c))
-    return GLOBAL_VARIABLES + tuple(component_vars)
+    return GLOBAL_VARIABLES + tuple(component_vars) + _worker_variables()
 
 
 @dataclass(frozen=True)
@@ -270,6 +293,10 @@ class Settings:
     def port(self, component: str) -> int:
         """The port a component listens on."""
         return self.values[f"{component.upper()}_PORT"]
+
+    def worker_health_port(self, queue: str) -> int:
+        """The port where the worker of a task queue answers /healthz and /readyz."""
+        return self.values[f"WORKER_{queue.upper()}_HEALTH_PORT"]
 
     def url(self, component: str) -> str:
         """The base URL other components use to reach a component."""
