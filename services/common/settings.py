@@ -135,6 +135,31 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         _choice("debug", "info", "warning", "error"),
     ),
     Variable("STAYSAGA_LOG_FORMAT", "json", "log format: json or text", _choice("json", "text")),
+    Variable(
+        "STAYSAGA_RESTART_MAX_DELAY_SECONDS",
+        "30",
+        "`up`: longest wait before restarting a process that keeps exiting (the wait "
+        "doubles from 0.5 s with each exit in a row)",
+        _positive_float,
+    ),
+    Variable(
+        "STAYSAGA_PROBE_INTERVAL_SECONDS",
+        "2",
+        "`up`: seconds between two liveness probes of each running process",
+        _positive_float,
+    ),
+    Variable(
+        "STAYSAGA_PROBE_TIMEOUT_SECONDS",
+        "2",
+        "`up`: seconds a liveness probe waits for its answer",
+        _positive_float,
+    ),
+    Variable(
+        "STAYSAGA_PROBE_FAILURES",
+        "3",
+        "`up`: a process whose liveness probe fails this many times in a row is restarted",
+        _positive_int,
+    ),
     Variable("TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port"),
     Variable("TEMPORAL_NAMESPACE", "default", "Temporal namespace"),
     Variable("TEMPORAL_TLS_CERT", None, "client certificate file (mTLS), with TEMPORAL_TLS_KEY"),
