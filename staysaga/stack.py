@@ -40,6 +40,8 @@ READY_TIMEOUT_SECONDS = 120.0
 # One readiness probe gets this long; the launcher retries it until READY_TIMEOUT_SECONDS.
 READY_PROBE_TIMEOUT_SECONDS = 10.0
 _MAX_DOUBLINGS = 60
+# Probes and waits a watcher may be cancelled in use asyncio.timeout, not asyncio.wait_for:
+# on Python 3.11 wait_for loses a cancellation that lands as its awaitable finishes.
 _PR_SET_PDEATHSIG = 1
 _COLOURS = (36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94)
 
@@ -345,7 +347,8 @@ class Stack:
             if child.process.returncode is not None:
                 return f"exited with status {child.process.returncode} while starting"
             try:
-                await asyncio.wait_for(child.probe(), READY_PROBE_TIMEOUT_SECONDS)
+                async with asyncio.timeout(READY_PROBE_TIMEOUT_SECONDS):
+                    await child.probe()
                 return None
             except Exception as exc:
                 last_error = exc
@@ -357,7 +360,8 @@ class Stack:
     async def _stops_within(self, seconds: float) -> bool:
         """Wait `seconds`, or less if told to stop; True if told to stop."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
         return self.stopping.is_set()
 
     async def prepare(self) -> None:
@@ -501,7 +505,8 @@ class Stack:
             await asyncio.sleep(max(0.0, last + self.liveness.interval - loop.time()))
             last = loop.time()
             try:
-                await asyncio.wait_for(probe(), self.liveness.timeout)
+                async with asyncio.timeout(self.liveness.timeout):
+                    await probe()
                 error = None
             except Exception as exc:
                 error = _describe(exc, self.liveness.timeout)

@@ -51,16 +51,20 @@ class TinyStack(Stack):
         self._planned = children
 
     def plan(self) -> list[Child]:
+        """The test's children."""
         return self._planned
 
     async def prepare(self) -> None:
+        """Nothing: tiny children need no secrets and no catalogue."""
         return None
 
     @property
     def output(self) -> str:
+        """Everything the launcher printed so far."""
         return "\n".join(self.lines)
 
     def count(self, text: str) -> int:
+        """How many printed lines hold `text`."""
         return sum(text in line for line in self.lines)
 
 
@@ -91,8 +95,9 @@ async def _started(stack: TinyStack) -> asyncio.Task[int]:
 
 
 async def _stopped(stack: TinyStack, running: asyncio.Task[int]) -> int:
+    # What Ctrl-C does; the launcher ends promptly, whatever its watchers were doing.
     stack.stopping.set()
-    return await asyncio.wait_for(running, 30)
+    return await asyncio.wait_for(running, 5)
 
 
 async def test_a_crash_looping_child_is_degraded_and_retried_while_the_rest_run(tmp_path):
