@@ -7,7 +7,7 @@ import asyncio
 import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from services.common.settings import SettingsError, describe_settings, load_settings
 from staysaga.components import SERVICE_APPS
@@ -83,6 +83,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from services.common.logging import configure_logging
+    from temporal.health import serve_health
     from temporal.names import TaskQueue
 
     settings = load_settings()
@@ -93,12 +94,34 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     if queue is TaskQueue.BOOKING:
         from workflows.worker import main as run_workflow_worker
 
-        asyncio.run(run_workflow_worker(settings))
+        def run_worker() -> Awaitable[None]:
+            return run_workflow_worker(settings)
     else:
         from activities.worker import main as run_activity_worker
 
-        asyncio.run(run_activity_worker(settings, queue))
-    return 0
+        def run_worker() -> Awaitable[None]:
+            return run_activity_worker(settings, queue)
+
+    port = settings.worker_health_port(queue.value)
+
+    async def run() -> int:
+        # This worker's /healthz and /readyz, for `staysaga up` to probe (temporal.health).
+        try:
+            health = await serve_health(settings.host, port)
+        except OSError as exc:
+            variable = f"WORKER_{queue.value.upper()}_HEALTH_PORT"
+            print(
+                f"staysaga worker: cannot listen on port {port} ({variable}): {exc}",
+                file=sys.stderr,
+            )
+            return 1
+        try:
+            await run_worker()
+        finally:
+            health.close()
+        return 0
+
+    return asyncio.run(run())
 
 
 def _cmd_auth(args: argparse.Namespace) -> int:

@@ -1,8 +1,15 @@
 """`staysaga up`: the whole local stack as supervised child processes.
 
 Each component runs as its own process with its output prefixed by its name. A process
-starts only when what it depends on answers; a component that dies is restarted with
-backoff; SIGINT or SIGTERM stops every child (process group included), newest first.
+starts only when what it depends on answers (its readiness probe). Once the stack is up,
+the launcher also probes every process's liveness (a service's or a worker's /healthz, the
+Temporal server's health check) and kills one that stops answering.
+
+A process that exits (or was killed so) is restarted after a wait that doubles with each
+exit in a row, up to a cap. One that keeps failing is reported degraded and retried for as
+long as the launcher runs, while the rest keep running: only SIGINT or SIGTERM (or a
+failure while first starting) stops the stack, every child (process group included),
+newest first.
 """
 
 from __future__ import annotations
@@ -17,19 +24,24 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
+from temporalio.client import Client
 
 from services.common.settings import COMPONENTS, Settings
 from staysaga.components import SERVICE_APPS, workers_to_run
 from staysaga.secrets import OAUTH_CLIENTS, StackSecrets
-from temporal.client import wait_for_temporal
+from temporal.client import connect
 from temporal.devserver import dev_server_args
 
 STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 120.0
-MAX_RESTARTS = 5
-RESTART_WINDOW_SECONDS = 60.0
+# One readiness probe gets this long; the launcher retries it until READY_TIMEOUT_SECONDS.
+READY_PROBE_TIMEOUT_SECONDS = 10.0
+_MAX_DOUBLINGS = 60
+# Probes and waits a watcher may be cancelled in use asyncio.timeout, not asyncio.wait_for:
+# on Python 3.11 wait_for loses a cancellation that lands as its awaitable finishes.
 _PR_SET_PDEATHSIG = 1
 _COLOURS = (36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94)
 
@@ -40,6 +52,95 @@ class StackError(RuntimeError):
     """The stack cannot start or keep running; the message says why."""
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How long to wait before restarting a child that exited, and when it is degraded."""
+
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    calm_after: float = 60.0
+    """A child that ran this many seconds before exiting starts a new streak of exits."""
+    degraded_after: int = 3
+    """From this many exits in a row, the child is reported degraded."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RestartPolicy:
+        """The policy the settings ask for."""
+        return cls(max_delay=settings["STAYSAGA_RESTART_MAX_DELAY_SECONDS"])
+
+    def delay(self, streak: int) -> float:
+        """The wait before restarting a child that exited `streak` times in a row."""
+        doublings = min(max(streak - 1, 0), _MAX_DOUBLINGS)
+        return min(self.first_delay * 2**doublings, self.max_delay)
+
+
+@dataclass(frozen=True)
+class Restart:
+    """The launcher's answer to one exit: wait `delay` seconds, then start the child again."""
+
+    delay: float
+    streak: int
+    """Exits in a row, this one included."""
+    span: float
+    """Seconds from the first exit of the streak to this one."""
+    degraded: bool
+
+
+@dataclass
+class ExitHistory:
+    """A child's unbroken streak of exits, which sets how long it waits to restart."""
+
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    streak: int = 0
+    since: float = 0.0
+
+    def record(self, now: float, ran_for: float) -> Restart:
+        """Note an exit after `ran_for` seconds of running; say when to restart."""
+        if ran_for >= self.policy.calm_after:
+            self.streak = 0
+        if self.streak == 0:
+            self.since = now
+        self.streak += 1
+        return Restart(
+            delay=self.policy.delay(self.streak),
+            streak=self.streak,
+            span=now - self.since,
+            degraded=self.streak >= self.policy.degraded_after,
+        )
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """How a running child is probed: every `interval` s, each answer awaited `timeout` s."""
+
+    interval: float = 2.0
+    timeout: float = 2.0
+    failures: int = 3
+    """This many failed probes in a row and the child is restarted."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Liveness:
+        """The probing the settings ask for."""
+        return cls(
+            interval=settings["STAYSAGA_PROBE_INTERVAL_SECONDS"],
+            timeout=settings["STAYSAGA_PROBE_TIMEOUT_SECONDS"],
+            failures=settings["STAYSAGA_PROBE_FAILURES"],
+        )
+
+
+@dataclass
+class Misses:
+    """Failed liveness probes in a row of one child."""
+
+    allowed: int
+    count: int = 0
+
+    def record(self, answered: bool) -> bool:
+        """Count one probe; True once `allowed` probes in a row have failed."""
+        self.count = 0 if answered else self.count + 1
+        return self.count >= self.allowed
+
+
 @dataclass
 class Child:
     """A supervised process of the stack."""
@@ -47,10 +148,14 @@ class Child:
     name: str
     argv: list[str]
     probe: Probe | None = None
+    """Readiness: passes once the child serves; awaited at every start."""
     restart: bool = True
+    liveness: Probe | None = None
+    """Passes while the child is alive (default: `probe`); probed once the stack is up."""
     process: asyncio.subprocess.Process | None = None
-    restarts: list[float] = field(default_factory=list)
     pump: asyncio.Task[None] | None = None
+    started: float = 0.0
+    exits: ExitHistory = field(default_factory=ExitHistory)
 
 
 def _die_with_parent() -> None:
@@ -70,16 +175,29 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def http_probe(url: str) -> Probe:
-    """A probe that passes when `url` answers 200."""
+def http_probe(url: str, client: httpx.AsyncClient | None = None) -> Probe:
+    """A probe that passes when `url` answers 200 (through `client`, or a client of its own)."""
 
     async def probe() -> None:
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        if client is not None:
             response = await client.get(url)
+        else:
+            async with httpx.AsyncClient(timeout=2.0) as own:
+                response = await own.get(url)
         if response.status_code != 200:
             raise StackError(f"{url} answered {response.status_code}")
 
     return probe
+
+
+def _describe(error: BaseException, timeout: float) -> str:
+    if isinstance(error, TimeoutError):
+        return f"no answer in {timeout:g} s"
+    return str(error) or type(error).__name__
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
 
 
 class Stack:
@@ -89,10 +207,19 @@ class Stack:
         self.settings = settings
         self.children: list[Child] = []
         self.stopping = asyncio.Event()
+        self.up = asyncio.Event()
         self.failure: str | None = None
+        self.policy = RestartPolicy.from_settings(settings)
+        self.liveness = Liveness.from_settings(settings)
+        # One client for every HTTP probe; a fresh connection each time (no stale keep-alive).
+        self.http = httpx.AsyncClient(
+            timeout=self.liveness.timeout, limits=httpx.Limits(max_keepalive_connections=0)
+        )
         self._write = out or (lambda line: print(line, flush=True))
         self._colour = sys.stdout.isatty()
         self._width = 14
+        self._watchers: list[asyncio.Task[None]] = []
+        self._temporal: Client | None = None
         self.secrets: StackSecrets | None = None
 
     def say(self, text: str) -> None:
@@ -117,34 +244,63 @@ class Stack:
                 Child("temporal", dev_server_args(self.settings, db_file), self._temporal_probe(ui))
             )
         for name in SERVICE_APPS:
+            url = self.settings.url(name)
             children.append(
-                Child(name, [*cli, "serve", name], http_probe(self.settings.url(name) + "/readyz"))
+                Child(
+                    name,
+                    [*cli, "serve", name],
+                    http_probe(url + "/readyz", self.http),
+                    liveness=http_probe(url + "/healthz", self.http),
+                )
             )
-        # Workers come last: Temporal and the services they call already answer.
+        # Workers come last: Temporal and the services they call already answer. Each is
+        # ready once it polls its task queue (temporal.health).
         for queue in workers_to_run():
-            children.append(Child(f"worker-{queue}", [*cli, "worker", queue]))
+            health = f"http://{self.settings.host}:{self.settings.worker_health_port(queue)}"
+            children.append(
+                Child(
+                    f"worker-{queue}",
+                    [*cli, "worker", queue],
+                    http_probe(health + "/readyz", self.http),
+                    liveness=http_probe(health + "/healthz", self.http),
+                )
+            )
         return children
 
     def _temporal_probe(self, ui_url: str) -> Probe:
         async def probe() -> None:
-            await wait_for_temporal(self.settings, timeout=0.5)
-            await http_probe(ui_url)()
+            try:
+                if self._temporal is None:
+                    self._temporal = await connect(self.settings)
+                await self._temporal.service_client.check_health(
+                    timeout=timedelta(seconds=self.liveness.timeout)
+                )
+            except Exception:
+                self._temporal = None  # connect afresh next time
+                raise
+            await http_probe(ui_url, self.http)()
 
         return probe
 
     def check_ports(self, children: Sequence[Child]) -> None:
         """Refuse to start if a port we need is taken, naming the variable that sets it."""
+        names = {c.name for c in children}
         wanted: list[tuple[str, int]] = []
-        if any(c.name == "temporal" for c in children):
+        if "temporal" in names:
             port = int(self.settings["TEMPORAL_ADDRESS"].rpartition(":")[2])
             wanted += [
                 ("TEMPORAL_ADDRESS", port),
                 ("TEMPORAL_UI_PORT", self.settings["TEMPORAL_UI_PORT"]),
             ]
         wanted += [
-            (f"{c.name.upper()}_PORT", self.settings.port(c.name))
-            for c in children
-            if c.name in COMPONENTS
+            (f"{name.upper()}_PORT", self.settings.port(name))
+            for name in COMPONENTS
+            if name in names
+        ]
+        wanted += [
+            (f"WORKER_{queue.upper()}_HEALTH_PORT", self.settings.worker_health_port(queue))
+            for queue in workers_to_run()
+            if f"worker-{queue}" in names
         ]
         for variable, port in wanted:
             if not _port_is_free(self.settings.host, port):
@@ -162,6 +318,7 @@ class Stack:
         if self._colour and not os.environ.get("STAYSAGA_LOG_FORMAT"):
             # A person is reading the terminal: one readable line a record, not JSON.
             env["STAYSAGA_LOG_FORMAT"] = "text"
+        child.started = time.monotonic()
         child.process = await asyncio.create_subprocess_exec(
             *child.argv,
             stdin=asyncio.subprocess.DEVNULL,
@@ -179,57 +336,77 @@ class Stack:
         async for raw in process.stdout:
             self._write(prefix + raw.decode(errors="replace").rstrip("\n"))
 
-    async def _wait_ready(self, child: Child) -> None:
+    async def _wait_ready(self, child: Child) -> str | None:
+        """Wait until the child answers its readiness probe: None, or why it did not."""
         if child.probe is None:
-            return
+            return None
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         last_error: Exception | None = None
         while time.monotonic() < deadline:
             assert child.process is not None
             if child.process.returncode is not None:
-                raise StackError(
-                    f"{child.name} exited with status {child.process.returncode} while starting"
-                )
+                return f"exited with status {child.process.returncode} while starting"
             try:
-                await child.probe()
-                return
+                async with asyncio.timeout(READY_PROBE_TIMEOUT_SECONDS):
+                    await child.probe()
+                return None
             except Exception as exc:
                 last_error = exc
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), 0.2)
-                if self.stopping.is_set():
-                    return
-        raise StackError(
-            f"{child.name} did not become ready in {READY_TIMEOUT_SECONDS:.0f} s: {last_error}"
-        )
+                if await self._stops_within(0.2):
+                    return None
+        reason = _describe(last_error, READY_PROBE_TIMEOUT_SECONDS) if last_error else "no probe"
+        return f"did not become ready in {READY_TIMEOUT_SECONDS:.0f} s: {reason}"
+
+    async def _stops_within(self, seconds: float) -> bool:
+        """Wait `seconds`, or less if told to stop; True if told to stop."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
+        return self.stopping.is_set()
+
+    async def prepare(self) -> None:
+        """What the children need before the first starts: var/, the secrets, the catalogue."""
+        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        self.secrets = StackSecrets.load(self.settings.var_dir)
+        await self._seed()
 
     async def run(self) -> int:
         """Start everything, print where to click, supervise until told to stop."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
             loop.add_signal_handler(sig, self.stopping.set)
         children = self.plan()
         self._width = max(len(c.name) for c in [*children, Child("staysaga", [])]) + 1
         try:
             self.check_ports(children)
-            self.settings.var_dir.mkdir(parents=True, exist_ok=True)
-            self.secrets = StackSecrets.load(self.settings.var_dir)
-            await self._seed()
+            await self.prepare()
             for index, child in enumerate(children):
                 if self.stopping.is_set():
                     break
                 self.children.append(child)
+                child.exits = ExitHistory(self.policy)
                 await self._spawn(child, index)
-                await self._wait_ready(child)
-                if not self.stopping.is_set():
-                    self.say(f"{child.name} is ready")
+                failure = await self._wait_ready(child)
+                if self.stopping.is_set():
+                    break
+                if failure is not None:
+                    raise StackError(f"{child.name} {failure}")
+                self.say(f"{child.name} is ready")
+                self._watchers.append(asyncio.create_task(self._watch(child)))
             if not self.stopping.is_set():
+                self.up.set()
                 self._print_urls()
                 await self._supervise()
         except StackError as exc:
             self.failure = str(exc)
         finally:
+            self.stopping.set()
+            await self._end_watchers()
             await self._stop_all()
+            await self.http.aclose()
+            for sig in signals:
+                loop.remove_signal_handler(sig)
         if self.failure:
             self.say(f"error: {self.failure}")
             return 1
@@ -267,41 +444,116 @@ class Stack:
             self.say(line)
 
     async def _supervise(self) -> None:
-        while not self.stopping.is_set():
-            waits = {asyncio.create_task(c.process.wait()): c for c in self.children if c.process}
-            stop = asyncio.create_task(self.stopping.wait())
-            done, _ = await asyncio.wait({stop, *waits}, return_when=asyncio.FIRST_COMPLETED)
-            for task in [stop, *waits]:
-                if task not in done:
-                    task.cancel()
-            if stop in done:
-                return
-            for task in done:
-                await self._restart(waits[task])
+        """Wait until told to stop; a watcher's error (a child that may not restart) ends it too."""
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            while not self.stopping.is_set():
+                for watcher in self._watchers:
+                    finished = watcher.done() and not watcher.cancelled()
+                    error = watcher.exception() if finished else None
+                    if error is not None:
+                        raise error
+                running = [w for w in self._watchers if not w.done()]
+                await asyncio.wait({stop, *running}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
 
-    async def _restart(self, child: Child) -> None:
-        assert child.process is not None
-        status = child.process.returncode
-        if not child.restart:
-            raise StackError(f"{child.name} exited with status {status}")
-        now = time.monotonic()
-        child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_SECONDS]
-        if len(child.restarts) >= MAX_RESTARTS:
-            raise StackError(
-                f"{child.name} exited {MAX_RESTARTS} times within "
-                f"{RESTART_WINDOW_SECONDS:.0f} s; giving up"
-            )
-        delay = min(0.5 * 2 ** len(child.restarts), 8.0)
-        child.restarts.append(now)
-        self.say(f"{child.name} exited with status {status}; restarting in {delay:.1f} s")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), delay)
-        if self.stopping.is_set():
+    async def _end_watchers(self) -> None:
+        if not self._watchers:
             return
-        await self._spawn(child, self.children.index(child))
-        await self._wait_ready(child)
-        if not self.stopping.is_set():
-            self.say(f"{child.name} is ready again")
+        # Told to stop, each watcher returns at its next step; one stuck in a probe is cancelled.
+        _, late = await asyncio.wait(self._watchers, timeout=READY_PROBE_TIMEOUT_SECONDS)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+
+    async def _watch(self, child: Child) -> None:
+        """Keep one child running until the stack stops, restarting it whenever it exits or
+        stops answering its liveness probe."""
+        while not self.stopping.is_set():
+            trouble = await self._until_trouble(child)
+            if trouble is None or not await self._bring_back(child, trouble):
+                return
+
+    async def _until_trouble(self, child: Child) -> str | None:
+        """Wait until the child exits or stops answering (why), or the stack stops (None)."""
+        process = child.process
+        assert process is not None
+        waits = [asyncio.create_task(process.wait()), asyncio.create_task(self.stopping.wait())]
+        liveness = child.liveness or child.probe
+        if liveness is not None:
+            waits.append(asyncio.create_task(self._until_unresponsive(liveness)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        if self.stopping.is_set():
+            return None
+        if process.returncode is not None:
+            return f"exited with status {process.returncode}"
+        return waits[2].result()
+
+    async def _until_unresponsive(self, probe: Probe) -> str:
+        """Probe every `interval` once the stack is up; return after too many misses in a row."""
+        await self.up.wait()
+        loop = asyncio.get_running_loop()
+        misses = Misses(self.liveness.failures)
+        last = loop.time()
+        while True:
+            await asyncio.sleep(max(0.0, last + self.liveness.interval - loop.time()))
+            last = loop.time()
+            try:
+                async with asyncio.timeout(self.liveness.timeout):
+                    await probe()
+                error = None
+            except Exception as exc:
+                error = _describe(exc, self.liveness.timeout)
+            if misses.record(error is None):
+                return (
+                    f"stopped answering ({misses.count} liveness probes in a row failed: {error})"
+                )
+
+    async def _bring_back(self, child: Child, trouble: str) -> bool:
+        """Restart a child that exited or stopped answering, backing off while it keeps
+        failing; True once it is ready again, False if the stack stops first."""
+        index = self.children.index(child)
+        while True:
+            status = await self._put_down(child, trouble)
+            if not child.restart:
+                raise StackError(f"{child.name} exited with status {status}")
+            restart = child.exits.record(time.monotonic(), time.monotonic() - child.started)
+            delay = _seconds(restart.delay)
+            if restart.degraded:
+                self.say(
+                    f"{child.name} is degraded (exited {restart.streak} times in "
+                    f"{_seconds(restart.span)}, last with status {status}); retrying in {delay}"
+                )
+            else:
+                self.say(f"{child.name} exited with status {status}; restarting in {delay}")
+            if await self._stops_within(restart.delay):
+                return False
+            await self._spawn(child, index)
+            failure = await self._wait_ready(child)
+            if self.stopping.is_set():
+                return False
+            if failure is None:
+                self.say(f"{child.name} is {'ready' if child.probe else 'running'} again")
+                return True
+            trouble = failure
+
+    async def _put_down(self, child: Child, trouble: str) -> int:
+        """Make sure the child's process is gone (killing it if it still runs); its status."""
+        process = child.process
+        assert process is not None
+        if process.returncode is None:
+            self.say(f"{child.name} {trouble}; killing it")
+        # What is left of its process group (nothing expected once it exited) goes too.
+        _kill_group(process.pid)
+        await process.wait()
+        assert process.returncode is not None
+        return process.returncode
 
     async def _stop_all(self) -> None:
         if self.children:
@@ -315,6 +567,8 @@ class Stack:
             return
         if process.returncode is None:
             _signal_group(process.pid, signal.SIGTERM)
+            # A stopped (SIGSTOP) process only acts on the SIGTERM once it runs again.
+            _signal_group(process.pid, signal.SIGCONT)
             try:
                 await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
             except TimeoutError:
@@ -326,6 +580,12 @@ class Stack:
         if child.pump is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(child.pump, 2.0)
+
+
+def _kill_group(pid: int) -> None:
+    # SIGKILL ends even a stopped (SIGSTOP) process; SIGCONT as well, should it linger.
+    _signal_group(pid, signal.SIGKILL)
+    _signal_group(pid, signal.SIGCONT)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

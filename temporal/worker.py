@@ -1,4 +1,7 @@
-"""Running a Temporal worker as a process: connect, poll, shut down gracefully on a signal."""
+"""Running a Temporal worker as a process: connect, poll, shut down gracefully on a signal.
+
+The running worker is reported to the process's health endpoint (temporal.health).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+
+from temporal.health import PROCESS_HEALTH
 
 log = logging.getLogger("staysaga.worker")
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
@@ -35,14 +40,15 @@ async def run_until_signalled(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    running = asyncio.create_task(worker.run())
-    log.info("polling task queue %s", task_queue)
-    waiter = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({running, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    if running in done:
-        waiter.cancel()
-        running.result()  # the worker failed: let the error out (the launcher restarts us)
-        return
-    log.info("shutting down: finishing in-flight tasks")
-    await worker.shutdown()
-    await running
+    with PROCESS_HEALTH.watching(worker):
+        running = asyncio.create_task(worker.run())
+        log.info("polling task queue %s", task_queue)
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({running, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if running in done:
+            waiter.cancel()
+            running.result()  # the worker failed: let the error out (the launcher restarts us)
+            return
+        log.info("shutting down: finishing in-flight tasks")
+        await worker.shutdown()
+        await running

@@ -50,6 +50,17 @@ COMPONENTS: dict[str, Component] = {
 }
 
 
+# Each Temporal worker (`staysaga worker <queue>`) answers /healthz and /readyz on a port
+# of its own, WORKER_<QUEUE>_HEALTH_PORT: this is its default.
+WORKER_HEALTH_PORTS: dict[str, int] = {
+    "booking": 8101,
+    "reservations": 8102,
+    "payments": 8103,
+    "documents": 8104,
+    "notifications": 8105,
+}
+
+
 def _port(raw: str) -> int:
     value = int(raw)
     if not 0 < value < 65536:
@@ -124,6 +135,31 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         _choice("debug", "info", "warning", "error"),
     ),
     Variable("STAYSAGA_LOG_FORMAT", "json", "log format: json or text", _choice("json", "text")),
+    Variable(
+        "STAYSAGA_RESTART_MAX_DELAY_SECONDS",
+        "30",
+        "`up`: longest wait before restarting a process that keeps exiting (the wait "
+        "doubles from 0.5 s with each exit in a row)",
+        _positive_float,
+    ),
+    Variable(
+        "STAYSAGA_PROBE_INTERVAL_SECONDS",
+        "2",
+        "`up`: seconds between two liveness probes of each running process",
+        _positive_float,
+    ),
+    Variable(
+        "STAYSAGA_PROBE_TIMEOUT_SECONDS",
+        "2",
+        "`up`: seconds a liveness probe waits for its answer",
+        _positive_float,
+    ),
+    Variable(
+        "STAYSAGA_PROBE_FAILURES",
+        "3",
+        "`up`: a process whose liveness probe fails this many times in a row is restarted",
+        _positive_int,
+    ),
     Variable("TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port"),
     Variable("TEMPORAL_NAMESPACE", "default", "Temporal namespace"),
     Variable("TEMPORAL_TLS_CERT", None, "client certificate file (mTLS), with TEMPORAL_TLS_KEY"),
@@ -242,10 +278,22 @@ def _component_variables(component: Component) -> tuple[Variable, ...]:
     return tuple(variables)
 
 
+def _worker_variables() -> tuple[Variable, ...]:
+    return tuple(
+        Variable(
+            f"WORKER_{queue.upper()}_HEALTH_PORT",
+            str(port),
+            f"worker of task queue {queue}: port of its /healthz and /readyz",
+            _port,
+        )
+        for queue, port in WORKER_HEALTH_PORTS.items()
+    )
+
+
 def all_variables() -> tuple[Variable, ...]:
     """Every variable staysaga reads, in documentation order."""
     component_vars = (v for c in COMPONENTS.values() for v in _component_variables(c))
-    return GLOBAL_VARIABLES + tuple(component_vars)
+    return GLOBAL_VARIABLES + tuple(component_vars) + _worker_variables()
 
 
 @dataclass(frozen=True)
@@ -270,6 +318,10 @@ class Settings:
     def port(self, component: str) -> int:
         """The port a component listens on."""
         return self.values[f"{component.upper()}_PORT"]
+
+    def worker_health_port(self, queue: str) -> int:
+        """The port where the worker of a task queue answers /healthz and /readyz."""
+        return self.values[f"WORKER_{queue.upper()}_HEALTH_PORT"]
 
     def url(self, component: str) -> str:
         """The base URL other components use to reach a component."""

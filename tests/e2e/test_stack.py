@@ -130,6 +130,62 @@ async def test_a_killed_service_is_restarted(var_dir, stacks):
     assert stack.processes() == {}
 
 
+def _pid_of(stack: StackProcess, component: str) -> int:
+    (pid,) = [p for p, name in stack.processes().items() if name == component]
+    return pid
+
+
+async def test_a_crash_looping_worker_and_a_frozen_service_leave_the_rest_running(var_dir, stacks):
+    fast = {
+        "STAYSAGA_RESTART_MAX_DELAY_SECONDS": "1",
+        "STAYSAGA_PROBE_INTERVAL_SECONDS": "0.5",
+        "STAYSAGA_PROBE_TIMEOUT_SECONDS": "1",
+    }
+    stack = StackProcess(var_dir, fast).start()
+    stacks.append(stack)
+    stack.wait_for_line(READY_LINE)
+    auth_pid = _pid_of(stack, "auth")
+
+    # Six SIGKILLs of one worker in a row, each as soon as it is back.
+    killed: set[int] = set()
+    for _ in range(6):
+
+        async def worker_respawned() -> int:
+            pid = _pid_of(stack, "worker-booking")
+            assert pid not in killed
+            return pid
+
+        pid = await eventually(worker_respawned, timeout=60)
+        os.kill(pid, signal.SIGKILL)
+        killed.add(pid)
+
+    async def worker_ready_again() -> None:
+        assert stack.process is not None and stack.process.poll() is None, stack.output
+        assert stack.output.count("worker-booking is ready again") >= 1
+        assert stack.output.rindex("worker-booking is ready again") > stack.output.rindex(
+            "worker-booking is degraded (exited "
+        )
+
+    await eventually(worker_ready_again, timeout=60)
+    assert "giving up" not in stack.output
+
+    # A frozen service is noticed, killed and replaced.
+    frozen = _pid_of(stack, "search")
+    os.kill(frozen, signal.SIGSTOP)
+
+    async def search_replaced() -> None:
+        async with httpx.AsyncClient(timeout=1.0) as http:
+            response = await http.get(stack.url("search") + "/readyz")
+        assert response.status_code == 200
+        assert _pid_of(stack, "search") != frozen
+
+    await eventually(search_replaced, timeout=60)
+    assert "search stopped answering (3 liveness probes in a row failed" in stack.output
+    assert _pid_of(stack, "auth") == auth_pid
+    assert stack.stop() == 0
+    assert stack.processes() == {}
+
+
 def test_a_taken_port_is_refused_naming_its_variable(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

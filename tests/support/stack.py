@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from services.common.settings import COMPONENTS
+from services.common.settings import COMPONENTS, WORKER_HEALTH_PORTS
 from tests.support.harness import free_port
 
 MARKER = "STAYSAGA_TEST_STACK"
@@ -37,6 +37,8 @@ class StackProcess:
     def _ports() -> dict[str, str]:
         env = {f"{c.name.upper()}_PORT": str(free_port()) for c in COMPONENTS.values()}
         env["MAILSINK_SMTP_PORT"] = str(free_port())
+        for queue in WORKER_HEALTH_PORTS:
+            env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(free_port())
         env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"
         env["TEMPORAL_UI_PORT"] = str(free_port())
         return env

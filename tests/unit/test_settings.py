@@ -2,7 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from services.common.settings import COMPONENTS, SettingsError, describe_settings, load_settings
+from services.common.settings import (
+    COMPONENTS,
+    WORKER_HEALTH_PORTS,
+    SettingsError,
+    describe_settings,
+    load_settings,
+)
 
 
 def test_defaults_are_the_local_ports_of_the_design():
@@ -65,3 +71,13 @@ def test_every_component_setting_is_documented():
 
 def test_var_dir_is_a_path():
     assert load_settings({"STAYSAGA_VAR_DIR": "state"}).var_dir == Path("state")
+
+
+def test_each_worker_has_a_health_port_of_its_own():
+    settings = load_settings({"WORKER_PAYMENTS_HEALTH_PORT": "9200"})
+    assert settings.worker_health_port("booking") == 8101
+    assert settings.worker_health_port("payments") == 9200
+    defaults = load_settings({})
+    ports = {defaults.worker_health_port(queue) for queue in WORKER_HEALTH_PORTS}
+    assert len(ports) == len(WORKER_HEALTH_PORTS)
+    assert not ports & {component.port for component in COMPONENTS.values()}
