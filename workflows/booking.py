@@ -48,6 +48,9 @@ REMINDER_LEAD = timedelta(days=1)
 PAYMENT_MARGIN = timedelta(seconds=30)
 
 ACTIVITY_TIMEOUT = timedelta(seconds=20)
+# Activities heartbeat while a service call is outstanding: a worker killed mid-call is
+# noticed after this long, not after the whole attempt's timeout.
+HEARTBEAT_TIMEOUT = timedelta(seconds=8)
 # Before confirmation a step may not retry forever: the traveller is waiting.
 BOUNDED = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -120,6 +123,12 @@ class BookingWorkflow:
             check_out=request.check_out,
             guests=request.guests,
         )
+        # How long each step before confirmation may take, retries included.
+        self.budget = (
+            timedelta(seconds=request.step_budget_seconds)
+            if request.step_budget_seconds
+            else PRE_CONFIRMATION_BUDGET
+        )
         self.card_token: str | None = None
         self.cancel_request: CancelRequest | None = None
         self.cancel_quote: CancellationQuote | None = None
@@ -177,7 +186,7 @@ class BookingWorkflow:
             act.HotelInfo,
             TaskQueue.RESERVATIONS,
             BOUNDED,
-            PRE_CONFIRMATION_BUDGET,
+            self.budget,
         )
         self.view.hotel_name = self.hotel.hotel_name
         self.view.room_type_name = self.hotel.room_type_name
@@ -198,7 +207,7 @@ class BookingWorkflow:
             act.Hold,
             TaskQueue.RESERVATIONS,
             BOUNDED,
-            PRE_CONFIRMATION_BUDGET,
+            self.budget,
         )
         self.view.hold_id = self.hold.hold_id
         self.view.hold_expires_at = self.hold.expires_at
@@ -248,7 +257,7 @@ class BookingWorkflow:
                 act.Payment,
                 TaskQueue.PAYMENTS,
                 BOUNDED,
-                PRE_CONFIRMATION_BUDGET,
+                self.budget,
             )
         except BusinessFailure as failure:
             # The bank may have taken effect before the answer was lost: void regardless.
@@ -266,7 +275,7 @@ class BookingWorkflow:
                 act.Reservation,
                 TaskQueue.RESERVATIONS,
                 BOUNDED,
-                PRE_CONFIRMATION_BUDGET,
+                self.budget,
             )
         except BusinessFailure as failure:
             await self._void_payment()
@@ -435,6 +444,7 @@ class BookingWorkflow:
                 result_type=result_type,
                 task_queue=queue,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 schedule_to_close_timeout=budget,
                 retry_policy=retry,
             )

@@ -73,6 +73,13 @@ class BookingRequest(BaseModel):
     check_out: date
     guests: int = Field(ge=1, le=10)
     guest_name: str = Field(min_length=1, max_length=200)
+    step_budget_seconds: int | None = Field(
+        None,
+        ge=5,
+        le=3600,
+        description="how long each step before confirmation may take, retries included "
+        "(default two minutes); fault drills shorten it",
+    )
 
 
 class PaymentSubmission(BaseModel):
