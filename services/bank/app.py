@@ -112,13 +112,14 @@ async def _move_money(
     if stored is not None:
         return _answer(stored.status, stored.body, replayed=True)
     try:
-        if prepare is not None:
-            await prepare()
-        now = datetime.now(UTC)
-        async with write_transaction(engine) as conn:
-            result = await movement(conn, key, now)
-            document = result.model_dump(mode="json")
-            await idempotency.complete(conn, key, status, document)
+        async with idempotency.holding(engine, key):
+            if prepare is not None:
+                await prepare()
+            now = datetime.now(UTC)
+            async with write_transaction(engine) as conn:
+                result = await movement(conn, key, now)
+                document = result.model_dump(mode="json")
+                await idempotency.complete(conn, key, status, document)
     except Problem as problem:
         # A business answer (decline, wrong state): the same request always gets it again.
         async with write_transaction(engine) as conn:

@@ -2,14 +2,18 @@
 
 A request first claims its key (committed on its own, so a concurrent duplicate sees it in
 flight); the movement and the stored answer then commit in one transaction, so an answer is
-stored if and only if the money moved. A claim whose request died before committing
-anything goes stale and may be taken over.
+stored if and only if the money moved. A claim is a lease: the request holding it renews it
+while it works, so a claim whose process died (crashed, killed) goes stale within
+`LEASE` and a retry takes it over, instead of being told "in flight" for a minute.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +29,8 @@ from services.common.problems import Problem
 
 IN_FLIGHT = "in_flight"
 DONE = "done"
-STALE_AFTER = timedelta(seconds=60)
+LEASE = timedelta(seconds=6)
+RENEW_EVERY_SECONDS = LEASE.total_seconds() / 3
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ async def _claim_once(engine: AsyncEngine, key: str, digest: str) -> StoredAnswe
         if row.state == DONE:
             return StoredAnswer(row.response_status, json.loads(row.response_body))
         started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
-        if now - started < STALE_AFTER:
+        if now - started < LEASE:
             raise _in_flight()
         # The request that claimed it died before committing anything: take it over, unless
         # another retry just did.
@@ -105,6 +110,33 @@ async def _claim_once(engine: AsyncEngine, key: str, digest: str) -> StoredAnswe
         if taken.rowcount != 1:
             raise _in_flight()
         return None
+
+
+async def _renew(engine: AsyncEngine, key: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            idempotency_keys.update()
+            .where(idempotency_keys.c.key == key, idempotency_keys.c.state == IN_FLIGHT)
+            .values(started_at=datetime.now(UTC))
+        )
+
+
+@contextlib.asynccontextmanager
+async def holding(engine: AsyncEngine, key: str) -> AsyncIterator[None]:
+    """Keep a claimed key's lease alive while the request works on it."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY_SECONDS)
+            await _renew(engine, key)
+
+    renewer = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await renewer
 
 
 async def complete(conn: AsyncConnection, key: str, status: int, body: dict[str, Any]) -> None:
