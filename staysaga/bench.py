@@ -58,7 +58,7 @@ KEPT_UP = 0.98  # a paced run answering less than this share of its rate fell be
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def issuer_app() -> Any:
@@ -484,9 +484,9 @@ def run_search_bench(args: argparse.Namespace) -> int:
     # figure that, unlike the rates, hardly moves with the noise of a shared machine.
     sent = search.requests * (args.seconds + args.warmup) / args.seconds
     costs = [
-        f"{name} {(cpu_after[name] - before) / sent * 1e3:.2f} ms"
+        f"{name} {(after - before) / sent * 1e3:.2f} ms"
         for name, before in cpu_before.items()
-        if before is not None and cpu_after[name] is not None and sent
+        if before is not None and (after := cpu_after[name]) is not None and sent
     ]
     if costs:
         print("CPU per search: " + ", ".join(costs))

@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -71,7 +72,7 @@ class RestartPolicy:
     def delay(self, streak: int) -> float:
         """The wait before restarting a child that exited `streak` times in a row."""
         doublings = min(max(streak - 1, 0), _MAX_DOUBLINGS)
-        return min(self.first_delay * 2**doublings, self.max_delay)
+        return float(min(self.first_delay * 2**doublings, self.max_delay))
 
 
 @dataclass(frozen=True)
@@ -479,7 +480,10 @@ class Stack:
         """Wait until the child exits or stops answering (why), or the stack stops (None)."""
         process = child.process
         assert process is not None
-        waits = [asyncio.create_task(process.wait()), asyncio.create_task(self.stopping.wait())]
+        waits: list[asyncio.Task[Any]] = [
+            asyncio.create_task(process.wait()),
+            asyncio.create_task(self.stopping.wait()),
+        ]
         liveness = child.liveness or child.probe
         if liveness is not None:
             waits.append(asyncio.create_task(self._until_unresponsive(liveness)))
@@ -493,7 +497,8 @@ class Stack:
             return None
         if process.returncode is not None:
             return f"exited with status {process.returncode}"
-        return waits[2].result()
+        why: str = waits[2].result()
+        return why
 
     async def _until_unresponsive(self, probe: Probe) -> str:
         """Probe every `interval` once the stack is up; return after too many misses in a row."""

@@ -77,5 +77,8 @@ async def ensure_search_attributes(client: Client) -> None:
         missing = wanted
     if missing:
         await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes=missing,  # type: ignore[arg-type]
+            )
         )

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -83,8 +83,14 @@ def error_page(request: Request, status: int, title: str, detail: str = "") -> R
     return render(request, "error.html", {"title": title, "detail": detail}, status)
 
 
+def _update_refusal(error: WorkflowUpdateFailedError) -> str:
+    """Why the workflow refused an update, in its own words."""
+    cause = error.cause
+    return str(getattr(cause, "message", None) or cause or error)
+
+
 def _backends(request: Request) -> Backends:
-    return request.app.state.backends
+    return cast(Backends, request.app.state.backends)
 
 
 def _user(request: Request) -> dict[str, Any] | None:
@@ -109,7 +115,7 @@ async def _access_token(request: Request) -> str | None:
     if not user:
         return None
     if user["expires_at"] - 30 > time.time():
-        return user["access_token"]
+        return str(user["access_token"])
     if not user.get("refresh_token"):
         request.session.pop("user", None)
         return None
@@ -120,7 +126,7 @@ async def _access_token(request: Request) -> str | None:
         request.session.pop("user", None)
         return None
     request.session["user"] = tokens.as_session()
-    return tokens.access_token
+    return str(tokens.access_token)
 
 
 async def _form(request: Request) -> Any:
@@ -572,7 +578,7 @@ async def checkout(request: Request) -> Response:
         try:
             token = await _backends(request).tokenize_card(card)
         except BackendError as exc:
-            field = exc.field if exc.field in card else "number"
+            field = exc.field if exc.field is not None and exc.field in card else "number"
             if exc.status in (400, 402, 422):
                 form.errors[field] = str(exc.problem.get("detail") or "The bank refused this card.")
             else:
@@ -581,7 +587,7 @@ async def checkout(request: Request) -> Response:
             try:
                 await bookings.submit_payment(client, view.booking_id, token["token"])
             except WorkflowUpdateFailedError as exc:
-                cause = exc.cause.message if exc.cause else str(exc)  # type: ignore[union-attr]
+                cause = _update_refusal(exc)
                 form.errors["form"] = f"The booking did not accept the payment: {cause}"
             except RPCError as exc:
                 log.warning("payment update failed: %s", exc)
@@ -685,7 +691,7 @@ async def cancel(request: Request) -> Response:
     try:
         await bookings.cancel(client, view.booking_id, "cancelled by the traveller")
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause.message if exc.cause else str(exc)  # type: ignore[union-attr]
+        cause = _update_refusal(exc)
         return render(request, "cancel.html", {**context, "error": cause}, 409)
     flash(request, "Your booking is cancelled.")
     return RedirectResponse(f"/bookings/{view.booking_id}", 303)

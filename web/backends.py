@@ -114,7 +114,8 @@ class Backends:
         response = await self._search("/cities", {"prefix": prefix, "limit": 8})
         if response.status_code != 200:
             return []
-        return response.json().get("items", [])
+        items: list[dict[str, Any]] = response.json().get("items", [])
+        return items
 
     async def hotels(self, params: dict[str, Any]) -> SearchResult:
         """A page of a city's hotels; filters Search refuses are dropped and reported."""
@@ -141,7 +142,8 @@ class Backends:
             return None
         if response.status_code != 200:
             raise BackendError("Search failed", response.status_code, _problem(response))
-        return response.json()
+        found: dict[str, Any] = response.json()
+        return found
 
     async def availability(
         self, hotel_id: int, check_in: date, check_out: date, guests: int
@@ -182,7 +184,8 @@ class Backends:
             raise BackendError("Users refused", exc.status, exc.problem) from exc
         except (TransportError, RuntimeError) as exc:
             raise BackendError(f"Users did not answer ({exc.__class__.__name__})") from exc
-        return response.json()
+        answer: dict[str, Any] = response.json()
+        return answer
 
     async def tokenize_card(self, card: dict[str, Any]) -> dict[str, Any]:
         """Trade card details for a bank token; the card goes nowhere else."""
@@ -199,7 +202,8 @@ class Backends:
             raise BackendError(
                 "The bank refused the card", response.status_code, _problem(response)
             )
-        return response.json()
+        token: dict[str, Any] = response.json()
+        return token
 
     async def document(self, document_id: str, access_token: str) -> httpx.Response:
         """A rendered PDF, fetched with the traveller's own token."""

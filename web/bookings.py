@@ -76,13 +76,14 @@ def is_settled(view: BookingView) -> bool:
 
 async def temporal(app: Starlette) -> Client:
     """The app's Temporal client, connected on first use."""
-    existing = getattr(app.state, "temporal", None)
+    existing: Client | None = getattr(app.state, "temporal", None)
     if existing is not None:
         return existing
     async with app.state.temporal_lock:
         if getattr(app.state, "temporal", None) is None:
             app.state.temporal = await temporal_client.connect(app.state.settings)
-    return app.state.temporal
+    connected: Client = app.state.temporal
+    return connected
 
 
 def _handle(client: Client, booking_id: str) -> WorkflowHandle[Any, Any]:
@@ -119,14 +120,18 @@ async def wait_until_held(
 
 async def status(client: Client, booking_id: str) -> BookingView:
     """The saga's status query."""
-    return await _handle(client, booking_id).query(QUERY_STATUS, result_type=BookingView)
+    view: BookingView = await _handle(client, booking_id).query(
+        QUERY_STATUS, result_type=BookingView
+    )
+    return view
 
 
 async def cancellation_quote(client: Client, booking_id: str) -> CancellationQuote:
     """What cancelling now would refund."""
-    return await _handle(client, booking_id).query(
+    quote: CancellationQuote = await _handle(client, booking_id).query(
         QUERY_CANCELLATION_QUOTE, result_type=CancellationQuote
     )
+    return quote
 
 
 async def submit_payment(client: Client, booking_id: str, card_token: str) -> None:
@@ -164,7 +169,8 @@ async def list_for_user(client: Client, user_id: str, limit: int = 50) -> list[B
         found.append(
             BookingSummary(
                 booking_id=execution.id.removeprefix(booking_workflow_id("")),
-                status=attributes.get(BOOKING_STATUS) or str(execution.status.name),
+                status=attributes.get(BOOKING_STATUS)
+                or (execution.status.name if execution.status else "UNKNOWN"),
                 hotel_id=attributes.get(HOTEL_ID),
                 check_in=check_in.date() if check_in else None,
                 started_at=execution.start_time,

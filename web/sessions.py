@@ -14,7 +14,7 @@ import json
 import logging
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -71,7 +71,7 @@ class SessionStore:
     @property
     def engine(self) -> AsyncEngine:
         """The website's database engine."""
-        return self._state.engine
+        return cast(AsyncEngine, self._state.engine)
 
     def sign(self, sid: str) -> str:
         """The cookie value for a session id."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -41,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
         Step,
         search_attributes,
     )
+
+R = TypeVar("R")
 
 REMINDER_LEAD = timedelta(days=1)
 # Stop waiting for a card a little before the hold lapses, so that authorising and
@@ -432,13 +435,13 @@ class BookingWorkflow:
         self,
         name: str,
         argument: object,
-        result_type: type,
+        result_type: type[R],
         queue: TaskQueue,
         retry: RetryPolicy,
         budget: timedelta | None = None,
-    ):  # noqa: ANN202 - returns result_type
+    ) -> R:
         try:
-            return await workflow.execute_activity(
+            result: R = await workflow.execute_activity(
                 name,
                 argument,
                 result_type=result_type,
@@ -448,6 +451,7 @@ class BookingWorkflow:
                 schedule_to_close_timeout=budget,
                 retry_policy=retry,
             )
+            return result
         except ActivityError as error:
             failure = _business_failure(error)
             if failure is not None:
@@ -462,7 +466,7 @@ class BookingWorkflow:
         template: str,
         event: str,
         attachments: list[act.Attachment],
-        extra: dict | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         await self._step(
             act.SEND_EMAIL,
@@ -478,7 +482,7 @@ class BookingWorkflow:
             FOREVER,
         )
 
-    def _document_data(self) -> dict:
+    def _document_data(self) -> dict[str, Any]:
         return {
             "booking_id": self.request.booking_id,
             "hotel_id": self.request.hotel_id,
@@ -498,7 +502,7 @@ class BookingWorkflow:
             "payment_reference": f"booking-{self.request.booking_id}",
         }
 
-    def _email_data(self) -> dict:
+    def _email_data(self) -> dict[str, Any]:
         return {
             "booking_id": self.request.booking_id,
             "hotel_id": self.request.hotel_id,

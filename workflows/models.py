@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributePair
@@ -123,7 +124,7 @@ class BookingView(BaseModel):
     hold_expires_at: datetime | None = None
     total: int | None = None
     currency: str | None = None
-    nights: list[dict] = Field(default_factory=list)
+    nights: list[dict[str, Any]] = Field(default_factory=list)
     reservation_id: str | None = None
     confirmation_code: str | None = None
     payment_status: str | None = None
@@ -137,7 +138,9 @@ class BookingView(BaseModel):
     """When each step was done (workflow time), for operators and for timing milestones."""
 
 
-def search_attributes(request: BookingRequest, state: BookingState) -> list[SearchAttributePair]:
+def search_attributes(
+    request: BookingRequest, state: BookingState
+) -> list[SearchAttributePair[Any]]:
     """What operators filter bookings by in the Temporal UI: BookingStatus, HotelId, CheckIn
     and UserId (an opaque id; never an e-mail address or a card). The website sets them when
     it starts a booking; the workflow upserts them as the state changes."""

@@ -49,9 +49,8 @@ async def replay(
 ) -> list[ReplayOutcome]:
     """Replay every history; never raises for a bad one, reports it instead."""
     outcomes = []
-    if not hasattr(histories, "__aiter__"):
-        histories = _aiter(histories)  # type: ignore[arg-type]
-    async with replayer().workflow_replay_iterator(histories) as results:
+    stream = histories if isinstance(histories, AsyncIterator) else _aiter(histories)
+    async with replayer().workflow_replay_iterator(stream) as results:
         async for result in results:
             error = None if result.replay_failure is None else str(result.replay_failure)
             outcomes.append(ReplayOutcome(result.history.workflow_id, error))

@@ -4,7 +4,7 @@ introspect, the JWKS and the RFC 8414 metadata."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from starlette.applications import Starlette
@@ -56,7 +56,7 @@ SELF_CLIENT = "auth"
 
 
 def _oauth(request: Request) -> OAuthServer:
-    return request.app.state.oauth
+    return cast(OAuthServer, request.app.state.oauth)
 
 
 def _respond(result: tuple[int, Any, Any]) -> Response:

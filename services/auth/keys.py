@@ -119,7 +119,7 @@ def published(keys: list[SigningKey], now: datetime) -> list[SigningKey]:
 
 def jwks(keys: list[SigningKey], now: datetime) -> dict[str, Any]:
     """The public JWKS document."""
-    return KeySet([k.key for k in published(keys, now)]).as_dict(private=False)
+    return dict(KeySet([k.key for k in published(keys, now)]).as_dict(private=False))
 
 
 async def _insert(conn: Any, key: ECKey, now: datetime, activates_at: datetime) -> None:

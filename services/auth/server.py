@@ -9,7 +9,6 @@ engine: no second, synchronous engine or driver, and the loop never blocks on au
 
 from __future__ import annotations
 
-import functools
 import secrets
 import time
 import uuid
@@ -17,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio.from_thread
 from authlib.oauth2 import AuthorizationServer, OAuth2Error, OAuth2Request
@@ -209,7 +208,11 @@ class OAuthServer(AuthorizationServer):
 
     def call(self, function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """Run a coroutine function on the event loop from authlib's worker thread."""
-        return anyio.from_thread.run(functools.partial(function, *args, **kwargs))
+
+        async def run() -> T:
+            return await function(*args, **kwargs)
+
+        return anyio.from_thread.run(run)
 
     # --- what authlib asks of a framework integration ----------------------------------
 
@@ -317,7 +320,7 @@ class OAuthServer(AuthorizationServer):
         try:
             self.get_consent_grant(request=request)
         except OAuth2Error as error:
-            return self.handle_error_response(request, error)
+            return cast(tuple[int, Any, Any], self.handle_error_response(request, error))
         return None
 
     def authorize(self, snap: Snapshot, user: User) -> tuple[int, Any, Any]:
@@ -326,8 +329,11 @@ class OAuthServer(AuthorizationServer):
         try:
             grant = self.get_consent_grant(request=request, end_user=user)
         except OAuth2Error as error:
-            return self.handle_error_response(request, error)
-        return self.create_authorization_response(request=request, grant_user=user, grant=grant)
+            return cast(tuple[int, Any, Any], self.handle_error_response(request, error))
+        return cast(
+            tuple[int, Any, Any],
+            self.create_authorization_response(request=request, grant_user=user, grant=grant),
+        )
 
 
 def mint_access_token(
@@ -406,7 +412,7 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):
         self.request.audiences = _narrow(
             _requested_audiences(self.request), self.request.client.spec.user_audiences
         )
-        return redirect_uri
+        return str(redirect_uri)
 
     def save_authorization_code(self, code: str, request: StarletteOAuth2Request) -> None:
         """Store the code's hash with its PKCE challenge, scopes and audiences."""

@@ -12,6 +12,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -81,7 +82,7 @@ def _idempotency_key(request: Request) -> str:
     return key
 
 
-def _answer(status: int, body: dict, replayed: bool = False) -> JSONResponse:
+def _answer(status: int, body: dict[str, Any], replayed: bool = False) -> JSONResponse:
     headers = {api.REPLAYED_HEADER: "true"} if replayed else {}
     response = JSONResponse(body, status_code=status, headers=headers)
     if status >= 400:
@@ -171,7 +172,7 @@ async def create_authorization(request: Request) -> Response:
 
 
 def _authorization_id(request: Request) -> str:
-    return request.path_params["authorization_id"]
+    return str(request.path_params["authorization_id"])
 
 
 async def create_capture(request: Request) -> Response:

@@ -40,7 +40,7 @@ class _ModelJSONResponse(JSONResponse):
     """A JSON response serialised by pydantic's own encoder (several times the stdlib's speed)."""
 
     def render(self, content: Any) -> bytes:
-        return content.model_dump_json().encode()
+        return bytes(content.model_dump_json().encode())
 
 
 def model_response(model: BaseModel, status: int = 200) -> JSONResponse:
@@ -126,7 +126,7 @@ def create_service_app(
     app = Starlette(
         routes=routes,
         middleware=[Middleware(RequestIdMiddleware), Middleware(DeadlineMiddleware)],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -105,7 +105,8 @@ class JwksCache:
             async with httpx.AsyncClient(timeout=timeout) as client:
                 response = await client.get(url)
                 response.raise_for_status()
-                return response.json()
+                document: dict[str, Any] = response.json()
+                return document
 
         return cls(fetch)
 
@@ -126,7 +127,7 @@ class JwksCache:
                         "The signing keys could not be fetched.",
                         headers={"Retry-After": "5"},
                     ) from None
-                self._keys = KeySet.import_key_set(document)
+                self._keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
                 self._fetched_at = time.monotonic()
         return self._keys if self._has(kid) else None
 
@@ -240,7 +241,8 @@ async def authenticate(request: Request, scope: str) -> Principal:
 
 def principal(request: Request) -> Principal:
     """The caller of a protected route (set by `authenticate`)."""
-    return request.state.principal
+    found: Principal = request.state.principal
+    return found
 
 
 def ensure_owner(who: Principal, owner_id: str, what: str, key: Any) -> None:

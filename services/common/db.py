@@ -166,9 +166,11 @@ def inline_rows(
     merged = {**read.constants, **values}
     connection = reader.raw_connection()
     try:
-        return connection.driver_connection.execute(
+        raw: sqlite3.Connection = connection.driver_connection  # type: ignore[assignment]
+        rows: list[tuple[Any, ...]] = raw.execute(
             read.sql, [merged[name] for name in read.names]
         ).fetchall()
+        return rows
     finally:
         connection.close()
 

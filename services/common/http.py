@@ -124,21 +124,22 @@ class AiohttpTransport:
     ) -> Reply:
         """The answer, or TransportError."""
         query = {k: str(v) for k, v in params.items()} if params else None
-        # aiohttp reads timeout=None as "no limit at all": pass one only to shorten the usual.
+        session = self._open()
+        # aiohttp reads timeout=None as "no limit at all": the session's unless shortened.
         limit = (
-            {}
+            session.timeout
             if timeout is None
-            else {"timeout": aiohttp.ClientTimeout(total=min(timeout, self.timeout))}
+            else aiohttp.ClientTimeout(total=min(timeout, self.timeout))
         )
         try:
-            async with self._open().request(
+            async with session.request(
                 method,
                 url,
                 headers=headers,
                 data=body,
                 params=query,
                 allow_redirects=False,
-                **limit,
+                timeout=limit,
             ) as response:
                 return _reply(response.status, response.headers, await response.read())
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -167,10 +168,14 @@ class HttpxTransport:
         timeout: float | None = None,
     ) -> Reply:
         """The answer, or TransportError."""
-        extra = {} if timeout is None else {"timeout": timeout}
         try:
             response = await self.http.request(
-                method, url, headers=headers, content=body, params=params, **extra
+                method,
+                url,
+                headers=headers,
+                content=body,
+                params=params,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
         except httpx.HTTPError as exc:
             raise TransportError.of(method, url, exc) from exc

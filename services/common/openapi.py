@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
@@ -68,7 +68,9 @@ _PROBLEM_SCHEMA = {
 def openapi_document(title: str, version: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of a service's endpoints."""
     # A model may be both a request body and a response: it gets a schema for each mode.
-    keyed = {(e.body, "validation") for e in endpoints if e.body is not None}
+    keyed: set[tuple[type[BaseModel], JsonSchemaMode]] = {
+        (e.body, "validation") for e in endpoints if e.body is not None
+    }
     keyed |= {(m, "serialization") for e in endpoints for m in (e.query, e.response) if m}
     refs, definitions = models_json_schema(
         sorted(keyed, key=lambda pair: (pair[0].__name__, pair[1])), ref_template=_REF

@@ -41,7 +41,7 @@ async def save(engine: AsyncEngine, mail_from: str, rcpt_tos: list[str], raw: by
                 raw=raw,
             )
         )
-        message_id = result.inserted_primary_key[0]
+        message_id = result.inserted_primary_key[0]  # type: ignore[index]
         addresses = sorted({address.lower()[:320] for address in rcpt_tos})
         await conn.execute(
             recipients.insert(), [{"message_id": message_id, "address": a} for a in addresses]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable
+from typing import Any
 
 from reportlab.graphics.barcode import qrencoder
 from reportlab.lib import colors
@@ -182,7 +183,7 @@ def render(template: str, data: ReceiptData, document_id: str) -> bytes:
     )
     styles = _styles()
 
-    def footer(canvas, doc) -> None:  # noqa: ANN001 - reportlab's callback signature
+    def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont("Helvetica", 7)
         canvas.setFillColor(colors.grey)

@@ -121,7 +121,7 @@ async def list_hotels(request: Request) -> JSONResponse:
     cache: TtlCache = request.app.state.catalogue_cache
     engine = request.app.state.engine
     if query.city_id is not None:
-        field, given = "city_id", query.city_id
+        field, given = "city_id", str(query.city_id)
         city_key: tuple[object, ...] = ("city_id", query.city_id)
     else:
         assert query.city is not None
@@ -215,7 +215,8 @@ def create_app(
                 scopes="reservations:read",
                 json={"searches": questions},
             )
-            return response.json()["results"]  # api.AvailabilitySearchResults
+            results: list[dict[str, Any]] = response.json()["results"]
+            return results  # api.AvailabilitySearchResults
 
         app.state.availability = AvailabilityBatcher(ask_reservations)
 

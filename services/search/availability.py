@@ -71,7 +71,7 @@ class AvailabilityBatcher:
             # Leaves the count in the same step that found the queue empty: a done callback
             # would run a turn later, and a question asked in between would find every
             # lane counted and none left to take it.
-            self._running.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._running.discard(asyncio.current_task())
 
     async def _send(self, batch: list[_Waiting]) -> None:
         if log.isEnabledFor(logging.DEBUG):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from itertools import islice
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -67,5 +68,5 @@ async def seed_catalogue(
     return SeedResult(True, len(city_rows), hotel_count, room_type_count)
 
 
-def _chunks(rows: list[dict], size: int = _CHUNK) -> list[list[dict]]:
+def _chunks(rows: list[dict[str, Any]], size: int = _CHUNK) -> list[list[dict[str, Any]]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]

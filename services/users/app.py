@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,7 +33,7 @@ log = logging.getLogger("staysaga.users")
 
 
 def _accounts(request: Request) -> Accounts:
-    return request.app.state.accounts
+    return cast(Accounts, request.app.state.accounts)
 
 
 def _wake_courier(request: Request) -> None:
@@ -256,7 +257,7 @@ ENDPOINTS = (
 def _link_secret(settings: Settings) -> str:
     secret = settings["USERS_LINK_SECRET"]
     if secret:
-        return secret
+        return str(secret)
     log.warning(
         "USERS_LINK_SECRET is not set: using a random one, so e-mailed links stop working "
         "when this process stops (and on other copies of the service)"

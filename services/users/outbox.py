@@ -126,7 +126,7 @@ async def find(conn: AsyncConnection, *, key: str | None = None, id: str | None 
 def backoff(attempts: int, cap: float) -> float:
     """Seconds before the next attempt after `attempts` failures (exponential, jittered)."""
     delay = min(cap, FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0))
-    return delay * random.uniform(0.8, 1.0)
+    return float(delay * random.uniform(0.8, 1.0))
 
 
 class Courier:
@@ -158,7 +158,12 @@ class Courier:
             return
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(seconds, lambda: waiter.done() or waiter.set_result(None))
+
+        def wake() -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        timer = loop.call_later(seconds, wake)
         try:
             await waiter
         finally:
