@@ -329,7 +329,7 @@ async def _load(
 
 def search_paths(count: int, seed: int = 1) -> list[str]:
     """City searches with dates: cities weighted by population, random stays."""
-    from staysaga.catalogue import DEFAULT_MIN_POPULATION, load_cities
+    from services.common.catalogue import DEFAULT_MIN_POPULATION, load_cities
 
     cities = load_cities(DEFAULT_MIN_POPULATION)
     rng = random.Random(seed)

@@ -246,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers["auth"].add_argument(
         "--now", action="store_true", help="sign with the new key at once (no publish-ahead)"
     )
+    from services.common.catalogue import DEFAULT_MIN_POPULATION
     from staysaga.bench import add_arguments as add_bench_arguments
-    from staysaga.catalogue import DEFAULT_MIN_POPULATION
 
     add_bench_arguments(subparsers["bench"])
 

@@ -10,9 +10,9 @@ from itertools import islice
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.catalogue import DEFAULT_MIN_POPULATION, generate_hotels, load_cities
 from services.common.db import write_transaction
 from services.reservations.models import holds, nights, reservations, room_types
-from staysaga.catalogue import DEFAULT_MIN_POPULATION, generate_hotels, load_cities
 
 log = logging.getLogger("staysaga.reservations.seed")
 _CHUNK = 2000

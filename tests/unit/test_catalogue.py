@@ -1,5 +1,5 @@
+from services.common.catalogue import generate_hotels, haversine_km, load_cities
 from services.common.text import search_key
-from staysaga.catalogue import generate_hotels, haversine_km, load_cities
 
 
 def test_search_key_ignores_case_accents_and_hyphens():
