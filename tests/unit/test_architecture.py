@@ -1,0 +1,108 @@
+"""The layers of docs/ARCHITECTURE.md, checked against the imports of the code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("staysaga", "services", "workflows", "activities", "web", "temporal", "tests")
+# Modules of workflows/ that run outside the sandbox: the worker and the replayer.
+WORKFLOW_PLUMBING = {"workflows.worker", "workflows.replay"}
+WORKFLOW_DEPENDENCIES = ("workflows.", "activities.models", "temporal.names")
+
+
+def _imports() -> dict[str, set[str]]:
+    """Every project module -> the project modules it imports (absolute imports)."""
+    found: dict[str, set[str]] = {}
+    for package in PACKAGES[:-1]:
+        for path in (ROOT / package).rglob("*.py"):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(
+                ".__init__"
+            )
+            names: set[str] = set()
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names.update(f"{node.module}.{alias.name}" for alias in node.names)
+                    names.add(node.module)
+            found[module] = {n for n in names if n.split(".")[0] in PACKAGES}
+    return found
+
+
+IMPORTS = _imports()
+
+
+def _service(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "services" and len(parts) > 1 else None
+
+
+def _is_contract(imported: str) -> bool:
+    """A service's public contract: `services.<name>.api` (or a name in it)."""
+    parts = imported.split(".")
+    return len(parts) >= 3 and parts[0] == "services" and parts[2] == "api"
+
+
+def _violations(rule) -> list[str]:
+    return sorted(f"{m} -> {i}" for m, names in IMPORTS.items() for i in names if rule(m, i))
+
+
+def test_a_service_imports_only_common_and_other_services_contracts():
+    def breaks(module: str, imported: str) -> bool:
+        own, other = _service(module), _service(imported)
+        if own in (None, "common") or other in (None, "common", own):
+            return False
+        # `from services.bank import api` names the contract too.
+        return not _is_contract(imported) and f"{imported}.api" not in IMPORTS[module]
+
+    assert _violations(breaks) == []
+
+
+def test_common_knows_no_service():
+    def breaks(module: str, imported: str) -> bool:
+        return _service(module) == "common" and _service(imported) not in (None, "common")
+
+    assert _violations(breaks) == []
+
+
+def test_workflow_definitions_import_only_models_and_names():
+    def breaks(module: str, imported: str) -> bool:
+        if not module.startswith("workflows.") or module in WORKFLOW_PLUMBING:
+            return False
+        if imported in WORKFLOW_PLUMBING:
+            return True
+        return not imported.startswith(WORKFLOW_DEPENDENCIES) and imported != "activities"
+
+    assert _violations(breaks) == []
+
+
+def test_activities_web_and_temporal_reach_services_only_through_their_contracts():
+    def breaks(module: str, imported: str) -> bool:
+        top = module.split(".")[0]
+        if top not in ("activities", "web", "temporal"):
+            return False
+        if top == "temporal" and imported.split(".")[0] not in ("temporal", "services"):
+            return True
+        other = _service(imported)
+        return (
+            other not in (None, "common")
+            and not _is_contract(imported)
+            and (f"{imported}.api" not in IMPORTS[module])
+        )
+
+    assert _violations(breaks) == []
+
+
+def test_only_tooling_imports_the_cli_package_and_nothing_imports_tests():
+    def breaks(module: str, imported: str) -> bool:
+        top, target = module.split(".")[0], imported.split(".")[0]
+        return target == "tests" or (target == "staysaga" and top != "staysaga")
+
+    assert _violations(breaks) == []
+
+
+def test_the_check_sees_the_imports_it_judges():
+    assert "services.common.settings" in IMPORTS["services.payments.app"]
+    assert "services.bank.api" in IMPORTS["services.payments.bank"]
