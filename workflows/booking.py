@@ -263,10 +263,7 @@ class BookingWorkflow:
                 self.budget,
             )
         except BusinessFailure as failure:
-            # The bank may have taken effect before the answer was lost: void regardless.
-            await self._void_payment()
-            await self._release_hold()
-            failure.reason += " Nothing was charged."
+            await self._undo_payment_and_hold(failure)
             raise
         self.view.payment_status = payment.status
         self._done(Step.PAID)
@@ -281,9 +278,7 @@ class BookingWorkflow:
                 self.budget,
             )
         except BusinessFailure as failure:
-            await self._void_payment()
-            await self._release_hold()
-            failure.reason += " Nothing was charged."
+            await self._undo_payment_and_hold(failure)
             raise
         self.view.reservation_id = reservation.reservation_id
         self.view.confirmation_code = reservation.confirmation_code
@@ -406,6 +401,18 @@ class BookingWorkflow:
         self._done(Step.CANCELLATION_EMAILED)
 
     # ---- compensation --------------------------------------------------------------
+
+    async def _undo_payment_and_hold(self, failure: BusinessFailure) -> None:
+        """Compensate a payment step that failed: void, then release.
+
+        The void comes regardless of what the step saw: the bank may have taken effect
+        before its answer was lost, or may still be at work on an attempt that ran out of
+        time. Payments records the void even with nothing to void yet, so an
+        authorization that lands later is voided too.
+        """
+        await self._void_payment()
+        await self._release_hold()
+        failure.reason += " Nothing was charged."
 
     async def _void_payment(self) -> None:
         await self._step(
