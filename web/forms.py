@@ -9,6 +9,8 @@ from typing import Any
 
 from starlette.datastructures import FormData, QueryParams
 
+from services.search.api import AMENITIES
+
 MAX_STAY_NIGHTS = 30
 MAX_GUESTS = 10
 SORTS = {
@@ -17,20 +19,6 @@ SORTS = {
     "stars": "Stars (most first)",
     "distance": "Distance from centre",
 }
-AMENITIES = (
-    "wifi",
-    "breakfast",
-    "parking",
-    "pool",
-    "gym",
-    "spa",
-    "restaurant",
-    "bar",
-    "air-conditioning",
-    "pets-allowed",
-    "airport-shuttle",
-    "accessible",
-)
 # How the page names a Search parameter it could not apply.
 FILTER_NAMES = {
     "check_in": "dates",

@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# The amenity slugs hotels carry and searches filter on (the demo catalogue names them).
+from services.common.catalogue import AMENITIES as AMENITIES
+
 MAX_PAGE_SIZE = 100
 # With dates, the candidates of one query (after the catalogue filters) are priced in one
 # batched availability call; no seeded city has more than 40 hotels.
