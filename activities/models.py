@@ -173,3 +173,73 @@ class Done(BaseModel):
     """An activity with nothing to report but success."""
 
     ok: bool = True
+
+
+# Reconciliation: the activities of the reconciler, and what they pass.
+LIST_PAYMENT_SUSPECTS = "list_payment_suspects"
+LIST_RESERVATION_SUSPECTS = "list_reservation_suspects"
+BOOKING_OUTCOMES = "booking_outcomes"
+REPAIR_PAYMENT = "repair_payment"
+REPAIR_RESERVATION = "repair_reservation"
+
+# Kinds of suspects: what a booking may have left behind.
+UNRECORDED_PAYMENT = "unrecorded_payment"  # the bank may hold an authorization unrecorded
+UNCAPTURED_PAYMENT = "uncaptured_payment"  # an authorized payment never captured or voided
+CONFIRMED_RESERVATION = "confirmed_reservation"  # rooms reserved
+LAPSED_HOLD = "lapsed_hold"  # a hold past its expiry that still keeps its rooms
+SUSPECT_KINDS = (UNRECORDED_PAYMENT, UNCAPTURED_PAYMENT, CONFIRMED_RESERVATION, LAPSED_HOLD)
+
+# What Temporal says of a booking.
+GAVE_UP = "gave_up"  # no workflow, or it ended (or is ending) without a confirmed booking
+IN_FLIGHT = "in_flight"  # still running, not past taking the payment: leave it alone
+CONFIRMED = "confirmed"  # confirmed (or cancelled or completed by the saga): never touched
+
+
+class SuspectQuery(BaseModel):
+    """Which suspects to list: changed at least `older_than_seconds` ago, within a window."""
+
+    older_than_seconds: int = Field(ge=0)
+    within_seconds: int = Field(ge=1)
+    limit: int = Field(200, ge=1, le=1000)
+
+
+class Suspect(BaseModel):
+    """Something a booking may have left behind, and what undoes it."""
+
+    booking_id: str
+    kind: str
+    hold_id: str | None = None
+
+
+class Suspects(BaseModel):
+    """Suspects found by one service."""
+
+    items: list[Suspect] = Field(default_factory=list)
+
+
+class BookingIds(BaseModel):
+    """Bookings to ask Temporal about."""
+
+    booking_ids: list[str]
+
+
+class BookingOutcome(BaseModel):
+    """What Temporal says of one booking, and why."""
+
+    booking_id: str
+    verdict: str = Field(description="gave_up, in_flight or confirmed")
+    why: str
+
+
+class BookingOutcomes(BaseModel):
+    """Outcomes, one per booking asked about."""
+
+    items: list[BookingOutcome] = Field(default_factory=list)
+
+
+class Repaired(BaseModel):
+    """What a repair undid: `changed` is false when there was nothing left to undo."""
+
+    booking_id: str
+    kind: str
+    changed: bool

@@ -10,6 +10,7 @@ from activities.documents import DocumentActivities
 from activities.models import NOOP, Done
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
+from activities.reconcile import PaymentReconcileActivities, ReservationReconcileActivities
 from activities.reservations import ReservationActivities
 from services.common.http import ServiceClients
 from services.common.settings import Settings
@@ -19,8 +20,14 @@ from temporal.worker import run_until_signalled
 
 # task queue -> (the service its activities call, the activities built on its clients)
 QUEUES: dict[TaskQueue, tuple[str, Callable[[ServiceClients], list]]] = {
-    TaskQueue.RESERVATIONS: ("reservations", lambda c: ReservationActivities(c).all()),
-    TaskQueue.PAYMENTS: ("payments", lambda c: PaymentActivities(c).all()),
+    TaskQueue.RESERVATIONS: (
+        "reservations",
+        lambda c: [*ReservationActivities(c).all(), *ReservationReconcileActivities(c).all()],
+    ),
+    TaskQueue.PAYMENTS: (
+        "payments",
+        lambda c: [*PaymentActivities(c).all(), *PaymentReconcileActivities(c).all()],
+    ),
     TaskQueue.DOCUMENTS: ("pdf", lambda c: DocumentActivities(c).all()),
     TaskQueue.NOTIFICATIONS: ("users", lambda c: NotificationActivities(c).all()),
 }

@@ -202,6 +202,33 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run_search_bench(args)
 
 
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    import uuid
+
+    from temporal.client import connect
+    from temporal.names import TaskQueue
+    from temporal.schedules import RECONCILE_TIMEOUT, RECONCILER_WORKFLOW_ID
+    from workflows.models import RECONCILE_WORKFLOW_TYPE, ReconcileInput, ReconcileSummary
+
+    settings = load_settings()
+
+    async def run() -> ReconcileSummary:
+        client = await connect(settings)
+        return await client.execute_workflow(
+            RECONCILE_WORKFLOW_TYPE,
+            ReconcileInput(grace_seconds=settings["RECONCILE_GRACE_SECONDS"]),
+            id=f"{RECONCILER_WORKFLOW_ID}-now-{uuid.uuid4().hex[:12]}",
+            task_queue=TaskQueue.BOOKING,
+            execution_timeout=RECONCILE_TIMEOUT,
+            result_type=ReconcileSummary,
+        )
+
+    summary = asyncio.run(run())
+    for line in summary.lines():
+        print(line, flush=True)
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, doc in describe_settings():
@@ -226,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("worker", "run the Temporal worker of one task queue", _cmd_worker),
         ("replay", "replay workflow histories against the current code", _cmd_replay),
         ("config", "list every setting, its value and its meaning", _cmd_config),
+        ("reconcile", "find and undo what failed bookings left behind, now", _cmd_reconcile),
         ("auth", "authorization server chores: `staysaga auth rotate-keys`", _cmd_auth),
         ("bench", "benchmarks: `bench search` (vs the framework), `bench booking`", _cmd_bench),
     ]

@@ -150,3 +150,42 @@ def search_attributes(
         SearchAttributePair(CHECK_IN, datetime.combine(request.check_in, CHECK_IN_TIME)),
         SearchAttributePair(USER_ID, request.user_id),
     ]
+
+
+RECONCILE_WORKFLOW_TYPE = "ReconcileWorkflow"
+RECONCILE_WINDOW_SECONDS = 86_400
+"""The reconciler looks at what changed within this long (a day): far more than its
+interval plus its grace, so nothing falls between two runs."""
+
+
+class ReconcileInput(BaseModel):
+    """One reconciliation: check suspects older than the grace, changed within the window."""
+
+    grace_seconds: int = Field(600, ge=0)
+    window_seconds: int = Field(RECONCILE_WINDOW_SECONDS, ge=1)
+    limit: int = Field(200, ge=1, le=1000, description="suspects per service per run")
+
+
+class KindCount(BaseModel):
+    """What one kind of suspect came to in a reconciliation."""
+
+    kind: str
+    found: int = 0
+    repaired: int = Field(0, description="repairs that undid something")
+    left_alone: int = Field(0, description="bookings in flight or confirmed")
+    failed: int = Field(0, description="repairs refused or that kept failing")
+
+
+class ReconcileSummary(BaseModel):
+    """A reconciliation's counts, one entry per kind of suspect."""
+
+    kinds: list[KindCount]
+    repaired_bookings: list[str] = Field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """One line per kind, for logs and the CLI."""
+        return [
+            f"{k.kind}: found {k.found}, repaired {k.repaired}, left alone {k.left_alone}, "
+            f"failed {k.failed}"
+            for k in self.kinds
+        ]

@@ -47,8 +47,8 @@ SERVICE_SCOPES: dict[str, str] = {
     "payments": "",
     "pdf": "",
     "worker-booking": "",
-    "worker-reservations": "reservations:read reservations:write",
-    "worker-payments": "payments:charge payments:read",
+    "worker-reservations": "reservations:read reservations:write reservations:reconcile",
+    "worker-payments": "payments:charge payments:read payments:reconcile",
     "worker-documents": "documents:render documents:read",
     "worker-notifications": "users:notify users:read",
 }

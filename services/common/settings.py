@@ -231,6 +231,20 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         _positive_int,
     ),
     Variable(
+        "RECONCILE_EVERY_SECONDS",
+        "300",
+        "how often the reconciler's Temporal Schedule looks for what failed bookings left "
+        "behind (set when the booking worker starts)",
+        _positive_int,
+    ),
+    Variable(
+        "RECONCILE_GRACE_SECONDS",
+        "600",
+        "how old a suspect payment, reservation or lapsed hold must be before the "
+        "reconciler checks its booking",
+        _positive_int,
+    ),
+    Variable(
         "BANK_SECRET_KEY",
         None,
         "the simulated bank's secret API key (Payments -> bank); `staysaga up` makes one",

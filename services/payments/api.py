@@ -141,3 +141,58 @@ class PaymentList(BaseModel):
     """Payments, newest first."""
 
     items: list[Payment]
+
+
+# Reconciliation: what a booking's payment may have left behind, and its repair.
+SUSPECT_UNRECORDED = "unrecorded"
+"""An intent still `requested` or `voided` with no payment: the bank may hold an
+authorization Payments never recorded."""
+SUSPECT_UNCAPTURED = "uncaptured"
+"""A payment still `authorized`: neither captured nor voided."""
+
+MAX_RECONCILE_SECONDS = 30 * 24 * 3600
+
+
+class SuspectQuery(BaseModel):
+    """GET /reconciliation/suspects: payments to check, changed in a window of time."""
+
+    model_config = ConfigDict(extra="forbid")
+    older_than: int = Field(
+        600, ge=0, le=MAX_RECONCILE_SECONDS, description="seconds since its last change, at least"
+    )
+    within: int = Field(
+        86_400,
+        ge=1,
+        le=MAX_RECONCILE_SECONDS,
+        description="seconds since its last change, at most (must exceed older_than)",
+    )
+    limit: int = Field(200, ge=1, le=1000)
+
+
+class PaymentSuspect(BaseModel):
+    """A booking whose payment may hold money nobody will capture."""
+
+    booking_id: str
+    kind: str = Field(description="`unrecorded` or `uncaptured`")
+    state: str = Field(description="the intent's state or the payment's status")
+    since: datetime = Field(description="when it last changed")
+
+
+class PaymentSuspects(BaseModel):
+    """Suspects, oldest first."""
+
+    items: list[PaymentSuspect]
+
+
+class RepairRequest(BaseModel):
+    """POST /reconciliation/{booking_id}/repair: the booking gave up; let nothing stay held."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RepairResult(BaseModel):
+    """What a repair did: the bank authorizations it voided, and the payment as recorded."""
+
+    booking_id: str
+    voided: list[str] = Field(description="ids of bank authorizations this repair voided")
+    payment: Payment | None = Field(description="the booking's payment; null if none recorded")

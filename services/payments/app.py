@@ -1,10 +1,14 @@
 """Payments' routes: authorize, capture, void and refund a booking's payment; read them.
 
 Mutations need `payments:charge`, reads `payments:read`; a traveller's token reaches only
-that traveller's payments (anyone else's look like a 404).
+that traveller's payments (anyone else's look like a 404). The reconciler's routes need
+`payments:reconcile`, which only services get.
 """
 
 from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
 
 import httpx
 from starlette.applications import Starlette
@@ -22,6 +26,9 @@ from services.payments.bank import BankClient
 
 CHARGE = "payments:charge"
 READ = "payments:read"
+RECONCILE = "payments:reconcile"
+
+_BOOKING_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
 def _booking_id(request: Request) -> str:
@@ -108,6 +115,37 @@ async def list_payments(request: Request) -> JSONResponse:
     return model_response(api.PaymentList(items=items))
 
 
+def _service_only(request: Request) -> None:
+    if not principal(request).is_service:
+        raise Problem(403, "services-only", "Only a service may reconcile payments.")
+
+
+async def list_suspects(request: Request) -> JSONResponse:
+    """GET /reconciliation/suspects: payments that may hold money nobody will capture."""
+    _service_only(request)
+    query = parse_query(api.SuspectQuery, request)
+    if query.within <= query.older_than:
+        raise ValidationProblem(
+            [{"field": "within", "message": "must be greater than older_than"}], status=400
+        )
+    found = await domain.suspects(request.app.state.engine, query, datetime.now(UTC))
+    return model_response(api.PaymentSuspects(items=found))
+
+
+async def repair_payment(request: Request) -> JSONResponse:
+    """POST /reconciliation/{booking_id}/repair: void whatever the booking left authorized."""
+    _service_only(request)
+    if (await request.body()).strip():
+        await parse_body(api.RepairRequest, request)
+    booking_id = _booking_id(request)
+    if not _BOOKING_ID.match(booking_id):
+        raise ValidationProblem(
+            [{"field": "booking_id", "message": "not a valid booking id"}], status=400
+        )
+    engine, bank = request.app.state.engine, request.app.state.bank
+    return model_response(await domain.repair(engine, bank, booking_id))
+
+
 _MONEY_ERRORS = (400, 402, 404, 409, 422, 502, 503)
 
 ENDPOINTS = (
@@ -177,6 +215,28 @@ ENDPOINTS = (
         errors=_MONEY_ERRORS,
         scope=CHARGE,
         tags=("payments",),
+    ),
+    Endpoint(
+        "GET",
+        "/reconciliation/suspects",
+        list_suspects,
+        "List payments that may hold money nobody will capture, oldest first",
+        query=api.SuspectQuery,
+        response=api.PaymentSuspects,
+        errors=(400,),
+        scope=RECONCILE,
+        tags=("reconciliation",),
+    ),
+    Endpoint(
+        "POST",
+        "/reconciliation/{booking_id}/repair",
+        repair_payment,
+        "Void what a booking that gave up left authorized, at the bank too (idempotent)",
+        body=api.RepairRequest,
+        response=api.RepairResult,
+        errors=(400, 409, 422, 502, 503),
+        scope=RECONCILE,
+        tags=("reconciliation",),
     ),
 )
 

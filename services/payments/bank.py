@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from services.bank import api as bank_api
 from services.common.http import Reply, Transport, TransportError, json_body, problem_of
@@ -57,6 +58,11 @@ class BankClient:
     async def _call(
         self, method: str, path: str, json: Any = None, key: str | None = None
     ) -> bank_api.Authorization:
+        return bank_api.Authorization.model_validate_json(await self._send(method, path, json, key))
+
+    async def _send(
+        self, method: str, path: str, json: Any = None, key: str | None = None
+    ) -> bytes:
         body, headers = json_body(json)
         headers.update(self._headers)
         if key is not None:
@@ -70,7 +76,7 @@ class BankClient:
             log.warning("bank %s %s: %s", method, path, why)
             raise unavailable(f"No answer from the bank ({why}).") from None
         if response.status_code < 400:
-            return bank_api.Authorization.model_validate_json(response.content)
+            return response.content
         raise self._problem(method, path, response)
 
     def _problem(self, method: str, path: str, response: Reply) -> Problem:
@@ -123,3 +129,9 @@ class BankClient:
     async def authorization(self, authorization_id: str) -> bank_api.Authorization:
         """Read an authorization and its ledger."""
         return await self._call("GET", f"/authorizations/{authorization_id}")
+
+    async def search(self, reference: str) -> list[bank_api.Authorization]:
+        """Every authorization the bank keeps under a reference (a booking id), newest first."""
+        query = urlencode({"reference": reference, "limit": 1000})
+        found = await self._send("GET", f"/authorizations?{query}")
+        return bank_api.AuthorizationList.model_validate_json(found).items

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -161,18 +161,37 @@ def _voided_problem(booking_id: str) -> Problem:
     )
 
 
-async def _open_intent(engine: AsyncEngine, booking_id: str) -> str:
-    """Claim the booking's intent for an authorization; its state (`voided` if fenced)."""
+async def _open_intent(
+    engine: AsyncEngine, booking_id: str, request: api.PaymentRequest | None = None
+) -> str:
+    """Claim the booking's intent for an authorization; its state (`voided` if fenced).
+
+    The request's facts are kept with it, so that an authorization whose answer never got
+    recorded can still be recorded by a repair."""
     now = datetime.now(UTC)
+    facts = {} if request is None else _intent_facts(request)
     async with write_transaction(engine) as conn:
         await conn.execute(
             dialect_insert(conn)(intents)
             .values(
-                booking_id=booking_id, state=api.INTENT_REQUESTED, created_at=now, updated_at=now
+                booking_id=booking_id,
+                state=api.INTENT_REQUESTED,
+                created_at=now,
+                updated_at=now,
+                **facts,
             )
             .on_conflict_do_nothing(index_elements=["booking_id"])
         )
         return await _intent_state(conn, booking_id)
+
+
+def _intent_facts(request: api.PaymentRequest) -> dict[str, Any]:
+    return {
+        "user_id": request.user_id,
+        "amount": request.amount,
+        "currency": request.currency,
+        "card_token": request.card_token,
+    }
 
 
 async def _intent_state(conn: AsyncConnection, booking_id: str) -> str:
@@ -223,7 +242,7 @@ async def authorize(
     if existing is not None:
         _same_request(existing, request)
         return await show(engine, request.booking_id)
-    if await _open_intent(engine, request.booking_id) == api.INTENT_VOIDED:
+    if await _open_intent(engine, request.booking_id, request) == api.INTENT_VOIDED:
         raise _voided_problem(request.booking_id)
     result = await bank.authorize(
         request.booking_id, request.amount, request.currency, request.card_token
@@ -516,3 +535,130 @@ async def refund(
     except IntegrityError:
         pass  # a concurrent retry recorded this refund first
     return await show(engine, row.booking_id)
+
+
+# ---------------------------------------------------------------------------- reconciliation
+
+
+async def suspects(
+    engine: AsyncEngine, query: api.SuspectQuery, now: datetime
+) -> list[api.PaymentSuspect]:
+    """Bookings whose payment may hold money nobody will capture, oldest change first.
+
+    `unrecorded`: an intent still requested or voided, without a payment and not
+    reconciled since it last changed (the bank may hold an authorization whose answer
+    Payments never recorded). `uncaptured`: a payment still authorized.
+    """
+    newest = now - timedelta(seconds=query.older_than)
+    oldest = now - timedelta(seconds=query.within)
+    unrecorded = (
+        sa.select(intents.c.booking_id, intents.c.state, intents.c.updated_at.label("since"))
+        .select_from(intents.outerjoin(payments, payments.c.booking_id == intents.c.booking_id))
+        .where(
+            payments.c.booking_id.is_(None),
+            intents.c.state.in_((api.INTENT_REQUESTED, api.INTENT_VOIDED)),
+            intents.c.updated_at <= newest,
+            intents.c.updated_at >= oldest,
+            sa.or_(
+                intents.c.reconciled_at.is_(None),
+                intents.c.reconciled_at < intents.c.updated_at,
+            ),
+        )
+        .order_by(intents.c.updated_at, intents.c.booking_id)
+        .limit(query.limit)
+    )
+    uncaptured = (
+        sa.select(payments.c.booking_id, payments.c.status, payments.c.updated_at.label("since"))
+        .where(
+            payments.c.status == api.AUTHORIZED,
+            payments.c.updated_at <= newest,
+            payments.c.updated_at >= oldest,
+        )
+        .order_by(payments.c.updated_at, payments.c.booking_id)
+        .limit(query.limit)
+    )
+    async with engine.connect() as conn:
+        found = [
+            api.PaymentSuspect(
+                booking_id=row.booking_id,
+                kind=api.SUSPECT_UNRECORDED,
+                state=row.state,
+                since=_utc(row.since),
+            )
+            for row in await conn.execute(unrecorded)
+        ] + [
+            api.PaymentSuspect(
+                booking_id=row.booking_id,
+                kind=api.SUSPECT_UNCAPTURED,
+                state=row.status,
+                since=_utc(row.since),
+            )
+            for row in await conn.execute(uncaptured)
+        ]
+    found.sort(key=lambda s: (s.since, s.booking_id))
+    return found[: query.limit]
+
+
+async def _void_unrecorded(
+    engine: AsyncEngine, bank: BankClient, booking_id: str, found: bank_api.Authorization
+) -> None:
+    """Void an authorization the bank holds for a booking Payments has no payment of, and
+    record it as voided when the intent kept what was asked for."""
+    async with engine.connect() as conn:
+        intent = (
+            await conn.execute(sa.select(intents).where(intents.c.booking_id == booking_id))
+        ).first()
+    if intent is None or intent.user_id is None or intent.card_token is None:
+        await bank.void(booking_id, found.id)
+        log.warning(
+            "booking %s: voided bank authorization %s; its request is unknown, so no "
+            "payment is recorded",
+            booking_id,
+            found.id,
+        )
+        return
+    request = api.PaymentRequest(
+        booking_id=booking_id,
+        user_id=intent.user_id,
+        amount=found.amount,
+        currency=found.currency,
+        card_token=intent.card_token,
+    )
+    await _void_late(engine, bank, request, found)
+
+
+async def repair(engine: AsyncEngine, bank: BankClient, booking_id: str) -> api.RepairResult:
+    """Let nothing stay authorized for a booking that gave up; idempotent.
+
+    Fences the intent (as a void does), then voids, under the booking's void key, any open
+    authorization the bank holds for the booking that Payments never recorded, recording
+    it; a recorded payment still authorized is voided as a void would. A captured payment
+    is refused (409): a booking that took money did not give up.
+    """
+    voided: list[str] = []
+    async with engine.connect() as conn:
+        row = await find(conn, booking_id)
+    if row is None and await fence(engine, booking_id) == api.INTENT_VOIDED:
+        async with engine.connect() as conn:
+            row = await find(conn, booking_id)
+        if row is None:
+            for found in await bank.search(booking_id):
+                if found.status == bank_api.AUTHORIZED:
+                    await _void_unrecorded(engine, bank, booking_id, found)
+                    voided.append(found.id)
+    if row is None:
+        async with engine.connect() as conn:
+            row = await find(conn, booking_id)
+    if row is not None and row.status != api.VOIDED:
+        await void(engine, bank, row)
+        voided.append(row.bank_authorization_id)
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            intents.update()
+            .where(intents.c.booking_id == booking_id)
+            .values(reconciled_at=datetime.now(UTC))
+        )
+    async with engine.connect() as conn:
+        recorded = await find(conn, booking_id)
+    payment = None if recorded is None else await show(engine, booking_id)
+    return api.RepairResult(booking_id=booking_id, voided=voided, payment=payment)

@@ -50,6 +50,8 @@ refunds = sa.Table(
 # one row an authorization and a void both change, so whichever comes second sees the
 # first. `requested` -> `authorized` (the payment row exists) or -> `voided` (the booking
 # gave up; an authorization landing later is voided at the bank, never kept open).
+# The facts of the requested payment (null on a void with no payment asked for) let the
+# reconciler record an authorization Payments never heard the answer of.
 intents = sa.Table(
     "payment_intents",
     metadata,
@@ -57,4 +59,9 @@ intents = sa.Table(
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("user_id", sa.String(100), nullable=True),
+    sa.Column("amount", sa.BigInteger, nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("card_token", sa.String(64), nullable=True),
+    sa.Column("reconciled_at", sa.DateTime(timezone=True), nullable=True),
 )

@@ -214,3 +214,46 @@ class Inventory(BaseModel):
     total_rooms: int
     nightly_rate: int
     currency: str
+
+
+# Reconciliation: rooms a booking that gave up may still keep.
+SUSPECT_CONFIRMED = "confirmed"
+"""A confirmed reservation: its booking may have failed after the confirm."""
+SUSPECT_LAPSED = "lapsed"
+"""A hold still `held` past its expiry: the sweeper has not given its rooms back."""
+MAX_RECONCILE_SECONDS = 30 * 24 * 3600
+
+
+class SuspectQuery(BaseModel):
+    """GET /reconciliation/suspects: reservations and holds to check against their bookings."""
+
+    model_config = ConfigDict(extra="forbid")
+    older_than: int = Field(
+        600,
+        ge=0,
+        le=MAX_RECONCILE_SECONDS,
+        description="seconds since the reservation was made (or the hold expired), at least",
+    )
+    within: int = Field(
+        86_400,
+        ge=1,
+        le=MAX_RECONCILE_SECONDS,
+        description="seconds since it was made, at most (must exceed older_than)",
+    )
+    limit: int = Field(200, ge=1, le=1000)
+
+
+class ReservationSuspect(BaseModel):
+    """Rooms kept for a booking, to be given back if the booking gave up."""
+
+    booking_id: str
+    kind: Literal["confirmed", "lapsed"]
+    hold_id: str = Field(description="release it (as a service) to give the rooms back")
+    reservation_id: str | None = None
+    since: dt.datetime = Field(description="when it was confirmed, or when the hold expired")
+
+
+class ReservationSuspects(BaseModel):
+    """Suspects, oldest first."""
+
+    items: list[ReservationSuspect]

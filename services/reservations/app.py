@@ -213,7 +213,22 @@ async def update_inventory(request: Request) -> JSONResponse:
     return model_response(updated)
 
 
+async def list_suspects(request: Request) -> JSONResponse:
+    """GET /reconciliation/suspects: rooms kept for bookings the reconciler should check."""
+    if not principal(request).is_service:
+        raise Problem(403, "services-only", "Only a service may reconcile reservations.")
+    query = parse_query(api.SuspectQuery, request)
+    if query.within <= query.older_than:
+        raise ValidationProblem(
+            [{"field": "within", "message": "must be greater than older_than"}], status=400
+        )
+    async with request.app.state.engine.connect() as conn:
+        found = await inventory.suspects(conn, query, inventory.utcnow())
+    return model_response(api.ReservationSuspects(items=found))
+
+
 READ, WRITE, ADMIN = "reservations:read", "reservations:write", "reservations:admin"
+RECONCILE = "reservations:reconcile"
 
 ENDPOINTS = (
     Endpoint("POST", "/holds", create_hold, "Hold one room for every night of a stay",
@@ -249,6 +264,10 @@ ENDPOINTS = (
     Endpoint("PUT", "/inventory/{room_type_id}", update_inventory,
              "Change a room type's total rooms and rate", body=api.InventoryUpdate,
              response=api.Inventory, errors=(400, 404, 422), scope=ADMIN),
+    Endpoint("GET", "/reconciliation/suspects", list_suspects,
+             "Confirmed reservations and lapsed holds whose bookings need a check",
+             query=api.SuspectQuery, response=api.ReservationSuspects, errors=(400, 403),
+             scope=RECONCILE),
 )  # fmt: skip
 
 

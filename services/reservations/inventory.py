@@ -600,3 +600,61 @@ async def update_inventory(
         nightly_rate=row.nightly_rate,
         currency=row.currency,
     )
+
+
+# ---------------------------------------------------------------------------- reconciliation
+
+
+async def suspects(
+    conn: AsyncConnection, query: api.SuspectQuery, now: dt.datetime
+) -> list[api.ReservationSuspect]:
+    """Confirmed reservations made in the window, and live holds past their expiry by the
+    grace (the sweeper missed them), oldest first: the reconciler checks their bookings."""
+    newest = now - dt.timedelta(seconds=query.older_than)
+    oldest = now - dt.timedelta(seconds=query.within)
+    confirmed = (
+        sa.select(
+            holds.c.booking_id,
+            holds.c.id.label("hold_id"),
+            reservations.c.id.label("reservation_id"),
+            reservations.c.created_at.label("since"),
+        )
+        .join(holds, holds.c.id == reservations.c.hold_id)
+        .where(
+            reservations.c.status == api.RESERVATION_CONFIRMED,
+            reservations.c.created_at <= newest,
+            reservations.c.created_at >= oldest,
+        )
+        .order_by(reservations.c.created_at, reservations.c.id)
+        .limit(query.limit)
+    )
+    lapsed = (
+        sa.select(holds.c.booking_id, holds.c.id.label("hold_id"), holds.c.expires_at)
+        .where(
+            holds.c.status == api.HOLD_HELD,
+            holds.c.expires_at <= newest,
+            holds.c.created_at >= oldest,
+        )
+        .order_by(holds.c.expires_at, holds.c.id)
+        .limit(query.limit)
+    )
+    found = [
+        api.ReservationSuspect(
+            booking_id=row.booking_id,
+            kind=api.SUSPECT_CONFIRMED,
+            hold_id=row.hold_id,
+            reservation_id=row.reservation_id,
+            since=_aware(row.since),
+        )
+        for row in await conn.execute(confirmed)
+    ] + [
+        api.ReservationSuspect(
+            booking_id=row.booking_id,
+            kind=api.SUSPECT_LAPSED,
+            hold_id=row.hold_id,
+            since=_aware(row.expires_at),
+        )
+        for row in await conn.execute(lapsed)
+    ]
+    found.sort(key=lambda s: (s.since, s.booking_id))
+    return found[: query.limit]
