@@ -13,7 +13,8 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-# One OAuth 2 client per process (HELPERS.md): the component name, or worker-<task queue>.
+# One OAuth 2 client per process, so a token names the process that asked for it and a
+# leaked secret gives away one process's scopes: the component name, or worker-<task queue>.
 OAUTH_CLIENTS: tuple[str, ...] = (
     "web",
     "auth",

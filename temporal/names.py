@@ -25,7 +25,8 @@ ACTIVITY_TASK_QUEUES = (
 )
 
 # Custom search attributes operators filter on in the Temporal UI. Never personal data:
-# a payload codec does not encrypt search attributes. UserId is an opaque id.
+# they are stored and indexed in clear (a payload codec, were one added, would not
+# encrypt them). UserId is an opaque id.
 BOOKING_STATUS = SearchAttributeKey.for_keyword("BookingStatus")
 HOTEL_ID = SearchAttributeKey.for_keyword("HotelId")
 CHECK_IN = SearchAttributeKey.for_datetime("CheckIn")

@@ -20,7 +20,8 @@ from services.common.settings import Settings
 log = logging.getLogger("staysaga.web.backends")
 
 AVAILABILITY_SCOPE = "reservations:read"
-# The scope Users asks of whoever registers a traveller (helper #5 names it).
+# Users registers travellers (and verifies addresses, resets passwords) only for callers
+# with this scope, so sign-up stays behind the website, which rate-limits visitors.
 USERS_REGISTER_SCOPE = "users:register"
 DOCUMENTS_SCOPE = "documents:read"
 
