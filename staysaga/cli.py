@@ -207,8 +207,8 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 
     from temporal.client import connect
     from temporal.names import TaskQueue
-    from temporal.schedules import RECONCILE_TIMEOUT, RECONCILER_WORKFLOW_ID
     from workflows.models import RECONCILE_WORKFLOW_TYPE, ReconcileInput, ReconcileSummary
+    from workflows.schedules import RECONCILE_TIMEOUT, RECONCILER_WORKFLOW_ID
 
     settings = load_settings()
 

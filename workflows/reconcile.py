@@ -5,7 +5,7 @@ payments authorized and never captured or voided) and Reservations (confirmed
 reservations, holds the sweeper missed), asks Temporal what became of each suspect's
 booking, and repairs only bookings that gave up: no workflow, a workflow closed without
 a confirmed booking, or BookingStatus FAILED/EXPIRED. A booking in flight or confirmed is
-left alone. A Temporal Schedule starts it (temporal/schedules.py).
+left alone. A Temporal Schedule starts it (workflows/schedules.py).
 
 Deterministic code only: no I/O, imports passed through.
 """

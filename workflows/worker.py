@@ -8,11 +8,11 @@ import logging
 from services.common.settings import Settings
 from temporal.client import connect
 from temporal.names import TaskQueue
-from temporal.schedules import ensure_reconciler_schedule
 from temporal.worker import run_until_signalled
 from workflows.baseline import BaselineWorkflow
 from workflows.booking import BookingWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.schedules import ensure_reconciler_schedule
 
 log = logging.getLogger("staysaga.worker")
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("staysaga", "services", "workflows", "activities", "web", "temporal", "tests")
-# Modules of workflows/ that run outside the sandbox: the worker and the replayer.
-WORKFLOW_PLUMBING = {"workflows.worker", "workflows.replay"}
+# Modules of workflows/ that run outside the sandbox: the worker, the replayer and the
+# schedules the worker keeps.
+WORKFLOW_PLUMBING = {"workflows.worker", "workflows.replay", "workflows.schedules"}
 WORKFLOW_DEPENDENCIES = ("workflows.", "activities.models", "temporal.names")
 
 

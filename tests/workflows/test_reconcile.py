@@ -22,9 +22,9 @@ from activities.reconcile import PaymentReconcileActivities, verdict
 from services.common.http import ServiceClients
 from services.common.settings import load_settings
 from temporal.names import BOOKING_STATUS, TaskQueue, booking_workflow_id
-from temporal.schedules import RECONCILER_SCHEDULE_ID, ensure_reconciler_schedule
 from workflows.models import ReconcileInput, ReconcileSummary
 from workflows.reconcile import ReconcileWorkflow
+from workflows.schedules import RECONCILER_SCHEDULE_ID, ensure_reconciler_schedule
 
 
 @dataclass
