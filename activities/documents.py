@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from temporalio import activity
 
 from activities import models as act
@@ -27,6 +30,6 @@ class DocumentActivities:
         assert response is not None
         return act.Document(document_id=response.json()["id"])
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         """Every activity of this queue."""
         return [self.render_document]

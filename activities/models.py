@@ -7,6 +7,7 @@ address or card number ever appears here (histories keep these payloads).
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -137,7 +138,7 @@ class DocumentInput(BaseModel):
     template: str
     owner_id: str
     key: str
-    data: dict
+    data: dict[str, Any]
 
 
 class Document(BaseModel):
@@ -159,7 +160,7 @@ class EmailInput(BaseModel):
     user_id: str
     template: str
     message_key: str
-    data: dict
+    data: dict[str, Any]
     attachments: list[Attachment] = Field(default_factory=list)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from temporalio import activity
 
 from activities import models as act
@@ -30,6 +33,6 @@ class NotificationActivities:
         assert response is not None
         return act.Email(message_id=response.json()["message_id"])
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         """Every activity of this queue."""
         return [self.send_email]

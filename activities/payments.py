@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from temporalio import activity
 
 from activities import models as act
@@ -11,7 +14,7 @@ from services.common.http import ServiceClients
 CHARGE = "payments:charge"
 
 
-def _payment(body: dict) -> act.Payment:
+def _payment(body: dict[str, Any]) -> act.Payment:
     return act.Payment(
         payment_id=body["payment_id"],
         status=body["status"],
@@ -81,7 +84,7 @@ class PaymentActivities:
             body = body["payment"]
         return _payment(body)
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         """Every activity of this queue."""
         return [
             self.authorize_payment,

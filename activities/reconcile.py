@@ -9,6 +9,8 @@ idempotent and logged on one line with its booking and kind.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from temporalio import activity
@@ -129,7 +131,7 @@ class PaymentReconcileActivities:
             items.append(act.BookingOutcome(booking_id=booking_id, verdict=found, why=why))
         return act.BookingOutcomes(items=items)
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         """Every reconciler activity of this queue."""
         return [self.list_payment_suspects, self.repair_payment, self.booking_outcomes]
 
@@ -175,6 +177,6 @@ class ReservationReconcileActivities:
         what = f"released hold {data.hold_id}" if kept else "nothing kept"
         return _repaired(data.booking_id, data.kind, kept, what)
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         """Every reconciler activity of this queue."""
         return [self.list_reservation_suspects, self.repair_reservation]

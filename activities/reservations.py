@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -77,7 +80,7 @@ class ReservationActivities:
         await call(self.api, "POST", f"/reservations/{data.reservation_id}/cancel", scopes=WRITE)
         return act.Done()
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         """Every activity of this queue."""
         return [
             self.describe_hotel,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from temporalio import activity
 
@@ -19,7 +20,7 @@ from temporal.names import TaskQueue
 from temporal.worker import run_until_signalled
 
 # task queue -> (the service its activities call, the activities built on its clients)
-QUEUES: dict[TaskQueue, tuple[str, Callable[[ServiceClients], list]]] = {
+QUEUES: dict[TaskQueue, tuple[str, Callable[[ServiceClients], list[Callable[..., Any]]]]] = {
     TaskQueue.RESERVATIONS: (
         "reservations",
         lambda c: [*ReservationActivities(c).all(), *ReservationReconcileActivities(c).all()],

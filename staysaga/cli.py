@@ -151,7 +151,7 @@ def _cmd_auth(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from workflows.replay import load_history_file, replay, server_histories
+    from workflows.replay import ReplayOutcome, load_history_file, replay, server_histories
 
     if not (args.files or args.workflow_id or args.query):
         print("staysaga replay: give history files, --workflow-id or --query", file=sys.stderr)
@@ -169,7 +169,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             print(f"staysaga replay: {name} is not a workflow history: {exc}", file=sys.stderr)
             return 2
 
-    async def run() -> list:
+    async def run() -> list[ReplayOutcome]:
         if files:
             return await replay(files)
         from temporal.client import connect
@@ -214,7 +214,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 
     async def run() -> ReconcileSummary:
         client = await connect(settings)
-        return await client.execute_workflow(
+        summary: ReconcileSummary = await client.execute_workflow(
             RECONCILE_WORKFLOW_TYPE,
             ReconcileInput(grace_seconds=settings["RECONCILE_GRACE_SECONDS"]),
             id=f"{RECONCILER_WORKFLOW_ID}-now-{uuid.uuid4().hex[:12]}",
@@ -222,6 +222,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
             execution_timeout=RECONCILE_TIMEOUT,
             result_type=ReconcileSummary,
         )
+        return summary
 
     summary = asyncio.run(run())
     for line in summary.lines():
@@ -293,7 +294,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run a command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        status: int = args.handler(args)
+        return status
     except SettingsError as exc:
         print(f"staysaga: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -158,7 +158,7 @@ class StackDriver:
             if response.status_code < 500:
                 break
         response.raise_for_status()
-        return response.json()["token"]
+        return str(response.json()["token"])
 
     async def start_booking(
         self,
@@ -167,7 +167,7 @@ class StackDriver:
         check_in: date,
         nights: int = 2,
         step_budget_seconds: int | None = None,
-    ) -> WorkflowHandle:
+    ) -> WorkflowHandle[Any, Any]:
         """Start a booking workflow, as the website's "Book" button does (a fault drill
         may give the steps a shorter budget)."""
         booking_id = uuid.uuid4().hex[:16]
@@ -192,13 +192,14 @@ class StackDriver:
             ),
         )
 
-    async def status(self, handle: WorkflowHandle) -> BookingView:
+    async def status(self, handle: WorkflowHandle[Any, Any]) -> BookingView:
         """The booking's status query."""
-        return await handle.query(QUERY_STATUS, result_type=BookingView)
+        view: BookingView = await handle.query(QUERY_STATUS, result_type=BookingView)
+        return view
 
     async def wait_for(
         self,
-        handle: WorkflowHandle,
+        handle: WorkflowHandle[Any, Any],
         done: Any,
         timeout: float = 120.0,
         interval: float = POLL_SECONDS,
@@ -213,11 +214,12 @@ class StackDriver:
                 raise TimeoutError(f"{handle.id} stuck at {view.state} {view.steps}")
             await asyncio.sleep(interval)
 
-    async def pay(self, handle: WorkflowHandle, card_token: str) -> BookingView:
+    async def pay(self, handle: WorkflowHandle[Any, Any], card_token: str) -> BookingView:
         """The submit_payment update; answers once the payment is processed."""
-        return await handle.execute_update(
+        view: BookingView = await handle.execute_update(
             UPDATE_SUBMIT_PAYMENT, PaymentSubmission(card_token=card_token), result_type=BookingView
         )
+        return view
 
     async def book(
         self, user_id: str, room: Room | None = None, card: str = "4242424242424242"

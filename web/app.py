@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.app import create_service_app
 from services.common.settings import Settings, load_settings
+from services.search.api import AMENITIES
 from web import bookings, forms
 from web.backends import BackendError, Backends
 from web.oauth import OAuthClient, OAuthError, new_verifier
@@ -212,7 +213,7 @@ async def results(request: Request) -> Response:
             "prev_link": page_link(page["page"] - 1) if page["page"] > 1 else None,
             "next_link": page_link(page["page"] + 1) if page.get("has_next") else None,
             "sorts": forms.SORTS,
-            "amenities": forms.AMENITIES,
+            "amenities": AMENITIES,
         },
     )
 

@@ -322,7 +322,7 @@ class Settings:
     @property
     def host(self) -> str:
         """The address every service binds to."""
-        return self.values["STAYSAGA_HOST"]
+        return str(self.values["STAYSAGA_HOST"])
 
     @property
     def var_dir(self) -> Path:
@@ -331,24 +331,24 @@ class Settings:
 
     def port(self, component: str) -> int:
         """The port a component listens on."""
-        return self.values[f"{component.upper()}_PORT"]
+        return int(self.values[f"{component.upper()}_PORT"])
 
     def worker_health_port(self, queue: str) -> int:
         """The port where the worker of a task queue answers /healthz and /readyz."""
-        return self.values[f"WORKER_{queue.upper()}_HEALTH_PORT"]
+        return int(self.values[f"WORKER_{queue.upper()}_HEALTH_PORT"])
 
     def url(self, component: str) -> str:
         """The base URL other components use to reach a component."""
         explicit = self.values[f"{component.upper()}_URL"]
         if explicit:
-            return explicit.rstrip("/")
+            return str(explicit).rstrip("/")
         return f"http://{self.host}:{self.port(component)}"
 
     def database_url(self, component: str) -> str:
         """The SQLAlchemy URL of a component's own database."""
         explicit = self.values[f"{component.upper()}_DATABASE_URL"]
         if explicit:
-            return explicit
+            return str(explicit)
         return f"sqlite+aiosqlite:///{(self.var_dir / f'{component}.db').resolve()}"
 
     @property
@@ -371,7 +371,7 @@ class Settings:
         """Where operators open the Temporal web UI."""
         explicit = self.values["TEMPORAL_UI_URL"]
         if explicit:
-            return explicit.rstrip("/")
+            return str(explicit).rstrip("/")
         return f"http://{self.host}:{self.values['TEMPORAL_UI_PORT']}"
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -32,10 +33,10 @@ _BOOKING_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
 def _booking_id(request: Request) -> str:
-    return request.path_params["booking_id"]
+    return str(request.path_params["booking_id"])
 
 
-async def _owned_row(request: Request) -> object:
+async def _owned_row(request: Request) -> Any:
     booking_id = _booking_id(request)
     row = await domain.load(request.app.state.engine, booking_id)
     ensure_owner(principal(request), row.user_id, "payment", booking_id)

@@ -196,7 +196,7 @@ def _intent_facts(request: api.PaymentRequest) -> dict[str, Any]:
 
 async def _intent_state(conn: AsyncConnection, booking_id: str) -> str:
     query = sa.select(intents.c.state).where(intents.c.booking_id == booking_id)
-    return (await conn.execute(query)).scalar_one()
+    return str((await conn.execute(query)).scalar_one())
 
 
 def _payment_values(

@@ -48,11 +48,11 @@ def sweep_interval(ttl_seconds: int) -> float:
 
 
 def _ttl(request: Request) -> int:
-    return request.app.state.settings["RESERVATIONS_HOLD_TTL_SECONDS"]
+    return int(request.app.state.settings["RESERVATIONS_HOLD_TTL_SECONDS"])
 
 
 def _path_id(request: Request, name: str) -> str:
-    raw = request.path_params[name]
+    raw = str(request.path_params[name])
     if not 1 <= len(raw) <= 40:
         raise ValidationProblem([{"field": name, "message": "not a valid id"}], status=400)
     return raw

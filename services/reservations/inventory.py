@@ -119,7 +119,7 @@ def _reservation(row: Any) -> api.Reservation:
     )
 
 
-def _reservations_query() -> sa.Select:
+def _reservations_query() -> sa.Select[Any]:
     return sa.select(*_reservation_columns).join(holds, holds.c.id == reservations.c.hold_id)
 
 
@@ -227,7 +227,8 @@ async def availability(
             },
         )
     by_hotel: dict[int, list[dict[str, Any]]] = {h: [] for h in hotel_ids}
-    for hotel_id, room_type_id, capacity, left, rate, currency in rows:
+    for row in rows:
+        hotel_id, room_type_id, capacity, left, rate, currency = tuple(row)
         found = by_hotel[hotel_id]
         if best_only and (found or left <= 0):
             continue
@@ -251,7 +252,7 @@ async def availability(
 
 
 def _same_request(row: Any, request: api.HoldRequest) -> bool:
-    return (
+    return bool(
         row.user_id == request.user_id
         and row.hotel_id == request.hotel_id
         and row.room_type_id == request.room_type_id
@@ -393,7 +394,7 @@ async def _take_rooms(
         return _hold(row)
 
 
-async def _give_back(conn: AsyncConnection, row: Any, counter: sa.Column) -> None:
+async def _give_back(conn: AsyncConnection, row: Any, counter: sa.Column[int]) -> None:
     """Return one room per night of a hold's stay to a counter, in date order."""
     for night in stay_nights(row.check_in, row.check_out):
         await conn.execute(
