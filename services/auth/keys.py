@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from joserfc.jwk import ECKey, KeySet
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.auth.models import signing_keys
+from services.auth.tables import signing_keys
 from services.common.auth import CLOCK_LEEWAY_SECONDS
 from services.common.db import write_transaction
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.auth.keys import utc
-from services.auth.models import authorization_codes, refresh_tokens, revoked_access_tokens
+from services.auth.tables import authorization_codes, refresh_tokens, revoked_access_tokens
 
 CODE_TTL = timedelta(minutes=1)
 REFRESH_TOKEN_TTL = timedelta(days=14)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.bank import api
 from services.bank.cards import Behaviour, behaviour, brand, luhn_valid
-from services.bank.models import authorizations, cards, ledger_entries
+from services.bank.tables import authorizations, cards, ledger_entries
 from services.common.problems import Problem, ValidationProblem, not_found
 
 _DECLINE_TITLES = {

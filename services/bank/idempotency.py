@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.bank.api import IDEMPOTENCY_IN_FLIGHT, IDEMPOTENCY_MISMATCH
-from services.bank.models import idempotency_keys
+from services.bank.tables import idempotency_keys
 from services.common.db import write_transaction
 from services.common.problems import Problem
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.mailsink import api
-from services.mailsink.models import messages, recipients
+from services.mailsink.tables import messages, recipients
 
 _PARSER = BytesParser(policy=policy.default)
 

@@ -25,7 +25,7 @@ from services.common.db import dialect_insert, write_transaction
 from services.common.problems import Problem, not_found
 from services.payments import api
 from services.payments.bank import BankClient, unavailable
-from services.payments.models import intents, payments, refunds, transitions
+from services.payments.tables import intents, payments, refunds, transitions
 
 log = logging.getLogger("staysaga.payments")
 

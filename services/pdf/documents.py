@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.problems import Problem, ValidationProblem, errors_from_validation
 from services.pdf import api
-from services.pdf.models import documents
 from services.pdf.render import render
+from services.pdf.tables import documents
 
 
 def validate_data(template: str, data: dict[str, Any]) -> api.ReceiptData:

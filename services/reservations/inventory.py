@@ -35,7 +35,7 @@ from services.common.db import (
 )
 from services.common.problems import Problem, ValidationProblem, not_found
 from services.reservations import api
-from services.reservations.models import holds, nights, reservations, room_types
+from services.reservations.tables import holds, nights, reservations, room_types
 
 log = logging.getLogger("staysaga.reservations")
 

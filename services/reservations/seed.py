@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.catalogue import DEFAULT_MIN_POPULATION, generate_hotels, load_cities
 from services.common.db import write_transaction
-from services.reservations.models import holds, nights, reservations, room_types
+from services.reservations.tables import holds, nights, reservations, room_types
 
 log = logging.getLogger("staysaga.reservations.seed")
 _CHUNK = 2000

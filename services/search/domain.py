@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.db import fetch_all
 from services.common.text import search_key
 from services.search import api
-from services.search.models import cities, hotels, room_types
+from services.search.tables import cities, hotels, room_types
 
 _hotel_count = (
     sa.select(sa.func.count())

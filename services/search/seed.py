@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.catalogue import DEFAULT_MIN_POPULATION, generate_hotels, load_cities
 from services.common.db import write_transaction
-from services.search.models import cities, hotels, room_types
+from services.search.tables import cities, hotels, room_types
 
 log = logging.getLogger("staysaga.search.seed")
 _CHUNK = 2000

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.problems import Problem
 from services.users import api, links, mails, outbox, passwords
-from services.users.models import outbox as outbox_table
-from services.users.models import users
+from services.users.tables import outbox as outbox_table
+from services.users.tables import users
 
 # One reset e-mail per account per this many seconds: enough for a person, useless for
 # someone trying to flood a mailbox.

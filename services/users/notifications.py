@@ -12,7 +12,7 @@ from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.mail import Attachment
 from services.common.problems import Problem, ValidationProblem, not_found
 from services.users import api, mails, outbox
-from services.users.models import users
+from services.users.tables import users
 
 log = logging.getLogger("staysaga.users.notifications")
 

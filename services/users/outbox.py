@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.common.mail import Attachment, MailError, SmtpConfig, build_message, send_message
 from services.users import api
 from services.users.mails import Rendered
-from services.users.models import outbox, outbox_attachments
+from services.users.tables import outbox, outbox_attachments
 
 log = logging.getLogger("staysaga.users.outbox")
 

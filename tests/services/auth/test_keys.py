@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.auth.keys import RETIRED_KEY_GRACE, jwks, load_keys, now_utc, rotate_keys
-from services.auth.models import signing_keys
+from services.auth.tables import signing_keys
 from services.common.auth import audience
 from tests.services.auth.conftest import claims_of
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from services.bank.app import create_app
 from services.bank.cards import luhn_valid
-from services.bank.models import authorizations
+from services.bank.tables import authorizations
 from services.common.settings import SettingsError
 from tests.support.harness import problem_field, settings_for
 from tests.support.money import (

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from services.bank import idempotency
-from services.bank.models import idempotency_keys
+from services.bank.tables import idempotency_keys
 from tests.services.bank.test_bank import _authorize
 from tests.support.harness import eventually
 from tests.support.money import SLOW, tokenize

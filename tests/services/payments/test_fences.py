@@ -5,7 +5,7 @@ import asyncio
 
 import sqlalchemy as sa
 
-from services.payments.models import intents
+from services.payments.tables import intents
 from tests.support.harness import eventually
 from tests.support.money import key_headers, tokenize
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.payments.bank import idempotency_key
-from services.payments.models import intents
+from services.payments.tables import intents
 from tests.support.harness import problem_field
 from tests.support.money import key_headers, tokenize
 

@@ -13,7 +13,7 @@ import pytest
 from starlette.applications import Starlette
 
 from services.reservations.app import create_app
-from services.reservations.models import room_types
+from services.reservations.tables import room_types
 from tests.support.harness import running_app, settings_for
 from tests.support.tokens import TestIssuer, bearer
 

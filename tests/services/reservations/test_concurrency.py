@@ -5,7 +5,7 @@ from collections import Counter
 
 import sqlalchemy as sa
 
-from services.reservations.models import holds, nights
+from services.reservations.tables import holds, nights
 from tests.services.reservations.conftest import hold_body
 
 ATTEMPTS = 200

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from services.reservations.models import holds
+from services.reservations.tables import holds
 from tests.services.reservations.conftest import hold_body, rooms_left
 from tests.support.harness import problem_field
 

@@ -3,8 +3,8 @@ import sqlalchemy as sa
 from services.common.catalogue import generate_hotels, load_cities
 from services.common.db import create_engine
 from services.common.migrations import migrate
-from services.reservations.models import nights, room_types
 from services.reservations.seed import seed_inventory
+from services.reservations.tables import nights, room_types
 
 
 async def test_seed_gives_every_catalogue_room_type_its_rooms_and_no_nights(database_url):

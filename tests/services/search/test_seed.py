@@ -2,8 +2,8 @@ import sqlalchemy as sa
 
 from services.common.db import create_engine
 from services.common.migrations import migrate
-from services.search.models import hotels
 from services.search.seed import seed_catalogue
+from services.search.tables import hotels
 
 
 async def test_seed_is_a_noop_once_seeded_and_force_replaces(database_url):

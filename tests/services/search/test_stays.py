@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.common.http import ServiceClients
-from services.reservations.models import nights
+from services.reservations.tables import nights
 from services.search import api
 from services.search.app import create_app
 from tests.support.harness import problem_field, running_app

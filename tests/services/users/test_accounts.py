@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import sqlalchemy as sa
 
-from services.users.models import users
+from services.users.tables import users
 from tests.services.users.conftest import PASSWORD
 from tests.support.harness import problem_field
 from tests.support.tokens import assert_refuses_bad_tokens

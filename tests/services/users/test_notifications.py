@@ -1,6 +1,6 @@
 import sqlalchemy as sa
 
-from services.users.models import outbox
+from services.users.tables import outbox
 from tests.services.users.conftest import users_world
 from tests.support.harness import eventually, problem_field
 from tests.support.mailsink import running_sink
