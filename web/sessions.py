@@ -22,7 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.models import sessions
+from web.tables import sessions
 
 log = logging.getLogger("staysaga.web.sessions")
 

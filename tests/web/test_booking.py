@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID, TaskQueue
 from tests.web.conftest import Site
 from tests.web.fakes import FakeHandle, form_of
-from web.models import sessions
+from web.tables import sessions
 from workflows.models import (
     UPDATE_CANCEL,
     UPDATE_SUBMIT_PAYMENT,
@@ -287,7 +287,7 @@ async def test_an_expired_access_token_is_refreshed_before_use(site: Site, monke
     booking_id = await _start_booking(site)
     site.temporal.views[f"booking-{booking_id}"].receipt_document_id = "doc-9"
     later = time.time() + 3600
-    monkeypatch.setattr("web.app.time.time", lambda: later)
+    monkeypatch.setattr("web.pages.booking.time.time", lambda: later)
     response = await site.client.get(f"/bookings/{booking_id}/receipt")
     assert response.status_code == 200
     grants = [form_of(r)["grant_type"] for r in site.services.calls["/oauth2/token"]]
@@ -296,7 +296,7 @@ async def test_an_expired_access_token_is_refreshed_before_use(site: Site, monke
 
 
 async def test_progress_events_follow_the_saga_until_it_settles(site: Site, monkeypatch):
-    monkeypatch.setattr("web.app.SSE_POLL_SECONDS", 0.01)
+    monkeypatch.setattr("web.pages.booking.SSE_POLL_SECONDS", 0.01)
     await site.log_in()
     booking_id = await _start_booking(site)
     view = site.temporal.views[f"booking-{booking_id}"]

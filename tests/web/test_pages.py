@@ -67,7 +67,7 @@ async def test_filters_reach_search_and_apply(site: Site):
 
 
 async def test_results_have_pages(site: Site, monkeypatch):
-    monkeypatch.setattr("web.app.PAGE_SIZE", 2)  # the test catalogue has 3 Paris hotels
+    monkeypatch.setattr("web.pages.search.PAGE_SIZE", 2)  # the test catalogue has 3 Paris hotels
     first = await site.client.get("/search", params={"city": "Paris"})
     next_link = re.search(r'href="([^"]+)" rel="next"', first.text)
     assert next_link, first.text
@@ -143,3 +143,12 @@ async def test_unknown_hotel_is_404(site: Site):
     response = await site.client.get("/hotels/999999999")
     assert response.status_code == 404
     assert "No such hotel" in response.text
+
+
+def test_prices_show_each_currencys_own_minor_units():
+    from web.pages.common import money
+
+    assert money(12899, "EUR") == "128.99 EUR"
+    assert money(5000, "JPY") == "5,000 JPY"
+    assert money(12345, "KWD") == "12.345 KWD"
+    assert money(None, "EUR") == ""

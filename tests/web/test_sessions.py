@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from services.common.db import create_engine
 from services.common.migrations import migrate
-from web.models import sessions
 from web.sessions import Session, SessionStore
+from web.tables import sessions
 
 
 async def _store(database_url: str) -> SessionStore:

@@ -1,0 +1,310 @@
+"""Booking a room: confirm the stay, pay, follow the saga live, the receipt, cancel, my bookings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from services.common.settings import Settings
+from web import bookings, forms
+from web.backends import BackendError
+from web.pages.common import (
+    access_token,
+    backends_for,
+    csrf_refused,
+    error_page,
+    flash,
+    login_redirect,
+    read_form,
+    render,
+    signed_in_user,
+    stay_query,
+    update_refusal,
+)
+from web.sessions import CSRF_FIELD, csrf_ok
+from workflows.models import BookingRequest, BookingState, BookingView
+
+log = logging.getLogger("staysaga.web")
+
+SSE_POLL_SECONDS = 0.5
+SSE_MAX_SECONDS = 600.0
+SSE_HEARTBEAT_SECONDS = 15.0
+
+
+async def _client(request: Request) -> Any:
+    try:
+        return await bookings.temporal(request.app)
+    except Exception as exc:
+        log.warning("Temporal unavailable: %s", exc)
+        raise HTTPException(503, "Bookings are unavailable right now.") from exc
+
+
+async def _owned_view(request: Request) -> tuple[Any, BookingView]:
+    """The booking in the path, if it is the signed-in traveller's; else 404."""
+    booking_id = request.path_params["booking_id"]
+    if not bookings.valid_booking_id(booking_id):
+        raise HTTPException(404, "No such booking.")
+    client = await _client(request)
+    try:
+        view = await bookings.status(client, booking_id)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(404, "No such booking.") from exc
+        raise HTTPException(503, "Bookings are unavailable right now.") from exc
+    except WorkflowQueryFailedError as exc:
+        raise HTTPException(503, "This booking cannot be read right now.") from exc
+    user = signed_in_user(request)
+    if user is None or view.user_id != user["user_id"]:
+        raise HTTPException(404, "No such booking.")
+    return client, view
+
+
+def _booking_context(request: Request, view: BookingView) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
+    return {
+        "view": view,
+        "progress": [(step.value, label, step in view.steps) for step, label in bookings.PROGRESS],
+        "settled": bookings.is_settled(view),
+        "temporal_url": bookings.workflow_url(
+            settings.temporal_ui_url, settings["TEMPORAL_NAMESPACE"], view.booking_id
+        ),
+        "failed": view.state in (BookingState.FAILED, BookingState.EXPIRED),
+    }
+
+
+async def book(request: Request) -> Response:
+    """GET /book: confirm the stay and the guest's name; POST starts the saga."""
+    if signed_in_user(request) is None:
+        return login_redirect(request)
+    source = request.query_params if request.method == "GET" else await request.form()
+    if request.method == "POST" and not csrf_ok(request, source.get(CSRF_FIELD)):
+        return csrf_refused(request)
+    stay = forms.Form()
+    forms.stay(stay, source)
+    v = stay.values
+    try:
+        hotel_id = int(str(source.get("hotel_id", "")))
+        room_type_id = int(str(source.get("room_type_id", "")))
+    except ValueError:
+        return error_page(request, 400, "Choose a room first")
+    if not stay.ok or not v["check_in"] or not v["check_out"]:
+        return RedirectResponse(f"/hotels/{hotel_id}?{stay_query(v)}", 303)
+    hotel = await backends_for(request).hotel(hotel_id)
+    room = next((r for r in (hotel or {}).get("room_types", []) if r["id"] == room_type_id), None)
+    if hotel is None or room is None:
+        return error_page(request, 404, "No such room")
+    nights = (v["check_out"] - v["check_in"]).days
+    user = signed_in_user(request)
+    assert user is not None
+    context = {
+        "hotel": hotel,
+        "room": room,
+        "stay": v,
+        "nights": nights,
+        "total": room["nightly_rate"] * nights,
+        "guest_name": user.get("name") or "",
+    }
+    if request.method == "GET":
+        return render(request, "book.html", context)
+    form = forms.guest_name_form(source)  # type: ignore[arg-type]
+    if not form.ok:
+        context["guest_name"] = form.values["guest_name"]
+        return render(request, "book.html", {**context, "errors": form.errors}, 400)
+    booking_id = bookings.new_booking_id()
+    client = await _client(request)
+    try:
+        await bookings.start(
+            client,
+            BookingRequest(
+                booking_id=booking_id,
+                user_id=user["user_id"],
+                hotel_id=hotel_id,
+                room_type_id=room_type_id,
+                check_in=v["check_in"],
+                check_out=v["check_out"],
+                guests=v["guests"] or 1,
+                guest_name=form.values["guest_name"],
+            ),
+        )
+        # The hold takes a moment: the checkout page wants its countdown.
+        await bookings.wait_until_held(client, booking_id)
+    except RPCError as exc:
+        log.warning("starting a booking failed: %s", exc)
+        return error_page(
+            request, 503, "We could not hold the room", "Nothing was charged. Please try again."
+        )
+    return RedirectResponse(f"/bookings/{booking_id}/checkout", 303)
+
+
+async def checkout(request: Request) -> Response:
+    """GET/POST /bookings/{id}/checkout: the card form, and the payment update."""
+    if signed_in_user(request) is None:
+        return login_redirect(request)
+    client, view = await _owned_view(request)
+    context = _booking_context(request, view)
+    if view.state != BookingState.AWAITING_PAYMENT:
+        if view.state == BookingState.STARTED and request.method == "GET":
+            return render(request, "booking.html", context)
+        return RedirectResponse(f"/bookings/{view.booking_id}", 303)
+    if request.method == "GET":
+        return render(request, "checkout.html", {**context, "form": forms.Form()})
+    data = await read_form(request)
+    if data is None:
+        return csrf_refused(request)
+    form = forms.card_form(data)
+    card = form.values.pop("card")
+    if form.ok:
+        try:
+            token = await backends_for(request).tokenize_card(card)
+        except BackendError as exc:
+            field = exc.field if exc.field is not None and exc.field in card else "number"
+            if exc.status in (400, 402, 422):
+                form.errors[field] = str(exc.problem.get("detail") or "The bank refused this card.")
+            else:
+                form.errors["form"] = "The bank is not answering. Nothing was charged; try again."
+        else:
+            try:
+                await bookings.submit_payment(client, view.booking_id, token["token"])
+            except WorkflowUpdateFailedError as exc:
+                cause = update_refusal(exc)
+                form.errors["form"] = f"The booking did not accept the payment: {cause}"
+            except RPCError as exc:
+                log.warning("payment update failed: %s", exc)
+                form.errors["form"] = "We could not submit the payment. Nothing was charged."
+            else:
+                return RedirectResponse(f"/bookings/{view.booking_id}", 303)
+    return render(request, "checkout.html", {**context, "form": form, "errors": form.errors}, 400)
+
+
+async def booking_page(request: Request) -> Response:
+    """GET /bookings/{id}: the saga's progress, then the confirmation or the failure."""
+    if signed_in_user(request) is None:
+        return login_redirect(request)
+    _, view = await _owned_view(request)
+    return render(request, "booking.html", _booking_context(request, view))
+
+
+async def booking_events(request: Request) -> Response:
+    """GET /bookings/{id}/events: server-sent events from the status query."""
+    if signed_in_user(request) is None:
+        raise HTTPException(401, "Log in first.")
+    client, view = await _owned_view(request)
+
+    async def stream() -> AsyncIterator[str]:
+        started = last_beat = time.monotonic()
+        last = None
+        current = view
+        while True:
+            payload = json.dumps(
+                {
+                    "state": current.state.value,
+                    "steps": [s.value for s in current.steps],
+                    "done": bookings.is_settled(current),
+                    "failure_reason": current.failure_reason,
+                }
+            )
+            if payload != last:
+                yield f"event: status\ndata: {payload}\n\n"
+                last = payload
+            if bookings.is_settled(current) or time.monotonic() - started > SSE_MAX_SECONDS:
+                return
+            if time.monotonic() - last_beat > SSE_HEARTBEAT_SECONDS:
+                yield ": still here\n\n"
+                last_beat = time.monotonic()
+            await asyncio.sleep(SSE_POLL_SECONDS)
+            if await request.is_disconnected():
+                return
+            try:
+                current = await bookings.status(client, view.booking_id)
+            except (RPCError, WorkflowQueryFailedError):
+                continue
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def receipt(request: Request) -> Response:
+    """GET /bookings/{id}/receipt: the receipt PDF, fetched with the traveller's token."""
+    if signed_in_user(request) is None:
+        return login_redirect(request)
+    _, view = await _owned_view(request)
+    if not view.receipt_document_id:
+        return error_page(request, 404, "The receipt is not ready yet")
+    token = await access_token(request)
+    if token is None:
+        return login_redirect(request)
+    try:
+        document = await backends_for(request).document(view.receipt_document_id, token)
+    except BackendError as exc:
+        status = 404 if exc.status in (403, 404) else 503
+        return error_page(request, status, "The receipt is not available right now")
+    return Response(
+        document.content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="receipt-{view.booking_id}.pdf"',
+        },
+    )
+
+
+async def cancel(request: Request) -> Response:
+    """GET /bookings/{id}/cancel shows the refund; POST cancels."""
+    if signed_in_user(request) is None:
+        return login_redirect(request)
+    client, view = await _owned_view(request)
+    try:
+        quote = await bookings.cancellation_quote(client, view.booking_id)
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        log.warning("cancellation quote failed: %s", exc)
+        return error_page(request, 503, "Cancelling is unavailable right now")
+    context = {**_booking_context(request, view), "quote": quote}
+    if request.method == "GET":
+        return render(request, "cancel.html", context)
+    if await read_form(request) is None:
+        return csrf_refused(request)
+    if not quote.cancellable:
+        return render(request, "cancel.html", context, 409)
+    try:
+        await bookings.cancel(client, view.booking_id, "cancelled by the traveller")
+    except WorkflowUpdateFailedError as exc:
+        cause = update_refusal(exc)
+        return render(request, "cancel.html", {**context, "error": cause}, 409)
+    flash(request, "Your booking is cancelled.")
+    return RedirectResponse(f"/bookings/{view.booking_id}", 303)
+
+
+async def my_bookings(request: Request) -> Response:
+    """GET /bookings: the traveller's bookings."""
+    user = signed_in_user(request)
+    if user is None:
+        return login_redirect(request)
+    client = await _client(request)
+    try:
+        found = await bookings.list_for_user(client, user["user_id"])
+    except RPCError as exc:
+        log.warning("listing bookings failed: %s", exc)
+        return error_page(request, 503, "Your bookings are unavailable right now")
+    settings: Settings = request.app.state.settings
+    return render(
+        request,
+        "bookings.html",
+        {
+            "items": found,
+            "ui": settings.temporal_ui_url,
+            "namespace": settings["TEMPORAL_NAMESPACE"],
+            "workflow_url": bookings.workflow_url,
+        },
+    )
