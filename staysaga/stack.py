@@ -33,6 +33,7 @@ from temporalio.client import Client
 from services.common.settings import COMPONENTS, Settings
 from staysaga.components import SERVICE_APPS, workers_to_run
 from staysaga.secrets import OAUTH_CLIENTS, StackSecrets
+from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
 from temporal.client import connect
 from temporal.devserver import dev_server_args
 
@@ -40,7 +41,6 @@ STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 120.0
 # One readiness probe gets this long; the launcher retries it until READY_TIMEOUT_SECONDS.
 READY_PROBE_TIMEOUT_SECONDS = 10.0
-_MAX_DOUBLINGS = 60
 # Probes and waits a watcher may be cancelled in use asyncio.timeout, not asyncio.wait_for:
 # on Python 3.11 wait_for loses a cancellation that lands as its awaitable finishes.
 _PR_SET_PDEATHSIG = 1
@@ -51,95 +51,6 @@ Probe = Callable[[], Awaitable[None]]
 
 class StackError(RuntimeError):
     """The stack cannot start or keep running; the message says why."""
-
-
-@dataclass(frozen=True)
-class RestartPolicy:
-    """How long to wait before restarting a child that exited, and when it is degraded."""
-
-    first_delay: float = 0.5
-    max_delay: float = 30.0
-    calm_after: float = 60.0
-    """A child that ran this many seconds before exiting starts a new streak of exits."""
-    degraded_after: int = 3
-    """From this many exits in a row, the child is reported degraded."""
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RestartPolicy:
-        """The policy the settings ask for."""
-        return cls(max_delay=settings["STAYSAGA_RESTART_MAX_DELAY_SECONDS"])
-
-    def delay(self, streak: int) -> float:
-        """The wait before restarting a child that exited `streak` times in a row."""
-        doublings = min(max(streak - 1, 0), _MAX_DOUBLINGS)
-        return float(min(self.first_delay * 2**doublings, self.max_delay))
-
-
-@dataclass(frozen=True)
-class Restart:
-    """The launcher's answer to one exit: wait `delay` seconds, then start the child again."""
-
-    delay: float
-    streak: int
-    """Exits in a row, this one included."""
-    span: float
-    """Seconds from the first exit of the streak to this one."""
-    degraded: bool
-
-
-@dataclass
-class ExitHistory:
-    """A child's unbroken streak of exits, which sets how long it waits to restart."""
-
-    policy: RestartPolicy = field(default_factory=RestartPolicy)
-    streak: int = 0
-    since: float = 0.0
-
-    def record(self, now: float, ran_for: float) -> Restart:
-        """Note an exit after `ran_for` seconds of running; say when to restart."""
-        if ran_for >= self.policy.calm_after:
-            self.streak = 0
-        if self.streak == 0:
-            self.since = now
-        self.streak += 1
-        return Restart(
-            delay=self.policy.delay(self.streak),
-            streak=self.streak,
-            span=now - self.since,
-            degraded=self.streak >= self.policy.degraded_after,
-        )
-
-
-@dataclass(frozen=True)
-class Liveness:
-    """How a running child is probed: every `interval` s, each answer awaited `timeout` s."""
-
-    interval: float = 2.0
-    timeout: float = 2.0
-    failures: int = 3
-    """This many failed probes in a row and the child is restarted."""
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Liveness:
-        """The probing the settings ask for."""
-        return cls(
-            interval=settings["STAYSAGA_PROBE_INTERVAL_SECONDS"],
-            timeout=settings["STAYSAGA_PROBE_TIMEOUT_SECONDS"],
-            failures=settings["STAYSAGA_PROBE_FAILURES"],
-        )
-
-
-@dataclass
-class Misses:
-    """Failed liveness probes in a row of one child."""
-
-    allowed: int
-    count: int = 0
-
-    def record(self, answered: bool) -> bool:
-        """Count one probe; True once `allowed` probes in a row have failed."""
-        self.count = 0 if answered else self.count + 1
-        return self.count >= self.allowed
 
 
 @dataclass
