@@ -15,6 +15,9 @@ What runs, each as its own process on a free loopback port:
 The ceiling is measured first, then Search, for the same duration and connection count,
 in the same run. Search requests are city searches with dates: cities drawn weighted by
 population, check-in 1 to 180 days ahead, 1 to 7 nights, 1 to 4 guests.
+
+One module because it is one benchmark: the stand-in issuer, the ceiling, the load
+generator and the report share the run's processes and figures.
 """
 
 from __future__ import annotations

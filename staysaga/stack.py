@@ -10,6 +10,10 @@ exit in a row, up to a cap. One that keeps failing is reported degraded and retr
 long as the launcher runs, while the rest keep running: only SIGINT or SIGTERM (or a
 failure while first starting) stops the stack, every child (process group included),
 newest first.
+
+One module because it is one supervisor: start order, readiness, liveness, restarts and
+shutdown all act on the same children and the same stop event; its policy alone lives
+in `staysaga.supervision`.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ e-mail is late: those steps retry until they succeed. Then the workflow waits fo
 cancel, sends a reminder the day before check-in, and completes after check-out.
 
 Deterministic code only: time from workflow.now(), no I/O, imports passed through.
+
+One module because it is one workflow definition: the sandbox loads it per run, and its
+steps share the booking's state (view, hold, card token, cancel request).
 """
 
 from __future__ import annotations

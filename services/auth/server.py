@@ -5,6 +5,9 @@ the event loop (body read, headers kept), then handed to authlib in a worker thr
 (`starlette.concurrency.run_in_threadpool`). When authlib's hooks need the database they
 hop back onto the event loop with `anyio.from_thread.run`, using the service's one async
 engine: no second, synchronous engine or driver, and the loop never blocks on authlib.
+
+One module because authlib's grants, endpoints and server share one adapter and its
+thread-to-loop bridge.
 """
 
 from __future__ import annotations

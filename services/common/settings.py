@@ -3,6 +3,9 @@
 `load_settings()` validates everything at start-up and raises `SettingsError` naming the
 first bad variable. `describe_settings()` lists every variable with its default, for
 `staysaga config` and the README.
+
+One module because every setting is declared, validated and documented in one table
+(`./dev config` prints it).
 """
 
 from __future__ import annotations

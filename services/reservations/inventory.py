@@ -10,6 +10,9 @@ night without a row is fully available. All nights of a stay are taken in one tr
 Lock order, which keeps PostgreSQL free of deadlocks: every transaction touches at most
 one hold's row first, then the nights of one room type in ascending date order. That is
 why expired holds are given back each in its own transaction, never inside another one.
+
+One module because every statement that moves a night's counters lives here, where the
+lock order above can be read and kept.
 """
 
 from __future__ import annotations
