@@ -41,9 +41,15 @@ def _service(module: str) -> str | None:
 
 
 def _is_contract(imported: str) -> bool:
-    """A service's public contract: `services.<name>.api` (or a name in it)."""
+    """A service's public contract, `services.<name>.api`, or its client,
+    `services.<name>.client` (or a name in either)."""
     parts = imported.split(".")
-    return len(parts) >= 3 and parts[0] == "services" and parts[2] == "api"
+    return len(parts) >= 3 and parts[0] == "services" and parts[2] in ("api", "client")
+
+
+def _names_contract(module: str, imported: str) -> bool:
+    """`from services.<name> import api` (or `client`): the import names the package."""
+    return f"{imported}.api" in IMPORTS[module] or f"{imported}.client" in IMPORTS[module]
 
 
 def _violations(rule) -> list[str]:
@@ -56,7 +62,19 @@ def test_a_service_imports_only_common_and_other_services_contracts():
         if own in (None, "common") or other in (None, "common", own):
             return False
         # `from services.bank import api` names the contract too.
-        return not _is_contract(imported) and f"{imported}.api" not in IMPORTS[module]
+        return not _is_contract(imported) and not _names_contract(module, imported)
+
+    assert _violations(breaks) == []
+
+
+def test_a_client_imports_only_its_own_contract_and_common():
+    def breaks(module: str, imported: str) -> bool:
+        parts = module.split(".")
+        if parts[0] != "services" or parts[-1] != "client" or _service(imported) is None:
+            return False
+        own = f"services.{parts[1]}"
+        allowed = imported in (own, f"{own}.api") or imported.startswith(f"{own}.api.")
+        return _service(imported) != "common" and not allowed
 
     assert _violations(breaks) == []
 
@@ -90,7 +108,7 @@ def test_activities_web_and_temporal_reach_services_only_through_their_contracts
         return (
             other not in (None, "common")
             and not _is_contract(imported)
-            and (f"{imported}.api" not in IMPORTS[module])
+            and not _names_contract(module, imported)
         )
 
     assert _violations(breaks) == []
