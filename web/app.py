@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.app import create_service_app
 from services.common.settings import Settings, load_settings
+from services.reservations.api import RoomTypeAvailability
 from services.search.api import AMENITIES
 from web import bookings, forms
 from web.backends import BackendError, Backends
@@ -232,7 +233,7 @@ async def hotel_page(request: Request) -> Response:
     v = form.values
     dated = form.ok and v["check_in"] is not None and v["check_out"] is not None
     guests = v["guests"] or 1
-    availability: dict[int, dict[str, Any]] | None = None
+    availability: dict[int, RoomTypeAvailability] | None = None
     availability_error = None
     nights = (v["check_out"] - v["check_in"]).days if dated else None
     if dated:
@@ -249,13 +250,12 @@ async def hotel_page(request: Request) -> Response:
         available = None
         if entry is not None:
             # Reservations says how many rooms are left for the whole stay.
-            raw = entry.get("rooms_left", entry.get("available"))
-            available = raw if isinstance(raw, bool) else int(raw) if isinstance(raw, int) else None
+            available = entry.rooms_left
         elif availability is not None:
             available = 0
         total = None
         if nights:
-            total = (entry or {}).get("total") or room["nightly_rate"] * nights
+            total = (entry.total if entry is not None else 0) or room["nightly_rate"] * nights
         rooms.append(
             {
                 **room,
