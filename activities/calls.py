@@ -1,4 +1,5 @@
-"""How an activity calls a service: service token, idempotency key, errors mapped.
+"""How an activity calls a service: through the service's client (`run`), or for a service
+without one yet, by path (`call`); service token, deadline, heartbeats, errors mapped.
 
 A business refusal (4xx) becomes a non-retryable ApplicationError whose type the workflow
 understands; anything that may pass (5xx, timeouts, a refused connection, auth trouble)
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -25,6 +27,8 @@ from services.common.deadlines import deadline_var
 from services.common.http import Reply, ServiceClient, ServiceError
 
 log = logging.getLogger("staysaga.activities")
+
+T = TypeVar("T")
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 """How often an activity waiting for a service tells Temporal it lives (the SDK sends at
@@ -63,7 +67,7 @@ def step_deadline() -> float | None:
     return min(ends).timestamp() if ends else None
 
 
-async def _heartbeating(request: asyncio.Future[Reply]) -> Reply:
+async def _heartbeating(request: asyncio.Future[T]) -> T:
     """Await a call, heartbeating while it takes long (inside an activity)."""
     if not activity.in_activity():
         return await request
@@ -72,6 +76,27 @@ async def _heartbeating(request: asyncio.Future[Reply]) -> Reply:
         if done:
             return request.result()
         activity.heartbeat()
+
+
+async def run(request: Coroutine[Any, Any, T], component: str) -> T:
+    """Await a client's call to `component` for an activity (see the module's doc)."""
+    token = deadline_var.set(step_deadline())
+    try:
+        # The call runs as a task made after the deadline was set: it carries the deadline.
+        future = asyncio.ensure_future(request)
+        try:
+            return await _heartbeating(future)
+        finally:
+            future.cancel()
+    except ServiceError as error:
+        refusal = business_error(error)
+        if refusal is not None:
+            raise refusal from None
+        if error.status in (401, 403):
+            log.error("%s refused our service token: %s", component, error)
+        raise
+    finally:
+        deadline_var.reset(token)
 
 
 async def call(
@@ -85,23 +110,15 @@ async def call(
     ok_statuses: tuple[int, ...] = (),
 ) -> Reply | None:
     """Call a service for an activity; None when the status is one of `ok_statuses`."""
-    token = deadline_var.set(step_deadline())
-    try:
-        request = asyncio.ensure_future(
-            service.request(method, path, scopes=scopes, json=json, idempotency_key=idempotency_key)
-        )
+
+    async def request() -> Reply | None:
         try:
-            return await _heartbeating(request)
-        finally:
-            request.cancel()
-    except ServiceError as error:
-        if error.status in ok_statuses:
-            return None
-        refusal = business_error(error)
-        if refusal is not None:
-            raise refusal from None
-        if error.status in (401, 403):
-            log.error("%s refused our service token: %s", service.component, error)
-        raise
-    finally:
-        deadline_var.reset(token)
+            return await service.request(
+                method, path, scopes=scopes, json=json, idempotency_key=idempotency_key
+            )
+        except ServiceError as error:
+            if error.status in ok_statuses:
+                return None
+            raise
+
+    return await run(request(), service.component)

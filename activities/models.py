@@ -1,15 +1,19 @@
 """Inputs and outputs of every activity: one model in, one model out.
 
-Imported by the workflow through the sandbox, so: models and names only. No e-mail
-address or card number ever appears here (histories keep these payloads).
+Imported by the workflow through the sandbox, so: models and names only (a service's
+contract is that too). No e-mail address or card number ever appears here (histories keep
+these payloads). Where the saga keeps fewer fields than a service answers, the model is
+its own, so that the payloads in recorded histories still read.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from services.reservations import api as reservations_api
 
 # Activity names, shared by the workflow, the workers and the tests' stand-ins.
 DESCRIBE_HOTEL = "describe_hotel"
@@ -32,13 +36,6 @@ PAYMENT_DECLINED = "PaymentDeclined"
 BAD_REQUEST = "BadRequest"
 
 
-class NightPrice(BaseModel):
-    """The price of one night of a stay, in minor units."""
-
-    night: date
-    price: int
-
-
 class HotelRef(BaseModel):
     """A room type of a hotel, as the traveller chose it."""
 
@@ -55,20 +52,17 @@ class HotelInfo(BaseModel):
     capacity: int
 
 
-class HoldInput(BaseModel):
-    """Hold one room of a type for every night of a stay."""
+HoldInput = reservations_api.HoldRequest
+"""Hold one room of a type for every night of a stay: Reservations' own request. Every
+booking the workflow accepts makes a valid one (`BookingRequest` is the stricter)."""
 
-    booking_id: str
-    user_id: str
-    hotel_id: int
-    room_type_id: int
-    check_in: date
-    check_out: date
-    guests: int
+NightPrice = reservations_api.NightPrice
+"""The price of one night of a stay, in minor units: Reservations' own."""
 
 
 class Hold(BaseModel):
-    """A placed hold."""
+    """A placed hold: the fields of Reservations' `Hold` that the saga keeps (its histories
+    carry these, so the activity answers no more of them)."""
 
     hold_id: str
     expires_at: datetime
@@ -84,7 +78,7 @@ class HoldRef(BaseModel):
 
 
 class Reservation(BaseModel):
-    """A confirmed reservation."""
+    """A confirmed reservation: the fields of Reservations' `Reservation` the saga keeps."""
 
     reservation_id: str
     confirmation_code: str
@@ -121,7 +115,8 @@ class RefundInput(BaseModel):
 
 
 class Payment(BaseModel):
-    """A payment as Payments reports it."""
+    """A payment as the saga keeps it (its histories carry these fields), from Payments'
+    `Payment`; `reference` is the bank's authorization id."""
 
     payment_id: str
     status: str

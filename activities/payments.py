@@ -8,21 +8,22 @@ from typing import Any
 from temporalio import activity
 
 from activities import models as act
-from activities.calls import call
+from activities.calls import run
 from services.common.http import ServiceClients
+from services.payments import api
+from services.payments.client import PaymentsClient
 
-CHARGE = "payments:charge"
 
-
-def _payment(body: dict[str, Any]) -> act.Payment:
+def _payment(payment: api.Payment) -> act.Payment:
+    """The saga's view of a payment (the fields its histories carry)."""
     return act.Payment(
-        payment_id=body["payment_id"],
-        status=body["status"],
-        amount=body["amount"],
-        captured=body.get("captured", 0),
-        refunded=body.get("refunded", 0),
-        currency=body["currency"],
-        reference=body.get("bank_authorization_id"),
+        payment_id=payment.payment_id,
+        status=payment.status,
+        amount=payment.amount,
+        captured=payment.captured,
+        refunded=payment.refunded,
+        currency=payment.currency,
+        reference=payment.bank_authorization_id,
     )
 
 
@@ -34,55 +35,34 @@ class PaymentActivities:
     """
 
     def __init__(self, clients: ServiceClients) -> None:
-        self.api = clients["payments"]
+        self.payments = PaymentsClient(clients["payments"])
 
     @activity.defn(name=act.AUTHORIZE_PAYMENT)
     async def authorize_payment(self, data: act.AuthorizeInput) -> act.Payment:
         """Authorise the amount on the card token."""
-        response = await call(
-            self.api, "POST", "/payments", scopes=CHARGE, json=data.model_dump(mode="json")
-        )
-        assert response is not None
-        return _payment(response.json())
+        # Unvalidated here: Payments judges the request, and its 422 is a business refusal.
+        request = api.PaymentRequest.model_construct(**data.model_dump())
+        return _payment(await run(self.payments.authorize(request), "payments"))
 
     @activity.defn(name=act.CAPTURE_PAYMENT)
     async def capture_payment(self, data: act.PaymentRef) -> act.Payment:
         """Capture the authorised amount."""
-        response = await call(
-            self.api, "POST", f"/payments/{data.booking_id}/capture", scopes=CHARGE, json={}
-        )
-        assert response is not None
-        return _payment(response.json())
+        return _payment(await run(self.payments.capture(data.booking_id), "payments"))
 
     @activity.defn(name=act.VOID_PAYMENT)
     async def void_payment(self, data: act.PaymentRef) -> act.Payment:
         """Void the booking's authorization; with none yet, Payments records the void so
         that an authorization landing later is voided too."""
-        response = await call(
-            self.api, "POST", f"/payments/{data.booking_id}/void", scopes=CHARGE, json={}
-        )
-        assert response is not None
-        body = response.json()
-        if body.get("payment") is None:
-            return act.Payment(payment_id="", status=body["status"], amount=0, currency="")
-        return _payment(body["payment"])
+        result = await run(self.payments.void(data.booking_id), "payments")
+        if result.payment is None:
+            return act.Payment(payment_id="", status=result.status, amount=0, currency="")
+        return _payment(result.payment)
 
     @activity.defn(name=act.REFUND_PAYMENT)
     async def refund_payment(self, data: act.RefundInput) -> act.Payment:
-        """Refund part or all of the captured amount, once per refund id."""
-        response = await call(
-            self.api,
-            "POST",
-            f"/payments/{data.booking_id}/refunds",
-            scopes=CHARGE,
-            json={"amount": data.amount, "refund_id": data.refund_id},
-        )
-        assert response is not None
-        body = response.json()
-        # The refund endpoint may answer with the refund or with the payment.
-        if "payment" in body:
-            body = body["payment"]
-        return _payment(body)
+        """Refund part or all of the captured amount, once per refund id; the payment after."""
+        request = api.RefundRequest.model_construct(amount=data.amount, refund_id=data.refund_id)
+        return _payment(await run(self.payments.refund(data.booking_id, request), "payments"))
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of this queue."""

@@ -11,25 +11,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import models as act
-from activities.calls import call
+from activities.calls import run
 from services.common.http import ServiceClients
 from services.payments import api as payments_api
+from services.payments.client import PaymentsClient
 from services.reservations import api as reservations_api
+from services.reservations.client import ReservationsClient
 from temporal.names import BOOKING_STATUS, booking_workflow_id
 
 log = logging.getLogger("staysaga.reconciler")
-
-PAYMENTS_RECONCILE = "payments:reconcile"
-RESERVATIONS_RECONCILE = "reservations:reconcile"
-RESERVATIONS_READ = "reservations:read"
-RESERVATIONS_WRITE = "reservations:write"
 
 # BookingStatus values (workflows.models.BookingState) by what they say of the booking.
 SETTLED_STATES = frozenset({"CONFIRMED", "CANCELLED", "COMPLETED"})
@@ -59,14 +55,13 @@ def verdict(status: WorkflowExecutionStatus | None, booking_status: str | None) 
     return act.GAVE_UP, f"workflow {status.name.lower()}, booking {booking_status or 'unknown'}"
 
 
-def _query(data: act.SuspectQuery) -> str:
-    return urlencode(
-        {
-            "older_than": data.older_than_seconds,
-            "within": data.within_seconds,
-            "limit": data.limit,
-        }
-    )
+def _query(data: act.SuspectQuery) -> dict[str, Any]:
+    """The fields of a service's `SuspectQuery`, which it validates itself."""
+    return {
+        "older_than": data.older_than_seconds,
+        "within": data.within_seconds,
+        "limit": data.limit,
+    }
 
 
 def _repaired(booking_id: str, kind: str, changed: bool, what: str) -> act.Repaired:
@@ -86,28 +81,24 @@ class PaymentReconcileActivities:
     (through the worker's own client)."""
 
     def __init__(self, clients: ServiceClients) -> None:
-        self.api = clients["payments"]
+        self.payments = PaymentsClient(clients["payments"])
 
     @activity.defn(name=act.LIST_PAYMENT_SUSPECTS)
     async def list_payment_suspects(self, data: act.SuspectQuery) -> act.Suspects:
         """Payments that may hold money nobody will capture."""
-        path = f"/reconciliation/suspects?{_query(data)}"
-        response = await call(self.api, "GET", path, scopes=PAYMENTS_RECONCILE)
-        assert response is not None
+        query = payments_api.SuspectQuery.model_construct(**_query(data))
+        found = await run(self.payments.suspects(query), "payments")
         return act.Suspects(
             items=[
-                act.Suspect(booking_id=item["booking_id"], kind=_PAYMENT_KINDS[item["kind"]])
-                for item in response.json()["items"]
+                act.Suspect(booking_id=item.booking_id, kind=_PAYMENT_KINDS[item.kind])
+                for item in found.items
             ]
         )
 
     @activity.defn(name=act.REPAIR_PAYMENT)
     async def repair_payment(self, data: act.Suspect) -> act.Repaired:
         """Void what the booking left authorized, at the bank too, and record it."""
-        path = f"/reconciliation/{data.booking_id}/repair"
-        response = await call(self.api, "POST", path, scopes=PAYMENTS_RECONCILE, json={})
-        assert response is not None
-        voided = response.json()["voided"]
+        voided = (await run(self.payments.repair(data.booking_id), "payments")).voided
         what = "voided bank authorization " + ", ".join(voided) if voided else "nothing open"
         return _repaired(data.booking_id, data.kind, bool(voided), what)
 
@@ -140,22 +131,21 @@ class ReservationReconcileActivities:
     """The reconciler's activities on the `reservations` queue."""
 
     def __init__(self, clients: ServiceClients) -> None:
-        self.api = clients["reservations"]
+        self.reservations = ReservationsClient(clients["reservations"])
 
     @activity.defn(name=act.LIST_RESERVATION_SUSPECTS)
     async def list_reservation_suspects(self, data: act.SuspectQuery) -> act.Suspects:
         """Confirmed reservations and lapsed holds whose bookings need a check."""
-        path = f"/reconciliation/suspects?{_query(data)}"
-        response = await call(self.api, "GET", path, scopes=RESERVATIONS_RECONCILE)
-        assert response is not None
+        query = reservations_api.SuspectQuery.model_construct(**_query(data))
+        found = await run(self.reservations.suspects(query), "reservations")
         return act.Suspects(
             items=[
                 act.Suspect(
-                    booking_id=item["booking_id"],
-                    kind=_RESERVATION_KINDS[item["kind"]],
-                    hold_id=item["hold_id"],
+                    booking_id=item.booking_id,
+                    kind=_RESERVATION_KINDS[item.kind],
+                    hold_id=item.hold_id,
                 )
-                for item in response.json()["items"]
+                for item in found.items
             ]
         )
 
@@ -163,17 +153,9 @@ class ReservationReconcileActivities:
     async def repair_reservation(self, data: act.Suspect) -> act.Repaired:
         """Release the booking's hold: the rooms go back, a reservation is cancelled."""
         assert data.hold_id, "a reservation suspect names its hold"
-        path = f"/holds/{data.hold_id}"
-        before = await call(self.api, "GET", path, scopes=RESERVATIONS_READ)
-        assert before is not None
-        kept = before.json()["status"] in (
-            reservations_api.HOLD_HELD,
-            reservations_api.HOLD_CONFIRMED,
-        )
-        released = await call(
-            self.api, "POST", f"{path}/release", scopes=RESERVATIONS_WRITE, json={}
-        )
-        assert released is not None
+        before = await run(self.reservations.show_hold(data.hold_id), "reservations")
+        kept = before.status in (reservations_api.HOLD_HELD, reservations_api.HOLD_CONFIRMED)
+        await run(self.reservations.release(data.hold_id), "reservations")
         what = f"released hold {data.hold_id}" if kept else "nothing kept"
         return _repaired(data.booking_id, data.kind, kept, what)
 

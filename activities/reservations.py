@@ -9,17 +9,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import models as act
-from activities.calls import call
+from activities.calls import call, run
 from services.common.http import ServiceClients
-
-WRITE = "reservations:write"
+from services.reservations import api
+from services.reservations.client import ReservationsClient
 
 
 class ReservationActivities:
     """Calls the Reservations service."""
 
     def __init__(self, clients: ServiceClients) -> None:
-        self.api = clients["reservations"]
+        self.reservations = ReservationsClient(clients["reservations"])
         self.search = clients["search"]
 
     @activity.defn(name=act.DESCRIBE_HOTEL)
@@ -49,35 +49,39 @@ class ReservationActivities:
     @activity.defn(name=act.HOLD_ROOM)
     async def hold_room(self, data: act.HoldInput) -> act.Hold:
         """Hold a room for the stay (idempotent on the booking id)."""
-        response = await call(
-            self.api, "POST", "/holds", scopes=WRITE, json=data.model_dump(mode="json")
-        )
-        assert response is not None
-        body = response.json()
-        if body.get("status") in ("expired", "released"):
+        hold = await run(self.reservations.hold(data), "reservations")
+        if hold.status in (api.HOLD_EXPIRED, api.HOLD_RELEASED):
             # A retry found the hold this booking placed earlier, already lapsed.
             raise ApplicationError(
                 "Your hold on the room expired.", type=act.HOLD_EXPIRED, non_retryable=True
             )
-        return act.Hold.model_validate(body)
+        return act.Hold(
+            hold_id=hold.hold_id,
+            expires_at=hold.expires_at,
+            nights=hold.nights,
+            total=hold.total,
+            currency=hold.currency,
+        )
 
     @activity.defn(name=act.RELEASE_HOLD)
     async def release_hold(self, data: act.HoldRef) -> act.Done:
         """Give the held nights back (idempotent)."""
-        await call(self.api, "POST", f"/holds/{data.hold_id}/release", scopes=WRITE)
+        await run(self.reservations.release(data.hold_id), "reservations")
         return act.Done()
 
     @activity.defn(name=act.CONFIRM_RESERVATION)
     async def confirm_reservation(self, data: act.HoldRef) -> act.Reservation:
         """Turn the hold into a reservation (idempotent)."""
-        response = await call(self.api, "POST", f"/holds/{data.hold_id}/confirm", scopes=WRITE)
-        assert response is not None
-        return act.Reservation.model_validate(response.json())
+        reservation = await run(self.reservations.confirm(data.hold_id), "reservations")
+        return act.Reservation(
+            reservation_id=reservation.reservation_id,
+            confirmation_code=reservation.confirmation_code,
+        )
 
     @activity.defn(name=act.CANCEL_RESERVATION)
     async def cancel_reservation(self, data: act.ReservationRef) -> act.Done:
         """Cancel a reservation, its nights back to inventory (idempotent)."""
-        await call(self.api, "POST", f"/reservations/{data.reservation_id}/cancel", scopes=WRITE)
+        await run(self.reservations.cancel(data.reservation_id), "reservations")
         return act.Done()
 
     def all(self) -> list[Callable[..., Any]]:

@@ -16,10 +16,11 @@ import httpx
 
 from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.settings import Settings
+from services.reservations import api as reservations_api
+from services.reservations.client import ReservationsClient
 
 log = logging.getLogger("staysaga.web.backends")
 
-AVAILABILITY_SCOPE = "reservations:read"
 # Users registers travellers (and verifies addresses, resets passwords) only for callers
 # with this scope, so sign-up stays behind the website, which rate-limits visitors.
 USERS_REGISTER_SCOPE = "users:register"
@@ -93,6 +94,10 @@ class Backends:
     settings: Settings
     http: httpx.AsyncClient
     services: ServiceClients
+    reservations: ReservationsClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reservations = ReservationsClient(self.services["reservations"])
 
     @classmethod
     def create(cls, settings: Settings) -> Backends:
@@ -148,25 +153,19 @@ class Backends:
 
     async def availability(
         self, hotel_id: int, check_in: date, check_out: date, guests: int
-    ) -> dict[int, dict[str, Any]]:
+    ) -> dict[int, reservations_api.RoomTypeAvailability]:
         """Room type id -> its availability for the stay (from Reservations)."""
+        # Unvalidated here: Reservations judges the stay, and its refusal is a BackendError.
+        query = reservations_api.AvailabilityQuery.model_construct(
+            hotel_id=hotel_id, check_in=check_in, check_out=check_out, guests=guests
+        )
         try:
-            response = await self.services["reservations"].request(
-                "GET",
-                "/availability",
-                scopes=AVAILABILITY_SCOPE,
-                params={
-                    "hotel_id": hotel_id,
-                    "check_in": check_in.isoformat(),
-                    "check_out": check_out.isoformat(),
-                    "guests": guests,
-                },
-            )
+            found = await self.reservations.availability(query)
         except ServiceError as exc:
             raise BackendError("Reservations refused", exc.status, exc.problem) from exc
-        except (TransportError, RuntimeError) as exc:
+        except (TransportError, RuntimeError, ValueError) as exc:
             raise BackendError(f"Reservations did not answer ({exc.__class__.__name__})") from exc
-        return parse_availability(response.json())
+        return {room.room_type_id: room for room in found.room_types}
 
     async def register(self, email: str, name: str, password: str) -> dict[str, Any]:
         """Create a traveller's account at Users."""
@@ -220,19 +219,3 @@ class Backends:
         if response.status_code != 200:
             raise BackendError("No such document", response.status_code, _problem(response))
         return response
-
-
-def parse_availability(body: Any) -> dict[int, dict[str, Any]]:
-    """Reservations' availability answer, indexed by room type id.
-
-    Accepts a list of entries or an object holding one under `items` / `room_types`;
-    each entry names `room_type_id` and says `rooms_left` (Reservations' word) or
-    `available` (a count or a yes/no).
-    """
-    if isinstance(body, dict):
-        body = body.get("items", body.get("room_types", []))
-    found: dict[int, dict[str, Any]] = {}
-    for entry in body if isinstance(body, list) else []:
-        if isinstance(entry, dict) and "room_type_id" in entry:
-            found[int(entry["room_type_id"])] = entry
-    return found

@@ -1,4 +1,6 @@
-"""Payments' public contract: the models the saga's activities send and receive.
+"""Payments' public contract: its paths, its scopes, and the models its callers send and receive.
+
+`services/payments/client.py` is the one client that calls these paths.
 
 Money is integer minor units with an ISO 4217 currency code. Every mutation is idempotent:
 per booking for the authorization, capture and void, per (booking, refund_id) for refunds.
@@ -7,8 +9,52 @@ per booking for the authorization, capture and void, per (booking, refund_id) fo
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# Scopes: what a token must carry for each kind of route.
+CHARGE = "payments:charge"
+"""Authorize, capture, void and refund."""
+READ = "payments:read"
+"""Read payments (a traveller's token reaches only their own)."""
+RECONCILE = "payments:reconcile"
+"""List suspects and repair them; only services get it."""
+
+# Paths, as route templates; the functions below fill them in.
+PAYMENTS_PATH = "/payments"
+PAYMENT_PATH = "/payments/{booking_id}"
+CAPTURE_PATH = "/payments/{booking_id}/capture"
+VOID_PATH = "/payments/{booking_id}/void"
+REFUNDS_PATH = "/payments/{booking_id}/refunds"
+SUSPECTS_PATH = "/reconciliation/suspects"
+REPAIR_PATH = "/reconciliation/{booking_id}/repair"
+
+
+def payment_path(booking_id: str) -> str:
+    """The path of a booking's payment."""
+    return PAYMENT_PATH.format(booking_id=quote(booking_id, safe=""))
+
+
+def capture_path(booking_id: str) -> str:
+    """The path that captures a booking's payment."""
+    return CAPTURE_PATH.format(booking_id=quote(booking_id, safe=""))
+
+
+def void_path(booking_id: str) -> str:
+    """The path that voids a booking's payment."""
+    return VOID_PATH.format(booking_id=quote(booking_id, safe=""))
+
+
+def refunds_path(booking_id: str) -> str:
+    """The path that refunds a booking's payment."""
+    return REFUNDS_PATH.format(booking_id=quote(booking_id, safe=""))
+
+
+def repair_path(booking_id: str) -> str:
+    """The path that repairs what a booking that gave up left authorized."""
+    return REPAIR_PATH.format(booking_id=quote(booking_id, safe=""))
+
 
 # Payment statuses (the state machine: authorized -> captured -> (partially_)refunded,
 # or authorized -> voided).

@@ -1,4 +1,5 @@
-"""The Reservations service's public contract: requests, responses and problem types.
+"""The Reservations service's public contract: paths, scopes, requests, responses and
+problem types. `services/reservations/client.py` is the one client that calls these paths.
 
 Problem `type` slugs this service answers with: `validation-error` (422/400, names the
 field), `not-found` (404, names the field for hotel_id / room_type_id),
@@ -11,8 +12,64 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# Scopes: what a token must carry for each kind of route.
+READ = "reservations:read"
+"""Read holds, reservations and availability (a traveller's token: only their own)."""
+WRITE = "reservations:write"
+"""Place, release and confirm holds; cancel reservations."""
+ADMIN = "reservations:admin"
+"""Change a room type's inventory."""
+RECONCILE = "reservations:reconcile"
+"""List what bookings that gave up may still keep; only services get it."""
+
+# Paths, as route templates; the functions below fill them in.
+HOLDS_PATH = "/holds"
+HOLD_PATH = "/holds/{hold_id}"
+RELEASE_PATH = "/holds/{hold_id}/release"
+CONFIRM_PATH = "/holds/{hold_id}/confirm"
+RESERVATIONS_PATH = "/reservations"
+RESERVATION_PATH = "/reservations/{reservation_id}"
+CANCEL_PATH = "/reservations/{reservation_id}/cancel"
+AVAILABILITY_PATH = "/availability"
+BATCH_AVAILABILITY_PATH = "/availability/batch"
+AVAILABILITY_SEARCHES_PATH = "/availability/searches"
+INVENTORY_PATH = "/inventory/{room_type_id}"
+SUSPECTS_PATH = "/reconciliation/suspects"
+
+
+def hold_path(hold_id: str) -> str:
+    """The path of a hold."""
+    return HOLD_PATH.format(hold_id=quote(hold_id, safe=""))
+
+
+def release_path(hold_id: str) -> str:
+    """The path that releases a hold."""
+    return RELEASE_PATH.format(hold_id=quote(hold_id, safe=""))
+
+
+def confirm_path(hold_id: str) -> str:
+    """The path that confirms a hold into a reservation."""
+    return CONFIRM_PATH.format(hold_id=quote(hold_id, safe=""))
+
+
+def reservation_path(reservation_id: str) -> str:
+    """The path of a reservation."""
+    return RESERVATION_PATH.format(reservation_id=quote(reservation_id, safe=""))
+
+
+def cancel_path(reservation_id: str) -> str:
+    """The path that cancels a reservation."""
+    return CANCEL_PATH.format(reservation_id=quote(reservation_id, safe=""))
+
+
+def inventory_path(room_type_id: int) -> str:
+    """The path of a room type's inventory."""
+    return INVENTORY_PATH.format(room_type_id=int(room_type_id))
+
 
 MAX_STAY_NIGHTS = 30
 BOOKING_WINDOW_DAYS = 365

@@ -17,8 +17,9 @@ from services.common.problems import Problem, ValidationProblem, not_found, pars
 from services.common.settings import Settings, load_settings
 from services.common.text import search_key
 from services.reservations import api as reservations_api
+from services.reservations.client import ReservationsClient
 from services.search import api, domain
-from services.search.availability import AvailabilityBatcher, Question, Result
+from services.search.availability import AvailabilityBatcher
 from services.search.cache import TtlCache
 
 log = logging.getLogger("staysaga.search")
@@ -206,19 +207,9 @@ def create_app(
     async def open_clients(app: Starlette) -> None:
         app.state.clients = clients or ServiceClients(settings)
         app.state.catalogue_cache = TtlCache()
-        reservations = app.state.clients["reservations"]
-
-        async def ask_reservations(questions: list[Question]) -> list[Result]:
-            response = await reservations.request(
-                "POST",
-                "/availability/searches",
-                scopes="reservations:read",
-                json={"searches": questions},
-            )
-            results: list[dict[str, Any]] = response.json()["results"]
-            return results  # api.AvailabilitySearchResults
-
-        app.state.availability = AvailabilityBatcher(ask_reservations)
+        reservations = ReservationsClient(app.state.clients["reservations"])
+        # Plain JSON fields both ways on this hot path (see search_availability_fields).
+        app.state.availability = AvailabilityBatcher(reservations.search_availability_fields)
 
     async def close_clients(app: Starlette) -> None:
         await app.state.availability.aclose()

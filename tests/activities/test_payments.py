@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import models as act
 from activities.payments import PaymentActivities
+from activities.reconcile import PaymentReconcileActivities
 from services.common.http import ServiceClients
 from tests.support.harness import activity_environment, settings_for
 from tests.support.money import DECLINED, INSUFFICIENT, money_env, running_money, tokenize
@@ -89,3 +90,23 @@ async def test_a_bank_outage_is_retryable(world):
     assert not isinstance(caught.value, ApplicationError)
     await money.set_faults(error_rate=0.0)
     assert (await env.run(activities.authorize_payment, _authorize("b1", token))).amount == 25_000
+
+
+async def test_the_reconciler_lists_an_uncaptured_payment_and_voids_it(world, tmp_path):
+    activities, money = world
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=money.payments_app))
+    reconcile = PaymentReconcileActivities(
+        ServiceClients(
+            settings_for(tmp_path), tokens=token_source(money.issuer, "worker-payments"), http=http
+        )
+    )
+    env = activity_environment()
+    await env.run(activities.authorize_payment, _authorize("b1", await tokenize(money.bank)))
+    query = act.SuspectQuery(older_than_seconds=0, within_seconds=3600)
+    found = await env.run(reconcile.list_payment_suspects, query)
+    assert found.items == [act.Suspect(booking_id="b1", kind=act.UNCAPTURED_PAYMENT)]
+    repaired = await env.run(reconcile.repair_payment, found.items[0])
+    assert (repaired.booking_id, repaired.changed) == ("b1", True)
+    assert (await env.run(reconcile.repair_payment, found.items[0])).changed is False
+    assert (await env.run(reconcile.list_payment_suspects, query)).items == []
+    await http.aclose()

@@ -9,6 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities import models as act
+from activities.reconcile import ReservationReconcileActivities
 from activities.reservations import ReservationActivities
 from services.common.http import ServiceClients
 from tests.services.reservations.conftest import start
@@ -88,3 +89,31 @@ async def test_confirming_a_released_hold_is_a_non_retryable_hold_expired(world)
     with pytest.raises(ApplicationError) as caught:
         await env.run(activities.confirm_reservation, act.HoldRef(hold_id=hold.hold_id))
     assert caught.value.type == act.HOLD_EXPIRED and caught.value.non_retryable
+
+
+async def test_the_reconciler_lists_a_confirmed_reservation_and_gives_its_rooms_back(
+    world, tmp_path
+):
+    activities, running = world
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=running.app))
+    reconcile = ReservationReconcileActivities(
+        ServiceClients(
+            settings_for(tmp_path),
+            tokens=token_source(running.issuer, "worker-reservations"),
+            http=http,
+        )
+    )
+    env = activity_environment()
+    hold = await env.run(activities.hold_room, _hold("b1"))
+    await env.run(activities.confirm_reservation, act.HoldRef(hold_id=hold.hold_id))
+    query = act.SuspectQuery(older_than_seconds=0, within_seconds=3600)
+    found = await env.run(reconcile.list_reservation_suspects, query)
+    assert found.items == [
+        act.Suspect(booking_id="b1", kind=act.CONFIRMED_RESERVATION, hold_id=hold.hold_id)
+    ]
+    repaired = await env.run(reconcile.repair_reservation, found.items[0])
+    assert (repaired.booking_id, repaired.changed) == ("b1", True)
+    again = await env.run(reconcile.repair_reservation, found.items[0])
+    assert again.changed is False
+    assert (await env.run(reconcile.list_reservation_suspects, query)).items == []
+    await http.aclose()

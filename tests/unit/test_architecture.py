@@ -41,9 +41,15 @@ def _service(module: str) -> str | None:
 
 
 def _is_contract(imported: str) -> bool:
-    """A service's public contract: `services.<name>.api` (or a name in it)."""
+    """A service's public contract, `services.<name>.api`, or its client,
+    `services.<name>.client` (or a name in either)."""
     parts = imported.split(".")
-    return len(parts) >= 3 and parts[0] == "services" and parts[2] == "api"
+    return len(parts) >= 3 and parts[0] == "services" and parts[2] in ("api", "client")
+
+
+def _names_contract(module: str, imported: str) -> bool:
+    """`from services.<name> import api` (or `client`): the import names the package."""
+    return f"{imported}.api" in IMPORTS[module] or f"{imported}.client" in IMPORTS[module]
 
 
 def _violations(rule) -> list[str]:
@@ -56,7 +62,19 @@ def test_a_service_imports_only_common_and_other_services_contracts():
         if own in (None, "common") or other in (None, "common", own):
             return False
         # `from services.bank import api` names the contract too.
-        return not _is_contract(imported) and f"{imported}.api" not in IMPORTS[module]
+        return not _is_contract(imported) and not _names_contract(module, imported)
+
+    assert _violations(breaks) == []
+
+
+def test_a_client_imports_only_its_own_contract_and_common():
+    def breaks(module: str, imported: str) -> bool:
+        parts = module.split(".")
+        if parts[0] != "services" or parts[-1] != "client" or _service(imported) is None:
+            return False
+        own = f"services.{parts[1]}"
+        allowed = imported in (own, f"{own}.api") or imported.startswith(f"{own}.api.")
+        return _service(imported) != "common" and not allowed
 
     assert _violations(breaks) == []
 
@@ -90,7 +108,7 @@ def test_activities_web_and_temporal_reach_services_only_through_their_contracts
         return (
             other not in (None, "common")
             and not _is_contract(imported)
-            and (f"{imported}.api" not in IMPORTS[module])
+            and not _names_contract(module, imported)
         )
 
     assert _violations(breaks) == []
@@ -107,3 +125,82 @@ def test_only_tooling_imports_the_cli_package_and_nothing_imports_tests():
 def test_the_check_sees_the_imports_it_judges():
     assert "services.common.settings" in IMPORTS["services.payments.app"]
     assert "services.bank.api" in IMPORTS["services.payments.bank"]
+
+
+# A service's paths and scopes, which only its own package (its app, and the typed client
+# in `client.py` every caller uses) may spell out. Tests are exempt: they stand in for the
+# services. The auth server is exempt from the scope rule only: `services/auth/clients.py`
+# is where scopes are granted to clients.
+SERVICE_PATHS = {
+    "payments": ("/payments", "/reconciliation"),
+    "reservations": ("/holds", "/reservations", "/availability", "/inventory", "/reconciliation"),
+}
+SCOPE_GRANTS = {"services.auth.clients"}
+
+
+def _literals(path: Path) -> set[tuple[int, str]]:
+    """The module's string literals (an f-string by its leading text), with their lines."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add((node.lineno, node.value))
+        elif isinstance(node, ast.JoinedStr) and node.values:
+            head = node.values[0]
+            if isinstance(head, ast.Constant) and isinstance(head.value, str):
+                found.add((node.lineno, head.value))
+    return found
+
+
+def _sources() -> dict[str, Path]:
+    sources = {}
+    for package in PACKAGES[:-1]:
+        for path in (ROOT / package).rglob("*.py"):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            sources[module.removesuffix(".__init__")] = path
+    return sources
+
+
+def _spells_a_path(text: str, prefixes: tuple[str, ...]) -> bool:
+    return any(text == p or text.startswith((p + "/", p + "?", p + "{")) for p in prefixes)
+
+
+def _owners(text: str) -> set[str]:
+    """The services whose path or scope the text spells (a prefix may have several)."""
+    return {
+        name
+        for name, prefixes in SERVICE_PATHS.items()
+        if _spells_a_path(text, prefixes) or text.startswith(f"{name}:")
+    }
+
+
+def _hand_made_calls() -> list[str]:
+    found = []
+    for module, path in _sources().items():
+        for line, text in sorted(_literals(path)):
+            owners = _owners(text)
+            if not owners or _service(module) in owners:
+                continue
+            if module in SCOPE_GRANTS and not text.startswith("/"):
+                continue
+            found.append(f"{module}:{line} spells {'/'.join(sorted(owners))}'s {text!r}")
+    return sorted(found)
+
+
+def test_only_a_service_and_its_client_spell_its_paths_and_scopes():
+    # Callers go through `services/<name>/client.py`: the paths, the scopes and the shapes
+    # of the payloads are stated once, in the service's own package.
+    assert _hand_made_calls() == []
+
+
+def test_the_path_check_knows_every_path_of_the_contracts():
+    from services.payments import api as payments_api
+    from services.reservations import api as reservations_api
+
+    for name, contract in (("payments", payments_api), ("reservations", reservations_api)):
+        paths = [
+            value
+            for key, value in vars(contract).items()
+            if key.endswith("_PATH") and isinstance(value, str)
+        ]
+        assert paths, f"{name}'s api.py names its paths"
+        assert [p for p in paths if not _spells_a_path(p, SERVICE_PATHS[name])] == []

@@ -93,11 +93,17 @@ class FakeServices:
         )
 
     def reservations(self, request: httpx.Request) -> httpx.Response:
-        """GET /availability."""
+        """GET /availability: a HotelAvailability whose room types say what `availability`
+        gives (room_type_id and rooms_left), the rest made up."""
         self._record("availability", request)
         if self.availability_status != 200:
             return httpx.Response(self.availability_status, json={"title": "down"})
-        return httpx.Response(200, json={"items": self.availability or []})
+        rooms = [
+            {"capacity": 2, "nightly_rate": 10_000, "total": 20_000, "currency": "EUR", **entry}
+            for entry in self.availability or []
+        ]
+        hotel_id = int(request.url.params["hotel_id"])
+        return httpx.Response(200, json={"hotel_id": hotel_id, "nights": 2, "room_types": rooms})
 
     def users(self, request: httpx.Request) -> httpx.Response:
         """POST /users, and the e-mailed-link steps."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from services.reservations.api import RoomTypeAvailability
 from services.search.api import AMENITIES
 from web import forms
 from web.backends import BackendError
@@ -97,7 +97,7 @@ async def hotel_page(request: Request) -> Response:
     v = form.values
     dated = form.ok and v["check_in"] is not None and v["check_out"] is not None
     guests = v["guests"] or 1
-    availability: dict[int, dict[str, Any]] | None = None
+    availability: dict[int, RoomTypeAvailability] | None = None
     availability_error = None
     nights = (v["check_out"] - v["check_in"]).days if dated else None
     if dated:
@@ -114,13 +114,12 @@ async def hotel_page(request: Request) -> Response:
         available = None
         if entry is not None:
             # Reservations says how many rooms are left for the whole stay.
-            raw = entry.get("rooms_left", entry.get("available"))
-            available = raw if isinstance(raw, bool) else int(raw) if isinstance(raw, int) else None
+            available = entry.rooms_left
         elif availability is not None:
             available = 0
         total = None
         if nights:
-            total = (entry or {}).get("total") or room["nightly_rate"] * nights
+            total = (entry.total if entry is not None else 0) or room["nightly_rate"] * nights
         rooms.append(
             {
                 **room,
