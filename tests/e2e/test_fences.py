@@ -40,6 +40,9 @@ BUDGET_SECONDS = 5
 # Slower than the step's budget, quicker than Payments waits for the bank
 # (HTTP_CLIENT_TIMEOUT): the bank's answer reaches Payments after the booking voided.
 BANK_LATENCY_MS = 8_000
+# Long enough for a second confirm attempt on a fresh connection, which a frozen
+# Reservations keeps in its backlog (a reused keep-alive connection is reset on resume).
+CONFIRM_BUDGET_SECONDS = 15
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +122,9 @@ async def test_a_confirm_resumed_after_the_release_leaves_no_reservation(driver,
     room, check_in = driver.rooms[1], _stay()
     check_out = check_in + timedelta(days=2)
     before = await inspector.rooms_left(room.hotel_id, room.room_type_id, check_in, check_out)
-    handle = await driver.start_booking(user_id, room, check_in, step_budget_seconds=BUDGET_SECONDS)
+    handle = await driver.start_booking(
+        user_id, room, check_in, step_budget_seconds=CONFIRM_BUDGET_SECONDS
+    )
     await driver.wait_for(handle, lambda v: v.state == BookingState.AWAITING_PAYMENT)
     token = await driver.tokenize(SUCCEEDS)
     (reservations,) = [p for p, name in stack.processes().items() if name == "reservations"]
@@ -129,7 +134,7 @@ async def test_a_confirm_resumed_after_the_release_leaves_no_reservation(driver,
         # Authorized, then the confirm waits in the frozen service's socket past its
         # budget; the saga voids the payment and waits for the release.
         frozen = await driver.wait_for(
-            handle, lambda v: Step.VOIDED in v.steps, timeout=BUDGET_SECONDS + 60
+            handle, lambda v: Step.VOIDED in v.steps, timeout=CONFIRM_BUDGET_SECONDS + 60
         )
         assert Step.PAID in frozen.steps and Step.CONFIRMED not in frozen.steps
     finally:
