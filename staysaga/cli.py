@@ -8,6 +8,7 @@ import importlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from typing import NoReturn
 
 from services.common.settings import SettingsError, describe_settings, load_settings
 from staysaga.components import SERVICE_APPS
@@ -230,6 +231,12 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_chaos(args: argparse.Namespace) -> int:
+    from staysaga.chaos import run_chaos
+
+    return run_chaos(args)
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, doc in describe_settings():
@@ -257,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("reconcile", "find and undo what failed bookings left behind, now", _cmd_reconcile),
         ("auth", "authorization server chores: `staysaga auth rotate-keys`", _cmd_auth),
         ("bench", "benchmarks: `bench search` (vs the framework), `bench booking`", _cmd_bench),
+        ("chaos", "a fault drill on a stack of its own: bookings must end consistent", _cmd_chaos),
     ]
     subparsers = {}
     for name, help_text, handler in commands:
@@ -279,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     from staysaga.bench import add_arguments as add_bench_arguments
 
     add_bench_arguments(subparsers["bench"])
+    from staysaga.chaos import add_arguments as add_chaos_arguments
+
+    add_chaos_arguments(subparsers["chaos"])
+    subparsers["chaos"].error = _one_line_error("chaos")  # type: ignore[method-assign,assignment]
 
     subparsers["seed"].add_argument("--force", action="store_true", help="replace existing data")
     subparsers["seed"].add_argument(
@@ -288,6 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="only cities at least this big get hotels (default %(default)s)",
     )
     return parser
+
+
+def _one_line_error(command: str) -> Callable[[str], NoReturn]:
+    """A parser's error handler that says what is wrong in one line (status 2)."""
+
+    def error(message: str) -> NoReturn:
+        print(f"staysaga {command}: {message}", file=sys.stderr)
+        sys.exit(2)
+
+    return error
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -167,10 +167,11 @@ class StackDriver:
         check_in: date,
         nights: int = 2,
         step_budget_seconds: int | None = None,
+        booking_id: str | None = None,
     ) -> WorkflowHandle[Any, Any]:
         """Start a booking workflow, as the website's "Book" button does (a fault drill
-        may give the steps a shorter budget)."""
-        booking_id = uuid.uuid4().hex[:16]
+        may give the steps a shorter budget, and its own booking id to start it again)."""
+        booking_id = booking_id or uuid.uuid4().hex[:16]
         request = BookingRequest(
             booking_id=booking_id,
             user_id=user_id,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -17,15 +16,9 @@ from starlette.applications import Starlette
 from temporalio.testing import ActivityEnvironment
 
 from services.common.settings import Settings, load_settings
+from staysaga.stackprocess import free_port as free_port  # tests import it from here
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def settings_for(var_dir: Path, env: dict[str, str] | None = None) -> Settings:

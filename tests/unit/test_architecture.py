@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,12 +165,17 @@ def _spells_a_path(text: str, prefixes: tuple[str, ...]) -> bool:
     return any(text == p or text.startswith((p + "/", p + "?", p + "{")) for p in prefixes)
 
 
+def _spells_a_scope(text: str, service: str) -> bool:
+    """Whether the text is a list of scopes naming one of the service's (`payments:read`)."""
+    return any(re.fullmatch(rf"{service}:[a-z_]+", word) for word in text.split())
+
+
 def _owners(text: str) -> set[str]:
     """The services whose path or scope the text spells (a prefix may have several)."""
     return {
         name
         for name, prefixes in SERVICE_PATHS.items()
-        if _spells_a_path(text, prefixes) or text.startswith(f"{name}:")
+        if _spells_a_path(text, prefixes) or _spells_a_scope(text, name)
     }
 
 

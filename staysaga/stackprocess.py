@@ -1,0 +1,137 @@
+"""Runs the real `staysaga up` on free ports (end-to-end tests, fault drills), and finds its
+processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from services.common.settings import COMPONENTS, WORKER_HEALTH_PORTS
+
+MARKER = "STAYSAGA_TEST_STACK"  # the variable marking one stack's processes
+# The last line `up` prints once everything answers (the links come before it).
+READY_LINE = "Press Ctrl-C to stop everything."
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class StackProcess:
+    """One `staysaga up` child process, with its output collected as it comes; it may be
+    stopped and started again on the same ports and var dir."""
+
+    def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.var_dir = var_dir
+        self.marker = uuid.uuid4().hex
+        self.env = {**os.environ, **self._ports(), **(extra_env or {})}
+        self.env.update(
+            {MARKER: self.marker, "STAYSAGA_VAR_DIR": str(var_dir), "STAYSAGA_LOG_FORMAT": "text"}
+        )
+        self.lines: list[str] = []
+        self.process: subprocess.Popen[str] | None = None
+        self._started_at_line = 0
+
+    @staticmethod
+    def _ports() -> dict[str, str]:
+        env = {f"{c.name.upper()}_PORT": str(free_port()) for c in COMPONENTS.values()}
+        env["MAILSINK_SMTP_PORT"] = str(free_port())
+        for queue in WORKER_HEALTH_PORTS:
+            env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(free_port())
+        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"
+        env["TEMPORAL_UI_PORT"] = str(free_port())
+        return env
+
+    def url(self, component: str) -> str:
+        """Base URL of a component of this stack."""
+        return f"http://127.0.0.1:{self.env[f'{component.upper()}_PORT']}"
+
+    def start(self) -> StackProcess:
+        """Launch `staysaga up`; returns at once."""
+        self._started_at_line = len(self.lines)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "staysaga.cli", "up"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
+        return self
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        """Everything printed so far."""
+        return "\n".join(self.lines)
+
+    def wait_for_line(self, text: str, timeout: float = 120.0) -> None:
+        """Poll the output since the last start until a line contains `text`; fail if the
+        launcher exits first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines[self._started_at_line :]):
+                return
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"`up` exited {self.process.returncode}:\n{self.output}")
+            time.sleep(0.05)
+        raise AssertionError(f"no line with {text!r} after {timeout} s:\n{self.output}")
+
+    def stop(self, sig: signal.Signals = signal.SIGINT, timeout: float = 60.0) -> int:
+        """Send a signal to the launcher and wait for it to exit."""
+        assert self.process is not None
+        self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def processes(self) -> dict[int, str]:
+        """pid -> component of every live process carrying this stack's marker."""
+        return processes_with(f"{MARKER}={self.marker}")
+
+
+def processes_with(entry: str) -> dict[int, str]:
+    """Live processes whose environment holds `entry`, with their STAYSAGA_COMPONENT."""
+    found = {}
+    needle = entry.encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in environ and state != "Z":
+            component = next(
+                (
+                    e.split(b"=", 1)[1].decode()
+                    for e in environ
+                    if e.startswith(b"STAYSAGA_COMPONENT=")
+                ),
+                "launcher",
+            )
+            found[int(proc.name)] = component
+    return found
+
+
+def kill_quietly(pids: dict[int, str]) -> None:
+    """SIGKILL leftovers so a failed test does not leak processes into the next."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
