@@ -75,6 +75,7 @@ async def void_payment(request: Request) -> JSONResponse:
         async with engine.connect() as conn:
             unpaid = await domain.find(conn, booking_id) is None
         if unpaid and await domain.fence(engine, booking_id) == api.INTENT_VOIDED:
+            await domain.settle_unrecorded(engine, request.app.state.bank, booking_id)
             async with engine.connect() as conn:
                 late = await domain.find(conn, booking_id)
             payment = None if late is None else await domain.show(engine, booking_id)

@@ -333,6 +333,44 @@ async def fence(engine: AsyncEngine, booking_id: str) -> str:
         return await _intent_state(conn, booking_id)
 
 
+async def settle_unrecorded(engine: AsyncEngine, bank: BankClient, booking_id: str) -> None:
+    """After a void, learn from the bank how an unrecorded authorization attempt ended, and
+    void it if it went through.
+
+    An attempt whose answer Payments never recorded (the answer was lost, Payments was
+    frozen or killed while the bank worked) may have authorized the card. Replaying it
+    under the same idempotency key gets the bank's stored answer (or, if the bank never
+    saw it, an authorization voided at once): never an authorization left open. While the
+    first attempt is still at the bank the replay is refused as in flight, and the void
+    answers 503, so the saga asks again. A booking whose void came before any attempt has
+    nothing to settle.
+    """
+    async with engine.connect() as conn:
+        intent = (
+            await conn.execute(sa.select(intents).where(intents.c.booking_id == booking_id))
+        ).first()
+        recorded = await find(conn, booking_id)
+    if recorded is not None or intent is None or intent.card_token is None:
+        return
+    request = api.PaymentRequest(
+        booking_id=booking_id,
+        user_id=intent.user_id,
+        amount=intent.amount,
+        currency=intent.currency,
+        card_token=intent.card_token,
+    )
+    try:
+        result = await bank.authorize(
+            booking_id, request.amount, request.currency, request.card_token
+        )
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        return  # declined or refused: nothing was authorized
+    if result.status == bank_api.AUTHORIZED:
+        await _void_late(engine, bank, request, result)
+
+
 async def load(engine: AsyncEngine, booking_id: str) -> Any:
     """The payment row of a booking, or 404 (owner checks are the caller's)."""
     async with engine.connect() as conn:

@@ -58,9 +58,15 @@ async def test_an_authorization_landing_after_the_void_is_voided_at_the_bank(mon
         assert await _intent(money) == "requested"
 
     await eventually(asked_the_bank, timeout=5, interval=0.02)
-    # The caller gave up while the bank thinks: its compensation comes first.
-    voided = await money.payments.post("/payments/b-1/void", headers=money.service())
-    assert voided.status_code == 200 and voided.json()["payment"] is None
+
+    # The caller gave up while the bank thinks: its compensation comes first. It learns
+    # from the bank how the attempt ended (503 while that is unknown, asked again).
+    async def voided() -> None:
+        answer = await money.payments.post("/payments/b-1/void", headers=money.service())
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["payment"] in (None, {**answer.json()["payment"], "status": "voided"})
+
+    await eventually(voided, timeout=10, interval=0.2)
     late = await paying
     assert late.status_code == 409 and _type(late) == "payment-voided"
     [bank] = await _bank_view(money)
@@ -86,3 +92,53 @@ async def test_a_traveller_cannot_fence_a_booking_without_a_payment(money):
     response = await money.payments.post("/payments/b-9/void", headers=money.user("user-1"))
     assert response.status_code == 404
     assert await _intent(money, "b-9") is None
+
+
+async def test_a_void_after_a_lost_authorization_answer_voids_it_at_the_bank(money):
+    token = await tokenize(money.bank)
+    await money.set_faults(timeout_rate=1.0)  # the bank authorizes; its answer is lost
+    lost = await _pay(money, token)
+    assert lost.status_code == 503
+    await money.set_faults()
+    [open_at_bank] = await _bank_view(money)
+    assert open_at_bank["status"] == "authorized"
+    voided = await money.payments.post("/payments/b-1/void", headers=money.service())
+    assert voided.status_code == 200, voided.text
+    assert voided.json()["payment"]["status"] == "voided"
+    [bank] = await _bank_view(money)
+    assert bank["status"] == "voided"
+    late = await _pay(money, token)
+    assert late.status_code == 200 or late.json()["status"] == "voided"
+
+
+async def test_a_void_after_a_declined_attempt_leaves_nothing_to_void(money):
+    from tests.support.money import DECLINED
+
+    declined = await _pay(money, await tokenize(money.bank, DECLINED))
+    assert declined.status_code == 402
+    voided = await money.payments.post("/payments/b-1/void", headers=money.service())
+    assert voided.status_code == 200 and voided.json()["payment"] is None
+    assert await _bank_view(money) == []
+
+
+async def test_a_void_while_the_attempt_is_still_at_the_bank_asks_again_later(money):
+    token = await tokenize(money.bank)
+    await money.set_faults(latency_ms=1500)
+    paying = asyncio.create_task(_pay(money, token))
+
+    async def asked_the_bank() -> None:
+        assert await _intent(money) == "requested"
+
+    await eventually(asked_the_bank, timeout=5, interval=0.02)
+    await money.set_faults()
+
+    async def settled() -> dict:
+        voided = await money.payments.post("/payments/b-1/void", headers=money.service())
+        assert voided.status_code == 200, voided.text
+        return voided.json()
+
+    answer = await eventually(settled, timeout=10, interval=0.2)
+    await paying
+    [bank] = await _bank_view(money)
+    assert bank["status"] == "voided"
+    assert answer["payment"] is None or answer["payment"]["status"] == "voided"

@@ -68,13 +68,11 @@ async def test_an_authorization_payments_never_recorded_is_voided_and_recorded(m
     crashed = await _pay(money, token)
     assert crashed.status_code == 500
     monkeypatch.undo()
-    # The saga gave up and voided: with no payment recorded, that only fences the intent.
-    voided = await money.payments.post("/payments/b-1/void", headers=money.service())
-    assert voided.status_code == 200 and voided.json()["payment"] is None
+    # The booking's workflow is gone (terminated, say): nobody voids, and money stays held.
     [held] = await _bank_view(money)
-    assert held["status"] == "authorized"  # the slip: money held, nobody will void it
+    assert held["status"] == "authorized"
 
-    assert await _suspects(money, **NOW) == [("b-1", "unrecorded", "voided")]
+    assert await _suspects(money, **NOW) == [("b-1", "unrecorded", "requested")]
     repaired = await _repair(money)
     assert repaired.status_code == 200, repaired.text
     result = repaired.json()
@@ -199,3 +197,16 @@ async def test_reconciling_needs_the_scope_and_a_service(money, method, path):
         method, path, headers=money.user("user-1", "payments:reconcile")
     )
     assert traveller.status_code == 403 and _type(traveller) == "services-only"
+
+
+async def test_the_sagas_void_settles_an_authorization_payments_never_recorded(money, monkeypatch):
+    token = await tokenize(money.bank)
+    _crash_after_the_bank_answers(money, monkeypatch)
+    assert (await _pay(money, token)).status_code == 500
+    monkeypatch.undo()
+    voided = await money.payments.post("/payments/b-1/void", headers=money.service())
+    assert voided.status_code == 200, voided.text
+    assert voided.json()["payment"]["status"] == "voided"
+    [bank] = await _bank_view(money)
+    assert bank["status"] == "voided"
+    assert await _suspects(money, **NOW) == []
