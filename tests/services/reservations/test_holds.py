@@ -185,7 +185,7 @@ async def test_batch_availability_answers_every_hotel_asked(reservations):
     assert [t["room_type_id"] for t in four["items"][1]["room_types"]] == [12]
 
 
-async def test_best_only_lists_each_hotels_cheapest_room_type_with_a_roomrooms_left(reservations):
+async def test_best_only_lists_each_hotels_cheapest_room_type_with_a_room_left(reservations):
     r = reservations
     body = {"hotel_ids": [1, 7], "guests": 2, "best_only": True, **stay()}
     first = (await r.client.post("/availability/batch", json=body, headers=r.service())).json()
