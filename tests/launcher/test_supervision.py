@@ -160,13 +160,21 @@ async def test_a_child_that_fails_while_first_starting_still_stops_the_stack(tmp
     assert healthy.process is not None and healthy.process.returncode is not None
 
 
+def _children() -> set[int]:
+    return {
+        int(pid)
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and _is_child_of_this_test(int(pid))
+    }
+
+
 @pytest.fixture(autouse=True)
 def _no_leftovers():
+    # Children of this process from before the test (a browser driver that other tests
+    # share, say) are not the test's.
+    before = _children()
     yield
-    # Every child of these tests carries its script or `-c` in argv; none may outlive a test.
-    assert not [
-        pid for pid in os.listdir("/proc") if pid.isdigit() and _is_child_of_this_test(int(pid))
-    ]
+    assert not _children() - before
 
 
 def _is_child_of_this_test(pid: int) -> bool:
