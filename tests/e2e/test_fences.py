@@ -97,10 +97,12 @@ async def test_an_authorization_landing_after_the_void_is_voided_at_the_bank(dri
     await _bank_faults(driver, latency_ms=BANK_LATENCY_MS)
     try:
         view = await driver.pay(handle, token)
-        # The authorization is still on its way to the bank: the step gave up on it.
+        # The step gave up on an authorization still on its way to the bank. Whatever the
+        # bank did with it, nothing may be left open there.
         assert view.state == BookingState.FAILED, view
         assert {Step.VOIDED, Step.RELEASED} <= set(view.steps)
-        assert await inspector.bank_authorizations(view.booking_id) == []
+        left = await inspector.bank_authorizations(view.booking_id)
+        assert [a for a in left if a["status"] != "voided"] == []
 
         async def landed_and_voided() -> None:
             authorizations = await inspector.bank_authorizations(view.booking_id)
