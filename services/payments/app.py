@@ -22,7 +22,7 @@ from services.common.http import transport_for
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, parse_body, parse_query
 from services.common.settings import Settings, SettingsError, load_settings
-from services.payments import api, domain
+from services.payments import api, domain, reconciliation
 from services.payments.bank import BankClient
 
 _BOOKING_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -126,7 +126,7 @@ async def list_suspects(request: Request) -> JSONResponse:
         raise ValidationProblem(
             [{"field": "within", "message": "must be greater than older_than"}], status=400
         )
-    found = await domain.suspects(request.app.state.engine, query, datetime.now(UTC))
+    found = await reconciliation.suspects(request.app.state.engine, query, datetime.now(UTC))
     return model_response(api.PaymentSuspects(items=found))
 
 
@@ -141,7 +141,7 @@ async def repair_payment(request: Request) -> JSONResponse:
             [{"field": "booking_id", "message": "not a valid booking id"}], status=400
         )
     engine, bank = request.app.state.engine, request.app.state.bank
-    return model_response(await domain.repair(engine, bank, booking_id))
+    return model_response(await reconciliation.repair(engine, bank, booking_id))
 
 
 _MONEY_ERRORS = (400, 402, 404, 409, 422, 502, 503)

@@ -5,6 +5,9 @@ billing record changes by a conditional UPDATE in one transaction with its trans
 crash between the two leaves the bank ahead of us; the caller's retry sends the same key,
 gets the bank's stored answer and records it — and the unique bank reference of every
 transition and refund makes recording the same movement twice impossible.
+
+One module because it is the payment state machine: every change of a payment row, and of
+the intent that fences it, is made here.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,7 +61,8 @@ def _movement(result: bank_api.Authorization, kind: str) -> bank_api.Operation:
     return [op for op in result.operations if op.kind == kind][-1]
 
 
-def _utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
+    """A time read from the database, as UTC (SQLite keeps no zone; everything stored is UTC)."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -82,7 +86,7 @@ async def hydrate(conn: AsyncConnection, rows: Sequence[Any]) -> list[api.Paymen
             steps[t.payment_id].append(
                 api.Transition(
                     status=t.status,
-                    at=_utc(t.at),
+                    at=as_utc(t.at),
                     bank_reference=t.bank_reference,
                     amount=t.amount,
                 )
@@ -98,7 +102,7 @@ async def hydrate(conn: AsyncConnection, rows: Sequence[Any]) -> list[api.Paymen
                     amount=r.amount,
                     currency=r.currency,
                     bank_reference=r.bank_reference,
-                    created_at=_utc(r.created_at),
+                    created_at=as_utc(r.created_at),
                 )
             )
     return [
@@ -114,7 +118,7 @@ async def hydrate(conn: AsyncConnection, rows: Sequence[Any]) -> list[api.Paymen
             bank_authorization_id=row.bank_authorization_id,
             card_last4=row.card_last4,
             card_brand=row.card_brand,
-            created_at=_utc(row.created_at),
+            created_at=as_utc(row.created_at),
             transitions=steps[row.payment_id],
             refunds=given[row.payment_id],
         )
@@ -276,7 +280,7 @@ async def authorize(
     except IntegrityError:
         fenced = False  # a concurrent retry recorded the same authorization first
     if fenced:
-        await _void_late(engine, bank, request, result)
+        await void_late(engine, bank, request, result)
         raise _voided_problem(request.booking_id)
     async with engine.connect() as conn:
         existing = await find(conn, request.booking_id)
@@ -286,7 +290,7 @@ async def authorize(
     return await show(engine, request.booking_id)
 
 
-async def _void_late(
+async def void_late(
     engine: AsyncEngine,
     bank: BankClient,
     request: api.PaymentRequest,
@@ -368,7 +372,7 @@ async def settle_unrecorded(engine: AsyncEngine, bank: BankClient, booking_id: s
             raise
         return  # declined or refused: nothing was authorized
     if result.status == bank_api.AUTHORIZED:
-        await _void_late(engine, bank, request, result)
+        await void_late(engine, bank, request, result)
 
 
 async def load(engine: AsyncEngine, booking_id: str) -> Any:
@@ -573,130 +577,3 @@ async def refund(
     except IntegrityError:
         pass  # a concurrent retry recorded this refund first
     return await show(engine, row.booking_id)
-
-
-# ---------------------------------------------------------------------------- reconciliation
-
-
-async def suspects(
-    engine: AsyncEngine, query: api.SuspectQuery, now: datetime
-) -> list[api.PaymentSuspect]:
-    """Bookings whose payment may hold money nobody will capture, oldest change first.
-
-    `unrecorded`: an intent still requested or voided, without a payment and not
-    reconciled since it last changed (the bank may hold an authorization whose answer
-    Payments never recorded). `uncaptured`: a payment still authorized.
-    """
-    newest = now - timedelta(seconds=query.older_than)
-    oldest = now - timedelta(seconds=query.within)
-    unrecorded = (
-        sa.select(intents.c.booking_id, intents.c.state, intents.c.updated_at.label("since"))
-        .select_from(intents.outerjoin(payments, payments.c.booking_id == intents.c.booking_id))
-        .where(
-            payments.c.booking_id.is_(None),
-            intents.c.state.in_((api.INTENT_REQUESTED, api.INTENT_VOIDED)),
-            intents.c.updated_at <= newest,
-            intents.c.updated_at >= oldest,
-            sa.or_(
-                intents.c.reconciled_at.is_(None),
-                intents.c.reconciled_at < intents.c.updated_at,
-            ),
-        )
-        .order_by(intents.c.updated_at, intents.c.booking_id)
-        .limit(query.limit)
-    )
-    uncaptured = (
-        sa.select(payments.c.booking_id, payments.c.status, payments.c.updated_at.label("since"))
-        .where(
-            payments.c.status == api.AUTHORIZED,
-            payments.c.updated_at <= newest,
-            payments.c.updated_at >= oldest,
-        )
-        .order_by(payments.c.updated_at, payments.c.booking_id)
-        .limit(query.limit)
-    )
-    async with engine.connect() as conn:
-        found = [
-            api.PaymentSuspect(
-                booking_id=row.booking_id,
-                kind=api.SUSPECT_UNRECORDED,
-                state=row.state,
-                since=_utc(row.since),
-            )
-            for row in await conn.execute(unrecorded)
-        ] + [
-            api.PaymentSuspect(
-                booking_id=row.booking_id,
-                kind=api.SUSPECT_UNCAPTURED,
-                state=row.status,
-                since=_utc(row.since),
-            )
-            for row in await conn.execute(uncaptured)
-        ]
-    found.sort(key=lambda s: (s.since, s.booking_id))
-    return found[: query.limit]
-
-
-async def _void_unrecorded(
-    engine: AsyncEngine, bank: BankClient, booking_id: str, found: bank_api.Authorization
-) -> None:
-    """Void an authorization the bank holds for a booking Payments has no payment of, and
-    record it as voided when the intent kept what was asked for."""
-    async with engine.connect() as conn:
-        intent = (
-            await conn.execute(sa.select(intents).where(intents.c.booking_id == booking_id))
-        ).first()
-    if intent is None or intent.user_id is None or intent.card_token is None:
-        await bank.void(booking_id, found.id)
-        log.warning(
-            "booking %s: voided bank authorization %s; its request is unknown, so no "
-            "payment is recorded",
-            booking_id,
-            found.id,
-        )
-        return
-    request = api.PaymentRequest(
-        booking_id=booking_id,
-        user_id=intent.user_id,
-        amount=found.amount,
-        currency=found.currency,
-        card_token=intent.card_token,
-    )
-    await _void_late(engine, bank, request, found)
-
-
-async def repair(engine: AsyncEngine, bank: BankClient, booking_id: str) -> api.RepairResult:
-    """Let nothing stay authorized for a booking that gave up; idempotent.
-
-    Fences the intent (as a void does), then voids, under the booking's void key, any open
-    authorization the bank holds for the booking that Payments never recorded, recording
-    it; a recorded payment still authorized is voided as a void would. A captured payment
-    is refused (409): a booking that took money did not give up.
-    """
-    voided: list[str] = []
-    async with engine.connect() as conn:
-        row = await find(conn, booking_id)
-    if row is None and await fence(engine, booking_id) == api.INTENT_VOIDED:
-        async with engine.connect() as conn:
-            row = await find(conn, booking_id)
-        if row is None:
-            for found in await bank.search(booking_id):
-                if found.status == bank_api.AUTHORIZED:
-                    await _void_unrecorded(engine, bank, booking_id, found)
-                    voided.append(found.id)
-    if row is None:
-        async with engine.connect() as conn:
-            row = await find(conn, booking_id)
-    if row is not None and row.status != api.VOIDED:
-        await void(engine, bank, row)
-        voided.append(row.bank_authorization_id)
-    async with write_transaction(engine) as conn:
-        await conn.execute(
-            intents.update()
-            .where(intents.c.booking_id == booking_id)
-            .values(reconciled_at=datetime.now(UTC))
-        )
-    async with engine.connect() as conn:
-        recorded = await find(conn, booking_id)
-    payment = None if recorded is None else await show(engine, booking_id)
-    return api.RepairResult(booking_id=booking_id, voided=voided, payment=payment)
