@@ -68,7 +68,12 @@ async def test_an_authorization_landing_after_the_void_is_voided_at_the_bank(mon
 
     await eventually(voided, timeout=10, interval=0.2)
     late = await paying
-    assert late.status_code == 409 and _type(late) == "payment-voided"
+    if late.status_code == 503:
+        # The void's replay held the bank's key while this attempt asked: its outcome was
+        # unknown, and a retry learns it.
+        late = await _pay(money, token)
+    refused = late.status_code == 409 and _type(late) == "payment-voided"
+    assert refused or late.json()["status"] == "voided", late.text
     [bank] = await _bank_view(money)
     assert bank["status"] == "voided"
     assert [op["kind"] for op in bank["operations"]] == ["authorize", "void"]
