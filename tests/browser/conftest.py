@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import READY_LINE, StackProcess, kill_quietly
+from tests.support.stack import StackProcess, running_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -57,14 +57,8 @@ def stack(tmp_path_factory) -> AsyncIterator[StackProcess]:
     """The whole local stack on free ports, as `staysaga up` runs it."""
     skip_without_chromium()
     var_dir = tmp_path_factory.mktemp("browser-stack")
-    running = StackProcess(var_dir, {"WEB_SESSION_SECRET": "browser-test-secret"}).start()
-    try:
-        running.wait_for_line(READY_LINE, timeout=240)
+    with running_stack(var_dir, {"WEB_SESSION_SECRET": "browser-test-secret"}) as running:
         yield running
-    finally:
-        if running.process and running.process.poll() is None:
-            running.stop()
-        kill_quietly(running.processes())
 
 
 @pytest.fixture

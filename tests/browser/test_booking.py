@@ -15,7 +15,7 @@ import pytest
 from staysaga.components import SERVICE_APPS
 from tests.browser.conftest import screenshot_path
 from tests.support.harness import eventually
-from tests.support.stack import READY_LINE, StackProcess, kill_quietly
+from tests.support.stack import StackProcess, running_stack
 
 NEEDED = ("auth", "users", "reservations", "payments", "pdf", "bank", "mailsink")
 MISSING = [name for name in NEEDED if name not in SERVICE_APPS]
@@ -36,17 +36,12 @@ SETTLE_TIMEOUT_MS = 90_000
 def stack(tmp_path_factory):
     """The whole stack with a short hold TTL, so the expiry path runs in seconds."""
     var_dir = tmp_path_factory.mktemp("booking-stack")
-    running = StackProcess(
+    with running_stack(
         var_dir,
         {"WEB_SESSION_SECRET": "browser-test-secret", HOLD_TTL_VARIABLE: HOLD_TTL_SECONDS},
-    ).start()
-    try:
-        running.wait_for_line(READY_LINE, timeout=300)
+        ready_timeout=300,
+    ) as running:
         yield running
-    finally:
-        if running.process and running.process.poll() is None:
-            running.stop()
-        kill_quietly(running.processes())
 
 
 async def _sign_up_and_log_in(page, stack: StackProcess) -> str:

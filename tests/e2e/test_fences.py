@@ -18,12 +18,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.common.settings import load_settings
 from staysaga.components import SERVICE_APPS
 from staysaga.driver import StackDriver
 from staysaga.invariants import FAILED_CLEANLY, Inspector
 from tests.support.harness import eventually
-from tests.support.stack import READY_LINE, StackProcess, kill_quietly
+from tests.support.stack import running_stack, stack_driver
 from workflows.models import BookingState, Step
 
 pytestmark = [
@@ -48,27 +47,16 @@ CONFIRM_BUDGET_SECONDS = 15
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     # A frozen process stays frozen: the launcher's liveness probe does not restart it.
-    running = StackProcess(
+    with running_stack(
         tmp_path_factory.mktemp("fences"), {"STAYSAGA_PROBE_FAILURES": "100000"}
-    ).start()
-    try:
-        running.wait_for_line(READY_LINE, timeout=240)
+    ) as running:
         yield running
-    finally:
-        if running.process and running.process.poll() is None:
-            running.stop()
-        kill_quietly(running.processes())
 
 
 @pytest.fixture
 async def driver(stack) -> AsyncIterator[StackDriver]:
-    opened = await StackDriver.open(load_settings(stack.env))
-    if not opened.rooms:
-        await opened.load_rooms(("Paris", "London"))
-    try:
+    async with stack_driver(stack) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 async def _bank_faults(driver: StackDriver, **faults: int) -> None:

@@ -15,11 +15,10 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.client import WorkflowUpdateStage
 
-from services.common.settings import load_settings
 from staysaga.components import SERVICE_APPS
 from staysaga.driver import StackDriver
 from tests.support.harness import eventually
-from tests.support.stack import READY_LINE, StackProcess, kill_quietly
+from tests.support.stack import running_stack, stack_driver
 from workflows.models import (
     UPDATE_SUBMIT_PAYMENT,
     BookingState,
@@ -43,28 +42,17 @@ SLOW = "4000000000000077"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    running = StackProcess(
+    with running_stack(
         tmp_path_factory.mktemp("saga"),
         {"BANK_FAULT_HANG_MS": "1500", "BANK_SLOW_CARD_MS": "4000"},
-    ).start()
-    try:
-        running.wait_for_line(READY_LINE, timeout=240)
+    ) as running:
         yield running
-    finally:
-        if running.process and running.process.poll() is None:
-            running.stop()
-        kill_quietly(running.processes())
 
 
 @pytest.fixture
 async def driver(stack) -> AsyncIterator[StackDriver]:
-    opened = await StackDriver.open(load_settings(stack.env))
-    if not opened.rooms:
-        await opened.load_rooms(("Paris", "London"))
-    try:
+    async with stack_driver(stack) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 async def _service(driver: StackDriver, client_id: str, scopes: str, component: str) -> dict:
