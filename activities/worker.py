@@ -19,18 +19,19 @@ from temporal.client import connect
 from temporal.names import TaskQueue
 from temporal.worker import run_until_signalled
 
-# task queue -> (the service its activities call, the activities built on its clients)
-QUEUES: dict[TaskQueue, tuple[str, Callable[[ServiceClients], list[Callable[..., Any]]]]] = {
-    TaskQueue.RESERVATIONS: (
-        "reservations",
-        lambda c: [*ReservationActivities(c).all(), *ReservationReconcileActivities(c).all()],
-    ),
-    TaskQueue.PAYMENTS: (
-        "payments",
-        lambda c: [*PaymentActivities(c).all(), *PaymentReconcileActivities(c).all()],
-    ),
-    TaskQueue.DOCUMENTS: ("pdf", lambda c: DocumentActivities(c).all()),
-    TaskQueue.NOTIFICATIONS: ("users", lambda c: NotificationActivities(c).all()),
+# task queue -> the activities built on its clients (the registry, `components`, says
+# which service each queue's worker calls and when `up` starts it).
+QUEUES: dict[TaskQueue, Callable[[ServiceClients], list[Callable[..., Any]]]] = {
+    TaskQueue.RESERVATIONS: lambda c: [
+        *ReservationActivities(c).all(),
+        *ReservationReconcileActivities(c).all(),
+    ],
+    TaskQueue.PAYMENTS: lambda c: [
+        *PaymentActivities(c).all(),
+        *PaymentReconcileActivities(c).all(),
+    ],
+    TaskQueue.DOCUMENTS: lambda c: DocumentActivities(c).all(),
+    TaskQueue.NOTIFICATIONS: lambda c: NotificationActivities(c).all(),
 }
 
 
@@ -45,7 +46,7 @@ async def main(settings: Settings, queue: TaskQueue) -> None:
     clients = ServiceClients(settings)
     try:
         client = await connect(settings)
-        _, build = QUEUES[queue]
+        build = QUEUES[queue]
         await run_until_signalled(client, queue, activities=[*build(clients), noop])
     finally:
         await clients.aclose()

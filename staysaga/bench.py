@@ -45,6 +45,8 @@ from typing import Any
 
 import httpx
 
+from services.auth import api as auth_api
+
 BENCH_CLIENT_ID = "search"
 BENCH_CLIENT_SECRET = "bench-only-secret"  # noqa: S105 - a throwaway local stand-in
 READY_TIMEOUT_SECONDS = 120.0
@@ -99,8 +101,8 @@ def issuer_app() -> Any:
 
     return Starlette(
         routes=[
-            Route("/.well-known/jwks.json", keys),
-            Route("/oauth2/token", token, methods=["POST"]),
+            Route(auth_api.JWKS_PATH, keys),
+            Route(auth_api.TOKEN_PATH, token, methods=["POST"]),
         ]
     )
 
@@ -393,7 +395,7 @@ def _table(rows: list[tuple[str, LoadResult]]) -> Iterator[str]:
 
 def run_search_bench(args: argparse.Namespace) -> int:
     """Seed, start the processes, measure the ceiling then Search, print the figures."""
-    from services.common.settings import load_settings
+    from components.settings import load_settings
 
     with contextlib.ExitStack() as stack:
         var_dir = (
@@ -428,7 +430,7 @@ def run_search_bench(args: argparse.Namespace) -> int:
         stack.callback(_stop, processes)
         bench = [sys.executable, "-m", "staysaga.bench"]
         plan = [
-            ("issuer", [*bench, "serve", "issuer", str(ports["issuer"])], "/.well-known/jwks.json"),
+            ("issuer", [*bench, "serve", "issuer", str(ports["issuer"])], auth_api.JWKS_PATH),
             ("hello", [*bench, "serve", "hello", str(ports["hello"])], "/hello"),
             ("reservations", [*cli, "serve", "reservations"], "/readyz"),
             ("search", [*cli, "serve", "search"], "/readyz"),

@@ -26,7 +26,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.common.settings import COMPONENTS, WORKER_HEALTH_PORTS, Settings, load_settings
+from components.registry import COMPONENTS, WORKERS
+from components.settings import load_settings
+from services.common.settings import Settings
 from staysaga.bench import cpu_seconds
 from staysaga.driver import StackDriver
 from temporal.names import TaskQueue
@@ -75,7 +77,7 @@ def start_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
         env[f"{component.name.upper()}_PORT"] = str(_free_port())
         env.pop(f"{component.name.upper()}_URL", None)
     env["MAILSINK_SMTP_PORT"] = str(_free_port())
-    for queue in WORKER_HEALTH_PORTS:
+    for queue in WORKERS:
         env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(_free_port())
     env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{_free_port()}"
     env["TEMPORAL_UI_PORT"] = str(_free_port())

@@ -30,7 +30,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
-from services.common.settings import load_settings
+from components.settings import load_settings
 from staysaga.driver import Room, StackDriver
 from staysaga.invariants import (
     CONFIRMED,

@@ -10,8 +10,10 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import NoReturn
 
-from services.common.settings import SettingsError, describe_settings, load_settings
-from staysaga.components import SERVICE_APPS
+from components.registry import COMPONENTS
+from components.settings import describe_settings, load_settings
+from services.common.settings import SettingsError
+from workflows.settings import ReconcileSettings
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -27,10 +29,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from services.common.logging import configure_logging
 
     settings = load_settings()
-    configure_logging(
-        args.component, settings["STAYSAGA_LOG_LEVEL"], settings["STAYSAGA_LOG_FORMAT"]
-    )
-    module_name, _, factory_name = SERVICE_APPS[args.component].partition(":")
+    configure_logging(args.component, settings.common.log_level, settings.common.log_format)
+    module_name, _, factory_name = COMPONENTS[args.component].app.partition(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
     config = uvicorn.Config(
         factory(settings),
@@ -54,7 +54,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     from services.search.seed import seed_catalogue
 
     settings = load_settings()
-    configure_logging("seed", settings["STAYSAGA_LOG_LEVEL"], "text")
+    configure_logging("seed", settings.common.log_level, "text")
 
     async def run() -> None:
         engine = create_engine(settings.database_url("search"))
@@ -90,7 +90,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     queue = TaskQueue(args.queue)
     configure_logging(
-        f"worker-{queue.value}", settings["STAYSAGA_LOG_LEVEL"], settings["STAYSAGA_LOG_FORMAT"]
+        f"worker-{queue.value}", settings.common.log_level, settings.common.log_format
     )
     if queue is TaskQueue.BOOKING:
         from workflows.worker import main as run_workflow_worker
@@ -217,7 +217,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
         client = await connect(settings)
         summary: ReconcileSummary = await client.execute_workflow(
             RECONCILE_WORKFLOW_TYPE,
-            ReconcileInput(grace_seconds=settings["RECONCILE_GRACE_SECONDS"]),
+            ReconcileInput(grace_seconds=settings.of(ReconcileSettings).grace_seconds),
             id=f"{RECONCILER_WORKFLOW_ID}-now-{uuid.uuid4().hex[:12]}",
             task_queue=TaskQueue.BOOKING,
             execution_timeout=RECONCILE_TIMEOUT,
@@ -240,7 +240,7 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
 def _cmd_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, doc in describe_settings():
-        value = settings[name]
+        value = settings.values[name]
         shown = "" if value is None else str(value)
         if shown and "SECRET" in name:
             shown = "(set, not shown)"
@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text, handler in commands:
         subparsers[name] = sub.add_parser(name, help=help_text, description=help_text)
         subparsers[name].set_defaults(handler=handler)
-    subparsers["serve"].add_argument("component", choices=sorted(SERVICE_APPS))
+    subparsers["serve"].add_argument("component", choices=sorted(COMPONENTS))
     subparsers["worker"].add_argument(
         "queue", choices=["booking", "reservations", "payments", "documents", "notifications"]
     )

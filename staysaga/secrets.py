@@ -1,6 +1,7 @@
 """The local stack's secrets: generated once into var/secrets.env, reused on later starts.
 
-Every OAuth 2 client gets its own random secret; the shared secrets (bank keys, signing
+Every OAuth 2 client of the component registry gets its own random secret; the shared
+secrets (the variables the components' settings mark as generated: bank keys, signing
 secrets of the users and web services) live here too. A value set in the real environment
 always wins over the generated one. Nothing here prints a secret.
 """
@@ -13,30 +14,13 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-# One OAuth 2 client per process, so a token names the process that asked for it and a
-# leaked secret gives away one process's scopes: the component name, or worker-<task queue>.
-OAUTH_CLIENTS: tuple[str, ...] = (
-    "web",
-    "auth",
-    "users",
-    "search",
-    "reservations",
-    "payments",
-    "pdf",
-    "worker-booking",
-    "worker-reservations",
-    "worker-payments",
-    "worker-documents",
-    "worker-notifications",
-)
+from components.registry import oauth_clients
+from components.settings import generated_secrets
 
-# Secrets every child process receives (not tied to one OAuth client).
-SHARED_SECRETS: tuple[str, ...] = (
-    "BANK_SECRET_KEY",
-    "BANK_PUBLISHABLE_KEY",
-    "USERS_LINK_SECRET",
-    "WEB_SESSION_SECRET",
-)
+# Secrets every child process receives (not tied to one OAuth client): the variables the
+# components' settings mark as generated.
+SHARED_SECRETS: tuple[str, ...] = tuple(v.name for v in generated_secrets())
+_GENERATORS = {v.name: v.generate for v in generated_secrets()}
 
 SECRETS_FILE = "secrets.env"
 CLIENT_REGISTRY_VARIABLE = "AUTH_CLIENT_SECRETS"
@@ -48,16 +32,13 @@ def client_secret_variable(client_id: str) -> str:
 
 
 def _generate(name: str) -> str:
-    if name == "BANK_PUBLISHABLE_KEY":
-        return "pk_local_" + secrets.token_urlsafe(24)
-    if name == "BANK_SECRET_KEY":
-        return "sk_local_" + secrets.token_urlsafe(32)
-    return secrets.token_urlsafe(32)
+    generate = _GENERATORS.get(name)
+    return generate() if generate is not None else secrets.token_urlsafe(32)
 
 
 def wanted_names() -> list[str]:
     """Every variable secrets.env holds."""
-    return [client_secret_variable(c) for c in OAUTH_CLIENTS] + list(SHARED_SECRETS)
+    return [client_secret_variable(c) for c in oauth_clients()] + list(SHARED_SECRETS)
 
 
 def read_secrets_file(path: Path) -> dict[str, str]:
@@ -119,7 +100,7 @@ class StackSecrets:
     def client_registry(self) -> dict[str, str]:
         """client id -> secret of every client, as the auth server needs it."""
         explicit = self._environ.get(CLIENT_REGISTRY_VARIABLE)
-        registry = {c: self.client_secret(c) for c in OAUTH_CLIENTS}
+        registry = {c: self.client_secret(c) for c in oauth_clients()}
         if explicit:
             registry.update(json.loads(explicit))
         return registry

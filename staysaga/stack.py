@@ -34,9 +34,9 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from services.common.settings import COMPONENTS, Settings
-from staysaga.components import SERVICE_APPS, workers_to_run
-from staysaga.secrets import OAUTH_CLIENTS, StackSecrets
+from components.registry import COMPONENTS, oauth_clients, workers_to_run
+from services.common.settings import Settings
+from staysaga.secrets import StackSecrets
 from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
 from temporal.client import connect
 from temporal.devserver import dev_server_args
@@ -153,13 +153,13 @@ class Stack:
         python = sys.executable
         cli = [python, "-m", "staysaga.cli"]
         children: list[Child] = []
-        if self.settings["TEMPORAL_DEV_SERVER"]:
+        if self.settings.temporal.dev_server:
             db_file = (self.settings.var_dir / "temporal.db").resolve()
-            ui = f"http://127.0.0.1:{self.settings['TEMPORAL_UI_PORT']}/"
+            ui = f"http://127.0.0.1:{self.settings.temporal.ui_port}/"
             children.append(
                 Child("temporal", dev_server_args(self.settings, db_file), self._temporal_probe(ui))
             )
-        for name in SERVICE_APPS:
+        for name in COMPONENTS:
             url = self.settings.url(name)
             children.append(
                 Child(
@@ -203,10 +203,10 @@ class Stack:
         names = {c.name for c in children}
         wanted: list[tuple[str, int]] = []
         if "temporal" in names:
-            port = int(self.settings["TEMPORAL_ADDRESS"].rpartition(":")[2])
+            port = int(self.settings.temporal.address.rpartition(":")[2])
             wanted += [
                 ("TEMPORAL_ADDRESS", port),
-                ("TEMPORAL_UI_PORT", self.settings["TEMPORAL_UI_PORT"]),
+                ("TEMPORAL_UI_PORT", self.settings.temporal.ui_port),
             ]
         wanted += [
             (f"{name.upper()}_PORT", self.settings.port(name))
@@ -229,7 +229,7 @@ class Stack:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "STAYSAGA_COMPONENT": child.name}
         if self.secrets is not None:
             # Each child is its own OAuth 2 client: the component name, or worker-<queue>.
-            client_id = child.name if child.name in OAUTH_CLIENTS else None
+            client_id = child.name if child.name in oauth_clients() else None
             env.update(self.secrets.child_env(client_id))
         if self._colour and not os.environ.get("STAYSAGA_LOG_FORMAT"):
             # A person is reading the terminal: one readable line a record, not JSON.
@@ -342,14 +342,14 @@ class Stack:
     def _print_urls(self) -> None:
         s = self.settings
         links: list[tuple[str, str]] = []
-        if "web" in SERVICE_APPS:
+        if "web" in COMPONENTS:
             links.append(("website", f"{s.url('web')}/"))
-        if s["TEMPORAL_DEV_SERVER"] or s["TEMPORAL_UI_URL"]:
-            namespace = s["TEMPORAL_NAMESPACE"]
+        if s.temporal.dev_server or s.temporal.ui_url:
+            namespace = s.temporal.namespace
             links.append(("Temporal UI", f"{s.temporal_ui_url}/namespaces/{namespace}/workflows"))
-        if "mailsink" in SERVICE_APPS:
+        if "mailsink" in COMPONENTS:
             links.append(("mail inbox", f"{s.url('mailsink')}/"))
-        for name in SERVICE_APPS:
+        for name in COMPONENTS:
             if name not in ("web", "mailsink"):
                 links.append((f"{COMPONENTS[name].title} API", f"{s.url(name)}/docs"))
         width = max(len(label) for label, _ in links)

@@ -14,7 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
-from services.common.settings import COMPONENTS, WORKER_HEALTH_PORTS
+from components.registry import COMPONENTS, WORKERS
 
 MARKER = "STAYSAGA_TEST_STACK"  # the variable marking one stack's processes
 # The last line `up` prints once everything answers (the links come before it).
@@ -47,7 +47,7 @@ class StackProcess:
     def _ports() -> dict[str, str]:
         env = {f"{c.name.upper()}_PORT": str(free_port()) for c in COMPONENTS.values()}
         env["MAILSINK_SMTP_PORT"] = str(free_port())
-        for queue in WORKER_HEALTH_PORTS:
+        for queue in WORKERS:
             env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(free_port())
         env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"
         env["TEMPORAL_UI_PORT"] = str(free_port())

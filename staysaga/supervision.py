@@ -27,7 +27,7 @@ class RestartPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> RestartPolicy:
         """The policy the settings ask for."""
-        return cls(max_delay=settings["STAYSAGA_RESTART_MAX_DELAY_SECONDS"])
+        return cls(max_delay=settings.common.restart_max_delay_seconds)
 
     def delay(self, streak: int) -> float:
         """The wait before restarting a child that exited `streak` times in a row."""
@@ -83,9 +83,9 @@ class Liveness:
     def from_settings(cls, settings: Settings) -> Liveness:
         """The probing the settings ask for."""
         return cls(
-            interval=settings["STAYSAGA_PROBE_INTERVAL_SECONDS"],
-            timeout=settings["STAYSAGA_PROBE_TIMEOUT_SECONDS"],
-            failures=settings["STAYSAGA_PROBE_FAILURES"],
+            interval=settings.common.probe_interval_seconds,
+            timeout=settings.common.probe_timeout_seconds,
+            failures=settings.common.probe_failures,
         )
 
 

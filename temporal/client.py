@@ -20,9 +20,9 @@ from temporal.names import SEARCH_ATTRIBUTE_KEYS
 
 def _tls(settings: Settings) -> TLSConfig | bool:
     cert, key, ca = (
-        settings["TEMPORAL_TLS_CERT"],
-        settings["TEMPORAL_TLS_KEY"],
-        settings["TEMPORAL_TLS_CA"],
+        settings.temporal.tls_cert,
+        settings.temporal.tls_key,
+        settings.temporal.tls_ca,
     )
     if cert or ca:
         return TLSConfig(
@@ -30,15 +30,15 @@ def _tls(settings: Settings) -> TLSConfig | bool:
             client_private_key=Path(key).read_bytes() if key else None,
             server_root_ca_cert=Path(ca).read_bytes() if ca else None,
         )
-    return bool(settings["TEMPORAL_API_KEY"])
+    return bool(settings.temporal.api_key)
 
 
 async def connect(settings: Settings) -> Client:
     """A client for the configured Temporal service, with staysaga's data converter."""
     return await Client.connect(
-        settings["TEMPORAL_ADDRESS"],
-        namespace=settings["TEMPORAL_NAMESPACE"],
-        api_key=settings["TEMPORAL_API_KEY"],
+        settings.temporal.address,
+        namespace=settings.temporal.namespace,
+        api_key=settings.temporal.api_key,
         tls=_tls(settings),
         data_converter=DATA_CONVERTER,
     )

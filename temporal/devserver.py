@@ -40,7 +40,7 @@ def dev_server_args(settings: Settings, db_file: Path | None) -> list[str]:
 
     With a db_file the server persists to SQLite there; without one it keeps state in memory.
     """
-    host, _, port = settings["TEMPORAL_ADDRESS"].rpartition(":")
+    host, _, port = settings.temporal.address.rpartition(":")
     args = [
         str(temporal_cli()),
         "server",
@@ -50,9 +50,9 @@ def dev_server_args(settings: Settings, db_file: Path | None) -> list[str]:
         "--port",
         port,
         "--ui-port",
-        str(settings["TEMPORAL_UI_PORT"]),
+        str(settings.temporal.ui_port),
         "--namespace",
-        settings["TEMPORAL_NAMESPACE"],
+        settings.temporal.namespace,
         "--log-level",
         "error",
     ]

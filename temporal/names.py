@@ -17,13 +17,6 @@ class TaskQueue(StrEnum):
     NOTIFICATIONS = "notifications"
 
 
-ACTIVITY_TASK_QUEUES = (
-    TaskQueue.RESERVATIONS,
-    TaskQueue.PAYMENTS,
-    TaskQueue.DOCUMENTS,
-    TaskQueue.NOTIFICATIONS,
-)
-
 # Custom search attributes operators filter on in the Temporal UI. Never personal data:
 # they are stored and indexed in clear (a payload codec, were one added, would not
 # encrypt them). UserId is an opaque id.

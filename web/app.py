@@ -14,8 +14,9 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from components.settings import load_settings
 from services.common.app import create_service_app
-from services.common.settings import Settings, load_settings
+from services.common.settings import Settings
 from web.backends import Backends
 from web.oauth import OAuthClient
 from web.pages import account, booking, search
@@ -25,6 +26,7 @@ from web.pages.common import (
 )
 from web.security import SecurityHeadersMiddleware
 from web.sessions import SessionMiddleware, SessionStore
+from web.settings import WebSettings
 
 log = logging.getLogger("staysaga.web")
 
@@ -71,7 +73,7 @@ ROUTES = [
 def create_app(settings: Settings | None = None) -> Starlette:
     """The website's ASGI app. `app.state.backends`, `.oauth`, `.temporal` may be replaced."""
     settings = settings or load_settings()
-    secret = settings["WEB_SESSION_SECRET"]
+    secret = settings.of(WebSettings).session_secret
     if not secret:
         log.warning("WEB_SESSION_SECRET is not set: sessions end when this process does")
         secret = secrets.token_urlsafe(32)

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from services.bank.settings import BankSettings
 from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.settings import Settings
 from services.reservations import api as reservations_api
@@ -102,7 +103,7 @@ class Backends:
     @classmethod
     def create(cls, settings: Settings) -> Backends:
         """Clients for the real services."""
-        http = httpx.AsyncClient(timeout=settings["HTTP_CLIENT_TIMEOUT"])
+        http = httpx.AsyncClient(timeout=settings.common.http_client_timeout)
         return cls(settings, http, ServiceClients(settings, http=http))
 
     async def aclose(self) -> None:
@@ -189,7 +190,7 @@ class Backends:
 
     async def tokenize_card(self, card: dict[str, Any]) -> dict[str, Any]:
         """Trade card details for a bank token; the card goes nowhere else."""
-        key = self.settings["BANK_PUBLISHABLE_KEY"]
+        key = self.settings.of(BankSettings).publishable_key
         try:
             response = await self.http.post(
                 self.settings.url("bank") + "/tokens",

@@ -20,13 +20,16 @@ from urllib.parse import urlencode
 
 import httpx
 
+from services.auth import api as auth_api
 from services.common.settings import Settings
+from services.pdf import api as pdf_api
 from services.reservations import api as reservations_api
+from services.users import api as users_api
 
 log = logging.getLogger("staysaga.web.oauth")
 
 # What a traveller's session may do: read their own bookings and receipts.
-USER_SCOPES = f"profile {reservations_api.READ} documents:read"
+USER_SCOPES = f"{users_api.PROFILE} {reservations_api.READ} {pdf_api.READ}"
 REFRESH_MARGIN_SECONDS = 30
 
 
@@ -88,8 +91,8 @@ class OAuthClient:
         self.settings = settings
         self.http = http
         self.auth_url = settings.url("auth")
-        self.client_id = settings["STAYSAGA_CLIENT_ID"] or "web"
-        self.secret = settings["STAYSAGA_CLIENT_SECRET"] or ""
+        self.client_id = settings.common.client_id or "web"
+        self.secret = settings.common.client_secret or ""
         self.redirect_uri = f"{settings.url('web')}/auth/callback"
 
     def authorize_url(self, state: str, verifier: str) -> str:
@@ -103,7 +106,7 @@ class OAuthClient:
             "code_challenge": challenge(verifier),
             "code_challenge_method": "S256",
         }
-        return f"{self.auth_url}/oauth2/authorize?{urlencode(query)}"
+        return f"{self.auth_url}{auth_api.AUTHORIZE_PATH}?{urlencode(query)}"
 
     async def _token(self, form: dict[str, str]) -> Tokens:
         try:
@@ -148,7 +151,7 @@ class OAuthClient:
         """Revoke a token (RFC 7009); a failure is logged, never shown: logout goes on."""
         try:
             response = await self.http.post(
-                f"{self.auth_url}/oauth2/revoke",
+                f"{self.auth_url}{auth_api.REVOKE_PATH}",
                 data={"token": token, "token_type_hint": hint},
                 auth=(self.client_id, self.secret),
             )

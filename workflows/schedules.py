@@ -22,6 +22,7 @@ from temporalio.client import (
 from services.common.settings import Settings
 from temporal.names import TaskQueue
 from workflows.models import RECONCILE_WORKFLOW_TYPE, ReconcileInput
+from workflows.settings import ReconcileSettings
 
 log = logging.getLogger("staysaga.schedules")
 
@@ -36,14 +37,16 @@ def reconciler_schedule(settings: Settings) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             RECONCILE_WORKFLOW_TYPE,
-            ReconcileInput(grace_seconds=settings["RECONCILE_GRACE_SECONDS"]),
+            ReconcileInput(grace_seconds=settings.of(ReconcileSettings).grace_seconds),
             id=RECONCILER_WORKFLOW_ID,
             task_queue=TaskQueue.BOOKING,
             execution_timeout=RECONCILE_TIMEOUT,
         ),
         spec=ScheduleSpec(
             intervals=[
-                ScheduleIntervalSpec(every=timedelta(seconds=settings["RECONCILE_EVERY_SECONDS"]))
+                ScheduleIntervalSpec(
+                    every=timedelta(seconds=settings.of(ReconcileSettings).every_seconds)
+                )
             ]
         ),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),

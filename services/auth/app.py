@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from components.settings import load_settings
 from services.auth import api
 from services.auth.clients import (
     AUTHORIZATION_CODE,
@@ -45,11 +46,12 @@ from services.auth.server import (
     mint_access_token,
     snapshot,
 )
+from services.auth.settings import AuthSettings
 from services.auth.store import purge_expired
 from services.common.app import create_service_app, model_response
 from services.common.http import ServiceClients, ServiceError, TokenSource, TransportError
 from services.common.openapi import Endpoint
-from services.common.settings import Settings, load_settings
+from services.common.settings import Settings
 
 log = logging.getLogger("staysaga.auth")
 SELF_CLIENT = "auth"
@@ -292,7 +294,9 @@ def create_app(
     async def start(app: Starlette) -> None:
         await ensure_signing_key(app.state.engine)
         await purge_expired(app.state.engine, now_utc())
-        registry = ClientRegistry.from_json(settings["AUTH_CLIENT_SECRETS"], settings.url("web"))
+        registry = ClientRegistry.from_json(
+            settings.of(AuthSettings).client_secrets, settings.url("web")
+        )
         if not registry.known():
             log.warning("AUTH_CLIENT_SECRETS names no client: no one can get a token")
         app.state.oauth = OAuthServer(app.state.engine, registry, settings.auth_issuer)

@@ -1,4 +1,4 @@
-"""The OAuth 2 clients of staysaga and what each may ask for: the one scope table.
+"""The OAuth 2 clients of staysaga (from the component registry) as the auth server sees them.
 
 Every process is its own confidential client (client_secret_basic). Secrets come from the
 environment: `AUTH_CLIENT_SECRETS` holds a JSON object {client_id: secret}; `staysaga up`
@@ -12,12 +12,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from components.registry import (
+    WEBSITE_CLIENT,
+    WEBSITE_USER_AUDIENCES,
+    WEBSITE_USER_SCOPES,
+    oauth_clients,
+)
 from services.common.auth import audience
 
 CLIENT_CREDENTIALS = "client_credentials"
 AUTHORIZATION_CODE = "authorization_code"
 REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name
-WEBSITE_CLIENT = "web"
 CALLBACK_PATH = "/auth/callback"
 
 
@@ -31,41 +36,17 @@ class ClientSpec:
     user_audiences: tuple[str, ...] = ()
 
 
-def _scopes(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# client id -> scopes it may get for itself by client credentials.
-SERVICE_SCOPES: dict[str, str] = {
-    # The website registers travellers and shows their account; reads bookings for pages.
-    "web": "users:register users:read reservations:read",
-    # The auth server checks passwords (it mints this token itself, but keeps the row).
-    "auth": "users:credentials",
-    "users": "documents:read",
-    "search": "reservations:read",
-    "reservations": "",
-    "payments": "",
-    "pdf": "",
-    "worker-booking": "",
-    "worker-reservations": "reservations:read reservations:write reservations:reconcile",
-    "worker-payments": "payments:charge payments:read payments:reconcile",
-    "worker-documents": "documents:render documents:read",
-    "worker-notifications": "users:notify users:read",
-}
-
-# What a traveller signed in on the website may let it do (authorization code + PKCE),
-# and the services such a token is for when the website names no `resource`.
-USER_SCOPES = "profile users:read reservations:read reservations:write payments:read documents:read"
-USER_AUDIENCE_COMPONENTS = ("users", "reservations", "payments", "pdf")
-
+# client id -> what it may ask for: the component registry's clients, their scopes, and
+# what a traveller signed in on the website may let it do (authorization code + PKCE), for
+# the services such a token is for when the website names no `resource`.
 CLIENTS: dict[str, ClientSpec] = {
     client_id: ClientSpec(
         client_id,
-        _scopes(scopes),
-        _scopes(USER_SCOPES) if client_id == WEBSITE_CLIENT else frozenset(),
-        tuple(audience(c) for c in USER_AUDIENCE_COMPONENTS) if client_id == WEBSITE_CLIENT else (),
+        frozenset(scopes),
+        frozenset(WEBSITE_USER_SCOPES) if client_id == WEBSITE_CLIENT else frozenset(),
+        tuple(audience(c) for c in WEBSITE_USER_AUDIENCES) if client_id == WEBSITE_CLIENT else (),
     )
-    for client_id, scopes in SERVICE_SCOPES.items()
+    for client_id, scopes in oauth_clients().items()
 }
 
 

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers
 from starlette.requests import Request
 
+from components.registry import COMPONENTS
 from services.auth import store
 from services.auth.clients import (
     AUTHORIZATION_CODE,
@@ -55,7 +56,6 @@ from services.auth.keys import (
     published,
 )
 from services.common.auth import ACCESS_TOKEN_TYPE, AUDIENCE_PREFIX
-from services.common.settings import COMPONENTS
 
 T = TypeVar("T")
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]

@@ -20,9 +20,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from components.settings import load_settings
 from services.bank import api, domain, idempotency
 from services.bank.cards import Behaviour
 from services.bank.faults import Faults
+from services.bank.settings import BankSettings
 from services.common.app import create_service_app, model_response
 from services.common.db import write_transaction
 from services.common.openapi import Endpoint
@@ -33,7 +35,7 @@ from services.common.problems import (
     parse_body,
     parse_query,
 )
-from services.common.settings import Settings, SettingsError, load_settings
+from services.common.settings import Settings, SettingsError
 
 log = logging.getLogger("staysaga.bank")
 
@@ -45,9 +47,9 @@ Movement = Callable[[AsyncConnection, str, datetime], Awaitable[api.Authorizatio
 def _require_key(request: Request, *, publishable: bool = False) -> None:
     """401 unless the request carries the secret key (or, where allowed, the publishable)."""
     settings: Settings = request.app.state.settings
-    allowed = [settings["BANK_SECRET_KEY"]]
+    allowed = [settings.of(BankSettings).secret_key]
     if publishable:
-        allowed.append(settings["BANK_PUBLISHABLE_KEY"])
+        allowed.append(settings.of(BankSettings).publishable_key)
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     given = given.strip()
     if scheme.lower() == "bearer" and given:
@@ -131,7 +133,7 @@ async def _move_money(
         raise
     if faults.lose_answer():
         log.info("injected fault: %s took effect, its answer is lost", request.url.path)
-        await asyncio.sleep(request.app.state.settings["BANK_FAULT_HANG_MS"] / 1000)
+        await asyncio.sleep(request.app.state.settings.of(BankSettings).fault_hang_ms / 1000)
         raise Problem(
             504, api.BANK_TIMEOUT, "The bank did not answer in time.", headers={"Retry-After": "1"}
         )
@@ -160,7 +162,7 @@ async def create_authorization(request: Request) -> Response:
         async with request.app.state.engine.connect() as conn:
             kind = await domain.card_behaviour(conn, body.token)
         if kind is Behaviour.SLOW:
-            await asyncio.sleep(request.app.state.settings["BANK_SLOW_CARD_MS"] / 1000)
+            await asyncio.sleep(request.app.state.settings.of(BankSettings).slow_card_ms / 1000)
 
     async def movement(conn: AsyncConnection, key: str, now: datetime) -> api.Authorization:
         kind = await domain.card_behaviour(conn, body.token)
@@ -345,17 +347,21 @@ ENDPOINTS = (
 def fault_config(settings: Settings) -> api.FaultConfig:
     """The faults the environment asks for at start."""
     return api.FaultConfig(
-        latency_ms=settings["BANK_FAULT_LATENCY_MS"],
-        error_rate=settings["BANK_FAULT_ERROR_RATE"],
-        timeout_rate=settings["BANK_FAULT_TIMEOUT_RATE"],
+        latency_ms=settings.of(BankSettings).fault_latency_ms,
+        error_rate=settings.of(BankSettings).fault_error_rate,
+        timeout_rate=settings.of(BankSettings).fault_timeout_rate,
     )
 
 
 def create_app(settings: Settings | None = None, rng: random.Random | None = None) -> Starlette:
     """The bank's ASGI app; `rng` makes injected faults repeatable in tests."""
     settings = settings or load_settings()
-    for variable in ("BANK_SECRET_KEY", "BANK_PUBLISHABLE_KEY"):
-        if not settings[variable]:
+    keys = settings.of(BankSettings)
+    for variable, key in (
+        ("BANK_SECRET_KEY", keys.secret_key),
+        ("BANK_PUBLISHABLE_KEY", keys.publishable_key),
+    ):
+        if not key:
             raise SettingsError(variable, "must be set: the bank authenticates merchants by key")
     app = create_service_app(
         "bank",

@@ -219,7 +219,7 @@ def transport_for(settings: Settings, http: httpx.AsyncClient | Transport | None
     """The transport to call through: aiohttp unless a test hands in an httpx client (on an
     ASGI transport) or a Transport of its own."""
     if http is None:
-        return AiohttpTransport(settings["HTTP_CLIENT_TIMEOUT"])
+        return AiohttpTransport(settings.common.http_client_timeout)
     if isinstance(http, httpx.AsyncClient):
         return HttpxTransport(http)
     return http
@@ -227,8 +227,8 @@ def transport_for(settings: Settings, http: httpx.AsyncClient | Transport | None
 
 def client_credentials(settings: Settings, transport: Transport) -> TokenSource:
     """Tokens from the auth service's token endpoint, as this process's OAuth 2 client."""
-    client_id = settings["STAYSAGA_CLIENT_ID"]
-    secret = settings["STAYSAGA_CLIENT_SECRET"]
+    client_id = settings.common.client_id
+    secret = settings.common.client_secret
 
     async def fetch(aud: str, scopes: str) -> tuple[str, float]:
         if not client_id or not secret:

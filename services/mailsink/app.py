@@ -16,11 +16,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from components.settings import load_settings
 from services.common.app import create_service_app, model_response
 from services.common.openapi import Endpoint
 from services.common.problems import ValidationProblem, not_found, parse_query
-from services.common.settings import Settings, load_settings
+from services.common.settings import Settings
 from services.mailsink import api, store
+from services.mailsink.settings import MailsinkSettings
 from services.mailsink.smtp import start_smtp
 
 log = logging.getLogger("staysaga.mailsink")
@@ -133,7 +135,7 @@ ENDPOINTS = (
 
 
 async def _start_smtp(app: Starlette) -> None:
-    port = app.state.settings["MAILSINK_SMTP_PORT"]
+    port = app.state.settings.of(MailsinkSettings).smtp_port
     app.state.smtp_server = await start_smtp(app.state.engine, port)
     log.info("SMTP listening on 127.0.0.1:%s", port)
 

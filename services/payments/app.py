@@ -16,12 +16,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from components.settings import load_settings
+from services.bank.settings import BankSettings
 from services.common.app import create_service_app, model_response
 from services.common.auth import ensure_owner, principal
 from services.common.http import transport_for
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, parse_body, parse_query
-from services.common.settings import Settings, SettingsError, load_settings
+from services.common.settings import Settings, SettingsError
 from services.payments import api, domain, reconciliation
 from services.payments.bank import BankClient
 
@@ -244,7 +246,7 @@ def create_app(
 ) -> Starlette:
     """The Payments ASGI app; `bank_http` lets tests reach an in-process bank."""
     settings = settings or load_settings()
-    secret = settings["BANK_SECRET_KEY"]
+    secret = settings.of(BankSettings).secret_key
     if not secret:
         raise SettingsError("BANK_SECRET_KEY", "must be set: Payments calls the bank with it")
 

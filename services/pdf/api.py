@@ -7,6 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# Scopes: what a token must carry for each kind of route.
+RENDER = "documents:render"
+"""Render a document."""
+READ = "documents:read"
+"""Fetch a rendered document."""
+
 Template = Literal["receipt", "cancellation"]
 TEMPLATES: tuple[str, ...] = ("receipt", "cancellation")
 

@@ -9,11 +9,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from components.settings import load_settings
 from services.common.app import create_service_app, model_response
 from services.common.auth import ensure_owner, principal
 from services.common.openapi import Endpoint
 from services.common.problems import not_found, parse_body
-from services.common.settings import Settings, load_settings
+from services.common.settings import Settings
 from services.pdf import api, documents
 
 _ID_LENGTH = 32

@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from components.settings import load_settings
 from services.common.app import create_service_app, json_response, model_response
 from services.common.auth import ensure_owner, principal
 from services.common.db import reads_inline
@@ -33,8 +34,9 @@ from services.common.problems import (
     parse_body,
     parse_query,
 )
-from services.common.settings import Settings, load_settings
+from services.common.settings import Settings
 from services.reservations import api, inventory
+from services.reservations.settings import ReservationsSettings
 
 log = logging.getLogger("staysaga.reservations")
 
@@ -48,7 +50,7 @@ def sweep_interval(ttl_seconds: int) -> float:
 
 
 def _ttl(request: Request) -> int:
-    return int(request.app.state.settings["RESERVATIONS_HOLD_TTL_SECONDS"])
+    return int(request.app.state.settings.of(ReservationsSettings).hold_ttl_seconds)
 
 
 def _path_id(request: Request, name: str) -> str:
@@ -271,7 +273,7 @@ ENDPOINTS = (
 
 
 async def _sweep_forever(app: Starlette) -> None:
-    interval = sweep_interval(app.state.settings["RESERVATIONS_HOLD_TTL_SECONDS"])
+    interval = sweep_interval(app.state.settings.of(ReservationsSettings).hold_ttl_seconds)
     while True:
         try:
             expired = await inventory.expire_due_holds(app.state.engine, inventory.utcnow())

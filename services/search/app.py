@@ -10,11 +10,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from components.settings import load_settings
 from services.common.app import create_service_app, json_response, model_response
 from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, not_found, parse_query
-from services.common.settings import Settings, load_settings
+from services.common.settings import Settings
 from services.common.text import search_key
 from services.reservations import api as reservations_api
 from services.reservations.client import ReservationsClient

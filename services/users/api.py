@@ -9,6 +9,18 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from services.common.mail import MESSAGE_KEY_PATTERN
 
+# Scopes: what a token must carry for each kind of route.
+REGISTER = "users:register"
+"""The website's anonymous account flows: sign-up, verification, password reset."""
+READ = "users:read"
+"""Read any account (services)."""
+CREDENTIALS = "users:credentials"
+"""Check an e-mail and password (the auth server's sign-in)."""
+NOTIFY = "users:notify"
+"""Send a booking's e-mails (the notifications worker)."""
+PROFILE = "profile"
+"""A traveller's own account, by a token the website got for them."""
+
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
 # Deliberately loose (one @, a dotted domain, no spaces): the verification e-mail is the

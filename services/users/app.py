@@ -17,17 +17,19 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from components.settings import load_settings
 from services.common.app import create_service_app, model_response
 from services.common.auth import ensure_owner, principal
 from services.common.http import ServiceClients
 from services.common.mail import SmtpConfig
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, not_found, parse_body
-from services.common.settings import Settings, load_settings
+from services.common.settings import Settings
 from services.users import api, notifications
 from services.users.accounts import Accounts
 from services.users.links import LinkSigner
 from services.users.outbox import Courier
+from services.users.settings import UsersSettings
 
 log = logging.getLogger("staysaga.users")
 
@@ -255,7 +257,7 @@ ENDPOINTS = (
 
 
 def _link_secret(settings: Settings) -> str:
-    secret = settings["USERS_LINK_SECRET"]
+    secret = settings.of(UsersSettings).link_secret
     if secret:
         return str(secret)
     log.warning(
@@ -273,14 +275,14 @@ def create_app(
 
     async def start(app: Starlette) -> None:
         engine = app.state.engine
-        link_base = settings["USERS_LINK_BASE_URL"] or settings.url("web")
+        link_base = settings.of(UsersSettings).link_base_url or settings.url("web")
         app.state.accounts = Accounts(engine, LinkSigner(_link_secret(settings)), link_base)
         app.state.clients = clients or ServiceClients(settings)
         app.state.courier = Courier(
             engine,
             SmtpConfig.from_settings(settings),
-            settings["MAIL_FROM"],
-            settings["MAIL_RETRY_MAX_SECONDS"],
+            settings.mail.mail_from,
+            settings.mail.retry_max_seconds,
         )
         app.state.courier.start()
 

@@ -7,15 +7,16 @@ from temporalio import activity
 
 from activities import models as act
 from activities.worker import QUEUES, noop
+from components.registry import WORKERS
+from components.settings import load_settings
 from services.common.http import ServiceClients
-from services.common.settings import load_settings
 from temporal.names import TaskQueue
 
 
 def _served() -> dict[str, set[str]]:
     clients = ServiceClients(load_settings({}))
     served = {}
-    for queue, (_, build) in QUEUES.items():
+    for queue, build in QUEUES.items():
         names = {activity._Definition.must_from_callable(f).name for f in [*build(clients), noop]}
         served[queue.value] = names
     return served
@@ -36,3 +37,8 @@ def test_each_scheduled_activity_is_registered_on_its_queue():
 
 def test_every_worker_serves_the_baseline_noop():
     assert all(act.NOOP in names for names in _served().values())
+
+
+def test_every_worker_of_the_registry_that_calls_a_service_has_activities():
+    assert set(QUEUES) == {queue for queue, worker in WORKERS.items() if worker.calls}
+    assert set(WORKERS) == set(TaskQueue)

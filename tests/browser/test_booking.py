@@ -1,7 +1,7 @@
 """The booking paths in a real browser on the real stack: success, declined, expiry, cancel.
 
 They need every service of the saga running under `staysaga up`; until those are in
-`SERVICE_APPS` they skip, and they switch on by themselves once merged.
+`COMPONENTS` they skip, and they switch on by themselves once merged.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from datetime import date, timedelta
 
 import pytest
 
-from staysaga.components import SERVICE_APPS
+from components.registry import COMPONENTS
 from tests.browser.conftest import screenshot_path
 from tests.support.harness import eventually
 from tests.support.stack import StackProcess, running_stack
 
 NEEDED = ("auth", "users", "reservations", "payments", "pdf", "bank", "mailsink")
-MISSING = [name for name in NEEDED if name not in SERVICE_APPS]
+MISSING = [name for name in NEEDED if name not in COMPONENTS]
 pytestmark = pytest.mark.skipif(
     bool(MISSING),
-    reason=f"the booking paths need {', '.join(MISSING)} in staysaga.components.SERVICE_APPS",
+    reason=f"the booking paths need {', '.join(MISSING)} in components.registry.COMPONENTS",
 )
 
 # Contract points owned by other parts; align them here if their owners chose otherwise.

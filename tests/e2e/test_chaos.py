@@ -10,13 +10,13 @@ import uuid
 
 import pytest
 
-from staysaga.components import SERVICE_APPS
+from components.registry import COMPONENTS
 from tests.support.stack import kill_quietly, processes_with
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
-        not {"users", "pdf", "mailsink", "payments", "reservations"} <= set(SERVICE_APPS),
+        not {"users", "pdf", "mailsink", "payments", "reservations"} <= set(COMPONENTS),
         reason="the drill books through every service",
     ),
 ]

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from staysaga.components import SERVICE_APPS
+from components.registry import COMPONENTS
 from staysaga.driver import StackDriver
 from staysaga.invariants import FAILED_CLEANLY, Inspector
 from tests.support.harness import eventually
@@ -28,8 +28,8 @@ from workflows.models import BookingState, Step
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
-        not {"users", "pdf", "mailsink", "payments", "reservations"} <= set(SERVICE_APPS),
-        reason="the saga needs every service in SERVICE_APPS",
+        not {"users", "pdf", "mailsink", "payments", "reservations"} <= set(COMPONENTS),
+        reason="the saga needs every service in COMPONENTS",
     ),
 ]
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.client import WorkflowUpdateStage
 
-from staysaga.components import SERVICE_APPS
+from components.registry import COMPONENTS
 from staysaga.driver import StackDriver
 from tests.support.harness import eventually
 from tests.support.stack import running_stack, stack_driver
@@ -30,8 +30,8 @@ from workflows.models import (
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
-        not {"users", "pdf", "mailsink", "payments", "reservations"} <= set(SERVICE_APPS),
-        reason="the saga needs every service in SERVICE_APPS",
+        not {"users", "pdf", "mailsink", "payments", "reservations"} <= set(COMPONENTS),
+        reason="the saga needs every service in COMPONENTS",
     ),
 ]
 

@@ -11,7 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from services.common.settings import load_settings
+from components.settings import load_settings
 from staysaga.secrets import read_secrets_file
 from temporal.client import connect
 from tests.support.harness import eventually

@@ -1,9 +1,9 @@
-"""The bad-token matrix over every protected route of every service in SERVICE_APPS.
+"""The bad-token matrix over every protected route of every service in COMPONENTS.
 
 Each app is built with a TestIssuer installed; every Endpoint that declares a scope must
 refuse a missing, expired, foreign-audience, foreign-issuer, alg-none, HS256-with-the-
 public-key, unknown-kid, non-access and garbage token (401), and a token without the scope
-(403). Services merged later are covered by being listed in SERVICE_APPS.
+(403). Services merged later are covered by being listed in COMPONENTS.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from components.registry import COMPONENTS
 from services.common.app import create_service_app
 from services.common.openapi import Endpoint
-from staysaga.components import SERVICE_APPS
 from tests.support.harness import running_app, settings_for
 from tests.support.tokens import TestIssuer, assert_refuses_bad_tokens
 
@@ -26,7 +26,7 @@ _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
 
 def _factory(component: str):
-    module_name, _, factory_name = SERVICE_APPS[component].partition(":")
+    module_name, _, factory_name = COMPONENTS[component].app.partition(":")
     return getattr(importlib.import_module(module_name), factory_name)
 
 
@@ -62,7 +62,7 @@ NOT_BEARER = {
 START_ENV = {"payments": {"BANK_SECRET_KEY": "sk_test_matrix"}}
 
 
-@pytest.mark.parametrize("component", sorted(SERVICE_APPS))
+@pytest.mark.parametrize("component", sorted(COMPONENTS))
 async def test_every_protected_route_refuses_bad_tokens(component, tmp_path):
     if component in NOT_BEARER:
         pytest.skip(NOT_BEARER[component])

@@ -15,7 +15,8 @@ import httpx
 from starlette.applications import Starlette
 from temporalio.testing import ActivityEnvironment
 
-from services.common.settings import Settings, load_settings
+from components.settings import load_settings
+from services.common.settings import Settings
 from staysaga.stackprocess import free_port as free_port  # tests import it from here
 
 T = TypeVar("T")

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from services.common.settings import load_settings
+from components.settings import load_settings
 from staysaga.driver import StackDriver
 from staysaga.stackprocess import (
     MARKER,

@@ -7,10 +7,24 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("staysaga", "services", "workflows", "activities", "web", "temporal", "tests")
+PACKAGES = (
+    "staysaga",
+    "components",
+    "services",
+    "workflows",
+    "activities",
+    "web",
+    "temporal",
+    "tests",
+)
 # Modules of workflows/ that run outside the sandbox: the worker, the replayer and the
 # schedules the worker keeps.
-WORKFLOW_PLUMBING = {"workflows.worker", "workflows.replay", "workflows.schedules"}
+WORKFLOW_PLUMBING = {
+    "workflows.worker",
+    "workflows.replay",
+    "workflows.schedules",
+    "workflows.settings",
+}
 WORKFLOW_DEPENDENCIES = ("workflows.", "activities.models", "temporal.names")
 
 
@@ -41,16 +55,21 @@ def _service(module: str) -> str | None:
     return parts[1] if parts[0] == "services" and len(parts) > 1 else None
 
 
+PUBLIC_MODULES = ("api", "client", "settings")
+
+
 def _is_contract(imported: str) -> bool:
-    """A service's public contract, `services.<name>.api`, or its client,
-    `services.<name>.client` (or a name in either)."""
+    """A service's public contract, `services.<name>.api`, its client,
+    `services.<name>.client`, or its settings, `services.<name>.settings` (or a name in
+    one of them)."""
     parts = imported.split(".")
-    return len(parts) >= 3 and parts[0] == "services" and parts[2] in ("api", "client")
+    return len(parts) >= 3 and parts[0] == "services" and parts[2] in PUBLIC_MODULES
 
 
 def _names_contract(module: str, imported: str) -> bool:
-    """`from services.<name> import api` (or `client`): the import names the package."""
-    return f"{imported}.api" in IMPORTS[module] or f"{imported}.client" in IMPORTS[module]
+    """`from services.<name> import api` (or `client`, `settings`): the import names the
+    package."""
+    return any(f"{imported}.{public}" in IMPORTS[module] for public in PUBLIC_MODULES)
 
 
 def _violations(rule) -> list[str]:
@@ -82,7 +101,36 @@ def test_a_client_imports_only_its_own_contract_and_common():
 
 def test_common_knows_no_service():
     def breaks(module: str, imported: str) -> bool:
-        return _service(module) == "common" and _service(imported) not in (None, "common")
+        if _service(module) != "common":
+            return False
+        return _service(imported) not in (None, "common") or imported.split(".")[0] != "services"
+
+    assert _violations(breaks) == []
+
+
+# What the component registry may read: each service's contract and settings, the other
+# settings groups (website, reconciler) and the task-queue names.
+REGISTRY_READS = ("services.", "web.settings", "workflows.settings", "temporal.names")
+
+
+def test_the_registry_reads_only_contracts_settings_and_names():
+    def breaks(module: str, imported: str) -> bool:
+        if not module.startswith("components") or imported.startswith("components"):
+            return False
+        if not imported.startswith(REGISTRY_READS):
+            return True
+        return _service(imported) not in (None, "common") and not (
+            _is_contract(imported) or _names_contract(module, imported)
+        )
+
+    assert _violations(breaks) == []
+
+
+def test_settings_modules_read_only_common():
+    def breaks(module: str, imported: str) -> bool:
+        if module.split(".")[-1] != "settings" or module.startswith("components"):
+            return False
+        return not imported.startswith("services.common")
 
     assert _violations(breaks) == []
 
@@ -133,6 +181,7 @@ def test_the_check_sees_the_imports_it_judges():
 # services. The auth server is exempt from the scope rule only: `services/auth/clients.py`
 # is where scopes are granted to clients.
 SERVICE_PATHS = {
+    "auth": ("/oauth2", "/.well-known"),
     "payments": ("/payments", "/reconciliation"),
     "reservations": ("/holds", "/reservations", "/availability", "/inventory", "/reconciliation"),
 }
@@ -199,10 +248,12 @@ def test_only_a_service_and_its_client_spell_its_paths_and_scopes():
 
 
 def test_the_path_check_knows_every_path_of_the_contracts():
+    from services.auth import api as auth_api
     from services.payments import api as payments_api
     from services.reservations import api as reservations_api
 
-    for name, contract in (("payments", payments_api), ("reservations", reservations_api)):
+    contracts = (("auth", auth_api), ("payments", payments_api), ("reservations", reservations_api))
+    for name, contract in contracts:
         paths = [
             value
             for key, value in vars(contract).items()
@@ -210,3 +261,47 @@ def test_the_path_check_knows_every_path_of_the_contracts():
         ]
         assert paths, f"{name}'s api.py names its paths"
         assert [p for p in paths if not _spells_a_path(p, SERVICE_PATHS[name])] == []
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The ids of a module's docstring nodes (they may explain; code may not name)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _named_components(text: str, names: set[str]) -> set[str]:
+    """The components a string names: `bank`, a variable of one, `BANK_SECRET_KEY`, or one
+    of its scopes, `bank:read`."""
+    return {
+        n
+        for n in names
+        if text == n or re.search(rf"\b{n.upper()}_[A-Z]", text) or re.search(rf"\b{n}:", text)
+    }
+
+
+def test_common_names_no_component_in_its_code():
+    from components.registry import COMPONENTS
+
+    names = set(COMPONENTS)
+    found = []
+    for path in sorted((ROOT / "services" / "common").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        docstrings = _docstrings(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if id(node) not in docstrings and _named_components(node.value, names):
+                found.append(f"{path.name}:{node.lineno} {node.value!r}")
+    assert found == []
+
+
+def test_the_name_check_sees_a_variable_of_a_component():
+    assert _named_components("BANK_SECRET_KEY", {"bank"}) == {"bank"}
+    assert _named_components("search", {"search"}) == {"search"}
+    assert _named_components("scope users:read", {"users"}) == {"users"}
+    assert _named_components("the auth service", {"auth"}) == set()

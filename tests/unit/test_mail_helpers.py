@@ -1,8 +1,9 @@
 import pytest
 
+from components.settings import load_settings
 from services.common.mail import SmtpConfig, message_id_for
 from services.common.money import format_money
-from services.common.settings import SettingsError, load_settings
+from services.common.settings import SettingsError
 from services.users.links import RESET_PASSWORD, VERIFY_EMAIL, InvalidLink, LinkSigner
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import stat
 
+from components.registry import oauth_clients
 from staysaga.secrets import (
-    OAUTH_CLIENTS,
     SECRETS_FILE,
     SHARED_SECRETS,
     StackSecrets,
@@ -19,11 +19,11 @@ def test_first_start_writes_a_private_file_with_every_secret(tmp_path):
     values = ensure_secrets_file(tmp_path)
     path = tmp_path / SECRETS_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    for client in OAUTH_CLIENTS:
+    for client in oauth_clients():
         assert len(values[client_secret_variable(client)]) >= 32
     for name in SHARED_SECRETS:
         assert values[name]
-    assert len({values[client_secret_variable(c)] for c in OAUTH_CLIENTS}) == len(OAUTH_CLIENTS)
+    assert len({values[client_secret_variable(c)] for c in oauth_clients()}) == len(oauth_clients())
 
 
 def test_later_starts_reuse_the_file_and_fill_in_new_names(tmp_path):
@@ -48,7 +48,7 @@ def test_each_child_gets_its_own_client_and_the_shared_secrets(tmp_path):
     assert "AUTH_CLIENT_SECRETS" not in payments
     registry = json.loads(secrets.child_env("auth")["AUTH_CLIENT_SECRETS"])
     assert registry["worker-payments"] == payments["STAYSAGA_CLIENT_SECRET"]
-    assert set(registry) == set(OAUTH_CLIENTS)
+    assert set(registry) == set(oauth_clients())
     assert "STAYSAGA_CLIENT_ID" not in secrets.child_env(None)
 
 

@@ -1,14 +1,14 @@
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from services.common.settings import (
-    COMPONENTS,
-    WORKER_HEALTH_PORTS,
-    SettingsError,
-    describe_settings,
-    load_settings,
-)
+from components.registry import COMPONENTS, WORKERS
+from components.settings import all_variables, describe_settings, load_settings
+from services.auth import api as auth_api
+from services.bank.settings import BankSettings
+from services.common.settings import SettingsError
+from services.reservations.settings import ReservationsSettings
 
 
 def test_defaults_are_the_local_ports_of_the_design():
@@ -17,7 +17,7 @@ def test_defaults_are_the_local_ports_of_the_design():
     assert settings.port("search") == 8003
     assert settings.port("bank") == 8009
     assert settings.url("search") == "http://127.0.0.1:8003"
-    assert settings["TEMPORAL_ADDRESS"] == "127.0.0.1:7233"
+    assert settings.temporal.address == "127.0.0.1:7233"
 
 
 def test_default_database_is_a_sqlite_file_under_var():
@@ -46,6 +46,9 @@ def test_environment_overrides_port_url_and_database():
         ("TEMPORAL_DEV_SERVER", "maybe", "true or false"),
         ("STAYSAGA_LOG_FORMAT", "xml", "json, text"),
         ("HTTP_CLIENT_TIMEOUT", "-1", "greater than 0"),
+        ("BANK_FAULT_ERROR_RATE", "2", "share from 0 to 1"),
+        ("RESERVATIONS_HOLD_TTL_SECONDS", "0", "greater than 0"),
+        ("WORKER_PAYMENTS_HEALTH_PORT", "0", "from 1 to 65535"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable, value, message):
@@ -62,11 +65,49 @@ def test_tls_certificate_without_key_is_refused():
     assert caught.value.variable == "TEMPORAL_TLS_KEY"
 
 
+def test_a_service_reads_its_own_variables_typed():
+    settings = load_settings({"BANK_FAULT_ERROR_RATE": "0.25", "BANK_SLOW_CARD_MS": "10"})
+    bank = settings.of(BankSettings)
+    assert bank.fault_error_rate == 0.25
+    assert bank.slow_card_ms == 10
+    assert bank.fault_hang_ms == 15000
+    assert settings.of(ReservationsSettings).hold_ttl_seconds == 900
+
+
+def test_the_token_endpoint_and_keys_follow_auth_and_its_contract():
+    settings = load_settings({"AUTH_URL": "https://auth.example/"})
+    assert settings.auth_issuer == "https://auth.example"
+    assert settings.auth_token_url == "https://auth.example" + auth_api.TOKEN_PATH
+    assert settings.auth_jwks_url == "https://auth.example" + auth_api.JWKS_PATH
+    explicit = load_settings({"AUTH_TOKEN_URL": "https://idp.example/token"})
+    assert explicit.auth_token_url == "https://idp.example/token"
+
+
+def test_the_smtp_port_defaults_to_the_mail_sinks():
+    assert load_settings({"MAILSINK_SMTP_PORT": "2525"}).smtp_port == 2525
+    assert load_settings({"MAILSINK_SMTP_PORT": "2525", "SMTP_PORT": "25"}).smtp_port == 25
+
+
+def test_overrides_read_the_environment_again():
+    settings = load_settings({"SEARCH_PORT": "9100"})
+    changed = settings.with_overrides(USERS_URL="http://users.test", BANK_SLOW_CARD_MS="5")
+    assert changed.url("users") == "http://users.test"
+    assert changed.of(BankSettings).slow_card_ms == 5
+    assert changed.port("search") == 9100
+    with pytest.raises(SettingsError):
+        settings.with_overrides(SEARCH_PORT="nope")
+
+
 def test_every_component_setting_is_documented():
     names = {name for name, _, doc in describe_settings() if doc}
     for component in COMPONENTS.values():
         assert f"{component.name.upper()}_PORT" in names
         assert f"{component.name.upper()}_URL" in names
+
+
+def test_each_variable_is_declared_once():
+    counts = Counter(v.name for v in all_variables())
+    assert [name for name, count in counts.items() if count > 1] == []
 
 
 def test_var_dir_is_a_path():
@@ -78,6 +119,6 @@ def test_each_worker_has_a_health_port_of_its_own():
     assert settings.worker_health_port("booking") == 8101
     assert settings.worker_health_port("payments") == 9200
     defaults = load_settings({})
-    ports = {defaults.worker_health_port(queue) for queue in WORKER_HEALTH_PORTS}
-    assert len(ports) == len(WORKER_HEALTH_PORTS)
+    ports = {defaults.worker_health_port(queue) for queue in WORKERS}
+    assert len(ports) == len(WORKERS)
     assert not ports & {component.port for component in COMPONENTS.values()}

@@ -19,8 +19,8 @@ from temporalio.worker import Worker
 
 from activities import models as act
 from activities.reconcile import PaymentReconcileActivities, verdict
+from components.settings import load_settings
 from services.common.http import ServiceClients
-from services.common.settings import load_settings
 from temporal.names import BOOKING_STATUS, TaskQueue, booking_workflow_id
 from workflows.models import ReconcileInput, ReconcileSummary
 from workflows.reconcile import ReconcileWorkflow

@@ -76,7 +76,7 @@ def _booking_context(request: Request, view: BookingView) -> dict[str, Any]:
         "progress": [(step.value, label, step in view.steps) for step, label in bookings.PROGRESS],
         "settled": bookings.is_settled(view),
         "temporal_url": bookings.workflow_url(
-            settings.temporal_ui_url, settings["TEMPORAL_NAMESPACE"], view.booking_id
+            settings.temporal_ui_url, settings.temporal.namespace, view.booking_id
         ),
         "failed": view.state in (BookingState.FAILED, BookingState.EXPIRED),
     }
@@ -304,7 +304,7 @@ async def my_bookings(request: Request) -> Response:
         {
             "items": found,
             "ui": settings.temporal_ui_url,
-            "namespace": settings["TEMPORAL_NAMESPACE"],
+            "namespace": settings.temporal.namespace,
             "workflow_url": bookings.workflow_url,
         },
     )

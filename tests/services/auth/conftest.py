@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from components.registry import oauth_clients
 from services.auth.app import create_app
 from services.auth.login import LoginLimiter
 from services.common.app import create_service_app
@@ -25,10 +26,9 @@ from services.common.auth import JwksCache, TokenVerifier, audience
 from services.common.openapi import Endpoint
 from services.common.problems import Problem
 from services.common.settings import Settings
-from staysaga.secrets import OAUTH_CLIENTS
 from tests.support.harness import running_app, settings_for
 
-SECRETS = {client: f"secret-of-{client}-{secrets.token_hex(4)}" for client in OAUTH_CLIENTS}
+SECRETS = {client: f"secret-of-{client}-{secrets.token_hex(4)}" for client in oauth_clients()}
 ACCOUNTS = {"ada@example.com": ("correct horse battery", "user-ada")}
 CALLBACK = "http://127.0.0.1:8000/auth/callback"
 

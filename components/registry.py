@@ -1,0 +1,191 @@
+"""Every component of staysaga, once: from this table come the ports, URLs and databases,
+the OAuth clients and their scopes, the generated secrets, the Temporal workers and their
+health ports, and the processes `staysaga up` starts.
+
+It sits above the services (it names each of them; `services/common` names none) and below
+the tooling: services, the website and the workers may read it. Scopes are the constants
+of each service's `api.py`, never spelled here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.auth import api as auth_api
+from services.auth.settings import AuthSettings
+from services.bank.settings import BankSettings
+from services.common.settings import SettingsGroup
+from services.mailsink.settings import MailsinkSettings
+from services.payments import api as payments_api
+from services.pdf import api as pdf_api
+from services.reservations import api as reservations_api
+from services.reservations.settings import ReservationsSettings
+from services.users import api as users_api
+from services.users.settings import UsersSettings
+from temporal.names import TaskQueue
+from web.settings import WebSettings
+from workflows.settings import ReconcileSettings
+
+
+@dataclass(frozen=True)
+class Component:
+    """A process of the stack that listens on a port.
+
+    `scopes` is what its OAuth 2 client may ask for itself (None: it has no client, e.g.
+    the bank, which takes API keys). Its settings are <NAME>_PORT, <NAME>_URL and, where
+    it owns data, <NAME>_DATABASE_URL, plus the groups in `settings`.
+    """
+
+    name: str
+    port: int
+    title: str
+    app: str
+    scopes: tuple[str, ...] | None = ()
+    has_database: bool = True
+    settings: tuple[type[SettingsGroup], ...] = ()
+
+    @property
+    def client_id(self) -> str | None:
+        """Its OAuth 2 client id: its name, if it has a client."""
+        return None if self.scopes is None else self.name
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A Temporal worker (`staysaga worker <queue>`): its task queue, the port of its
+    /healthz and /readyz (WORKER_<QUEUE>_HEALTH_PORT), the service its activities call
+    (None: the workflow worker) and the scopes its client may ask for."""
+
+    queue: TaskQueue
+    health_port: int
+    calls: str | None
+    scopes: tuple[str, ...] = ()
+    settings: tuple[type[SettingsGroup], ...] = ()
+
+    @property
+    def client_id(self) -> str:
+        """Its OAuth 2 client id, `worker-<queue>`."""
+        return f"worker-{self.queue.value}"
+
+
+# In the order `staysaga up` starts them. Auth comes first (right after the Temporal
+# server): every other process needs tokens.
+COMPONENTS: dict[str, Component] = {
+    c.name: c
+    for c in (
+        Component(
+            "auth",
+            8001,
+            "Authentication (OAuth 2)",
+            "services.auth.app:create_app",
+            # It checks passwords (it mints this token itself, but keeps the row).
+            scopes=(users_api.CREDENTIALS,),
+            settings=(AuthSettings,),
+        ),
+        Component(
+            "reservations",
+            8004,
+            "Reservations",
+            "services.reservations.app:create_app",
+            settings=(ReservationsSettings,),
+        ),
+        # Search asks Reservations for availability: it starts after it.
+        Component(
+            "search",
+            8003,
+            "Search",
+            "services.search.app:create_app",
+            scopes=(reservations_api.READ,),
+        ),
+        Component(
+            "bank",
+            8009,
+            "Bank (simulated)",
+            "services.bank.app:create_app",
+            scopes=None,
+            settings=(BankSettings,),
+        ),
+        Component("payments", 8005, "Payments", "services.payments.app:create_app"),
+        # The mail sink first: Users hands e-mails to its SMTP port as soon as it starts.
+        Component(
+            "mailsink",
+            8025,
+            "Mail sink inbox",
+            "services.mailsink.app:create_app",
+            scopes=None,
+            settings=(MailsinkSettings,),
+        ),
+        Component("pdf", 8006, "PDF reporting", "services.pdf.app:create_app"),
+        Component(
+            "users",
+            8002,
+            "Users",
+            "services.users.app:create_app",
+            scopes=(pdf_api.READ,),
+            settings=(UsersSettings,),
+        ),
+        # Last: the website calls everything above. It registers travellers and shows
+        # their account, and reads bookings for pages.
+        Component(
+            "web",
+            8000,
+            "Booking website",
+            "web.app:create_app",
+            scopes=(users_api.REGISTER, users_api.READ, reservations_api.READ),
+            settings=(WebSettings,),
+        ),
+    )
+}
+
+WORKERS: dict[TaskQueue, Worker] = {
+    w.queue: w
+    for w in (
+        Worker(TaskQueue.BOOKING, 8101, None, settings=(ReconcileSettings,)),
+        Worker(
+            TaskQueue.RESERVATIONS,
+            8102,
+            "reservations",
+            (reservations_api.READ, reservations_api.WRITE, reservations_api.RECONCILE),
+        ),
+        Worker(
+            TaskQueue.PAYMENTS,
+            8103,
+            "payments",
+            (payments_api.CHARGE, payments_api.READ, payments_api.RECONCILE),
+        ),
+        Worker(TaskQueue.DOCUMENTS, 8104, "pdf", (pdf_api.RENDER, pdf_api.READ)),
+        Worker(TaskQueue.NOTIFICATIONS, 8105, "users", (users_api.NOTIFY, users_api.READ)),
+    )
+}
+
+# The website's OAuth 2 client signs travellers in (authorization code + PKCE): what such a
+# traveller may let it do, and the services such a token is for when it names no resource.
+WEBSITE_CLIENT = "web"
+WEBSITE_USER_SCOPES: tuple[str, ...] = (
+    users_api.PROFILE,
+    users_api.READ,
+    reservations_api.READ,
+    reservations_api.WRITE,
+    payments_api.READ,
+    pdf_api.READ,
+)
+WEBSITE_USER_AUDIENCES: tuple[str, ...] = ("users", "reservations", "payments", "pdf")
+
+# Where the authorization server's clients find its keys and its token endpoint.
+AUTH_SERVER = "auth"
+JWKS_PATH = auth_api.JWKS_PATH
+TOKEN_PATH = auth_api.TOKEN_PATH
+
+
+def oauth_clients() -> dict[str, tuple[str, ...]]:
+    """client id -> the scopes it may get for itself by client credentials: one client per
+    process, so a token names the process that asked and a leaked secret gives away one
+    process's scopes."""
+    clients = {c.name: c.scopes for c in COMPONENTS.values() if c.scopes is not None}
+    clients.update({w.client_id: w.scopes for w in WORKERS.values()})
+    return clients
+
+
+def workers_to_run() -> list[TaskQueue]:
+    """The task queues whose worker `up` starts: each once the service it calls exists."""
+    return [w.queue for w in WORKERS.values() if w.calls is None or w.calls in COMPONENTS]

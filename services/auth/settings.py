@@ -1,0 +1,32 @@
+"""The authorization server's settings: how its clients find it, and its client secrets.
+
+AUTH_ISSUER, AUTH_JWKS_URL and AUTH_TOKEN_URL are read by every process (to verify and to
+get tokens); the component registry fills their defaults from AUTH_URL and Auth's paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.common.settings import SettingsGroup, variable
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthSettings(SettingsGroup):
+    """Where tokens come from, and (auth server only) every client's secret."""
+
+    issuer: str | None = variable(
+        "AUTH_ISSUER", None, "issuer of access tokens (default: AUTH_URL)"
+    )
+    jwks_url: str | None = variable(
+        "AUTH_JWKS_URL", None, "where services fetch signing keys (default: issuer + JWKS path)"
+    )
+    token_url: str | None = variable(
+        "AUTH_TOKEN_URL", None, "OAuth 2 token endpoint (default: AUTH_URL/oauth2/token)"
+    )
+    client_secrets: str | None = variable(
+        "AUTH_CLIENT_SECRETS",
+        None,
+        "auth service only: JSON {client_id: secret} of every OAuth 2 client "
+        "(`staysaga up` fills it from var/secrets.env)",
+    )

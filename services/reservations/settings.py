@@ -1,0 +1,19 @@
+"""Reservations' own settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.common.settings import SettingsGroup, positive_int, variable
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservationsSettings(SettingsGroup):
+    """How long a hold keeps its rooms."""
+
+    hold_ttl_seconds: int = variable(
+        "RESERVATIONS_HOLD_TTL_SECONDS",
+        "900",
+        "seconds a room hold lasts before its rooms return to inventory by themselves",
+        positive_int,
+    )
