@@ -44,11 +44,6 @@ class Component:
     has_database: bool = True
     settings: tuple[type[SettingsGroup], ...] = ()
 
-    @property
-    def client_id(self) -> str | None:
-        """Its OAuth 2 client id: its name, if it has a client."""
-        return None if self.scopes is None else self.name
-
 
 @dataclass(frozen=True)
 class Worker:

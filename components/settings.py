@@ -8,9 +8,9 @@ its default and meaning, for `staysaga config`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from components.registry import AUTH_SERVER, COMPONENTS, JWKS_PATH, TOKEN_PATH, WORKERS
+from components.registry import AUTH_SERVER, COMPONENTS, JWKS_PATH, TOKEN_PATH, WORKERS, Worker
 from services.auth.settings import AuthSettings
 from services.common.settings import (
     SHARED_GROUPS,
@@ -55,10 +55,11 @@ def _address_variables(name: str) -> tuple[Variable, ...]:
     return tuple(found)
 
 
-def _health_port_variable(queue: str) -> Variable:
+def _health_port_variable(worker: Worker) -> Variable:
+    queue = worker.queue.value
     return Variable(
         f"WORKER_{queue.upper()}_HEALTH_PORT",
-        str(WORKERS[queue].health_port),  # type: ignore[index]
+        str(worker.health_port),
         f"worker of task queue {queue}: port of its /healthz and /readyz",
         port,
     )
@@ -68,7 +69,7 @@ def all_variables() -> tuple[Variable, ...]:
     """Every variable staysaga reads, in documentation order."""
     found = [v for g in _groups() for v in g.variables()]
     found += [v for name in COMPONENTS for v in _address_variables(name)]
-    found += [_health_port_variable(q.value) for q in WORKERS]
+    found += [_health_port_variable(w) for w in WORKERS.values()]
     return tuple(found)
 
 
@@ -99,7 +100,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     groups = {g: g.load(source) for g in _groups()}
     common = _of(groups, CommonSettings)
     addresses = {name: _address(name, source, common) for name in COMPONENTS}
-    health_ports = {q.value: _health_port_variable(q.value).read(source) for q in WORKERS}
+    health_ports = {q.value: _health_port_variable(w).read(source) for q, w in WORKERS.items()}
     auth = _of(groups, AuthSettings)
     auth_url = addresses[AUTH_SERVER].url
     issuer = TokenIssuer(
@@ -108,17 +109,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         token_url=auth.token_url or auth_url + TOKEN_PATH,
     )
     mail = _of(groups, MailSettings)
-    values: dict[str, Any] = {}
-    for group in groups.values():
-        values.update(group.values())
-    for name, address in addresses.items():
-        prefix = name.upper()
-        values[f"{prefix}_PORT"] = address.port
-        values[f"{prefix}_URL"] = source.get(f"{prefix}_URL") or None
-        if address.database_url is not None:
-            values[f"{prefix}_DATABASE_URL"] = source.get(f"{prefix}_DATABASE_URL") or None
-    for queue, health in health_ports.items():
-        values[f"WORKER_{queue.upper()}_HEALTH_PORT"] = health
     return Settings(
         common=common,
         temporal=_of(groups, TemporalSettings),
@@ -128,7 +118,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         issuer=issuer,
         smtp_port=mail.smtp_port or _of(groups, MailsinkSettings).smtp_port,
         groups=groups,
-        values=values,
+        values={v.name: v.read(source) for v in all_variables()},
         env=dict(source),
         loader=load_settings,
     )
