@@ -7,6 +7,7 @@ its default and meaning, for `staysaga config`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -22,7 +23,6 @@ from services.common.settings import (
     TemporalSettings,
     TokenIssuer,
     Variable,
-    environment,
     port,
 )
 from services.mailsink.settings import MailsinkSettings
@@ -96,7 +96,7 @@ def _address(name: str, env: Mapping[str, str], common: CommonSettings) -> Addre
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every variable; raise SettingsError naming the first bad one."""
-    source = environment(env)
+    source = os.environ if env is None else env
     groups = {g: g.load(source) for g in _groups()}
     common = _of(groups, CommonSettings)
     addresses = {name: _address(name, source, common) for name in COMPONENTS}

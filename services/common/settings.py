@@ -15,7 +15,6 @@ resolved by the registry. Common code knows components only by the names it is g
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -389,8 +388,3 @@ class Settings:
     def with_overrides(self, **env: str) -> Settings:
         """The settings read again with some variables changed (for tests)."""
         return self.loader({**self.env, **env})
-
-
-def environment(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    """The mapping to read: the one given, or the process's environment."""
-    return os.environ if env is None else env
