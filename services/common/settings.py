@@ -320,7 +320,7 @@ class Settings:
     issuer: TokenIssuer
     # The SMTP relay's port: SMTP_PORT, or the local mail sink's.
     smtp_port: int
-    # Each service's own group, by its class (`settings.of(BankSettings)`).
+    # Each service's own group, by its class (`settings.of(<Name>Settings)`).
     groups: Mapping[type[SettingsGroup], SettingsGroup] = field(repr=False)
     # Every variable's parsed value, by name (for `staysaga config`).
     values: Mapping[str, Any] = field(repr=False)
