@@ -22,9 +22,9 @@ def _served() -> dict[str, set[str]]:
 
 
 def test_each_scheduled_activity_is_registered_on_its_queue():
-    source = (Path(__file__).parents[2] / "workflows" / "booking.py").read_text()
-    # Every `self._step(act.NAME, ..., TaskQueue.QUEUE, ...)` of the workflow.
-    steps = re.findall(r"_step\(\s*act\.(\w+),.*?TaskQueue\.(\w+)", source, flags=re.S)
+    source = (Path(__file__).parents[2] / "workflows" / "steps.py").read_text()
+    # Every `step(act.NAME, ..., TaskQueue.QUEUE, ...)` of the workflow's steps.
+    steps = re.findall(r"\bstep\(\s*act\.(\w+),.*?TaskQueue\.(\w+)", source, flags=re.S)
     emails = "notifications" if "act.SEND_EMAIL" in source else None
     served = _served()
     assert steps, "the pattern found no steps"
