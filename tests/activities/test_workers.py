@@ -1,4 +1,5 @@
-"""Every activity the workflow schedules is served by the worker of its task queue."""
+"""Every activity the workflow schedules is served by the worker of its task queue, and
+the production workers serve nothing of the benchmark's."""
 
 import re
 from pathlib import Path
@@ -6,17 +7,20 @@ from pathlib import Path
 from temporalio import activity
 
 from activities import models as act
-from activities.worker import QUEUES, noop
+from activities.worker import QUEUES
 from services.common.http import ServiceClients
 from services.common.settings import load_settings
 from temporal.names import TaskQueue
+from workflows.baseline import BaselineWorkflow
+from workflows.booking import BookingWorkflow
+from workflows.worker import WORKFLOWS
 
 
 def _served() -> dict[str, set[str]]:
     clients = ServiceClients(load_settings({}))
     served = {}
     for queue, (_, build) in QUEUES.items():
-        names = {activity._Definition.must_from_callable(f).name for f in [*build(clients), noop]}
+        names = {activity._Definition.must_from_callable(f).name for f in build(clients)}
         served[queue.value] = names
     return served
 
@@ -34,5 +38,10 @@ def test_each_scheduled_activity_is_registered_on_its_queue():
     assert emails and act.SEND_EMAIL in served[emails]
 
 
-def test_every_worker_serves_the_baseline_noop():
-    assert all(act.NOOP in names for names in _served().values())
+def test_no_production_worker_serves_the_benchmarks_noop():
+    assert all(act.NOOP not in names for names in _served().values())
+
+
+def test_the_booking_worker_hosts_no_benchmark_workflow():
+    assert BaselineWorkflow not in WORKFLOWS
+    assert BookingWorkflow in WORKFLOWS
