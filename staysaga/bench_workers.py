@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 
 from temporalio import activity
@@ -67,3 +69,7 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # A process that used the Temporal client can crash during interpreter shutdown after
+    # its work is done (as staysaga.cli's entry point says): end it here.
+    sys.stdout.flush()
+    os._exit(0)
