@@ -8,7 +8,6 @@ its own, so that the payloads in recorded histories still read.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -27,7 +26,7 @@ VOID_PAYMENT = "void_payment"
 REFUND_PAYMENT = "refund_payment"
 RENDER_DOCUMENT = "render_document"
 SEND_EMAIL = "send_email"
-NOOP = "noop"  # served by every activity worker: the benchmark's baseline
+NOOP = "noop"  # served only by the benchmark's own workers: its baseline
 
 # Business failures, raised as non-retryable ApplicationErrors of these types.
 SOLD_OUT = "SoldOut"
@@ -59,16 +58,14 @@ booking the workflow accepts makes a valid one (`BookingRequest` is the stricter
 NightPrice = reservations_api.NightPrice
 """The price of one night of a stay, in minor units: Reservations' own."""
 
+HotelTerms = reservations_api.HotelTerms
+"""The hotel's terms (cancellation window, tax, check-in and check-out times): Reservations'
+own, which owns them."""
 
-class Hold(BaseModel):
-    """A placed hold: the fields of Reservations' `Hold` that the saga keeps (its histories
-    carry these, so the activity answers no more of them)."""
-
-    hold_id: str
-    expires_at: datetime
-    nights: list[NightPrice]
-    total: int
-    currency: str
+Hold = reservations_api.HoldSummary
+"""A placed hold as the saga keeps it: Reservations' summary of its `Hold` (the histories
+carry these fields, so the activity answers no more of them). Holds recorded before the
+terms came with them read with Reservations' default terms."""
 
 
 class HoldRef(BaseModel):

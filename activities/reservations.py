@@ -61,6 +61,7 @@ class ReservationActivities:
             nights=hold.nights,
             total=hold.total,
             currency=hold.currency,
+            terms=hold.terms,
         )
 
     @activity.defn(name=act.RELEASE_HOLD)

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from temporalio import activity
-
 from activities.documents import DocumentActivities
-from activities.models import NOOP, Done
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.reconcile import PaymentReconcileActivities, ReservationReconcileActivities
@@ -35,18 +32,12 @@ QUEUES: dict[TaskQueue, Callable[[ServiceClients], list[Callable[..., Any]]]] = 
 }
 
 
-@activity.defn(name=NOOP)
-async def noop(_: Done) -> Done:
-    """Does nothing: what an activity costs the worker and the server alone."""
-    return Done()
-
-
 async def main(settings: Settings, queue: TaskQueue) -> None:
     """Run the activity worker of one task queue until signalled."""
     clients = ServiceClients(settings)
     try:
         client = await connect(settings)
         build = QUEUES[queue]
-        await run_until_signalled(client, queue, activities=[*build(clients), noop])
+        await run_until_signalled(client, queue, activities=build(clients))
     finally:
         await clients.aclose()

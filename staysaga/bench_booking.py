@@ -1,9 +1,10 @@
 """`staysaga bench booking`: bookings through the real stack against a no-op baseline.
 
-Starts `staysaga up` on free loopback ports in a fresh folder, then, on the same Temporal
-server and workers, runs N no-op BaselineWorkflows (as many activities, on the same task
-queues, as a booking's path to its e-mailed receipt) and N real bookings, each at
-concurrency C, and prints throughput and latency percentiles for both and their ratio.
+Starts `staysaga up` on free loopback ports in a fresh folder, and the baseline's own
+workers (staysaga/bench_workers.py) on the same Temporal server; then runs N no-op
+BaselineWorkflows (as many activities, on queues shaped like a booking's, as a booking's
+path to its e-mailed receipt) and N real bookings, each at concurrency C, and prints
+throughput and latency percentiles for both and their ratio.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from components.registry import COMPONENTS, WORKERS
 from components.settings import load_settings
 from services.common.settings import Settings
 from staysaga.bench import cpu_seconds
+from staysaga.bench_workers import READY
 from staysaga.driver import StackDriver
 from temporal.names import TaskQueue
-from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE
+from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE, baseline_queue
 from workflows.models import BookingState
 
 TARGET_RATIO = 0.6
@@ -50,6 +52,7 @@ class RunningStack:
 
     process: subprocess.Popen[str]
     settings: Settings
+    env: dict[str, str]
     lines: list[str] = field(default_factory=list)
 
     def wait_until_up(self, timeout: float = 240.0) -> None:
@@ -90,7 +93,7 @@ def start_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
         stderr=subprocess.STDOUT,
         text=True,
     )
-    stack = RunningStack(process, load_settings(env))
+    stack = RunningStack(process, load_settings(env), env)
 
     def read() -> None:
         assert process.stdout is not None
@@ -99,6 +102,29 @@ def start_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
 
     threading.Thread(target=read, daemon=True).start()
     return stack
+
+
+def start_baseline_workers(env: dict[str, str]) -> subprocess.Popen[str]:
+    """The baseline's workers, in a process of their own on the stack's Temporal server;
+    returns once they poll."""
+    process = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "staysaga.bench_workers"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen: list[str] = []
+    for line in process.stdout:
+        if line.strip() == READY:
+            # Keep draining its output, so that it never blocks on a full pipe.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return process
+        seen.append(line.rstrip("\n"))
+    process.wait()
+    raise RuntimeError("the baseline's workers exited:\n" + "\n".join(seen[-40:]))
 
 
 @dataclass
@@ -211,7 +237,7 @@ async def measure(
             BASELINE_WORKFLOW_TYPE,
             len(BOOKING_SHAPE),
             id=f"baseline-{uuid.uuid4().hex}",
-            task_queue=TaskQueue.BOOKING,
+            task_queue=baseline_queue(TaskQueue.BOOKING),
             result_type=int,
         )
         baseline_latency.append(time.monotonic() - started)
@@ -302,8 +328,11 @@ def run_booking_bench(args: argparse.Namespace) -> int:
         var_dir = Path(args.var_dir or temp)
         print(f"starting the stack in {var_dir} ...", flush=True)
         stack = start_stack(var_dir)
+        baseline_workers: subprocess.Popen[str] | None = None
         try:
             stack.wait_until_up()
+            baseline_workers = start_baseline_workers(stack.env)
+            workers_pid = baseline_workers.pid
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
             print(
                 f"stack up; load average {load}; {args.bookings} runs each at concurrency "
@@ -318,13 +347,19 @@ def run_booking_bench(args: argparse.Namespace) -> int:
                         driver,
                         args.bookings,
                         args.concurrency,
-                        lambda: stack_cpu(stack.process.pid),
+                        lambda: {
+                            **stack_cpu(stack.process.pid),
+                            "bench workers": cpu_seconds(workers_pid) or 0.0,
+                        },
                     )
                 finally:
                     await driver.close()
 
             baseline, bookings = asyncio.run(run())
         finally:
+            if baseline_workers is not None and baseline_workers.poll() is None:
+                baseline_workers.send_signal(signal.SIGINT)
+                baseline_workers.wait(60)
             stack.stop()
     for line in report(baseline, bookings, args.concurrency):
         print(line, flush=True)

@@ -1,8 +1,10 @@
 """A workflow shaped like a booking that does nothing: the benchmark's baseline.
 
-Seven no-op activities on the same task queues, in the same order, as a booking's path
-to its e-mailed receipt, served by the same workers. What a booking costs beyond this is
-the services' own work.
+Seven no-op activities, in the order of a booking's path to its e-mailed receipt, each on
+a task queue of its own standing for the booking's (`bench-reservations` for
+`reservations`, ...). The benchmark serves them with workers of its own
+(staysaga/bench_workers.py); production workers serve none of this. What a booking costs
+beyond this is the services' own work.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ BOOKING_SHAPE = (
     TaskQueue.NOTIFICATIONS,  # e-mail
 )
 
+BENCH_QUEUE_PREFIX = "bench-"
+
+
+def baseline_queue(queue: TaskQueue) -> str:
+    """The benchmark's task queue standing for one of a booking's."""
+    return f"{BENCH_QUEUE_PREFIX}{queue.value}"
+
 
 @workflow.defn(name=BASELINE_WORKFLOW_TYPE)
 class BaselineWorkflow:
@@ -39,7 +48,7 @@ class BaselineWorkflow:
                 NOOP,
                 Done(),
                 result_type=Done,
-                task_queue=queue,
+                task_queue=baseline_queue(queue),
                 start_to_close_timeout=timedelta(seconds=20),
             )
         return steps

@@ -21,16 +21,9 @@ UPDATE_CANCEL = "cancel"
 QUERY_STATUS = "status"
 QUERY_CANCELLATION_QUOTE = "cancellation_quote"
 
-FREE_CANCELLATION_HOURS = 48
-"""Cancelling this long before check-in (or earlier) is free; later, the first night is kept."""
-
-TAX_RATE_PERCENT = 10
-"""Rates include this VAT; receipts show the part of the total that is tax."""
-
-# Check-in and check-out are taken at these UTC times of their dates for the policy's
-# windows, the reminder and completion (the catalogue keeps no per-hotel times).
+# The CheckIn search attribute is the check-in date at this UTC time (filtering only: the
+# times a stay begins and ends by the hotel's terms come from Reservations with the hold).
 CHECK_IN_TIME = time(14, 0, tzinfo=UTC)
-CHECK_OUT_TIME = time(11, 0, tzinfo=UTC)
 
 
 class BookingState(StrEnum):

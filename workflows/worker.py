@@ -9,14 +9,13 @@ from services.common.settings import Settings
 from temporal.client import connect
 from temporal.names import TaskQueue
 from temporal.worker import run_until_signalled
-from workflows.baseline import BaselineWorkflow
 from workflows.booking import BookingWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.schedules import ensure_reconciler_schedule
 
 log = logging.getLogger("staysaga.worker")
 
-WORKFLOWS = [BookingWorkflow, BaselineWorkflow, ReconcileWorkflow]
+WORKFLOWS = [BookingWorkflow, ReconcileWorkflow]
 
 
 async def main(settings: Settings) -> None:

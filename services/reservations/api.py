@@ -130,10 +130,53 @@ class NightPrice(BaseModel):
     price: int
 
 
-class Hold(BaseModel):
-    """A room held for a stay until `expires_at`, then given back unless confirmed."""
+class HotelTerms(BaseModel):
+    """The hotel's terms a stay is booked under: the free-cancellation window, the tax
+    included in its rates, and the times of day (UTC) a stay begins and ends.
+
+    The defaults are every hotel's terms today: the catalogue keeps none of its own.
+    """
+
+    free_cancellation_hours: int = Field(
+        48,
+        ge=0,
+        description="cancelling this long before check-in is free; later, the first night is kept",
+    )
+    tax_rate_percent: int = Field(10, ge=0, description="the VAT included in the rates")
+    check_in_time: dt.time = Field(dt.time(14, 0), description="UTC")
+    check_out_time: dt.time = Field(dt.time(11, 0), description="UTC")
+
+    def check_in_at(self, day: dt.date) -> dt.datetime:
+        """When a stay that begins on `day` begins."""
+        return dt.datetime.combine(day, self.check_in_time, tzinfo=dt.UTC)
+
+    def check_out_at(self, day: dt.date) -> dt.datetime:
+        """When a stay that ends on `day` ends."""
+        return dt.datetime.combine(day, self.check_out_time, tzinfo=dt.UTC)
+
+    def free_until(self, check_in: dt.date) -> dt.datetime:
+        """Until when a stay that begins on `check_in` may be cancelled for free."""
+        return self.check_in_at(check_in) - dt.timedelta(hours=self.free_cancellation_hours)
+
+    def tax_in(self, total: int) -> int:
+        """The part of `total` (tax included) that is tax, rounded down."""
+        return total * self.tax_rate_percent // (100 + self.tax_rate_percent)
+
+
+class HoldSummary(BaseModel):
+    """What a hold costs, until when, and under which terms: what a booking keeps of it."""
 
     hold_id: str
+    expires_at: dt.datetime
+    nights: list[NightPrice]
+    total: int
+    currency: str
+    terms: HotelTerms = Field(default_factory=HotelTerms)
+
+
+class Hold(HoldSummary):
+    """A room held for a stay until `expires_at`, then given back unless confirmed."""
+
     booking_id: str
     user_id: str
     hotel_id: int
@@ -142,10 +185,6 @@ class Hold(BaseModel):
     check_out: dt.date
     guests: int
     status: HoldStatus
-    nights: list[NightPrice]
-    total: int
-    currency: str
-    expires_at: dt.datetime
     created_at: dt.datetime
 
 

@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.conftest import start_time_skipping
 from tests.workflows.standins import World
 from tests.workflows.test_booking import (
+    STRICT_TERMS,
     awaiting_payment,
     bookings,
     pay,
@@ -78,6 +79,9 @@ SCENARIOS: dict[str, tuple[World, Run]] = {
     # Recorded after PATCH_PAYMENT_WHILE_HOLDING: the payment accepted in the workflow task
     # that takes the hold's result, before the hold's result is applied.
     "payment-with-the-hold": (World(hold_gate=asyncio.Event()), _payment_with_the_hold),
+    # Recorded after PATCH_HOTEL_TERMS: a hotel whose terms are not the defaults (a week's
+    # free-cancellation window, 20% tax, other times), its booking cancelled for a fee.
+    "cancel-by-the-hotels-terms": (World(terms=STRICT_TERMS), _driven(_cancel)),
 }
 
 

@@ -30,6 +30,7 @@ class World:
     confirm_error: str | None = None  # e.g. act.HOLD_EXPIRED
     authorize_flaky: int = 0  # fail this many attempts with an infrastructure error
     hold_gate: asyncio.Event | None = None  # if given, a hold answers only once it is set
+    terms: act.HotelTerms = field(default_factory=act.HotelTerms)  # the hotel's, with a hold
     calls: list[str] = field(default_factory=list)
     holds: dict[str, str] = field(default_factory=dict)  # booking -> hold status
     payments: dict[str, dict] = field(default_factory=dict)  # booking -> payment
@@ -75,6 +76,7 @@ class World:
                 nights=nights,
                 total=sum(n.price for n in nights),
                 currency="EUR",
+                terms=world.terms,
             )
 
         @activity.defn(name=act.RELEASE_HOLD)

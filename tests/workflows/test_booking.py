@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -550,6 +550,51 @@ async def test_late_cancel_keeps_the_first_night(time_skipping_env):
     assert result.fee == world.nightly_rate
     assert result.refund == 3 * world.nightly_rate - world.nightly_rate
     assert view.refunded == result.refund
+
+
+# A week's free-cancellation window, 20% tax, check-in at 16:00 and out at 10:00 (UTC).
+STRICT_TERMS = act.HotelTerms(
+    free_cancellation_hours=7 * 24,
+    tax_rate_percent=20,
+    check_in_time=time(16, 0),
+    check_out_time=time(10, 0),
+)
+MINUTE = timedelta(minutes=1)
+
+
+async def test_the_hotels_terms_come_with_the_hold(time_skipping_env):
+    world = World(terms=STRICT_TERMS)
+    async with bookings(time_skipping_env, world) as running:
+        # Five days ahead: free by today's default window of 48 hours, not by this hotel's.
+        handle = await running.start(check_in_days=5, nights=2)
+        await awaiting_payment(handle)
+        view = await pay(handle)
+        quote = await handle.query(QUERY_CANCELLATION_QUOTE, result_type=CancellationQuote)
+        result = await handle.execute_update(
+            UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote
+        )
+        await handle.result()
+    check_in_at = datetime.combine(view.check_in, time(16, 0), tzinfo=UTC)
+    assert quote.free_until == check_in_at - timedelta(days=7)
+    assert result.fee == world.nightly_rate
+    assert result.refund == world.nightly_rate
+    receipt = world.documents[f"booking-{view.booking_id}-receipt"]
+    assert receipt["data"]["taxes"] == 2 * world.nightly_rate * 20 // 120
+
+
+async def test_the_reminder_and_the_stays_end_follow_the_hotels_times(time_skipping_env):
+    world = World(terms=STRICT_TERMS)
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start(check_in_days=5, nights=2)
+        await awaiting_payment(handle)
+        await pay(handle)
+        view = await handle.result()
+        completed = (await handle.describe()).close_time
+    assert view.state == BookingState.COMPLETED
+    check_out_at = datetime.combine(view.check_out, time(10, 0), tzinfo=UTC)
+    assert completed is not None and check_out_at <= completed < check_out_at + MINUTE
+    remind_at = datetime.combine(view.check_in, time(16, 0), tzinfo=UTC) - timedelta(days=1)
+    assert remind_at <= view.step_times[Step.REMINDED] < remind_at + MINUTE
 
 
 async def test_cancel_is_refused_before_confirmation_and_twice(time_skipping_env):

@@ -20,6 +20,17 @@ async def test_hold_prices_every_night_and_takes_one_room(reservations):
     assert await rooms_left(r) == 4
 
 
+async def test_a_hold_comes_with_the_hotels_terms(reservations):
+    r = reservations
+    response = await r.client.post("/holds", json=hold_body("b1"), headers=r.service())
+    assert response.json()["terms"] == {
+        "free_cancellation_hours": 48,
+        "tax_rate_percent": 10,
+        "check_in_time": "14:00:00",
+        "check_out_time": "11:00:00",
+    }
+
+
 async def test_same_booking_replays_the_hold_and_another_body_is_refused(reservations):
     r = reservations
     first = (await r.client.post("/holds", json=hold_body("b1"), headers=r.service())).json()

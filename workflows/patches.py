@@ -1,0 +1,37 @@
+"""The booking workflow's changes, each guarded by `workflow.patched` under these ids, so
+that running bookings (and the committed histories) replay the path they took.
+
+Never rename or remove one while a booking that took its old path may still be running.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities import models as act
+
+PATCH_PARALLEL_START = "describe-and-hold-together"
+"""The catalogue lookup and the hold run at the same time (a hold no longer waits for the
+hotel's names); if either fails, a hold that was placed is released."""
+PATCH_PAYMENT_WHILE_HOLDING = "payment-while-holding"
+"""A payment may be submitted while the room is still being held (state STARTED): the card
+token waits for the hold, and authorising starts once the room is held (or the booking
+ends FAILED, and the payment's answer says so). A payment that reaches the booking in the
+same workflow task as the hold's result is therefore accepted, in the order replay applies
+the two (the payment first); before, it was refused as "not awaiting payment"."""
+PATCH_HOTEL_TERMS = "terms-from-the-hold"
+"""The free-cancellation window, the tax on the receipt and the times a stay begins and
+ends are the hotel's terms, as Reservations answers them with the hold; before, they were
+the workflow's own constants (LEGACY_TERMS)."""
+
+LEGACY_TERMS = act.HotelTerms(
+    free_cancellation_hours=48,
+    tax_rate_percent=10,
+    check_in_time=time(14, 0),
+    check_out_time=time(11, 0),
+)
+"""The terms of bookings started before PATCH_HOTEL_TERMS, spelt out so that they stay
+what those bookings were made under whatever Reservations' defaults become."""
