@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from services.bank import client as bank_client
 from services.common.app import create_service_app, model_response
 from services.common.auth import ensure_owner, principal
 from services.common.http import transport_for
@@ -250,11 +251,11 @@ def create_app(
 
     async def open_bank(app: Starlette) -> None:
         transport = transport_for(settings, bank_http)
-        app.state.bank = BankClient(settings.url("bank"), secret, transport)
+        app.state.bank = BankClient(bank_client.BankClient(settings.url("bank"), secret, transport))
 
     async def close_bank(app: Starlette) -> None:
         if bank_http is None:
-            await app.state.bank.transport.aclose()
+            await app.state.bank.bank.transport.aclose()
 
     return create_service_app(
         "payments",
