@@ -7,6 +7,7 @@ from typing import Any
 
 from temporalio import activity
 
+from activities.catalogue import CatalogueActivities
 from activities.documents import DocumentActivities
 from activities.models import NOOP, Done
 from activities.notifications import NotificationActivities
@@ -23,7 +24,12 @@ from temporal.worker import run_until_signalled
 QUEUES: dict[TaskQueue, tuple[str, Callable[[ServiceClients], list[Callable[..., Any]]]]] = {
     TaskQueue.RESERVATIONS: (
         "reservations",
-        lambda c: [*ReservationActivities(c).all(), *ReservationReconcileActivities(c).all()],
+        lambda c: [
+            *ReservationActivities(c).all(),
+            *ReservationReconcileActivities(c).all(),
+            # The saga schedules describe_hotel on this queue: its histories keep it there.
+            *CatalogueActivities(c).all(),
+        ],
     ),
     TaskQueue.PAYMENTS: (
         "payments",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -379,8 +379,9 @@ class BookingWorkflow:
         self.cancel_done = True
         # The receipt goes out before the note that cancels it, never after.
         await receipt
-        data = {**self._document_data(), "refund": quote.refund, "fee": quote.fee}
-        data["cancelled_at"] = workflow.now().isoformat()
+        data = act.CancellationData(
+            **self._document_data().model_dump(), refund=quote.refund, cancelled_at=workflow.now()
+        )
         note = await self._step(
             act.RENDER_DOCUMENT,
             act.DocumentInput(
@@ -399,7 +400,7 @@ class BookingWorkflow:
             "booking-cancelled",
             "cancelled",
             [act.Attachment(document_id=note.document_id, filename="cancellation.pdf")],
-            extra={"refund": quote.refund, "fee": quote.fee},
+            refund=quote.refund,
         )
         self._done(Step.CANCELLATION_EMAILED)
 
@@ -476,7 +477,7 @@ class BookingWorkflow:
         template: str,
         event: str,
         attachments: list[act.Attachment],
-        extra: dict[str, Any] | None = None,
+        refund: int | None = None,
     ) -> None:
         await self._step(
             act.SEND_EMAIL,
@@ -484,7 +485,7 @@ class BookingWorkflow:
                 user_id=self.request.user_id,
                 template=template,
                 message_key=f"booking-{self.request.booking_id}-{event}",
-                data={**self._email_data(), **(extra or {})},
+                data=self._email_data(refund),
                 attachments=attachments,
             ),
             act.Email,
@@ -492,38 +493,32 @@ class BookingWorkflow:
             FOREVER,
         )
 
-    def _document_data(self) -> dict[str, Any]:
-        return {
-            "booking_id": self.request.booking_id,
-            "hotel_id": self.request.hotel_id,
-            "room_type_id": self.request.room_type_id,
-            "guest_name": self.request.guest_name,
-            "hotel_name": self.hotel.hotel_name if self.hotel else "",
-            "hotel_address": self.hotel.hotel_address if self.hotel else "",
-            "room_type_name": self.hotel.room_type_name if self.hotel else "",
-            "taxes": (self.view.total or 0) * TAX_RATE_PERCENT // (100 + TAX_RATE_PERCENT),
-            "check_in": self.request.check_in.isoformat(),
-            "check_out": self.request.check_out.isoformat(),
-            "guests": self.request.guests,
-            "nights": self.view.nights,
-            "total": self.view.total,
-            "currency": self.view.currency,
-            "confirmation_code": self.view.confirmation_code,
-            "payment_reference": f"booking-{self.request.booking_id}",
-        }
+    def _document_data(self) -> act.ReceiptData:
+        return act.ReceiptData(
+            guest_name=self.request.guest_name,
+            hotel_name=self.hotel.hotel_name if self.hotel else "",
+            hotel_address=self.hotel.hotel_address if self.hotel else "",
+            taxes=(self.view.total or 0) * TAX_RATE_PERCENT // (100 + TAX_RATE_PERCENT),
+            check_in=self.request.check_in,
+            check_out=self.request.check_out,
+            nights=[act.DocumentNight.model_validate(n) for n in self.view.nights],
+            total=self.view.total,
+            currency=self.view.currency,
+            confirmation_code=self.view.confirmation_code,
+            payment_reference=f"booking-{self.request.booking_id}",
+        )
 
-    def _email_data(self) -> dict[str, Any]:
-        return {
-            "booking_id": self.request.booking_id,
-            "hotel_id": self.request.hotel_id,
-            "hotel_name": self.hotel.hotel_name if self.hotel else "",
-            "check_in": self.request.check_in.isoformat(),
-            "check_out": self.request.check_out.isoformat(),
-            "confirmation_code": self.view.confirmation_code,
-            "total": self.view.total,
-            "currency": self.view.currency,
-            "reason": self.view.failure_reason,
-        }
+    def _email_data(self, refund: int | None = None) -> act.MailData:
+        return act.MailData(
+            hotel_name=self.hotel.hotel_name if self.hotel else "",
+            check_in=self.request.check_in,
+            check_out=self.request.check_out,
+            confirmation_code=self.view.confirmation_code,
+            total=self.view.total,
+            currency=self.view.currency,
+            refund=refund,
+            reason=self.view.failure_reason,
+        )
 
     def _done(self, step: Step) -> None:
         if step not in self.view.steps:
