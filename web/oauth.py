@@ -21,12 +21,13 @@ from urllib.parse import urlencode
 import httpx
 
 from services.common.settings import Settings
+from services.pdf import api as pdf_api
 from services.reservations import api as reservations_api
 
 log = logging.getLogger("staysaga.web.oauth")
 
 # What a traveller's session may do: read their own bookings and receipts.
-USER_SCOPES = f"profile {reservations_api.READ} documents:read"
+USER_SCOPES = f"profile {reservations_api.READ} {pdf_api.READ}"
 REFRESH_MARGIN_SECONDS = 30
 
 
