@@ -24,6 +24,10 @@ class BankClient:
         self._headers = bearer(api_key)
         self.transport = transport
 
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self.transport.aclose()
+
     async def _send(
         self,
         method: str,

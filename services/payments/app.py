@@ -255,7 +255,7 @@ def create_app(
 
     async def close_bank(app: Starlette) -> None:
         if bank_http is None:
-            await app.state.bank.bank.transport.aclose()
+            await app.state.bank.bank.aclose()
 
     return create_service_app(
         "payments",
