@@ -3,6 +3,7 @@
 import re
 from datetime import date, timedelta
 
+from services.common.http import ServiceError
 from services.search.api import Hotel, HotelPage, HotelQuery
 from tests.web.conftest import Site
 from web.pages.common import money
@@ -90,6 +91,27 @@ async def test_filters_reach_search_and_apply(site: Site):
     assert response.status_code == 200, response.text
     assert "Not applied yet" not in response.text
     assert 'class="card hotel"' in response.text
+
+
+async def test_a_filter_search_refuses_is_dropped_and_named(site: Site, monkeypatch):
+    search = site.app.state.backends.search
+    real, asked = search.hotels, []
+
+    async def refusing_amenities(query: HotelQuery) -> HotelPage:
+        asked.append(query)
+        if query.amenities:
+            problem = {"type": "validation", "errors": [{"field": "amenities", "message": "?"}]}
+            raise ServiceError(422, problem, "GET", "search")
+        return await real(query)
+
+    monkeypatch.setattr(search, "hotels", refusing_amenities)
+    response = await site.client.get(
+        "/search", params={"city": "Paris", "stars": 3, "amenities": ["wifi"]}
+    )
+    assert response.status_code == 200, response.text
+    assert re.search(r"Not applied yet[^.]*: amenities\.", response.text)
+    assert [q.amenities for q in asked] == [["wifi"], None]
+    assert asked[-1].stars == [3, 4, 5]
 
 
 async def test_results_have_pages(site: Site, monkeypatch):
