@@ -86,10 +86,6 @@ class BankClient:
         reply = await self._send("GET", api.AUTHORIZATIONS_PATH, query=query)
         return api.AuthorizationList.model_validate_json(reply)
 
-    async def faults(self) -> api.FaultState:
-        """The injected faults in force (secret key)."""
-        return api.FaultState.model_validate_json(await self._send("GET", api.FAULTS_PATH))
-
     async def set_faults(self, config: api.FaultConfig) -> api.FaultState:
         """Set the injected faults (secret key)."""
         reply = await self._send("PUT", api.FAULTS_PATH, config)

@@ -20,11 +20,6 @@ class UsersClient(TypedClient):
         reply = await self._send("POST", api.USERS_PATH, api.REGISTER, registration)
         return api.User.model_validate_json(reply)
 
-    async def user(self, user_id: str) -> api.User:
-        """An account by id."""
-        reply = await self._send("GET", api.user_path(user_id), api.READ)
-        return api.User.model_validate_json(reply)
-
     async def verify_email(self, link: api.LinkToken) -> api.User:
         """Mark an address verified with the token of its e-mailed link."""
         reply = await self._send("POST", api.EMAIL_VERIFICATIONS_PATH, api.REGISTER, link)
@@ -55,8 +50,3 @@ class UsersClient(TypedClient):
             idempotency_key=request.message_key,
         )
         return api.MessageStatus.model_validate_json(reply.content)
-
-    async def message(self, user_id: str, message_id: str) -> api.MessageStatus:
-        """Whether a queued e-mail has been handed to SMTP."""
-        reply = await self._send("GET", api.message_path(user_id, message_id), api.NOTIFY)
-        return api.MessageStatus.model_validate_json(reply)
