@@ -1,5 +1,5 @@
-"""How an activity calls a service: through the service's client (`run`), or for a service
-without one yet, by path (`call`); service token, deadline, heartbeats, errors mapped.
+"""How an activity calls a service through the service's client (`run`): service token,
+deadline, heartbeats, errors mapped.
 
 A business refusal (4xx) becomes a non-retryable ApplicationError whose type the workflow
 understands; anything that may pass (5xx, timeouts, a refused connection, auth trouble)
@@ -24,7 +24,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import models as act
 from services.common.deadlines import deadline_var
-from services.common.http import Reply, ServiceClient, ServiceError
+from services.common.http import ServiceError
 
 log = logging.getLogger("staysaga.activities")
 
@@ -97,28 +97,3 @@ async def run(request: Coroutine[Any, Any, T], component: str) -> T:
         raise
     finally:
         deadline_var.reset(token)
-
-
-async def call(
-    service: ServiceClient,
-    method: str,
-    path: str,
-    *,
-    scopes: str | None,
-    json: Any = None,
-    idempotency_key: str | None = None,
-    ok_statuses: tuple[int, ...] = (),
-) -> Reply | None:
-    """Call a service for an activity; None when the status is one of `ok_statuses`."""
-
-    async def request() -> Reply | None:
-        try:
-            return await service.request(
-                method, path, scopes=scopes, json=json, idempotency_key=idempotency_key
-            )
-        except ServiceError as error:
-            if error.status in ok_statuses:
-                return None
-            raise
-
-    return await run(request(), service.component)

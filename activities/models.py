@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from services.pdf import api as pdf_api
 from services.reservations import api as reservations_api
+from services.users import api as users_api
 
 # Activity names, shared by the workflow, the workers and the tests' stand-ins.
 DESCRIBE_HOTEL = "describe_hotel"
@@ -124,13 +126,46 @@ class Payment(BaseModel):
     reference: str | None = None
 
 
-class DocumentInput(BaseModel):
-    """Render a document from a template, once per key."""
+DocumentTemplate = pdf_api.Template
+"""A document template the PDF service renders (`receipt`, `cancellation`)."""
 
-    template: str
+ReceiptData = pdf_api.ReceiptData
+"""The receipt's data: the PDF service's own model of the `receipt` template."""
+
+CancellationData = pdf_api.CancellationData
+"""The cancellation note's data: the PDF service's own model of the `cancellation` template."""
+
+DocumentNight = pdf_api.Night
+"""A night of the stay and its price, as a document lists it: the PDF service's own."""
+
+
+class DocumentInput(BaseModel):
+    """Render a document from a template, once per key, with the template's own data model
+    (so the workflow cannot hand over data the template does not take)."""
+
+    template: DocumentTemplate
     owner_id: str
     key: str
-    data: dict[str, Any]
+    data: CancellationData | ReceiptData
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_payload(cls, value: Any) -> Any:
+        # Before the data was typed, the workflow sent every field it knew and this activity
+        # kept the template's own: a task scheduled then still reads.
+        if isinstance(value, dict) and isinstance(value.get("data"), dict):
+            model = pdf_api.TEMPLATE_DATA.get(str(value.get("template")))
+            if model is not None:
+                data = {k: v for k, v in value["data"].items() if k in model.model_fields}
+                value = {**value, "data": data}
+        return value
+
+    @model_validator(mode="after")
+    def _data_of_the_template(self) -> DocumentInput:
+        expected = pdf_api.TEMPLATE_DATA[self.template]
+        if type(self.data) is not expected:
+            raise ValueError(f"{self.template} takes {expected.__name__}")
+        return self
 
 
 class Document(BaseModel):
@@ -146,14 +181,29 @@ class Attachment(BaseModel):
     filename: str
 
 
+EmailTemplate = users_api.BookingTemplate
+"""A booking e-mail template of the Users service."""
+
+MailData = users_api.BookingMailData
+"""The data of a booking e-mail: the Users service's own model."""
+
+
 class EmailInput(BaseModel):
-    """E-mail a user (the Users service knows the address), once per message_key."""
+    """E-mail a user (the Users service knows the address), once per message_key, with the
+    data the template needs (checked here, so that the workflow cannot leave one out)."""
 
     user_id: str
-    template: str
+    template: EmailTemplate
     message_key: str
-    data: dict[str, Any]
+    data: MailData
     attachments: list[Attachment] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _what_the_template_needs(self) -> EmailInput:
+        missing = self.data.missing_for(self.template)
+        if missing:
+            raise ValueError(f"{self.template} needs {', '.join(missing)}")
+        return self
 
 
 class Email(BaseModel):

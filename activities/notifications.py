@@ -8,30 +8,29 @@ from typing import Any
 from temporalio import activity
 
 from activities import models as act
-from activities.calls import call
+from activities.calls import run
 from services.common.http import ServiceClients
+from services.users import api
+from services.users.client import UsersClient
 
 
 class NotificationActivities:
     """Calls the Users service, which knows the traveller's address and sends the mail."""
 
     def __init__(self, clients: ServiceClients) -> None:
-        self.api = clients["users"]
+        self.users = UsersClient(clients["users"])
 
     @activity.defn(name=act.SEND_EMAIL)
     async def send_email(self, data: act.EmailInput) -> act.Email:
         """Have Users e-mail the traveller (once per message key)."""
-        body = data.model_dump(mode="json", exclude={"user_id"})
-        response = await call(
-            self.api,
-            "POST",
-            f"/users/{data.user_id}/messages",
-            scopes="users:notify",
-            json=body,
-            idempotency_key=data.message_key,
+        request = api.NotificationRequest(
+            template=data.template,
+            data=data.data.model_dump(mode="json", exclude_none=True),
+            attachments=[api.AttachmentRef(**a.model_dump()) for a in data.attachments],
+            message_key=data.message_key,
         )
-        assert response is not None
-        return act.Email(message_id=response.json()["message_id"])
+        status = await run(self.users.notify(data.user_id, request), "users")
+        return act.Email(message_id=status.message_id)
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of this queue."""

@@ -9,7 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import models as act
-from activities.calls import call, run
+from activities.calls import run
 from services.common.http import ServiceClients
 from services.reservations import api
 from services.reservations.client import ReservationsClient
@@ -20,31 +20,6 @@ class ReservationActivities:
 
     def __init__(self, clients: ServiceClients) -> None:
         self.reservations = ReservationsClient(clients["reservations"])
-        self.search = clients["search"]
-
-    @activity.defn(name=act.DESCRIBE_HOTEL)
-    async def describe_hotel(self, data: act.HotelRef) -> act.HotelInfo:
-        """The hotel and room type from Search's public catalogue."""
-        # A public route: no token. Anything but a 404 may pass, so it is retried.
-        response = await call(
-            self.search, "GET", f"/hotels/{data.hotel_id}", scopes=None, ok_statuses=(404,)
-        )
-        if response is None:
-            raise ApplicationError(
-                "That hotel is not in our catalogue.", type=act.BAD_REQUEST, non_retryable=True
-            )
-        hotel = response.json()
-        room = next((r for r in hotel["room_types"] if r["id"] == data.room_type_id), None)
-        if room is None:
-            raise ApplicationError(
-                "That hotel has no such room type.", type=act.BAD_REQUEST, non_retryable=True
-            )
-        return act.HotelInfo(
-            hotel_name=hotel["name"],
-            hotel_address=hotel["address"],
-            room_type_name=room["name"],
-            capacity=room["capacity"],
-        )
 
     @activity.defn(name=act.HOLD_ROOM)
     async def hold_room(self, data: act.HoldInput) -> act.Hold:
@@ -88,7 +63,6 @@ class ReservationActivities:
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of this queue."""
         return [
-            self.describe_hotel,
             self.hold_room,
             self.release_hold,
             self.confirm_reservation,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from activities.catalogue import CatalogueActivities
 from activities.documents import DocumentActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
@@ -22,6 +23,8 @@ QUEUES: dict[TaskQueue, Callable[[ServiceClients], list[Callable[..., Any]]]] = 
     TaskQueue.RESERVATIONS: lambda c: [
         *ReservationActivities(c).all(),
         *ReservationReconcileActivities(c).all(),
+        # The saga schedules describe_hotel on this queue: its histories keep it there.
+        *CatalogueActivities(c).all(),
     ],
     TaskQueue.PAYMENTS: lambda c: [
         *PaymentActivities(c).all(),

@@ -335,6 +335,7 @@ async def _load(
 def search_paths(count: int, seed: int = 1) -> list[str]:
     """City searches with dates: cities weighted by population, random stays."""
     from services.common.catalogue import DEFAULT_MIN_POPULATION, load_cities
+    from services.search.api import HOTELS_PATH
 
     cities = load_cities(DEFAULT_MIN_POPULATION)
     rng = random.Random(seed)
@@ -351,7 +352,8 @@ def search_paths(count: int, seed: int = 1) -> list[str]:
             "check_out": time.strftime("%Y-%m-%d", time.localtime(start + nights * 86400)),
             "guests": rng.choice((1, 2, 2, 2, 3, 4)),
         }
-        paths.append("/hotels?" + urllib.parse.urlencode(query))
+        # Raw requests, to load Search without a client's own cost: its path, its query.
+        paths.append(f"{HOTELS_PATH}?{urllib.parse.urlencode(query)}")
     return paths
 
 

@@ -31,6 +31,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
 from components.settings import load_settings
+from services.bank import api as bank_api
 from staysaga.driver import Room, StackDriver
 from staysaga.invariants import (
     CONFIRMED,
@@ -384,20 +385,16 @@ class Drill:
         async def switch() -> None:
             driver = self.driver
             assert driver is not None
-            secret = driver.secrets.shared("BANK_SECRET_KEY")
+            bank = driver.bank("BANK_SECRET_KEY")
+            faults = bank_api.FaultConfig(
+                error_rate=error_rate,
+                timeout_rate=timeout_rate,
+                latency_ms=min(latency_ms, 60_000),
+                seed=self.plan.seed,
+            )
 
             async def put() -> None:
-                response = await driver.http.put(
-                    f"{driver.settings.url('bank')}/admin/faults",
-                    json={
-                        "error_rate": error_rate,
-                        "timeout_rate": timeout_rate,
-                        "latency_ms": min(latency_ms, 60_000),
-                        "seed": self.plan.seed,
-                    },
-                    headers={"Authorization": f"Bearer {secret}"},
-                )
-                response.raise_for_status()
+                await bank.set_faults(faults)
 
             await patiently("bank faults", put)
             if latency_ms:

@@ -16,8 +16,15 @@ import httpx
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import TypedSearchAttributes
 
+from services.bank import api as bank_api
+from services.bank.client import BankClient
 from services.common.auth import audience
+from services.common.http import HttpxTransport, ServiceClient, ServiceError
 from services.common.settings import Settings
+from services.search import api as search_api
+from services.search.client import SearchClient
+from services.users import api as users_api
+from services.users.client import UsersClient
 from staysaga.secrets import StackSecrets
 from temporal.client import connect
 from temporal.names import TaskQueue, booking_workflow_id
@@ -34,12 +41,14 @@ from workflows.models import (
     search_attributes,
 )
 
-USERS_REGISTER_SCOPE = "users:register"
 # Each status poll is a query the Temporal server and the workflow worker must answer, so
 # the driver polls as the website does: every HOLD_POLL_SECONDS while "Book" waits for the
 # hold, then at the live page's pace (web.app.SSE_POLL_SECONDS). Milestones are timed from
 # the steps' times the workflow records, not from when a poll happened to see them.
 POLL_SECONDS = 0.5
+# How long the driver takes a token it fetched to stay good (it asks again after that).
+TOKEN_SECONDS = 60.0
+PASSWORD = "correct horse battery"  # noqa: S105 - every driven traveller's, on a test stack
 BIG_CITIES = ("Paris", "London", "Tokyo", "New York City", "Berlin", "Madrid", "Rome", "Seoul")
 
 
@@ -102,63 +111,69 @@ class StackDriver:
             self._tokens[key] = response.json()["access_token"]
         return self._tokens[key]
 
+    def service_as(self, component: str, client_id: str | None = None) -> ServiceClient:
+        """A ServiceClient of a component, with the tokens of one of the stack's own clients
+        (`client_id`), or none for a component whose routes are open."""
+
+        async def tokens(_audience: str, scopes: str) -> tuple[str, float]:
+            if client_id is None:
+                raise RuntimeError(f"{component}: no client to get a token as")
+            return await self.service_token(client_id, scopes, component), TOKEN_SECONDS
+
+        return ServiceClient(
+            component, self.settings.url(component), tokens, HttpxTransport(self.http)
+        )
+
+    def bank(self, key_name: str) -> BankClient:
+        """The bank's client with one of the stack's keys (BANK_SECRET_KEY...)."""
+        key = self.secrets.shared(key_name)
+        return BankClient(self.settings.url("bank"), key, HttpxTransport(self.http))
+
     async def register_user(self, name: str = "Ada Lovelace") -> tuple[str, str]:
         """A new traveller account, as the website's sign-up makes one: (user id, e-mail)."""
         email = f"traveller-{uuid.uuid4().hex[:10]}@example.com"
-        token = await self.service_token("web", USERS_REGISTER_SCOPE, "users")
-        response = await self.http.post(
-            self.settings.url("users") + "/users",
-            json={"email": email, "name": name, "password": "correct horse battery"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        response.raise_for_status()
-        body = response.json()
-        return str(body.get("user_id") or body["id"]), email
+        users = UsersClient(self.service_as("users", "web"))
+        registration = users_api.Registration(email=email, name=name, password=PASSWORD)
+        return (await users.register(registration)).id, email
 
     async def load_rooms(self, cities: tuple[str, ...] = BIG_CITIES) -> list[Room]:
         """Room types for two guests in some big cities, to spread bookings over."""
-        search = self.settings.url("search")
+        search = SearchClient(self.service_as("search"))
         for city in cities:
-            page = await self.http.get(f"{search}/hotels", params={"city": city, "page_size": 50})
-            if page.status_code != 200:
+            try:
+                page = await search.hotels(search_api.HotelQuery(city=city, page_size=50))
+            except ServiceError:
                 continue
-            for hotel in page.json()["items"]:
-                detail = (await self.http.get(f"{search}/hotels/{hotel['id']}")).json()
-                for room_type in detail["room_types"]:
-                    if room_type["capacity"] >= 2:
-                        self.rooms.append(
-                            Room(
-                                hotel["id"],
-                                room_type["id"],
-                                hotel["name"],
-                                hotel["address"],
-                                room_type["name"],
-                            )
-                        )
+            for summary in page.items:
+                hotel = await search.hotel(summary.id)
+                self.rooms.extend(
+                    Room(hotel.id, room.id, hotel.name, hotel.address, room.name)
+                    for room in hotel.room_types
+                    if room.capacity >= 2
+                )
         if not self.rooms:
             raise RuntimeError("Search listed no bookable rooms")
         return self.rooms
 
     async def tokenize(self, number: str = "4242424242424242") -> str:
         """A bank token for a test card, as the website's checkout gets one."""
+        bank = self.bank("BANK_PUBLISHABLE_KEY")
+        card = bank_api.TokenRequest(
+            number=number,
+            exp_month=12,
+            exp_year=date.today().year + 3,
+            cvc="123",
+            holder="Ada Lovelace",
+        )
         # A token moves no money, so a failed call is simply made again (the website's
         # traveller would press the button again).
-        for _ in range(10):
-            response = await self.http.post(
-                self.settings.url("bank") + "/tokens",
-                json={
-                    "number": number,
-                    "exp_month": 12,
-                    "exp_year": date.today().year + 3,
-                    "cvc": "123",
-                    "holder": "Ada Lovelace",
-                },
-                headers={"Authorization": f"Bearer {self.secrets.shared('BANK_PUBLISHABLE_KEY')}"},
-            )
-            if response.status_code < 500:
-                break
-        response.raise_for_status()
-        return str(response.json()["token"])
+        for attempt in range(10):
+            try:
+                return (await bank.tokenize(card)).token
+            except ServiceError as error:
+                if not error.retryable or attempt == 9:
+                    raise
+        raise AssertionError("unreachable")
 
     async def start_booking(
         self,

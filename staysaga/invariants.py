@@ -21,8 +21,12 @@ from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
-from services.common.http import HttpxTransport, ServiceClient, ServiceError
+from services.bank import api as bank_api
+from services.common.http import ServiceError
+from services.mailsink import api as mailsink_api
+from services.mailsink.client import MailsinkClient
 from services.payments.client import PaymentsClient
+from services.pdf.client import PdfClient
 from services.reservations import api as reservations_api
 from services.reservations.client import ReservationsClient
 from staysaga.driver import StackDriver
@@ -67,36 +71,18 @@ class Inspector:
         self.driver = driver
         self.http = driver.http
         self.settings = driver.settings
-        self.payments = PaymentsClient(self._typed("payments", "worker-payments"))
+        self.payments = PaymentsClient(driver.service_as("payments", "worker-payments"))
         self.reservations_api = ReservationsClient(
-            self._typed("reservations", "worker-reservations")
+            driver.service_as("reservations", "worker-reservations")
         )
-
-    async def _service(self, client_id: str, scopes: str, component: str) -> dict[str, str]:
-        token = await self.driver.service_token(client_id, scopes, component)
-        return {"Authorization": f"Bearer {token}"}
+        self.pdf = PdfClient(driver.service_as("pdf", "worker-documents"))
+        self.mailsink = MailsinkClient(driver.service_as("mailsink"))
+        self.bank = driver.bank("BANK_SECRET_KEY")
 
     async def bank_authorizations(self, booking_id: str) -> list[dict[str, Any]]:
         """The bank's authorizations whose reference is the booking."""
-        secret = self.driver.secrets.shared("BANK_SECRET_KEY")
-        response = await self.http.get(
-            f"{self.settings.url('bank')}/authorizations",
-            params={"reference": booking_id},
-            headers={"Authorization": f"Bearer {secret}"},
-        )
-        response.raise_for_status()
-        items: list[dict[str, Any]] = response.json()["items"]
-        return items
-
-    def _typed(self, component: str, client_id: str) -> ServiceClient:
-        """A service's client with the tokens of one of the stack's own clients."""
-
-        async def tokens(_audience: str, scopes: str) -> tuple[str, float]:
-            return await self.driver.service_token(client_id, scopes, component), 60.0
-
-        return ServiceClient(
-            component, self.settings.url(component), tokens, HttpxTransport(self.http)
-        )
+        found = await self.bank.authorizations(bank_api.AuthorizationQuery(reference=booking_id))
+        return [item.model_dump(mode="json") for item in found.items]
 
     async def payment(self, booking_id: str) -> dict[str, Any] | None:
         """Payments' record of the booking's payment, or None if it has none."""
@@ -137,19 +123,16 @@ class Inspector:
 
     async def document_exists(self, document_id: str) -> bool:
         """Whether the PDF service serves this document."""
-        headers = await self._service("worker-documents", "documents:read", "pdf")
-        response = await self.http.get(
-            f"{self.settings.url('pdf')}/documents/{document_id}", headers=headers
-        )
-        return response.status_code == 200 and response.content.startswith(b"%PDF")
+        try:
+            document = await self.pdf.download(document_id)
+        except ServiceError:
+            return False
+        return document.content.startswith(b"%PDF")
 
     async def confirmation_mails(self, email: str) -> int:
         """How many booking confirmations the mail sink received for an address."""
-        response = await self.http.get(
-            f"{self.settings.url('mailsink')}/api/messages", params={"to": email, "limit": 500}
-        )
-        response.raise_for_status()
-        return sum(m["subject"].startswith(CONFIRMED_SUBJECT) for m in response.json()["items"])
+        received = await self.mailsink.messages(mailsink_api.MessageQuery(to=email, limit=500))
+        return sum(m.subject.startswith(CONFIRMED_SUBJECT) for m in received.items)
 
     async def check_booking(
         self, view: BookingView, email: str | None = None, hold_id: str | None = None

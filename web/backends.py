@@ -1,4 +1,4 @@
-"""The services the website calls, each behind one small method.
+"""The services the website calls, each through its typed client.
 
 Search is public; Reservations and Users get the website's service token (client
 credentials); the PDF service gets the traveller's own token; the bank gets its
@@ -8,24 +8,28 @@ publishable key, and sees the card, which nothing else here keeps.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import httpx
 
+from services.bank import api as bank_api
+from services.bank.client import BankClient
 from services.bank.settings import BankSettings
 from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.settings import Settings
+from services.pdf.client import DocumentFile, PdfClient
 from services.reservations import api as reservations_api
 from services.reservations.client import ReservationsClient
+from services.search import api as search_api
+from services.search.client import SearchClient
+from services.users import api as users_api
+from services.users.client import UsersClient
 
 log = logging.getLogger("staysaga.web.backends")
-
-# Users registers travellers (and verifies addresses, resets passwords) only for callers
-# with this scope, so sign-up stays behind the website, which rate-limits visitors.
-USERS_REGISTER_SCOPE = "users:register"
-DOCUMENTS_SCOPE = "documents:read"
 
 # Search parameters the website may pass; Search refusing one must not break the page.
 OPTIONAL_SEARCH_PARAMS = (
@@ -39,6 +43,7 @@ OPTIONAL_SEARCH_PARAMS = (
     "sort",
     "q",
 )
+CITY_SUGGESTIONS = 8
 
 
 class BackendError(Exception):
@@ -72,19 +77,23 @@ class BackendError(Exception):
         return str(self.problem.get("type", "")).rsplit("/", 1)[-1]
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
+@contextmanager
+def _answers(service: str) -> Iterator[None]:
+    """A service's refusal, or its silence, as the BackendError a page handles."""
     try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        yield
+    except ServiceError as exc:
+        raise BackendError(f"{service} refused", exc.status, exc.problem) from exc
+    except (TransportError, RuntimeError, ValueError) as exc:
+        # ValueError: an answer that is not the route's response model.
+        raise BackendError(f"{service} did not answer ({exc.__class__.__name__})") from exc
 
 
 @dataclass
 class SearchResult:
     """A page of hotels, and which of our filters Search did not apply."""
 
-    page: dict[str, Any]
+    page: search_api.HotelPage
     ignored: list[str] = field(default_factory=list)
 
 
@@ -96,9 +105,21 @@ class Backends:
     http: httpx.AsyncClient
     services: ServiceClients
     reservations: ReservationsClient = field(init=False)
+    search: SearchClient = field(init=False)
+    users: UsersClient = field(init=False)
+    pdf: PdfClient = field(init=False)
+    bank: BankClient = field(init=False)
 
     def __post_init__(self) -> None:
         self.reservations = ReservationsClient(self.services["reservations"])
+        self.search = SearchClient(self.services["search"])
+        self.users = UsersClient(self.services["users"])
+        self.pdf = PdfClient(self.services["pdf"])
+        self.bank = BankClient(
+            self.settings.url("bank"),
+            self.settings.of(BankSettings).publishable_key or "",
+            self.services.transport,
+        )
 
     @classmethod
     def create(cls, settings: Settings) -> Backends:
@@ -110,53 +131,44 @@ class Backends:
         """Close the connection pool."""
         await self.http.aclose()
 
-    async def _search(self, path: str, params: dict[str, Any]) -> httpx.Response:
-        try:
-            return await self.http.get(self.settings.url("search") + path, params=params)
-        except httpx.HTTPError as exc:
-            raise BackendError(f"Search did not answer ({exc.__class__.__name__})") from exc
-
-    async def cities(self, prefix: str) -> list[dict[str, Any]]:
+    async def cities(self, prefix: str) -> list[search_api.City]:
         """Autocomplete suggestions."""
-        response = await self._search("/cities", {"prefix": prefix, "limit": 8})
-        if response.status_code != 200:
-            return []
-        items: list[dict[str, Any]] = response.json().get("items", [])
-        return items
+        # Unvalidated here, as every query below: the service judges it, and its refusal
+        # is a BackendError.
+        query = search_api.CityQuery.model_construct(prefix=prefix, limit=CITY_SUGGESTIONS)
+        with _answers("Search"):
+            return (await self.search.cities(query)).items
 
-    async def hotels(self, params: dict[str, Any]) -> SearchResult:
+    async def hotels(self, query: search_api.HotelQuery) -> SearchResult:
         """A page of a city's hotels; filters Search refuses are dropped and reported."""
-        params = {k: v for k, v in params.items() if v not in (None, "", [])}
         ignored: list[str] = []
         for _ in range(len(OPTIONAL_SEARCH_PARAMS) + 1):
-            response = await self._search("/hotels", params)
-            if response.status_code == 200:
-                return SearchResult(response.json(), ignored)
-            error = BackendError("Search refused", response.status_code, _problem(response))
-            refused = [f for f in error.fields if f in OPTIONAL_SEARCH_PARAMS and f in params]
-            if response.status_code in (400, 422) and refused:
-                for name in refused:
-                    params.pop(name)
-                    ignored.append(name)
-                continue
-            raise error
+            try:
+                with _answers("Search"):
+                    return SearchResult(await self.search.hotels(query), ignored)
+            except BackendError as error:
+                given = [f for f in OPTIONAL_SEARCH_PARAMS if getattr(query, f, None) is not None]
+                refused = [f for f in error.fields if f in given]
+                if error.status not in (400, 422) or not refused:
+                    raise
+                query = query.model_copy(update=dict.fromkeys(refused))
+                ignored.extend(refused)
         raise BackendError("Search refused every filter")
 
-    async def hotel(self, hotel_id: int) -> dict[str, Any] | None:
+    async def hotel(self, hotel_id: int) -> search_api.Hotel | None:
         """One hotel with its room types, or None if Search does not know it."""
-        response = await self._search(f"/hotels/{hotel_id}", {})
-        if response.status_code in (400, 404):
-            return None
-        if response.status_code != 200:
-            raise BackendError("Search failed", response.status_code, _problem(response))
-        found: dict[str, Any] = response.json()
-        return found
+        try:
+            with _answers("Search"):
+                return await self.search.hotel(hotel_id)
+        except BackendError as error:
+            if error.status in (400, 404):
+                return None
+            raise
 
     async def availability(
         self, hotel_id: int, check_in: date, check_out: date, guests: int
     ) -> dict[int, reservations_api.RoomTypeAvailability]:
         """Room type id -> its availability for the stay (from Reservations)."""
-        # Unvalidated here: Reservations judges the stay, and its refusal is a BackendError.
         query = reservations_api.AvailabilityQuery.model_construct(
             hotel_id=hotel_id, check_in=check_in, check_out=check_out, guests=guests
         )
@@ -168,55 +180,37 @@ class Backends:
             raise BackendError(f"Reservations did not answer ({exc.__class__.__name__})") from exc
         return {room.room_type_id: room for room in found.room_types}
 
-    async def register(self, email: str, name: str, password: str) -> dict[str, Any]:
+    async def register(self, email: str, name: str, password: str) -> users_api.User:
         """Create a traveller's account at Users."""
-        return await self.account_action(
-            "/users", {"email": email, "name": name, "password": password}
+        registration = users_api.Registration.model_construct(
+            email=email, name=name, password=password
         )
+        with _answers("Users"):
+            return await self.users.register(registration)
 
-    async def account_action(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST an account step to Users with the website's service token: sign-up, and the
-        e-mailed-link steps (verify the address, request or confirm a reset)."""
-        try:
-            response = await self.services["users"].request(
-                "POST", path, scopes=USERS_REGISTER_SCOPE, json=body
-            )
-        except ServiceError as exc:
-            raise BackendError("Users refused", exc.status, exc.problem) from exc
-        except (TransportError, RuntimeError) as exc:
-            raise BackendError(f"Users did not answer ({exc.__class__.__name__})") from exc
-        answer: dict[str, Any] = response.json()
-        return answer
+    async def verify_email(self, token: str) -> users_api.User:
+        """Mark the address of the e-mailed link verified."""
+        with _answers("Users"):
+            return await self.users.verify_email(users_api.LinkToken.model_construct(token=token))
 
-    async def tokenize_card(self, card: dict[str, Any]) -> dict[str, Any]:
+    async def request_password_reset(self, email: str) -> None:
+        """Have Users e-mail a reset link (it never says whether the account exists)."""
+        request = users_api.PasswordResetRequest.model_construct(email=email)
+        with _answers("Users"):
+            await self.users.request_password_reset(request)
+
+    async def reset_password(self, token: str, password: str) -> None:
+        """Set a new password with the token of the e-mailed link."""
+        reset = users_api.PasswordReset.model_construct(token=token, password=password)
+        with _answers("Users"):
+            await self.users.reset_password(reset)
+
+    async def tokenize_card(self, card: dict[str, Any]) -> bank_api.CardToken:
         """Trade card details for a bank token; the card goes nowhere else."""
-        key = self.settings.of(BankSettings).publishable_key
-        try:
-            response = await self.http.post(
-                self.settings.url("bank") + "/tokens",
-                json=card,
-                headers={"Authorization": f"Bearer {key}"},
-            )
-        except httpx.HTTPError as exc:
-            raise BackendError(f"The bank did not answer ({exc.__class__.__name__})") from exc
-        if response.status_code not in (200, 201):
-            raise BackendError(
-                "The bank refused the card", response.status_code, _problem(response)
-            )
-        token: dict[str, Any] = response.json()
-        return token
+        with _answers("The bank"):
+            return await self.bank.tokenize(bank_api.TokenRequest.model_construct(**card))
 
-    async def document(self, document_id: str, access_token: str) -> httpx.Response:
+    async def document(self, document_id: str, access_token: str) -> DocumentFile:
         """A rendered PDF, fetched with the traveller's own token."""
-        try:
-            response = await self.http.get(
-                f"{self.settings.url('pdf')}/documents/{document_id}",
-                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/pdf"},
-            )
-        except httpx.HTTPError as exc:
-            raise BackendError(
-                f"The PDF service did not answer ({exc.__class__.__name__})"
-            ) from exc
-        if response.status_code != 200:
-            raise BackendError("No such document", response.status_code, _problem(response))
-        return response
+        with _answers("The PDF service"):
+            return await self.pdf.download(document_id, access_token)

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.datastructures import FormData, QueryParams
 
-from services.search.api import AMENITIES
+from services.search.api import AMENITIES, HotelQuery
 
 MAX_STAY_NIGHTS = 30
 MAX_GUESTS = 10
@@ -111,24 +111,26 @@ def search_form(query: QueryParams, today: date | None = None) -> Form:
     return form
 
 
-def search_params(form: Form, page_size: int = 10) -> dict[str, Any]:
-    """The Search query for a valid search form (prices go in minor units)."""
+def search_query(form: Form, page_size: int = 10) -> HotelQuery:
+    """The Search query for a valid search form (prices go in minor units).
+
+    Unvalidated here: Search judges it, and the filters it refuses are dropped."""
     v = form.values
-    return {
-        "city": v["city"],
-        "page": v["page"],
-        "page_size": page_size,
-        "check_in": v["check_in"].isoformat() if v["check_in"] else None,
-        "check_out": v["check_out"].isoformat() if v["check_out"] else None,
-        "guests": v["guests"],
+    return HotelQuery.model_construct(
+        city=v["city"],
+        page=v["page"],
+        page_size=page_size,
+        check_in=v["check_in"] or None,
+        check_out=v["check_out"] or None,
+        guests=v["guests"],
         # The form asks for a minimum; Search takes the ratings to include.
-        "stars": list(range(v["stars"], 6)) if v["stars"] else None,
-        "min_price": v["min_price"] * 100 if v["min_price"] is not None else None,
-        "max_price": v["max_price"] * 100 if v["max_price"] is not None else None,
-        "amenities": list(v["amenities"]) or None,
-        "sort": v["sort"] or None,
-        "q": v["q"] or None,
-    }
+        stars=list(range(v["stars"], 6)) if v["stars"] else None,
+        min_price=v["min_price"] * 100 if v["min_price"] is not None else None,
+        max_price=v["max_price"] * 100 if v["max_price"] is not None else None,
+        amenities=list(v["amenities"]) or None,
+        sort=v["sort"] or "distance",
+        q=v["q"] or None,
+    )
 
 
 def signup_form(data: FormData) -> Form:

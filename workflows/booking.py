@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
 
@@ -256,8 +255,7 @@ class BookingWorkflow:
         self.cancel_done = True
         # The receipt goes out before the note that cancels it, never after.
         await receipt
-        data = {**self._document_data(), "refund": quote.refund, "fee": quote.fee}
-        data["cancelled_at"] = workflow.now().isoformat()
+        data = messages.cancellation_data(self._document_data(), quote.refund, workflow.now())
         note = await steps.render_document(request, "cancellation", data)
         self.view.cancellation_document_id = note.document_id
         self._done(Step.CANCELLATION_NOTE)
@@ -265,7 +263,7 @@ class BookingWorkflow:
             "booking-cancelled",
             "cancelled",
             [act.Attachment(document_id=note.document_id, filename="cancellation.pdf")],
-            extra={"refund": quote.refund, "fee": quote.fee},
+            refund=quote.refund,
         )
         self._done(Step.CANCELLATION_EMAILED)
 
@@ -293,16 +291,16 @@ class BookingWorkflow:
 
     async def _email(
         self,
-        template: str,
+        template: act.EmailTemplate,
         event: str,
         attachments: list[act.Attachment],
-        extra: dict[str, Any] | None = None,
+        refund: int | None = None,
     ) -> None:
-        data = {**messages.email_data(self.request, self.view, self.hotel), **(extra or {})}
+        data = messages.email_data(self.request, self.view, self.hotel, refund)
         await steps.send_email(self.request, template, event, data, attachments)
 
-    def _document_data(self) -> dict[str, Any]:
-        return messages.document_data(self.request, self.view, self.hotel, self.terms)
+    def _document_data(self) -> act.ReceiptData:
+        return messages.receipt_data(self.request, self.view, self.hotel, self.terms)
 
     def _done(self, step: Step) -> None:
         if step not in self.view.steps:

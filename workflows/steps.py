@@ -11,7 +11,7 @@ Deterministic code only, run inside the workflow sandbox: imports are passed thr
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -160,7 +160,7 @@ async def capture_payment(booking_id: str) -> act.Payment:
 
 
 async def render_document(
-    request: BookingRequest, template: str, data: dict[str, Any]
+    request: BookingRequest, template: act.DocumentTemplate, data: act.ReceiptData
 ) -> act.Document:
     """6. Render a PDF of the booking (the receipt, a cancellation note), once per template."""
     document = act.DocumentInput(
@@ -174,9 +174,9 @@ async def render_document(
 
 async def send_email(
     request: BookingRequest,
-    template: str,
+    template: act.EmailTemplate,
     event: str,
-    data: dict[str, Any],
+    data: act.MailData,
     attachments: list[act.Attachment],
 ) -> act.Email:
     """7. E-mail the traveller (confirmation, reminder, cancellation), once per event."""

@@ -12,11 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from services.common.http import ServiceClients, ServiceError
+from services.users import api as users_api
+from services.users.client import UsersClient
 
 CSRF_COOKIE = "staysaga_auth_csrf"
 CSRF_FIELD = "csrf_token"
 LOGIN_FIELDS = ("email", "password", CSRF_FIELD)
-CREDENTIALS_SCOPE = "users:credentials"
 WRONG_CREDENTIALS = "The e-mail address or password is not right."
 TOO_MANY = "Too many sign-in attempts. Please wait a few minutes and try again."
 UNAVAILABLE = "Signing in is not possible right now. Please try again in a moment."
@@ -88,22 +89,16 @@ class InvalidCredentials(Exception):
 async def check_credentials(clients: ServiceClients, email: str, password: str) -> Account:
     """Ask Users whether the password is right; raise InvalidCredentials if not."""
     try:
-        response = await clients["users"].request(
-            "POST",
-            "/credentials/check",
-            scopes=CREDENTIALS_SCOPE,
-            json={"email": email, "password": password},
-        )
+        # Unvalidated here: Users judges the pair, and its "no" is the traveller's answer.
+        check = users_api.CredentialCheck.model_construct(email=email, password=password)
+        valid = await UsersClient(clients["users"]).check_credentials(check)
     except ServiceError as exc:
         # Only Users' own "no" counts against the traveller; a refused service token or a
         # Users outage must not look like a wrong password (nor lock anyone out).
         if exc.type == "invalid-credentials" or exc.status in (400, 422):
             raise InvalidCredentials from None
         raise
-    body = response.json()
-    return Account(
-        str(body["user_id"]), str(body.get("name", "")), bool(body.get("email_verified"))
-    )
+    return Account(valid.user_id, valid.name, valid.email_verified)
 
 
 def new_csrf_token() -> str:

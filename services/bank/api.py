@@ -7,6 +7,7 @@ Money is integer minor units with an ISO 4217 currency code. Card numbers and CV
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -42,6 +43,41 @@ BANK_TIMEOUT = "bank-timeout"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_AMOUNT = 10**12
+
+# Paths, as route templates; the functions below fill them in. The bank knows merchants
+# by API key, not by service token: no scopes.
+TOKENS_PATH = "/tokens"
+AUTHORIZATIONS_PATH = "/authorizations"
+AUTHORIZATION_PATH = "/authorizations/{authorization_id}"
+CAPTURES_PATH = "/authorizations/{authorization_id}/captures"
+VOID_PATH = "/authorizations/{authorization_id}/void"
+REFUNDS_PATH = "/authorizations/{authorization_id}/refunds"
+FAULTS_PATH = "/admin/faults"
+
+
+def _fill(template: str, authorization_id: str) -> str:
+    return template.format(authorization_id=quote(authorization_id, safe=""))
+
+
+def authorization_path(authorization_id: str) -> str:
+    """The path of an authorization."""
+    return _fill(AUTHORIZATION_PATH, authorization_id)
+
+
+def captures_path(authorization_id: str) -> str:
+    """The path that captures an authorization."""
+    return _fill(CAPTURES_PATH, authorization_id)
+
+
+def void_path(authorization_id: str) -> str:
+    """The path that voids an authorization."""
+    return _fill(VOID_PATH, authorization_id)
+
+
+def refunds_path(authorization_id: str) -> str:
+    """The path that refunds an authorization."""
+    return _fill(REFUNDS_PATH, authorization_id)
+
 
 Currency = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")
 Amount = Field(gt=0, le=MAX_AMOUNT, description="minor units (cents)")

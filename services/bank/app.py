@@ -252,7 +252,7 @@ _MONEY_ERRORS = (400, 401, 402, 404, 409, 422, 503, 504)
 ENDPOINTS = (
     Endpoint(
         "POST",
-        "/tokens",
+        api.TOKENS_PATH,
         create_token,
         "Tokenize a card (publishable or secret key)",
         body=api.TokenRequest,
@@ -263,7 +263,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "POST",
-        "/authorizations",
+        api.AUTHORIZATIONS_PATH,
         create_authorization,
         "Authorize an amount on a card token (Idempotency-Key required)",
         body=api.AuthorizationRequest,
@@ -274,7 +274,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "GET",
-        "/authorizations",
+        api.AUTHORIZATIONS_PATH,
         list_authorizations,
         "List authorizations, newest first",
         query=api.AuthorizationQuery,
@@ -284,7 +284,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "GET",
-        "/authorizations/{authorization_id}",
+        api.AUTHORIZATION_PATH,
         show_authorization,
         "Show an authorization and its ledger",
         response=api.Authorization,
@@ -293,7 +293,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "POST",
-        "/authorizations/{authorization_id}/captures",
+        api.CAPTURES_PATH,
         create_capture,
         "Capture all or part of an authorization (Idempotency-Key required)",
         body=api.CaptureRequest,
@@ -303,7 +303,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "POST",
-        "/authorizations/{authorization_id}/void",
+        api.VOID_PATH,
         void_authorization,
         "Void an uncaptured authorization (Idempotency-Key required)",
         body=api.VoidRequest,
@@ -313,7 +313,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "POST",
-        "/authorizations/{authorization_id}/refunds",
+        api.REFUNDS_PATH,
         create_refund,
         "Refund part or all of a capture (Idempotency-Key required)",
         body=api.RefundRequest,
@@ -324,7 +324,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "GET",
-        "/admin/faults",
+        api.FAULTS_PATH,
         show_faults,
         "Show the injected faults (secret key)",
         response=api.FaultState,
@@ -333,7 +333,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "PUT",
-        "/admin/faults",
+        api.FAULTS_PATH,
         set_faults,
         "Set the injected faults (secret key)",
         body=api.FaultConfig,

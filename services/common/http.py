@@ -71,6 +71,15 @@ def _reply(status: int, headers: Mapping[str, str], content: bytes) -> Reply:
     return Reply(status, {k.lower(): v for k, v in headers.items()}, content)
 
 
+def _query_pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Query parameters as pairs, a list's values repeating its name (`stars=4&stars=5`)."""
+    pairs = []
+    for name, value in params.items():
+        for one in value if isinstance(value, list | tuple) else [value]:
+            pairs.append((name, str(one)))
+    return pairs
+
+
 class Transport(Protocol):
     """Sends one request and reads the whole answer."""
 
@@ -123,7 +132,7 @@ class AiohttpTransport:
         timeout: float | None = None,
     ) -> Reply:
         """The answer, or TransportError."""
-        query = {k: str(v) for k, v in params.items()} if params else None
+        query = _query_pairs(params) if params else None
         session = self._open()
         # aiohttp reads timeout=None as "no limit at all": the session's unless shortened.
         limit = (

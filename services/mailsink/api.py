@@ -6,6 +6,28 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Paths, as route templates; the functions below fill them in. Open to anyone who can
+# reach the sink (a development tool): no scopes.
+MESSAGES_PATH = "/api/messages"
+MESSAGE_PATH = "/api/messages/{message_id}"
+ATTACHMENT_PATH = "/api/messages/{message_id}/attachments/{index}"
+RAW_PATH = "/api/messages/{message_id}/raw"
+
+
+def message_path(message_id: int) -> str:
+    """The path of a received message."""
+    return MESSAGE_PATH.format(message_id=int(message_id))
+
+
+def attachment_path(message_id: int, index: int) -> str:
+    """The path of a message's attachment (numbered from 0)."""
+    return ATTACHMENT_PATH.format(message_id=int(message_id), index=int(index))
+
+
+def raw_path(message_id: int) -> str:
+    """The path of a message's source."""
+    return RAW_PATH.format(message_id=int(message_id))
+
 
 class MessageQuery(BaseModel):
     """GET /api/messages: newest first, optionally only those sent to one address."""

@@ -61,7 +61,7 @@ async def list_messages(request: Request) -> JSONResponse:
 async def show_message(request: Request) -> JSONResponse:
     """GET /api/messages/{id}: one message parsed into headers, bodies and attachments."""
     stored = await _stored(request)
-    return model_response(store.detail(stored, f"/api/messages/{stored.summary.id}"))
+    return model_response(store.detail(stored, api.message_path(stored.summary.id)))
 
 
 async def get_attachment(request: Request) -> Response:
@@ -95,14 +95,14 @@ async def inbox_page(request: Request) -> HTMLResponse:
 async def message_page(request: Request) -> HTMLResponse:
     """GET /messages/{id}: one message for a person to read, with its attachments."""
     stored = await _stored(request)
-    message = store.detail(stored, f"/api/messages/{stored.summary.id}")
+    message = store.detail(stored, api.message_path(stored.summary.id))
     return HTMLResponse(_TEMPLATES.get_template("message.html").render(message=message))
 
 
 ENDPOINTS = (
     Endpoint(
         "GET",
-        "/api/messages",
+        api.MESSAGES_PATH,
         list_messages,
         "List received messages, newest first (filter by recipient with ?to=)",
         query=api.MessageQuery,
@@ -111,7 +111,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "GET",
-        "/api/messages/{message_id}",
+        api.MESSAGE_PATH,
         show_message,
         "Show a message: headers, text and HTML bodies, attachments",
         response=api.MessageDetail,
@@ -119,14 +119,14 @@ ENDPOINTS = (
     ),
     Endpoint(
         "GET",
-        "/api/messages/{message_id}/attachments/{index}",
+        api.ATTACHMENT_PATH,
         get_attachment,
         "Download an attachment (numbered from 0) with its own content type",
         errors=(400, 404),
     ),
     Endpoint(
         "GET",
-        "/api/messages/{message_id}/raw",
+        api.RAW_PATH,
         get_raw,
         "The message source (message/rfc822)",
         errors=(400, 404),

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from components.settings import load_settings
+from services.bank import client as bank_client
 from services.bank.settings import BankSettings
 from services.common.app import create_service_app, model_response
 from services.common.auth import ensure_owner, principal
@@ -252,11 +253,11 @@ def create_app(
 
     async def open_bank(app: Starlette) -> None:
         transport = transport_for(settings, bank_http)
-        app.state.bank = BankClient(settings.url("bank"), secret, transport)
+        app.state.bank = BankClient(bank_client.BankClient(settings.url("bank"), secret, transport))
 
     async def close_bank(app: Starlette) -> None:
         if bank_http is None:
-            await app.state.bank.transport.aclose()
+            await app.state.bank.bank.aclose()
 
     return create_service_app(
         "payments",

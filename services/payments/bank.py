@@ -1,4 +1,5 @@
-"""Payments' client of the bank: API-key calls with derived idempotency keys.
+"""Payments' calls to the bank: the bank's client, with idempotency keys derived from the
+booking.
 
 Every answer is sorted into three kinds: the bank's result; a final refusal (decline,
 wrong state, mismatch), passed on as a 4xx problem; or an unknown outcome (5xx, timeout,
@@ -9,17 +10,20 @@ idempotency key, so it gets the bank's stored answer if the first attempt took e
 from __future__ import annotations
 
 import logging
-from typing import Any
-from urllib.parse import urlencode
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from services.bank import api as bank_api
-from services.common.http import Reply, Transport, TransportError, json_body, problem_of
+from services.bank import client as bank_client
+from services.common.http import ServiceError, TransportError
 from services.common.problems import Problem
 from services.payments import api
 
 log = logging.getLogger("staysaga.payments.bank")
 
 RETRY_AFTER_SECONDS = "2"
+
+T = TypeVar("T")
 
 # Bank problem types passed on to our callers unchanged, with their status.
 _FINAL_TYPES = {
@@ -48,41 +52,26 @@ def unavailable(detail: str) -> Problem:
 
 
 class BankClient:
-    """Calls the bank with the secret key."""
+    """Payments' side of the bank: the bank's own client (`services.bank.client`, with the
+    secret key), its keys derived from the booking, its answers sorted as above."""
 
-    def __init__(self, base_url: str, secret_key: str, transport: Transport) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {secret_key}"}
-        self.transport = transport
+    def __init__(self, bank: bank_client.BankClient) -> None:
+        self.bank = bank
 
-    async def _call(
-        self, method: str, path: str, json: Any = None, key: str | None = None
-    ) -> bank_api.Authorization:
-        return bank_api.Authorization.model_validate_json(await self._send(method, path, json, key))
-
-    async def _send(
-        self, method: str, path: str, json: Any = None, key: str | None = None
-    ) -> bytes:
-        body, headers = json_body(json)
-        headers.update(self._headers)
-        if key is not None:
-            headers[bank_api.IDEMPOTENCY_HEADER] = key
+    async def _call(self, method: str, path: str, call: Awaitable[T]) -> T:
         try:
-            response = await self.transport.send(
-                method, self.base_url + path, headers=headers, body=body
-            )
+            return await call
         except TransportError as exc:
             why = type(exc.__cause__ or exc).__name__
             log.warning("bank %s %s: %s", method, path, why)
             raise unavailable(f"No answer from the bank ({why}).") from None
-        if response.status_code < 400:
-            return response.content
-        raise self._problem(method, path, response)
+        except ServiceError as exc:
+            raise self._problem(method, path, exc) from None
 
-    def _problem(self, method: str, path: str, response: Reply) -> Problem:
-        body = problem_of(response)
-        kind = str(body.get("type", "")).rsplit("/", 1)[-1]
-        status = response.status_code
+    def _problem(self, method: str, path: str, error: ServiceError) -> Problem:
+        body = error.problem
+        kind = error.type
+        status = error.status
         if status >= 500 or kind == bank_api.IDEMPOTENCY_IN_FLIGHT or status == 429:
             return unavailable(f"The bank answered {status} ({kind or 'no detail'}).")
         if kind in _FINAL_TYPES:
@@ -101,37 +90,47 @@ class BankClient:
         self, booking_id: str, amount: int, currency: str, token: str
     ) -> bank_api.Authorization:
         """Authorize the booking's amount on a card token."""
-        body = {"token": token, "amount": amount, "currency": currency, "reference": booking_id}
+        # Unvalidated here: the bank judges the request, and its refusal is sorted above.
+        request = bank_api.AuthorizationRequest.model_construct(
+            token=token, amount=amount, currency=currency, reference=booking_id
+        )
         key = idempotency_key(booking_id, "authorize")
-        return await self._call("POST", "/authorizations", body, key)
+        path = bank_api.AUTHORIZATIONS_PATH
+        return await self._call("POST", path, self.bank.authorize(request, key))
 
     async def capture(
         self, booking_id: str, authorization_id: str, amount: int
     ) -> bank_api.Authorization:
         """Capture an authorization."""
         key = idempotency_key(booking_id, "capture")
-        path = f"/authorizations/{authorization_id}/captures"
-        return await self._call("POST", path, {"amount": amount}, key)
+        request = bank_api.CaptureRequest.model_construct(amount=amount)
+        path = bank_api.captures_path(authorization_id)
+        return await self._call("POST", path, self.bank.capture(authorization_id, request, key))
 
     async def void(self, booking_id: str, authorization_id: str) -> bank_api.Authorization:
         """Void an authorization."""
         key = idempotency_key(booking_id, "void")
-        return await self._call("POST", f"/authorizations/{authorization_id}/void", {}, key)
+        path = bank_api.void_path(authorization_id)
+        return await self._call("POST", path, self.bank.void(authorization_id, key))
 
     async def refund(
         self, booking_id: str, authorization_id: str, refund_id: str, amount: int
     ) -> bank_api.Authorization:
         """Refund part of a capture, under the caller's refund id."""
         key = idempotency_key(booking_id, "refund", refund_id)
-        path = f"/authorizations/{authorization_id}/refunds"
-        return await self._call("POST", path, {"amount": amount}, key)
+        request = bank_api.RefundRequest.model_construct(amount=amount)
+        path = bank_api.refunds_path(authorization_id)
+        return await self._call("POST", path, self.bank.refund(authorization_id, request, key))
 
     async def authorization(self, authorization_id: str) -> bank_api.Authorization:
         """Read an authorization and its ledger."""
-        return await self._call("GET", f"/authorizations/{authorization_id}")
+        path = bank_api.authorization_path(authorization_id)
+        return await self._call("GET", path, self.bank.authorization(authorization_id))
 
     async def search(self, reference: str) -> list[bank_api.Authorization]:
         """Every authorization the bank keeps under a reference (a booking id), newest first."""
-        query = urlencode({"reference": reference, "limit": 1000})
-        found = await self._send("GET", f"/authorizations?{query}")
-        return bank_api.AuthorizationList.model_validate_json(found).items
+        query = bank_api.AuthorizationQuery(reference=reference, limit=1000)
+        found = await self._call(
+            "GET", bank_api.AUTHORIZATIONS_PATH, self.bank.authorizations(query)
+        )
+        return found.items

@@ -8,23 +8,12 @@ carries the token, the caller's deadline and the request id). A refusal is raise
 
 from __future__ import annotations
 
-from typing import Any
-
-from services.common.http import ServiceClient
+from services.common.client import TypedClient
 from services.payments import api
 
 
-class PaymentsClient:
+class PaymentsClient(TypedClient):
     """Payments' routes, one typed method each."""
-
-    def __init__(self, service: ServiceClient) -> None:
-        self.service = service
-
-    async def _send(
-        self, method: str, path: str, scope: str, body: Any = None, params: Any = None
-    ) -> bytes:
-        reply = await self.service.request(method, path, scopes=scope, json=body, params=params)
-        return reply.content
 
     async def authorize(self, request: api.PaymentRequest) -> api.Payment:
         """Authorize a booking's amount on a card token (idempotent per booking)."""
@@ -62,14 +51,14 @@ class PaymentsClient:
         """A traveller's payments, newest first."""
         params = query.model_dump(mode="json", exclude_none=True)
         return api.PaymentList.model_validate_json(
-            await self._send("GET", api.PAYMENTS_PATH, api.READ, params=params)
+            await self._send("GET", api.PAYMENTS_PATH, api.READ, query=params)
         )
 
     async def suspects(self, query: api.SuspectQuery) -> api.PaymentSuspects:
         """Payments that may hold money nobody will capture, oldest first."""
         params = query.model_dump(mode="json")
         return api.PaymentSuspects.model_validate_json(
-            await self._send("GET", api.SUSPECTS_PATH, api.RECONCILE, params=params)
+            await self._send("GET", api.SUSPECTS_PATH, api.RECONCILE, query=params)
         )
 
     async def repair(self, booking_id: str) -> api.RepairResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,6 +16,21 @@ READ = "documents:read"
 
 Template = Literal["receipt", "cancellation"]
 TEMPLATES: tuple[str, ...] = ("receipt", "cancellation")
+
+# Scopes: what a token must carry for each route.
+RENDER = "documents:render"
+"""Render documents (the saga's documents worker)."""
+READ = "documents:read"
+"""Download documents (a traveller's token reaches only their own)."""
+
+# Paths, as route templates; `document_path` fills one in.
+DOCUMENTS_PATH = "/documents"
+DOCUMENT_PATH = "/documents/{document_id}"
+
+
+def document_path(document_id: str) -> str:
+    """The path of a document's PDF."""
+    return DOCUMENT_PATH.format(document_id=quote(document_id, safe=""))
 
 
 class Night(BaseModel):

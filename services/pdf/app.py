@@ -28,7 +28,7 @@ async def create_document(request: Request) -> JSONResponse:
     )
     status = 201 if outcome.created else 200
     response = model_response(outcome.document, status=status)
-    response.headers["Location"] = f"/documents/{outcome.document.id}"
+    response.headers["Location"] = api.document_path(outcome.document.id)
     return response
 
 
@@ -55,22 +55,22 @@ async def get_document(request: Request) -> Response:
 ENDPOINTS = (
     Endpoint(
         "POST",
-        "/documents",
+        api.DOCUMENTS_PATH,
         create_document,
         "Render a receipt or cancellation note (idempotent on `key`)",
         body=api.RenderRequest,
         response=api.Document,
         status=201,
         errors=(409, 422),
-        scope="documents:render",
+        scope=api.RENDER,
     ),
     Endpoint(
         "GET",
-        "/documents/{document_id}",
+        api.DOCUMENT_PATH,
         get_document,
         "Download a document as application/pdf (a traveller: only their own)",
         errors=(404,),
-        scope="documents:read",
+        scope=api.READ,
     ),
 )
 

@@ -12,30 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import pydantic_core
-from pydantic import BaseModel
 
-from services.common.http import ServiceClient
+from services.common.client import TypedClient
 from services.reservations import api
 
 
-class ReservationsClient:
+class ReservationsClient(TypedClient):
     """Reservations' routes, one typed method each."""
-
-    def __init__(self, service: ServiceClient) -> None:
-        self.service = service
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        scope: str,
-        body: BaseModel | dict[str, Any] | None = None,
-        query: BaseModel | None = None,
-    ) -> bytes:
-        json = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
-        params = None if query is None else query.model_dump(mode="json", exclude_none=True)
-        reply = await self.service.request(method, path, scopes=scope, json=json, params=params)
-        return reply.content
 
     async def hold(self, request: api.HoldRequest) -> api.Hold:
         """Hold one room for every night of a stay (idempotent per booking id)."""

@@ -10,6 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # The amenity slugs hotels carry and searches filter on (the demo catalogue names them).
 from services.common.catalogue import AMENITIES as AMENITIES
 
+# Paths, as route templates; `hotel_path` fills one in. Every route is public: no scope.
+CITIES_PATH = "/cities"
+HOTELS_PATH = "/hotels"
+HOTEL_PATH = "/hotels/{hotel_id}"
+
+
+def hotel_path(hotel_id: int) -> str:
+    """The path of one hotel."""
+    return HOTEL_PATH.format(hotel_id=int(hotel_id))
+
+
 MAX_PAGE_SIZE = 100
 # With dates, the candidates of one query (after the catalogue filters) are priced in one
 # batched availability call; no seeded city has more than 40 hotels.

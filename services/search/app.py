@@ -172,7 +172,7 @@ async def show_hotel(request: Request) -> JSONResponse:
 ENDPOINTS = (
     Endpoint(
         "GET",
-        "/cities",
+        api.CITIES_PATH,
         list_cities,
         "Suggest cities by name prefix",
         query=api.CityQuery,
@@ -181,7 +181,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "GET",
-        "/hotels",
+        api.HOTELS_PATH,
         list_hotels,
         "List a city's hotels, a page at a time; with dates, those free for the stay",
         query=api.HotelQuery,
@@ -190,7 +190,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "GET",
-        "/hotels/{hotel_id}",
+        api.HOTEL_PATH,
         show_hotel,
         "Show a hotel with its room types and nightly rates",
         response=api.Hotel,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -11,15 +12,44 @@ from services.common.mail import MESSAGE_KEY_PATTERN
 
 # Scopes: what a token must carry for each kind of route.
 REGISTER = "users:register"
-"""The website's anonymous account flows: sign-up, verification, password reset."""
+"""Sign up, verify an address, request and confirm a password reset (the website)."""
 READ = "users:read"
-"""Read any account (services)."""
+"""Read an account by id (services)."""
 CREDENTIALS = "users:credentials"
 """Check an e-mail and password (the auth server's sign-in)."""
 NOTIFY = "users:notify"
-"""Send a booking's e-mails (the notifications worker)."""
+"""E-mail a booking event to an account, and follow the message."""
 PROFILE = "profile"
-"""A traveller's own account, by a token the website got for them."""
+"""A traveller's own account (/users/me), by a token the website got for them."""
+
+# Paths, as route templates; the functions below fill them in.
+USERS_PATH = "/users"
+ME_PATH = "/users/me"
+USER_PATH = "/users/{user_id}"
+EMAIL_VERIFICATIONS_PATH = "/email-verifications"
+PASSWORD_RESETS_PATH = "/password-resets"  # noqa: S105 - a path, not a secret
+PASSWORD_RESET_CONFIRM_PATH = "/password-resets/confirm"  # noqa: S105 - a path
+CREDENTIALS_CHECK_PATH = "/credentials/check"
+MESSAGES_PATH = "/users/{user_id}/messages"
+MESSAGE_PATH = "/users/{user_id}/messages/{message_id}"
+
+
+def user_path(user_id: str) -> str:
+    """The path of an account."""
+    return USER_PATH.format(user_id=quote(user_id, safe=""))
+
+
+def messages_path(user_id: str) -> str:
+    """The path that e-mails an account."""
+    return MESSAGES_PATH.format(user_id=quote(user_id, safe=""))
+
+
+def message_path(user_id: str, message_id: str) -> str:
+    """The path of a message queued for an account."""
+    return MESSAGE_PATH.format(
+        user_id=quote(user_id, safe=""), message_id=quote(message_id, safe="")
+    )
+
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
@@ -161,6 +191,10 @@ class BookingMailData(BaseModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     refund: int | None = Field(None, ge=0)
     reason: str | None = Field(None, max_length=500)
+
+    def missing_for(self, template: str) -> list[str]:
+        """The fields the template requires that this data leaves out."""
+        return [f for f in REQUIRED_BY_TEMPLATE[template] if getattr(self, f) is None]
 
 
 REQUIRED_BY_TEMPLATE: dict[str, tuple[str, ...]] = {

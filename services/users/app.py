@@ -48,7 +48,7 @@ async def register(request: Request) -> JSONResponse:
     user = await _accounts(request).register(body)
     _wake_courier(request)
     response = model_response(user, status=201)
-    response.headers["Location"] = f"/users/{user.id}"
+    response.headers["Location"] = api.user_path(user.id)
     return response
 
 
@@ -128,7 +128,7 @@ async def send_message(request: Request) -> JSONResponse:
     if created:
         _wake_courier(request)
     response = model_response(status, status=202)
-    response.headers["Location"] = f"/users/{user_id}/messages/{status.message_id}"
+    response.headers["Location"] = api.message_path(user_id, status.message_id)
     return response
 
 
@@ -145,19 +145,19 @@ async def show_message(request: Request) -> JSONResponse:
 ENDPOINTS = (
     Endpoint(
         "POST",
-        "/users",
+        api.USERS_PATH,
         register,
         "Sign up: create an account and e-mail its verification link",
         body=api.Registration,
         response=api.User,
         status=201,
         errors=(409, 422),
-        scope="users:register",
+        scope=api.REGISTER,
         tags=("accounts",),
     ),
     Endpoint(
         "GET",
-        "/users/me",
+        api.ME_PATH,
         show_me,
         "The caller's own account",
         response=api.User,
@@ -167,7 +167,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "PATCH",
-        "/users/me",
+        api.ME_PATH,
         update_me,
         "Change the caller's own name",
         body=api.ProfileUpdate,
@@ -178,79 +178,79 @@ ENDPOINTS = (
     ),
     Endpoint(
         "GET",
-        "/users/{user_id}",
+        api.USER_PATH,
         show_user,
         "An account by id",
         response=api.User,
         errors=(404,),
-        scope="users:read",
+        scope=api.READ,
         tags=("accounts",),
     ),
     Endpoint(
         "POST",
-        "/email-verifications",
+        api.EMAIL_VERIFICATIONS_PATH,
         verify_email,
         "Mark an address verified with the token of its link",
         body=api.LinkToken,
         response=api.User,
         errors=(400, 422),
-        scope="users:register",
+        scope=api.REGISTER,
         tags=("accounts",),
     ),
     Endpoint(
         "POST",
-        "/password-resets",
+        api.PASSWORD_RESETS_PATH,
         request_password_reset,
         "E-mail a password reset link (the answer never says whether the account exists)",
         body=api.PasswordResetRequest,
         response=api.Accepted,
         status=202,
         errors=(422,),
-        scope="users:register",
+        scope=api.REGISTER,
         tags=("accounts",),
     ),
     Endpoint(
         "POST",
-        "/password-resets/confirm",
+        api.PASSWORD_RESET_CONFIRM_PATH,
         reset_password,
         "Set a new password with the token of a reset link",
         body=api.PasswordReset,
         response=api.Accepted,
         errors=(400, 422),
-        scope="users:register",
+        scope=api.REGISTER,
         tags=("accounts",),
     ),
     Endpoint(
         "POST",
-        "/credentials/check",
+        api.CREDENTIALS_CHECK_PATH,
         check_credentials,
         "Check an e-mail and password (the auth service's sign-in)",
         body=api.CredentialCheck,
         response=api.CredentialsValid,
         errors=(401, 422),
-        scope="users:credentials",
+        scope=api.CREDENTIALS,
         tags=("auth",),
     ),
     Endpoint(
         "POST",
-        "/users/{user_id}/messages",
+        api.MESSAGES_PATH,
         send_message,
         "E-mail a booking event to the account (idempotent on message_key)",
         body=api.NotificationRequest,
         response=api.MessageStatus,
         status=202,
         errors=(404, 409, 422, 503),
-        scope="users:notify",
+        scope=api.NOTIFY,
         tags=("notifications",),
     ),
     Endpoint(
         "GET",
-        "/users/{user_id}/messages/{message_id}",
+        api.MESSAGE_PATH,
         show_message,
         "Whether a queued e-mail has been handed to SMTP",
         response=api.MessageStatus,
         errors=(404,),
-        scope="users:notify",
+        scope=api.NOTIFY,
         tags=("notifications",),
     ),
 )

@@ -56,7 +56,7 @@ def booking_context(template: str, data: dict[str, Any]) -> dict[str, Any]:
         parsed = api.BookingMailData.model_validate(data)
     except ValidationError as exc:
         raise ValidationProblem(errors_from_validation(exc, prefix="data.")) from None
-    missing = [f for f in api.REQUIRED_BY_TEMPLATE[template] if getattr(parsed, f) is None]
+    missing = parsed.missing_for(template)
     if missing:
         raise ValidationProblem(
             [{"field": f"data.{f}", "message": f"required for {template}"} for f in missing]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.mail import Attachment
 from services.common.problems import Problem, ValidationProblem, not_found
+from services.pdf.client import PdfClient
 from services.users import api, mails, outbox
 from services.users.tables import users
 
@@ -32,9 +33,7 @@ async def _fetch_attachments(
     found = []
     for index, ref in enumerate(refs):
         try:
-            response = await clients["pdf"].request(
-                "GET", f"/documents/{ref.document_id}", scopes="documents:read"
-            )
+            document = await PdfClient(clients["pdf"]).download(ref.document_id)
         except ServiceError as exc:
             if exc.status == 404:
                 raise ValidationProblem(
@@ -48,8 +47,7 @@ async def _fetch_attachments(
             raise _pdf_unavailable(str(exc)) from None
         except (TransportError, RuntimeError) as exc:
             raise _pdf_unavailable(f"{type(exc).__name__}: {exc}") from None
-        content_type = response.headers.get("content-type", "application/pdf").split(";")[0]
-        found.append(Attachment(ref.filename, response.content, content_type))
+        found.append(Attachment(ref.filename, document.content, document.content_type))
     return found
 
 

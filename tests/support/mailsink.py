@@ -10,8 +10,15 @@ from typing import Any
 
 import httpx
 
+from services.common.http import HttpxTransport, ServiceClient
+from services.mailsink.api import MessageQuery
 from services.mailsink.app import create_app
+from services.mailsink.client import MailsinkClient
 from tests.support.harness import eventually, free_port, running_app, settings_for
+
+
+async def _no_tokens(_audience: str, _scopes: str) -> tuple[str, float]:
+    raise AssertionError("the mail sink takes no token")
 
 
 @dataclass
@@ -21,12 +28,18 @@ class Sink:
     http: httpx.AsyncClient
     smtp_port: int
 
+    @property
+    def client(self) -> MailsinkClient:
+        """The sink's typed client, over the in-process HTTP client."""
+        service = ServiceClient(
+            "mailsink", str(self.http.base_url), _no_tokens, HttpxTransport(self.http)
+        )
+        return MailsinkClient(service)
+
     async def messages(self, to: str | None = None) -> list[dict[str, Any]]:
         """Summaries of the messages received so far, newest first."""
-        params = {"to": to} if to else {}
-        response = await self.http.get("/api/messages", params=params)
-        assert response.status_code == 200, response.text
-        return response.json()["items"]
+        found = await self.client.messages(MessageQuery(to=to))
+        return [m.model_dump(mode="json") for m in found.items]
 
     async def wait_for(self, to: str, count: int = 1, timeout: float = 30.0) -> list[dict]:
         """Poll until `to` has at least `count` messages; their details, oldest first."""
@@ -39,9 +52,7 @@ class Sink:
         summaries = await eventually(arrived, timeout=timeout)
         details = []
         for summary in reversed(summaries):
-            response = await self.http.get(f"/api/messages/{summary['id']}")
-            assert response.status_code == 200, response.text
-            details.append(response.json())
+            details.append((await self.client.message(summary["id"])).model_dump(mode="json"))
         return details
 
 

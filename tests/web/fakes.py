@@ -10,10 +10,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+from pydantic import BaseModel
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.bank import api as bank_api
+from services.users import api as users_api
 from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID
 from workflows.models import (
     QUERY_CANCELLATION_QUOTE,
@@ -28,6 +31,13 @@ from workflows.models import (
 )
 
 Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def _json(status: int, model: BaseModel) -> httpx.Response:
+    """An answer carrying a contract's response model, as its service sends it."""
+    return httpx.Response(
+        status, content=model.model_dump_json(), headers={"content-type": "application/json"}
+    )
 
 
 class RoutingTransport(httpx.AsyncBaseTransport):
@@ -108,14 +118,27 @@ class FakeServices:
     def users(self, request: httpx.Request) -> httpx.Response:
         """POST /users, and the e-mailed-link steps."""
         self._record("users", request)
-        if request.url.path != "/users":
-            body = json.loads(request.content or b"{}")
+        body = json.loads(request.content or b"{}")
+        if request.url.path != users_api.USERS_PATH:
             if body.get("token") == "expired":
                 return httpx.Response(400, json={"type": "invalid-link", "title": "bad link"})
-            return httpx.Response(200 if "confirm" in request.url.path else 202, json={})
+            if request.url.path == users_api.EMAIL_VERIFICATIONS_PATH:
+                return _json(200, self._user("user-1", "ada@example.com", "Ada", verified=True))
+            accepted = users_api.Accepted(status="accepted")
+            return _json(200 if "confirm" in request.url.path else 202, accepted)
         if self.users_status == 409:
             return httpx.Response(409, json={"type": "email-taken", "field": "email"})
-        return httpx.Response(self.users_status, json={"id": "user-new"})
+        return _json(self.users_status, self._user("user-new", body["email"], body["name"]))
+
+    @staticmethod
+    def _user(user_id: str, email: str, name: str, verified: bool = False) -> users_api.User:
+        return users_api.User(
+            id=user_id,
+            email=email,
+            name=name,
+            email_verified=verified,
+            created_at=datetime.now(UTC),
+        )
 
     def bank(self, request: httpx.Request) -> httpx.Response:
         """POST /tokens."""
@@ -125,10 +148,15 @@ class FakeServices:
                 self.bank_status,
                 json={"type": "card-invalid", "field": "number", "detail": "Unknown card."},
             )
-        number = json.loads(request.content)["number"]
-        return httpx.Response(
-            201, json={"token": "tok_test_1234abcd", "brand": "visa", "last4": number[-4:]}
+        card = json.loads(request.content)
+        token = bank_api.CardToken(
+            token="tok_test_1234abcd",
+            brand="visa",
+            last4=card["number"][-4:],
+            exp_month=card["exp_month"],
+            exp_year=card["exp_year"],
         )
+        return _json(201, token)
 
     def pdf(self, request: httpx.Request) -> httpx.Response:
         """GET /documents/{id}."""

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.search.api import HotelQuery
 from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID, TaskQueue
 from tests.web.conftest import Site
 from tests.web.fakes import FakeHandle, form_of
@@ -50,9 +51,9 @@ def _keys_and_strings(value) -> list[str]:
 
 async def _room(site: Site) -> tuple[int, int]:
     backends = site.app.state.backends
-    page = await backends.hotels({"city": "Paris", "page_size": 1})
-    hotel = await backends.hotel(page.page["items"][0]["id"])
-    return hotel["id"], hotel["room_types"][0]["id"]
+    page = await backends.hotels(HotelQuery(city="Paris", page_size=1))
+    hotel = await backends.hotel(page.page.items[0].id)
+    return hotel.id, hotel.room_types[0].id
 
 
 def _stay(hotel_id: int, room_id: int) -> dict:

@@ -3,7 +3,10 @@
 import re
 from datetime import date, timedelta
 
+from services.common.http import ServiceError
+from services.search.api import Hotel, HotelPage, HotelQuery
 from tests.web.conftest import Site
+from web.pages.common import money
 
 TOMORROW = date.today() + timedelta(days=1)
 IN_THREE = TOMORROW + timedelta(days=2)
@@ -56,6 +59,30 @@ async def test_search_lists_hotels_and_links_carry_the_stay(site: Site):
     _assert_no_inline_script(response.text)
 
 
+async def test_dated_results_show_the_price_of_the_stay_search_sends(site: Site, monkeypatch):
+    query = HotelQuery(city="Paris", check_in=TOMORROW, check_out=IN_THREE, guests=2)
+    real = await site.app.state.backends.search.hotels(query)
+    hotel = real.items[0]
+    assert hotel.stay is not None
+    # A stay priced apart from the catalogue's cheapest rate (a seasonal rate would be), so
+    # that the page cannot show the right figure by computing it from the rate.
+    offer = hotel.stay.model_copy(update={"total": hotel.from_rate * hotel.stay.nights + 1234})
+    page = real.model_copy(update={"items": [hotel.model_copy(update={"stay": offer})]})
+
+    async def answer(_: HotelQuery) -> HotelPage:
+        return page
+
+    monkeypatch.setattr(site.app.state.backends.search, "hotels", answer)
+    response = await site.client.get(
+        "/search",
+        params={"city": "Paris", "check_in": TOMORROW, "check_out": IN_THREE, "guests": 2},
+    )
+    assert response.status_code == 200, response.text
+    shown = re.search(r'<p class="price">\s*(.*?) for 2 nights', response.text).group(1)
+    assert shown == money(offer.total, offer.currency)
+    assert "Available" in response.text
+
+
 async def test_filters_reach_search_and_apply(site: Site):
     response = await site.client.get(
         "/search",
@@ -64,6 +91,27 @@ async def test_filters_reach_search_and_apply(site: Site):
     assert response.status_code == 200, response.text
     assert "Not applied yet" not in response.text
     assert 'class="card hotel"' in response.text
+
+
+async def test_a_filter_search_refuses_is_dropped_and_named(site: Site, monkeypatch):
+    search = site.app.state.backends.search
+    real, asked = search.hotels, []
+
+    async def refusing_amenities(query: HotelQuery) -> HotelPage:
+        asked.append(query)
+        if query.amenities:
+            problem = {"type": "validation", "errors": [{"field": "amenities", "message": "?"}]}
+            raise ServiceError(422, problem, "GET", "search")
+        return await real(query)
+
+    monkeypatch.setattr(search, "hotels", refusing_amenities)
+    response = await site.client.get(
+        "/search", params={"city": "Paris", "stars": 3, "amenities": ["wifi"]}
+    )
+    assert response.status_code == 200, response.text
+    assert re.search(r"Not applied yet[^.]*: amenities\.", response.text)
+    assert [q.amenities for q in asked] == [["wifi"], None]
+    assert asked[-1].stars == [3, 4, 5]
 
 
 async def test_results_have_pages(site: Site, monkeypatch):
@@ -91,31 +139,31 @@ async def test_unknown_city_is_an_error_on_the_city_field(site: Site):
     assert 'id="city-error"' in response.text
 
 
-async def _a_hotel(site: Site) -> dict:
+async def _a_hotel(site: Site) -> Hotel:
     """A Paris hotel, with its room types, straight from Search."""
     backends = site.app.state.backends
-    page = await backends.hotels({"city": "Paris", "page_size": 1})
-    return await backends.hotel(page.page["items"][0]["id"])
+    page = await backends.hotels(HotelQuery(city="Paris", page_size=1))
+    return await backends.hotel(page.page.items[0].id)
 
 
 async def test_hotel_page_without_dates_shows_rates_only(site: Site):
     hotel = await _a_hotel(site)
-    response = await site.client.get(f"/hotels/{hotel['id']}")
+    response = await site.client.get(f"/hotels/{hotel.id}")
     assert response.status_code == 200
-    assert hotel["name"] in response.text
+    assert hotel.name in response.text
     assert "a night" in response.text and "Choose dates" in response.text
     assert "availability" not in site.services.calls
 
 
 async def test_hotel_page_with_dates_shows_availability_from_reservations(site: Site):
     hotel = await _a_hotel(site)
-    room_ids = [r["id"] for r in hotel["room_types"]]
+    room_ids = [r.id for r in hotel.room_types]
     site.services.availability = [
         {"room_type_id": room_ids[0], "rooms_left": 2},
         *({"room_type_id": r, "rooms_left": 0} for r in room_ids[1:]),
     ]
     response = await site.client.get(
-        f"/hotels/{hotel['id']}",
+        f"/hotels/{hotel.id}",
         params={"check_in": TOMORROW, "check_out": IN_THREE, "guests": 1},
     )
     assert response.status_code == 200
@@ -123,7 +171,7 @@ async def test_hotel_page_with_dates_shows_availability_from_reservations(site: 
     if len(room_ids) > 1:
         assert "Sold out" in response.text
     call = site.services.calls["availability"][0]
-    assert call.url.params["hotel_id"] == str(hotel["id"])
+    assert call.url.params["hotel_id"] == str(hotel.id)
     assert call.url.params["check_in"] == TOMORROW.isoformat()
     assert call.headers["authorization"].startswith("Bearer ")
     assert f"room_type_id={room_ids[0]}" in response.text
@@ -133,7 +181,7 @@ async def test_hotel_page_survives_reservations_being_down(site: Site):
     hotel = await _a_hotel(site)
     site.services.availability_status = 503
     response = await site.client.get(
-        f"/hotels/{hotel['id']}", params={"check_in": TOMORROW, "check_out": IN_THREE}
+        f"/hotels/{hotel.id}", params={"check_in": TOMORROW, "check_out": IN_THREE}
     )
     assert response.status_code == 200
     assert "cannot check availability" in response.text

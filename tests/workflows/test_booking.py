@@ -253,9 +253,11 @@ async def test_happy_path_confirms_captures_and_emails_the_receipt(workflow_env)
     assert mail.template == "booking-confirmed"
     assert [a.document_id for a in mail.attachments] == [view.receipt_document_id]
     (receipt,) = world.documents.values()
-    assert receipt["data"]["guest_name"] == "Ada Lovelace"
-    assert receipt["data"]["confirmation_code"] == "K7Q2ZP"
-    assert receipt["data"]["hotel_name"] == "Grand Hotel Paris" == view.hotel_name
+    assert type(receipt["data"]) is act.ReceiptData
+    assert receipt["data"].guest_name == "Ada Lovelace"
+    assert receipt["data"].confirmation_code == "K7Q2ZP"
+    assert receipt["data"].hotel_name == "Grand Hotel Paris" == view.hotel_name
+    assert mail.data.confirmation_code == "K7Q2ZP" and mail.data.total == view.total
 
 
 async def test_declined_card_voids_and_releases_and_fails_readably(workflow_env):
@@ -534,6 +536,9 @@ async def test_cancel_before_the_free_window_ends_refunds_everything(time_skippi
     templates = [m.template for m in world.emails.values()]
     assert templates == ["booking-confirmed", "booking-cancelled"]
     assert Step.CANCELLATION_NOTE in view.steps and Step.CANCELLATION_EMAILED in view.steps
+    note = world.documents[f"booking-{view.booking_id}-cancellation"]["data"]
+    assert type(note) is act.CancellationData and note.refund == 20000
+    assert world.emails[f"booking-{view.booking_id}-cancelled"].data.refund == 20000
 
 
 async def test_late_cancel_keeps_the_first_night(time_skipping_env):
@@ -579,7 +584,7 @@ async def test_the_hotels_terms_come_with_the_hold(time_skipping_env):
     assert result.fee == world.nightly_rate
     assert result.refund == world.nightly_rate
     receipt = world.documents[f"booking-{view.booking_id}-receipt"]
-    assert receipt["data"]["taxes"] == 2 * world.nightly_rate * 20 // 120
+    assert receipt["data"].taxes == 2 * world.nightly_rate * 20 // 120
 
 
 async def test_the_reminder_and_the_stays_end_follow_the_hotels_times(time_skipping_env):

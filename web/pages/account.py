@@ -112,7 +112,7 @@ async def verify_email(request: Request) -> Response:
     """GET /account/verify-email?token=: the link of the verification e-mail."""
     token = request.query_params.get("token", "")
     try:
-        await backends_for(request).account_action("/email-verifications", {"token": token})
+        await backends_for(request).verify_email(token)
     except BackendError as exc:
         if exc.status in (400, 422):
             return error_page(
@@ -140,7 +140,7 @@ async def forgot_password(request: Request) -> Response:
         form.errors["email"] = "Enter the e-mail address of your account."
         return render(request, "forgot.html", {"form": form, "errors": form.errors}, 400)
     try:
-        await backends_for(request).account_action("/password-resets", {"email": email})
+        await backends_for(request).request_password_reset(email)
     except BackendError as exc:
         log.warning("password reset request failed: %s", exc)
         form.errors["form"] = "We could not send the e-mail now. Please try again."
@@ -166,9 +166,7 @@ async def reset_password(request: Request) -> Response:
         form.errors["password"] = problem
     else:
         try:
-            await backends_for(request).account_action(
-                "/password-resets/confirm", {"token": token, "password": password}
-            )
+            await backends_for(request).reset_password(token, password)
         except BackendError as exc:
             if exc.status == 422 and exc.field == "password":
                 form.errors["password"] = str(exc.problem.get("detail") or "Choose another.")

@@ -98,9 +98,10 @@ async def book(request: Request) -> Response:
     except ValueError:
         return error_page(request, 400, "Choose a room first")
     if not stay.ok or not v["check_in"] or not v["check_out"]:
-        return RedirectResponse(f"/hotels/{hotel_id}?{stay_query(v)}", 303)
+        hotel_page = request.app.url_path_for("hotel_page", hotel_id=hotel_id)
+        return RedirectResponse(f"{hotel_page}?{stay_query(v)}", 303)
     hotel = await backends_for(request).hotel(hotel_id)
-    room = next((r for r in (hotel or {}).get("room_types", []) if r["id"] == room_type_id), None)
+    room = next((r for r in hotel.room_types if r.id == room_type_id), None) if hotel else None
     if hotel is None or room is None:
         return error_page(request, 404, "No such room")
     nights = (v["check_out"] - v["check_in"]).days
@@ -111,7 +112,7 @@ async def book(request: Request) -> Response:
         "room": room,
         "stay": v,
         "nights": nights,
-        "total": room["nightly_rate"] * nights,
+        "total": room.nightly_rate * nights,
         "guest_name": user.get("name") or "",
     }
     if request.method == "GET":
@@ -174,7 +175,7 @@ async def checkout(request: Request) -> Response:
                 form.errors["form"] = "The bank is not answering. Nothing was charged; try again."
         else:
             try:
-                await bookings.submit_payment(client, view.booking_id, token["token"])
+                await bookings.submit_payment(client, view.booking_id, token.token)
             except WorkflowUpdateFailedError as exc:
                 cause = update_refusal(exc)
                 form.errors["form"] = f"The booking did not accept the payment: {cause}"

@@ -39,7 +39,7 @@ async def city_suggestions(request: Request) -> Response:
     except BackendError:
         items = []
     return JSONResponse(
-        {"items": [{"name": c["name"], "country": c["country"]} for c in items]},
+        {"items": [{"name": c.name, "country": c.country} for c in items]},
         headers={"Cache-Control": "public, max-age=300"},
     )
 
@@ -51,7 +51,7 @@ async def results(request: Request) -> Response:
         template = "results.html" if form.values.get("city") else "home.html"
         return render(request, template, {"form": form, "errors": form.errors}, 400)
     try:
-        result = await backends_for(request).hotels(forms.search_params(form, PAGE_SIZE))
+        result = await backends_for(request).hotels(forms.search_query(form, PAGE_SIZE))
     except BackendError as exc:
         if exc.status == 404:
             form.errors["city"] = "We know no city by that name."
@@ -75,8 +75,8 @@ async def results(request: Request) -> Response:
             "nights": nights,
             "ignored": list(dict.fromkeys(forms.FILTER_NAMES[n] for n in result.ignored)),
             "stay_query": stay_query(v),
-            "prev_link": page_link(page["page"] - 1) if page["page"] > 1 else None,
-            "next_link": page_link(page["page"] + 1) if page.get("has_next") else None,
+            "prev_link": page_link(page.page - 1) if page.page > 1 else None,
+            "next_link": page_link(page.page + 1) if page.has_next else None,
             "sorts": forms.SORTS,
             "amenities": AMENITIES,
         },
@@ -109,8 +109,8 @@ async def hotel_page(request: Request) -> Response:
             log.warning("availability failed: %s", exc)
             availability_error = "We cannot check availability right now; rates are shown."
     rooms = []
-    for room in hotel["room_types"]:
-        entry = (availability or {}).get(room["id"])
+    for room in hotel.room_types:
+        entry = (availability or {}).get(room.id)
         available = None
         if entry is not None:
             # Reservations says how many rooms are left for the whole stay.
@@ -119,17 +119,17 @@ async def hotel_page(request: Request) -> Response:
             available = 0
         total = None
         if nights:
-            total = (entry.total if entry is not None else 0) or room["nightly_rate"] * nights
+            total = (entry.total if entry is not None else 0) or room.nightly_rate * nights
         rooms.append(
             {
-                **room,
+                **room.model_dump(),
                 "available": available,
                 "total": total,
-                "fits": room["capacity"] >= guests,
+                "fits": room.capacity >= guests,
                 "book_query": urlencode(
                     {
                         "hotel_id": hotel_id,
-                        "room_type_id": room["id"],
+                        "room_type_id": room.id,
                         "check_in": v["check_in"].isoformat() if dated else "",
                         "check_out": v["check_out"].isoformat() if dated else "",
                         "guests": guests,

@@ -103,7 +103,7 @@ async def test_an_activity_sends_its_steps_deadline_and_heartbeats_while_it_wait
     env = activity_environment(timedelta(seconds=20), schedule_to_close=timedelta(seconds=8))
     beats = []
     env.on_heartbeat = lambda *details: beats.append(details)
-    await env.run(calls.call, client, "GET", "/x", scopes=None)
+    await env.run(calls.run, client.request("GET", "/x", scopes=None), "search")
     [(headers, _)] = transport.seen
     # The step's budget (8 s) ends before the attempt's (20 s): that is the deadline.
     left = float(headers[DEADLINE_HEADER]) - time.time()

@@ -126,7 +126,7 @@ def _echo_app(release):
         return JSONResponse(
             {
                 "method": request.method,
-                "query": dict(request.query_params),
+                "query": {k: request.query_params.getlist(k) for k in request.query_params},
                 "authorization": request.headers.get("authorization"),
                 "content_type": request.headers.get("content-type"),
                 "body": (await request.body()).decode(),
@@ -185,7 +185,11 @@ async def test_aiohttp_sends_json_query_and_token_and_reads_everything(echo_serv
     client = ServiceClient("payments", echo_server, source, transport)
     try:
         response = await client.request(
-            "POST", "/echo", scopes="payments:read", json={"a": "é"}, params={"n": 2}
+            "POST",
+            "/echo",
+            scopes="payments:read",
+            json={"a": "é"},
+            params={"n": 2, "stars": [4, 5]},
         )
     finally:
         await transport.aclose()
@@ -195,7 +199,7 @@ async def test_aiohttp_sends_json_query_and_token_and_reads_everything(echo_serv
     assert json.loads(echoed.pop("body")) == {"a": "é"}
     assert echoed == {
         "method": "POST",
-        "query": {"n": "2"},
+        "query": {"n": ["2"], "stars": ["4", "5"]},  # a list repeats its name
         "authorization": "Bearer token-for-payments:read",
         "content_type": "application/json",
     }

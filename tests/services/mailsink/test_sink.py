@@ -35,6 +35,8 @@ async def test_a_message_with_an_attachment_is_received_and_parsed_back(tmp_path
         assert download.status_code == 200
         assert download.headers["content-type"] == "application/pdf"
         assert download.content == PDF
+        assert await sink.client.attachment(received["id"], 0) == PDF
+        assert b"Subject:" in await sink.client.raw(received["id"])
 
 
 async def test_inbox_page_lists_messages_and_shows_each_with_its_attachments(tmp_path):
