@@ -1,13 +1,18 @@
+import asyncio
+import functools
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import (
     SqliteRead,
     create_engine,
     dispose,
     fetch_all,
+    first_write_wins,
     inline_rows,
     read_connection,
     write_transaction,
@@ -89,3 +94,66 @@ async def test_a_compiled_sqlite_read_runs_inline_with_plain_values(database_url
             inline_rows(engine, read, {})
     finally:
         await dispose(engine)
+
+
+async def _notes_by_key(engine: AsyncEngine) -> None:
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            text(
+                "CREATE TABLE notes (key VARCHAR(20) PRIMARY KEY,"
+                " body VARCHAR(20) NOT NULL CHECK (body <> ''))"
+            )
+        )
+
+
+async def _write_note(engine: AsyncEngine, key: str, body: str) -> str:
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            text("INSERT INTO notes (key, body) VALUES (:key, :body)"), {"key": key, "body": body}
+        )
+    return body
+
+
+async def _stored_note(engine: AsyncEngine, key: str, replays: list[str]) -> str | None:
+    replays.append(key)
+    async with engine.connect() as conn:
+        found = await conn.execute(text("SELECT body FROM notes WHERE key = :key"), {"key": key})
+        return found.scalar_one_or_none()
+
+
+async def test_of_concurrent_writes_under_one_key_the_first_stands_and_the_other_replays_it(
+    database_url,
+):
+    engine = create_engine(database_url)
+    replays: list[str] = []
+    replay = functools.partial(_stored_note, engine, "k", replays)
+    try:
+        await _notes_by_key(engine)
+        answers = await asyncio.gather(
+            first_write_wins(functools.partial(_write_note, engine, "k", "first"), replay),
+            first_write_wins(functools.partial(_write_note, engine, "k", "second"), replay),
+        )
+        stored = await _stored_note(engine, "k", [])
+    finally:
+        await dispose(engine)
+    assert sorted(created for _, created in answers) == [False, True]
+    assert [body for body, _ in answers] == [stored, stored]
+    assert replays == ["k"]  # only the write that lost asks what stands
+
+
+async def test_a_write_refused_by_another_constraint_raises_when_nothing_stands_under_its_key(
+    database_url,
+):
+    engine = create_engine(database_url)
+    replays: list[str] = []
+    try:
+        await _notes_by_key(engine)
+        with pytest.raises(IntegrityError):
+            await first_write_wins(
+                functools.partial(_write_note, engine, "k", ""),
+                functools.partial(_stored_note, engine, "k", replays),
+            )
+        assert await _stored_note(engine, "k", []) is None
+    finally:
+        await dispose(engine)
+    assert replays == ["k"]
