@@ -12,7 +12,6 @@ the intent that fences it, is made here.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 from collections.abc import Sequence
@@ -20,11 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.bank import api as bank_api
-from services.common.db import dialect_insert, write_transaction
+from services.common.db import dialect_insert, first_write_wins, write_transaction
 from services.common.problems import Problem, not_found
 from services.payments import api
 from services.payments.bank import BankClient, unavailable
@@ -253,7 +251,8 @@ async def authorize(
     )
     movement = _movement(result, bank_api.AUTHORIZE)
     now = datetime.now(UTC)
-    try:
+
+    async def record() -> str:
         async with write_transaction(engine) as conn:
             settled = await conn.execute(
                 intents.update()
@@ -263,23 +262,26 @@ async def authorize(
                 )
                 .values(state=api.INTENT_AUTHORIZED, updated_at=now)
             )
-            fenced = (
-                settled.rowcount != 1
-                and await _intent_state(conn, request.booking_id) == api.INTENT_VOIDED
+            if settled.rowcount != 1:
+                return await _intent_state(conn, request.booking_id)
+            payment_id = f"pay_{secrets.token_hex(12)}"
+            await conn.execute(
+                payments.insert().values(_payment_values(payment_id, request, result, now))
             )
-            if settled.rowcount == 1:
-                payment_id = f"pay_{secrets.token_hex(12)}"
-                await conn.execute(
-                    payments.insert().values(_payment_values(payment_id, request, result, now))
+            await conn.execute(
+                transitions.insert().values(
+                    payment_id=payment_id, **_transition(api.AUTHORIZED, movement)
                 )
-                await conn.execute(
-                    transitions.insert().values(
-                        payment_id=payment_id, **_transition(api.AUTHORIZED, movement)
-                    )
-                )
-    except IntegrityError:
-        fenced = False  # a concurrent retry recorded the same authorization first
-    if fenced:
+            )
+            return api.INTENT_AUTHORIZED
+
+    async def replay() -> str:
+        async with engine.connect() as conn:
+            return await _intent_state(conn, request.booking_id)
+
+    # The intent's state once recorded: `voided` if the booking's void fenced this off.
+    state, _ = await first_write_wins(record, replay)
+    if state == api.INTENT_VOIDED:
         await void_late(engine, bank, request, result)
         raise _voided_problem(request.booking_id)
     async with engine.connect() as conn:
@@ -301,7 +303,8 @@ async def void_late(
     voided = await bank.void(request.booking_id, result.id)
     now = datetime.now(UTC)
     payment_id = f"pay_{secrets.token_hex(12)}"
-    with contextlib.suppress(IntegrityError):  # a concurrent attempt recorded it first
+
+    async def record() -> api.Payment:
         async with write_transaction(engine) as conn:
             values = _payment_values(payment_id, request, result, now)
             await conn.execute(payments.insert().values({**values, "status": api.VOIDED}))
@@ -314,6 +317,9 @@ async def void_late(
                         payment_id=payment_id, **_transition(status, movement)
                     )
                 )
+        return await show(engine, request.booking_id)
+
+    await first_write_wins(record, lambda: show(engine, request.booking_id))
 
 
 async def fence(engine: AsyncEngine, booking_id: str) -> str:
@@ -390,11 +396,12 @@ async def _record(
     from_status: str,
     values: dict[str, Any],
     transition: dict[str, Any],
-) -> None:
-    """Move the payment out of `from_status` and add its transition, or do nothing if a
-    concurrent retry already did."""
+) -> api.Payment:
+    """Move the payment out of `from_status` and add its transition, unless a concurrent
+    retry already did; the payment as it then stands."""
     now = datetime.now(UTC)
-    try:
+
+    async def record() -> api.Payment:
         async with write_transaction(engine) as conn:
             result = await conn.execute(
                 payments.update()
@@ -405,8 +412,10 @@ async def _record(
                 await conn.execute(
                     transitions.insert().values(payment_id=row.payment_id, **transition)
                 )
-    except IntegrityError:
-        pass
+        return await show(engine, row.booking_id)
+
+    payment, _ = await first_write_wins(record, lambda: show(engine, row.booking_id))
+    return payment
 
 
 async def _catch_up(engine: AsyncEngine, bank: BankClient, row: Any, problem: Problem) -> None:
@@ -425,18 +434,7 @@ async def _catch_up(engine: AsyncEngine, bank: BankClient, row: Any, problem: Pr
             values: dict[str, Any] = {"status": status}
             if kind == bank_api.CAPTURE:
                 values["captured"] = entries[0].amount
-            await _record(
-                engine,
-                row,
-                api.AUTHORIZED,
-                values,
-                {
-                    "status": status,
-                    "amount": entries[0].amount,
-                    "bank_reference": entries[0].id,
-                    "at": entries[0].at,
-                },
-            )
+            await _record(engine, row, api.AUTHORIZED, values, _transition(status, entries[0]))
             return
 
 
@@ -465,19 +463,13 @@ async def capture(
         await _catch_up(engine, bank, row, problem)
         raise
     movement = _movement(result, bank_api.CAPTURE)
-    await _record(
+    return await _record(
         engine,
         row,
         api.AUTHORIZED,
         {"status": api.CAPTURED, "captured": movement.amount},
-        {
-            "status": api.CAPTURED,
-            "amount": movement.amount,
-            "bank_reference": movement.id,
-            "at": movement.at,
-        },
+        _transition(api.CAPTURED, movement),
     )
-    return await show(engine, row.booking_id)
 
 
 async def void(engine: AsyncEngine, bank: BankClient, row: Any) -> api.Payment:
@@ -492,19 +484,9 @@ async def void(engine: AsyncEngine, bank: BankClient, row: Any) -> api.Payment:
         await _catch_up(engine, bank, row, problem)
         raise
     movement = _movement(result, bank_api.VOID)
-    await _record(
-        engine,
-        row,
-        api.AUTHORIZED,
-        {"status": api.VOIDED},
-        {
-            "status": api.VOIDED,
-            "amount": movement.amount,
-            "bank_reference": movement.id,
-            "at": movement.at,
-        },
+    return await _record(
+        engine, row, api.AUTHORIZED, {"status": api.VOIDED}, _transition(api.VOIDED, movement)
     )
-    return await show(engine, row.booking_id)
 
 
 async def refund(
@@ -543,7 +525,8 @@ async def refund(
     new_status = sa.case(
         (refunded == payments.c.captured, api.REFUNDED), else_=api.PARTIALLY_REFUNDED
     )
-    try:
+
+    async def record() -> api.Payment:
         async with write_transaction(engine) as conn:
             await conn.execute(
                 refunds.insert().values(
@@ -567,13 +550,11 @@ async def refund(
             ).scalar_one()
             await conn.execute(
                 transitions.insert().values(
-                    payment_id=row.payment_id,
-                    status=status,
-                    amount=movement.amount,
-                    bank_reference=movement.id,
-                    at=movement.at,
+                    payment_id=row.payment_id, **_transition(status, movement)
                 )
             )
-    except IntegrityError:
-        pass  # a concurrent retry recorded this refund first
-    return await show(engine, row.booking_id)
+        return await show(engine, row.booking_id)
+
+    # A concurrent retry that recorded this refund first stands.
+    payment, _ = await first_write_wins(record, lambda: show(engine, row.booking_id))
+    return payment
