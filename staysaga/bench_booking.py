@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.settings import COMPONENTS, WORKER_HEALTH_PORTS, Settings, load_settings
-from staysaga.bench import cpu_seconds
+from staysaga.bench_servers import cpu_seconds
 from staysaga.driver import StackDriver
 from temporal.names import TaskQueue
 from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE
