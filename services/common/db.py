@@ -8,6 +8,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,11 @@ from sqlalchemy.pool import StaticPool
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 T = TypeVar("T")
+
+
+def as_utc(value: datetime) -> datetime:
+    """A time read from the database, as UTC (SQLite keeps no zone; everything stored is UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

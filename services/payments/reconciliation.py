@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.bank import api as bank_api
-from services.common.db import write_transaction
+from services.common.db import as_utc, write_transaction
 from services.payments import api
 from services.payments.authorization import fence, void_late
 from services.payments.bank import BankClient
 from services.payments.domain import void
-from services.payments.records import as_utc, find, show
+from services.payments.records import find, show
 from services.payments.tables import intents, payments
 
 log = logging.getLogger("staysaga.payments.reconciliation")

@@ -7,13 +7,13 @@ the movement it is about and the transition row that says so.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.bank import api as bank_api
+from services.common.db import as_utc
 from services.common.problems import Problem, not_found
 from services.payments import api
 from services.payments.tables import payments, refunds, transitions
@@ -44,11 +44,6 @@ def transition_row(status: str, movement: bank_api.Operation) -> dict[str, Any]:
         "bank_reference": movement.id,
         "at": movement.at,
     }
-
-
-def as_utc(value: datetime) -> datetime:
-    """A time read from the database, as UTC (SQLite keeps no zone; everything stored is UTC)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def find(conn: AsyncConnection, booking_id: str) -> Any:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.db import first_write_wins
+from services.common.db import as_utc, first_write_wins
 from services.common.problems import Problem, ValidationProblem, errors_from_validation
 from services.pdf import api
 from services.pdf.render import render
@@ -39,14 +39,11 @@ def _fingerprint(template: str, owner_id: str, data: api.ReceiptData) -> str:
 
 
 def _document(row: Any) -> api.Document:
-    created = row.created_at
-    if created.tzinfo is None:  # SQLite gives back naive datetimes
-        created = created.replace(tzinfo=UTC)
     return api.Document(
         id=row.id,
         template=row.template,
         owner_id=row.owner_id,
-        created_at=created,
+        created_at=as_utc(row.created_at),
         size=row.size,
     )
 

@@ -1,4 +1,5 @@
 import asyncio
+import datetime as dt
 import functools
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import (
     SqliteRead,
+    as_utc,
     create_engine,
     dispose,
     fetch_all,
@@ -157,3 +159,19 @@ async def test_a_write_refused_by_another_constraint_raises_when_nothing_stands_
     finally:
         await dispose(engine)
     assert replays == ["k"]
+
+
+async def test_a_time_read_back_is_the_utc_time_stored_whichever_the_database(database_url):
+    stored = dt.datetime(2026, 11, 30, 23, 55, 18, tzinfo=dt.UTC)
+    stamps = sa.Table("stamps", sa.MetaData(), sa.Column("at", sa.DateTime(timezone=True)))
+    engine = create_engine(database_url)
+    try:
+        async with write_transaction(engine) as conn:
+            await conn.run_sync(stamps.metadata.create_all)
+            await conn.execute(stamps.insert().values(at=stored))
+        async with read_connection(engine) as conn:
+            raw = (await conn.execute(sa.select(stamps.c.at))).scalar_one()
+    finally:
+        await dispose(engine)
+    read = as_utc(raw)
+    assert read == stored and read.utcoffset() == dt.timedelta(0)
