@@ -17,7 +17,7 @@ from services.bank import api
 from services.bank.cards import Behaviour, behaviour, brand, luhn_valid
 from services.bank.tables import authorizations, cards, ledger_entries
 from services.common.db import as_utc
-from services.common.problems import Problem, ValidationProblem, not_found
+from services.common.problems import Problem, ValidationProblem, not_found, wrong_state
 
 _DECLINE_TITLES = {
     Behaviour.DECLINE: "The card was declined.",
@@ -132,13 +132,7 @@ async def _current(conn: AsyncConnection, authorization_id: str) -> Any:
 
 
 def _wrong_state(row: Any, action: str) -> Problem:
-    return Problem(
-        409,
-        api.INVALID_STATE,
-        f"This authorization cannot be {action}.",
-        f"It is {row.status}.",
-        status_now=row.status,
-    )
+    return wrong_state(api.INVALID_STATE, "authorization", row.status, action)
 
 
 async def capture(

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.bank import api as bank_api
 from services.common.db import first_write_wins, write_transaction
-from services.common.problems import Problem
+from services.common.problems import Problem, wrong_state
 from services.payments import api
 from services.payments.bank import BankClient
 from services.payments.records import mismatch, movement_of, show, transition_row
@@ -27,13 +27,7 @@ SETTLED = (api.CAPTURED, api.PARTIALLY_REFUNDED, api.REFUNDED)
 
 
 def _wrong_state(row: Any, action: str) -> Problem:
-    return Problem(
-        409,
-        api.INVALID_STATE,
-        f"This payment cannot be {action}.",
-        f"It is {row.status}.",
-        status_now=row.status,
-    )
+    return wrong_state(api.INVALID_STATE, "payment", row.status, action)
 
 
 async def _record(
