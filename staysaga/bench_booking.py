@@ -30,7 +30,7 @@ from pathlib import Path
 from components.registry import COMPONENTS, WORKERS
 from components.settings import load_settings
 from services.common.settings import Settings
-from staysaga.bench import cpu_seconds
+from staysaga.bench_servers import cpu_seconds
 from staysaga.bench_workers import READY
 from staysaga.driver import StackDriver
 from temporal.names import TaskQueue

@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     from staysaga.bench import add_arguments as add_bench_arguments
 
     add_bench_arguments(subparsers["bench"])
-    from staysaga.chaos import add_arguments as add_chaos_arguments
+    from staysaga.chaos_plan import add_arguments as add_chaos_arguments
 
     add_chaos_arguments(subparsers["chaos"])
     subparsers["chaos"].error = _one_line_error("chaos")  # type: ignore[method-assign,assignment]

@@ -12,34 +12,43 @@ failure while first starting) stops the stack, every child (process group includ
 newest first.
 
 One module because it is one supervisor: start order, readiness, liveness, restarts and
-shutdown all act on the same children and the same stop event; its policy alone lives
-in `staysaga.supervision`.
+shutdown all act on the same children and the same stop event. Its policy lives in
+`staysaga.supervision`, what it runs in `staysaga.launchplan`, and a child (its probes,
+its process group's signals) in `staysaga.children`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
-import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 import httpx
 from temporalio.client import Client
 
-from components.registry import COMPONENTS, oauth_clients, workers_to_run
+from components.registry import oauth_clients
 from services.common.settings import Settings
+from staysaga import launchplan
+from staysaga.children import (
+    Child,
+    Probe,
+    StackError,
+    describe,
+    die_with_parent,
+    http_probe,
+    kill_group,
+    seconds_text,
+    signal_group,
+)
 from staysaga.secrets import StackSecrets
 from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
 from temporal.client import connect
-from temporal.devserver import dev_server_args
 
 STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 120.0
@@ -47,73 +56,8 @@ READY_TIMEOUT_SECONDS = 120.0
 READY_PROBE_TIMEOUT_SECONDS = 10.0
 # Probes and waits a watcher may be cancelled in use asyncio.timeout, not asyncio.wait_for:
 # on Python 3.11 wait_for loses a cancellation that lands as its awaitable finishes.
-_PR_SET_PDEATHSIG = 1
+
 _COLOURS = (36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94)
-
-Probe = Callable[[], Awaitable[None]]
-
-
-class StackError(RuntimeError):
-    """The stack cannot start or keep running; the message says why."""
-
-
-@dataclass
-class Child:
-    """A supervised process of the stack."""
-
-    name: str
-    argv: list[str]
-    probe: Probe | None = None
-    """Readiness: passes once the child serves; awaited at every start."""
-    restart: bool = True
-    liveness: Probe | None = None
-    """Passes while the child is alive (default: `probe`); probed once the stack is up."""
-    process: asyncio.subprocess.Process | None = None
-    pump: asyncio.Task[None] | None = None
-    started: float = 0.0
-    exits: ExitHistory = field(default_factory=ExitHistory)
-
-
-def _die_with_parent() -> None:
-    # Children live in their own session (so a terminal's Ctrl-C reaches only us and we stop
-    # them in order), and the kernel sends them SIGTERM should the launcher itself be killed.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def http_probe(url: str, client: httpx.AsyncClient | None = None) -> Probe:
-    """A probe that passes when `url` answers 200 (through `client`, or a client of its own)."""
-
-    async def probe() -> None:
-        if client is not None:
-            response = await client.get(url)
-        else:
-            async with httpx.AsyncClient(timeout=2.0) as own:
-                response = await own.get(url)
-        if response.status_code != 200:
-            raise StackError(f"{url} answered {response.status_code}")
-
-    return probe
-
-
-def _describe(error: BaseException, timeout: float) -> str:
-    if isinstance(error, TimeoutError):
-        return f"no answer in {timeout:g} s"
-    return str(error) or type(error).__name__
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
 
 
 class Stack:
@@ -150,38 +94,7 @@ class Stack:
 
     def plan(self) -> list[Child]:
         """The children to run, in start order."""
-        python = sys.executable
-        cli = [python, "-m", "staysaga.cli"]
-        children: list[Child] = []
-        if self.settings.temporal.dev_server:
-            db_file = (self.settings.var_dir / "temporal.db").resolve()
-            ui = f"http://127.0.0.1:{self.settings.temporal.ui_port}/"
-            children.append(
-                Child("temporal", dev_server_args(self.settings, db_file), self._temporal_probe(ui))
-            )
-        for name in COMPONENTS:
-            url = self.settings.url(name)
-            children.append(
-                Child(
-                    name,
-                    [*cli, "serve", name],
-                    http_probe(url + "/readyz", self.http),
-                    liveness=http_probe(url + "/healthz", self.http),
-                )
-            )
-        # Workers come last: Temporal and the services they call already answer. Each is
-        # ready once it polls its task queue (temporal.health).
-        for queue in workers_to_run():
-            health = f"http://{self.settings.host}:{self.settings.worker_health_port(queue)}"
-            children.append(
-                Child(
-                    f"worker-{queue}",
-                    [*cli, "worker", queue],
-                    http_probe(health + "/readyz", self.http),
-                    liveness=http_probe(health + "/healthz", self.http),
-                )
-            )
-        return children
+        return launchplan.plan(self.settings, self.http, self._temporal_probe)
 
     def _temporal_probe(self, ui_url: str) -> Probe:
         async def probe() -> None:
@@ -200,30 +113,7 @@ class Stack:
 
     def check_ports(self, children: Sequence[Child]) -> None:
         """Refuse to start if a port we need is taken, naming the variable that sets it."""
-        names = {c.name for c in children}
-        wanted: list[tuple[str, int]] = []
-        if "temporal" in names:
-            port = int(self.settings.temporal.address.rpartition(":")[2])
-            wanted += [
-                ("TEMPORAL_ADDRESS", port),
-                ("TEMPORAL_UI_PORT", self.settings.temporal.ui_port),
-            ]
-        wanted += [
-            (f"{name.upper()}_PORT", self.settings.port(name))
-            for name in COMPONENTS
-            if name in names
-        ]
-        wanted += [
-            (f"WORKER_{queue.upper()}_HEALTH_PORT", self.settings.worker_health_port(queue))
-            for queue in workers_to_run()
-            if f"worker-{queue}" in names
-        ]
-        for variable, port in wanted:
-            if not _port_is_free(self.settings.host, port):
-                raise StackError(
-                    f"port {port} is already in use ({variable}); stop what holds it "
-                    f"(another `staysaga up`?) or set {variable} to another port"
-                )
+        launchplan.check_ports(self.settings, children)
 
     async def _spawn(self, child: Child, index: int) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "STAYSAGA_COMPONENT": child.name}
@@ -242,7 +132,7 @@ class Stack:
             stderr=asyncio.subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         child.pump = asyncio.create_task(self._pump(child, child.process, index))
 
@@ -270,7 +160,7 @@ class Stack:
                 last_error = exc
                 if await self._stops_within(0.2):
                     return None
-        reason = _describe(last_error, READY_PROBE_TIMEOUT_SECONDS) if last_error else "no probe"
+        reason = describe(last_error, READY_PROBE_TIMEOUT_SECONDS) if last_error else "no probe"
         return f"did not become ready in {READY_TIMEOUT_SECONDS:.0f} s: {reason}"
 
     async def _stops_within(self, seconds: float) -> bool:
@@ -340,23 +230,7 @@ class Stack:
             raise StackError(f"`staysaga seed` failed with status {status}")
 
     def _print_urls(self) -> None:
-        s = self.settings
-        links: list[tuple[str, str]] = []
-        if "web" in COMPONENTS:
-            links.append(("website", f"{s.url('web')}/"))
-        if s.temporal.dev_server or s.temporal.ui_url:
-            namespace = s.temporal.namespace
-            links.append(("Temporal UI", f"{s.temporal_ui_url}/namespaces/{namespace}/workflows"))
-        if "mailsink" in COMPONENTS:
-            links.append(("mail inbox", f"{s.url('mailsink')}/"))
-        for name in COMPONENTS:
-            if name not in ("web", "mailsink"):
-                links.append((f"{COMPONENTS[name].title} API", f"{s.url(name)}/docs"))
-        width = max(len(label) for label, _ in links)
-        lines = ["", "staysaga is up. Open:"]
-        lines += [f"  {label:<{width}}  {url}" for label, url in links]
-        lines += ["Press Ctrl-C to stop everything.", ""]
-        for line in lines:
+        for line in launchplan.links(self.settings):
             self.say(line)
 
     async def _supervise(self) -> None:
@@ -429,7 +303,7 @@ class Stack:
                     await probe()
                 error = None
             except Exception as exc:
-                error = _describe(exc, self.liveness.timeout)
+                error = describe(exc, self.liveness.timeout)
             if misses.record(error is None):
                 return (
                     f"stopped answering ({misses.count} liveness probes in a row failed: {error})"
@@ -444,11 +318,11 @@ class Stack:
             if not child.restart:
                 raise StackError(f"{child.name} exited with status {status}")
             restart = child.exits.record(time.monotonic(), time.monotonic() - child.started)
-            delay = _seconds(restart.delay)
+            delay = seconds_text(restart.delay)
             if restart.degraded:
                 self.say(
                     f"{child.name} is degraded (exited {restart.streak} times in "
-                    f"{_seconds(restart.span)}, last with status {status}); retrying in {delay}"
+                    f"{seconds_text(restart.span)}, last with status {status}); retrying in {delay}"
                 )
             else:
                 self.say(f"{child.name} exited with status {status}; restarting in {delay}")
@@ -470,7 +344,7 @@ class Stack:
         if process.returncode is None:
             self.say(f"{child.name} {trouble}; killing it")
         # What is left of its process group (nothing expected once it exited) goes too.
-        _kill_group(process.pid)
+        kill_group(process.pid)
         await process.wait()
         assert process.returncode is not None
         return process.returncode
@@ -486,28 +360,17 @@ class Stack:
         if process is None:
             return
         if process.returncode is None:
-            _signal_group(process.pid, signal.SIGTERM)
+            signal_group(process.pid, signal.SIGTERM)
             # A stopped (SIGSTOP) process only acts on the SIGTERM once it runs again.
-            _signal_group(process.pid, signal.SIGCONT)
+            signal_group(process.pid, signal.SIGCONT)
             try:
                 await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
             except TimeoutError:
                 self.say(f"{child.name} ignored SIGTERM for {STOP_GRACE_SECONDS:.0f} s; killing it")
-                _signal_group(process.pid, signal.SIGKILL)
+                signal_group(process.pid, signal.SIGKILL)
                 await process.wait()
         # Grandchildren left in the group (none expected) go too.
-        _signal_group(process.pid, signal.SIGKILL)
+        signal_group(process.pid, signal.SIGKILL)
         if child.pump is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(child.pump, 2.0)
-
-
-def _kill_group(pid: int) -> None:
-    # SIGKILL ends even a stopped (SIGSTOP) process; SIGCONT as well, should it linger.
-    _signal_group(pid, signal.SIGKILL)
-    _signal_group(pid, signal.SIGCONT)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from components.settings import load_settings
 from services.auth import api
+from services.auth.adapter import Snapshot, snapshot
 from services.auth.clients import (
     AUTHORIZATION_CODE,
     CLIENT_CREDENTIALS,
@@ -22,6 +23,7 @@ from services.auth.clients import (
     ClientRegistry,
     all_scopes,
 )
+from services.auth.grants import CLIENT_AUTH_METHODS
 from services.auth.keys import ACCESS_TOKEN_TTL, ensure_signing_key, jwks, load_keys, now_utc
 from services.auth.login import (
     CSRF_COOKIE,
@@ -38,16 +40,10 @@ from services.auth.login import (
     login_page,
     new_csrf_token,
 )
-from services.auth.server import (
-    CLIENT_AUTH_METHODS,
-    OAuthServer,
-    Snapshot,
-    User,
-    mint_access_token,
-    snapshot,
-)
+from services.auth.server import OAuthServer
 from services.auth.settings import AuthSettings
 from services.auth.store import purge_expired
+from services.auth.tokens import User, mint_access_token
 from services.common.app import create_service_app, model_response
 from services.common.http import ServiceClients, ServiceError, TokenSource, TransportError
 from services.common.openapi import Endpoint

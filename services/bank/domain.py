@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.bank import api
 from services.bank.cards import Behaviour, behaviour, brand, luhn_valid
 from services.bank.tables import authorizations, cards, ledger_entries
-from services.common.problems import Problem, ValidationProblem, not_found
+from services.common.db import as_utc
+from services.common.problems import Problem, ValidationProblem, not_found, wrong_state
 
 _DECLINE_TITLES = {
     Behaviour.DECLINE: "The card was declined.",
@@ -131,13 +132,7 @@ async def _current(conn: AsyncConnection, authorization_id: str) -> Any:
 
 
 def _wrong_state(row: Any, action: str) -> Problem:
-    return Problem(
-        409,
-        api.INVALID_STATE,
-        f"This authorization cannot be {action}.",
-        f"It is {row.status}.",
-        status_now=row.status,
-    )
+    return wrong_state(api.INVALID_STATE, "authorization", row.status, action)
 
 
 async def capture(
@@ -248,7 +243,7 @@ async def _with_ledger(
         for entry in found:
             entries[entry.authorization_id].append(
                 api.Operation(
-                    id=entry.id, kind=entry.kind, amount=entry.amount, at=_utc(entry.created_at)
+                    id=entry.id, kind=entry.kind, amount=entry.amount, at=as_utc(entry.created_at)
                 )
             )
     tokens = {row.token for row in rows}
@@ -268,7 +263,7 @@ async def _with_ledger(
             refunded=row.refunded,
             reference=row.reference,
             card=api.Card(brand=card_rows[row.token].brand, last4=card_rows[row.token].last4),
-            created_at=_utc(row.created_at),
+            created_at=as_utc(row.created_at),
             operations=entries[row.id],
             last_operation=entries[row.id][-1] if last and entries[row.id] else None,
         )
@@ -285,7 +280,3 @@ async def search(
         query = query.where(authorizations.c.reference == reference)
     rows = list(await conn.execute(query))
     return await _with_ledger(conn, rows)
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

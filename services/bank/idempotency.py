@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.bank.api import IDEMPOTENCY_IN_FLIGHT, IDEMPOTENCY_MISMATCH
 from services.bank.tables import idempotency_keys
-from services.common.db import write_transaction
+from services.common.db import as_utc, write_transaction
 from services.common.problems import Problem
 
 IN_FLIGHT = "in_flight"
@@ -93,8 +93,7 @@ async def _claim_once(engine: AsyncEngine, key: str, digest: str) -> StoredAnswe
             )
         if row.state == DONE:
             return StoredAnswer(row.response_status, json.loads(row.response_body))
-        started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
-        if now - started < LEASE:
+        if now - as_utc(row.started_at) < LEASE:
             raise _in_flight()
         # The request that claimed it died before committing anything: take it over, unless
         # another retry just did.

@@ -5,20 +5,29 @@ from __future__ import annotations
 import sqlite3
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, Row, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+T = TypeVar("T")
+
+
+def as_utc(value: datetime) -> datetime:
+    """A time read from the database, as UTC (SQLite keeps no zone; everything stored is UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -201,6 +210,26 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
         if is_sqlite(engine):
             await connection.execution_options(sqlite_begin=None)
         yield connection
+
+
+async def first_write_wins(
+    write: Callable[[], Awaitable[T]], replay: Callable[[], Awaitable[T | None]]
+) -> tuple[T, bool]:
+    """Idempotent recording under a unique key: (answer, whether `write` recorded it).
+
+    `write` inserts under the key in a transaction of its own and answers. When a
+    concurrent request with the same key committed first, the insert fails on the unique
+    constraint and that request's record stands: the answer is `replay`'s, read from it.
+    `replay` answering None means nothing stands under the key, so the constraint that
+    failed was another one: its error is raised.
+    """
+    try:
+        return await write(), True
+    except IntegrityError:
+        answer = await replay()
+        if answer is None:
+            raise
+        return answer, False
 
 
 def dialect_insert(conn: AsyncConnection) -> Any:

@@ -94,6 +94,13 @@ def not_found(what: str, key: Any) -> Problem:
     return Problem(404, "not-found", f"No such {what}.", f"There is no {what} {key}.")
 
 
+def wrong_state(type: str, what: str, status: str, action: str) -> Problem:
+    """409 for an action the resource's state forbids; `status_now` says which it is in."""
+    return Problem(
+        409, type, f"This {what} cannot be {action}.", f"It is {status}.", status_now=status
+    )
+
+
 def errors_from_validation(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
     """Pydantic's errors as [{field, message}], the field spelled as the client sent it."""
     errors = []

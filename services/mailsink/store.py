@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.db import as_utc
 from services.mailsink import api
 from services.mailsink.tables import messages, recipients
 
@@ -61,12 +62,9 @@ async def _recipients(conn: Any, ids: list[int]) -> dict[int, list[str]]:
 
 
 def _summary(row: Any, to: list[str]) -> api.MessageSummary:
-    received = row.received_at
-    if received.tzinfo is None:  # SQLite gives back naive datetimes
-        received = received.replace(tzinfo=UTC)
     return api.MessageSummary(
         id=row.id,
-        received_at=received,
+        received_at=as_utc(row.received_at),
         envelope_from=row.mail_from,
         envelope_to=to,
         subject=row.subject,

@@ -25,7 +25,7 @@ from services.common.http import transport_for
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, parse_body, parse_query
 from services.common.settings import Settings, SettingsError
-from services.payments import api, domain, reconciliation
+from services.payments import api, authorization, domain, reconciliation, records
 from services.payments.bank import BankClient
 
 _BOOKING_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -37,7 +37,7 @@ def _booking_id(request: Request) -> str:
 
 async def _owned_row(request: Request) -> Any:
     booking_id = _booking_id(request)
-    row = await domain.load(request.app.state.engine, booking_id)
+    row = await records.load(request.app.state.engine, booking_id)
     ensure_owner(principal(request), row.user_id, "payment", booking_id)
     return row
 
@@ -50,10 +50,10 @@ async def create_payment(request: Request) -> JSONResponse:
         raise Problem(403, "not-your-account", "You can pay only for yourself.", field="user_id")
     engine = request.app.state.engine
     async with engine.connect() as conn:
-        existing = await domain.find(conn, body.booking_id)
+        existing = await records.find(conn, body.booking_id)
     if existing is not None:
         ensure_owner(who, existing.user_id, "payment", body.booking_id)
-    payment = await domain.authorize(engine, request.app.state.bank, body)
+    payment = await authorization.authorize(engine, request.app.state.bank, body)
     return model_response(payment, 201)
 
 
@@ -76,12 +76,12 @@ async def void_payment(request: Request) -> JSONResponse:
     engine = request.app.state.engine
     if principal(request).is_service:
         async with engine.connect() as conn:
-            unpaid = await domain.find(conn, booking_id) is None
-        if unpaid and await domain.fence(engine, booking_id) == api.INTENT_VOIDED:
-            await domain.settle_unrecorded(engine, request.app.state.bank, booking_id)
+            unpaid = await records.find(conn, booking_id) is None
+        if unpaid and await authorization.fence(engine, booking_id) == api.INTENT_VOIDED:
+            await authorization.settle_unrecorded(engine, request.app.state.bank, booking_id)
             async with engine.connect() as conn:
-                late = await domain.find(conn, booking_id)
-            payment = None if late is None else await domain.show(engine, booking_id)
+                late = await records.find(conn, booking_id)
+            payment = None if late is None else await records.show(engine, booking_id)
             return model_response(api.VoidResult(booking_id=booking_id, payment=payment))
     row = await _owned_row(request)
     payment = await domain.void(engine, request.app.state.bank, row)
@@ -99,7 +99,7 @@ async def refund_payment(request: Request) -> JSONResponse:
 async def show_payment(request: Request) -> JSONResponse:
     """GET /payments/{booking_id}: the payment with its transitions and refunds."""
     row = await _owned_row(request)
-    return model_response(await domain.show(request.app.state.engine, row.booking_id))
+    return model_response(await records.show(request.app.state.engine, row.booking_id))
 
 
 async def list_payments(request: Request) -> JSONResponse:
@@ -112,7 +112,7 @@ async def list_payments(request: Request) -> JSONResponse:
             [{"field": "user_id", "message": "a service must say whose payments"}], status=400
         )
     ensure_owner(who, user_id, "user", user_id)
-    items = await domain.list_for_user(request.app.state.engine, user_id, query.limit)
+    items = await records.list_for_user(request.app.state.engine, user_id, query.limit)
     return model_response(api.PaymentList(items=items))
 
 

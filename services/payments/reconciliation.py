@@ -1,6 +1,6 @@
 """Reconciliation: finding and undoing what bookings that gave up left authorized.
 
-The saga's own void settles almost everything (see `domain.settle_unrecorded`); what is
+The saga's own void settles almost everything (see `authorization.settle_unrecorded`); what is
 left — a workflow terminated before it voided, an intent from before intents kept their
 facts — is found here by age and repaired on the reconciler's request.
 """
@@ -14,17 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.bank import api as bank_api
-from services.common.db import write_transaction
+from services.common.db import as_utc, write_transaction
 from services.payments import api
+from services.payments.authorization import fence, void_late
 from services.payments.bank import BankClient
-from services.payments.domain import (
-    as_utc,
-    fence,
-    find,
-    show,
-    void,
-    void_late,
-)
+from services.payments.domain import void
+from services.payments.records import find, show
 from services.payments.tables import intents, payments
 
 log = logging.getLogger("staysaga.payments.reconciliation")

@@ -13,9 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.db import as_utc, first_write_wins
 from services.common.problems import Problem, ValidationProblem, errors_from_validation
 from services.pdf import api
 from services.pdf.render import render
@@ -39,14 +39,11 @@ def _fingerprint(template: str, owner_id: str, data: api.ReceiptData) -> str:
 
 
 def _document(row: Any) -> api.Document:
-    created = row.created_at
-    if created.tzinfo is None:  # SQLite gives back naive datetimes
-        created = created.replace(tzinfo=UTC)
     return api.Document(
         id=row.id,
         template=row.template,
         owner_id=row.owner_id,
-        created_at=created,
+        created_at=as_utc(row.created_at),
         size=row.size,
     )
 
@@ -109,16 +106,18 @@ async def render_document(
         "size": len(content),
         "content": content,
     }
-    try:
+
+    async def store() -> api.Document:
         async with engine.begin() as conn:
             await conn.execute(documents.insert().values(**row))
-    except IntegrityError:
-        # A concurrent call with the same key stored first: it wins, we answer with its.
+        return _document(_Row(row))
+
+    async def replay() -> api.Document | None:
         winner = await _by_key(engine, request.key)
-        if winner is None:
-            raise
-        return Rendered(_same_request(winner, fingerprint), created=False)
-    return Rendered(_document(_Row(row)), created=True)
+        return None if winner is None else _same_request(winner, fingerprint)
+
+    document, created = await first_write_wins(store, replay)
+    return Rendered(document, created=created)
 
 
 class _Row:

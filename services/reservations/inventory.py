@@ -26,13 +26,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.db import (
     SqliteRead,
     dialect_insert,
     fetch_all,
+    first_write_wins,
     inline_rows,
     write_transaction,
 )
@@ -318,15 +318,12 @@ async def create_hold(
     # Give back this room type's expired holds first (each in its own transaction, to
     # keep the lock order), so a lapsed hold never makes a room look sold out.
     await expire_due_holds(engine, now, room_type_id=request.room_type_id)
-    try:
-        return await _take_rooms(engine, request, ttl_seconds, now), True
-    except IntegrityError:
-        # A concurrent request with the same booking_id won the insert: replay it.
+
+    async def replay() -> api.Hold | None:
         async with engine.connect() as conn:
-            existing = await _replay(conn, request)
-        if existing is None:
-            raise
-        return existing, False
+            return await _replay(conn, request)
+
+    return await first_write_wins(lambda: _take_rooms(engine, request, ttl_seconds, now), replay)
 
 
 async def _take_rooms(

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.common.db import as_utc
 from services.common.problems import Problem
 from services.users import api, links, mails, outbox, passwords
 from services.users.tables import outbox as outbox_table
@@ -30,15 +31,12 @@ _PUBLIC = (
 
 
 def _user(row: Any) -> api.User:
-    created = row.created_at
-    if created.tzinfo is None:  # SQLite gives back naive datetimes
-        created = created.replace(tzinfo=UTC)
     return api.User(
         id=row.id,
         email=row.email,
         name=row.name,
         email_verified=row.email_verified,
-        created_at=created,
+        created_at=as_utc(row.created_at),
     )
 
 

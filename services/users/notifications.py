@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.db import first_write_wins
 from services.common.http import ServiceClients, ServiceError, TransportError
 from services.common.mail import Attachment
 from services.common.problems import Problem, ValidationProblem, not_found
@@ -75,15 +76,14 @@ async def notify(
             await conn.execute(sa.select(users.c.email, users.c.name).where(users.c.id == user_id))
         ).first()
     if existing is not None:
-        if existing.user_id != user_id:
-            raise _key_reused()
-        return outbox.status_of(existing), False
+        return _first_of_key(existing, user_id), False
     if account is None:
         raise not_found("user", user_id)
     context = mails.booking_context(request.template, request.data)
     mail = mails.render(request.template, {**context, "name": account.name, "email": account.email})
     attachments = await _fetch_attachments(clients, request.attachments)
-    try:
+
+    async def enqueue() -> api.MessageStatus:
         async with engine.begin() as conn:
             message_id = await outbox.enqueue(
                 conn,
@@ -94,18 +94,22 @@ async def notify(
                 mail=mail,
                 attachments=attachments,
             )
-    except IntegrityError:
-        # The same key queued concurrently: the first one stands.
+        async with engine.connect() as conn:
+            return outbox.status_of(await outbox.find(conn, id=message_id))
+
+    async def replay() -> api.MessageStatus | None:
         async with engine.connect() as conn:
             existing = await outbox.find(conn, key=request.message_key)
-        if existing is None:
-            raise
-        if existing.user_id != user_id:
-            raise _key_reused() from None
-        return outbox.status_of(existing), False
-    async with engine.connect() as conn:
-        row = await outbox.find(conn, id=message_id)
-    return outbox.status_of(row), True
+        return None if existing is None else _first_of_key(existing, user_id)
+
+    return await first_write_wins(enqueue, replay)
+
+
+def _first_of_key(existing: Any, user_id: str) -> api.MessageStatus:
+    """The status of the message first queued under a key, if it is this account's."""
+    if existing.user_id != user_id:
+        raise _key_reused()
+    return outbox.status_of(existing)
 
 
 async def message_status(engine: AsyncEngine, user_id: str, message_id: str) -> api.MessageStatus:

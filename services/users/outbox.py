@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.common.db import as_utc
 from services.common.mail import Attachment, MailError, SmtpConfig, build_message, send_message
 from services.users import api
 from services.users.mails import Rendered
@@ -40,23 +41,15 @@ STOP_GRACE_SECONDS = 5.0
 BATCH = 20
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite gives back naive datetimes
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def status_of(row: Any) -> api.MessageStatus:
     """The public view of an outbox row."""
-    created = _utc(row.created_at)
-    assert created is not None
     return api.MessageStatus(
         message_id=row.id,
         message_key=row.message_key,
         status=row.status,
         attempts=row.attempts,
-        created_at=created,
-        sent_at=_utc(row.sent_at),
+        created_at=as_utc(row.created_at),
+        sent_at=None if row.sent_at is None else as_utc(row.sent_at),
     )
 
 
@@ -207,7 +200,7 @@ class Courier:
             )
         if due is None:
             return IDLE_POLL_SECONDS
-        seconds = (_utc(due) - datetime.now(UTC)).total_seconds()  # type: ignore[operator]
+        seconds = (as_utc(due) - datetime.now(UTC)).total_seconds()
         return min(max(seconds, 0.05), IDLE_POLL_SECONDS)
 
     async def deliver_due(self) -> int:

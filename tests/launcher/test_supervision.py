@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from services.common.settings import Settings
-from staysaga.stack import Child, Stack, http_probe
+from staysaga.children import Child, http_probe
+from staysaga.stack import Stack
 from tests.support.harness import eventually, free_port, settings_for
 
 # Answers every GET with its pid, so a test can tell a restarted process from the first.

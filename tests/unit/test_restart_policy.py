@@ -4,7 +4,8 @@ import socket
 
 import pytest
 
-from staysaga.stack import Stack, StackError
+from staysaga.children import StackError
+from staysaga.stack import Stack
 from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
 from tests.support.harness import settings_for
 

@@ -1,13 +1,20 @@
+import asyncio
+import datetime as dt
+import functools
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import (
     SqliteRead,
+    as_utc,
     create_engine,
     dispose,
     fetch_all,
+    first_write_wins,
     inline_rows,
     read_connection,
     write_transaction,
@@ -89,3 +96,82 @@ async def test_a_compiled_sqlite_read_runs_inline_with_plain_values(database_url
             inline_rows(engine, read, {})
     finally:
         await dispose(engine)
+
+
+async def _notes_by_key(engine: AsyncEngine) -> None:
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            text(
+                "CREATE TABLE notes (key VARCHAR(20) PRIMARY KEY,"
+                " body VARCHAR(20) NOT NULL CHECK (body <> ''))"
+            )
+        )
+
+
+async def _write_note(engine: AsyncEngine, key: str, body: str) -> str:
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            text("INSERT INTO notes (key, body) VALUES (:key, :body)"), {"key": key, "body": body}
+        )
+    return body
+
+
+async def _stored_note(engine: AsyncEngine, key: str, replays: list[str]) -> str | None:
+    replays.append(key)
+    async with engine.connect() as conn:
+        found = await conn.execute(text("SELECT body FROM notes WHERE key = :key"), {"key": key})
+        return found.scalar_one_or_none()
+
+
+async def test_of_concurrent_writes_under_one_key_the_first_stands_and_the_other_replays_it(
+    database_url,
+):
+    engine = create_engine(database_url)
+    replays: list[str] = []
+    replay = functools.partial(_stored_note, engine, "k", replays)
+    try:
+        await _notes_by_key(engine)
+        answers = await asyncio.gather(
+            first_write_wins(functools.partial(_write_note, engine, "k", "first"), replay),
+            first_write_wins(functools.partial(_write_note, engine, "k", "second"), replay),
+        )
+        stored = await _stored_note(engine, "k", [])
+    finally:
+        await dispose(engine)
+    assert sorted(created for _, created in answers) == [False, True]
+    assert [body for body, _ in answers] == [stored, stored]
+    assert replays == ["k"]  # only the write that lost asks what stands
+
+
+async def test_a_write_refused_by_another_constraint_raises_when_nothing_stands_under_its_key(
+    database_url,
+):
+    engine = create_engine(database_url)
+    replays: list[str] = []
+    try:
+        await _notes_by_key(engine)
+        with pytest.raises(IntegrityError):
+            await first_write_wins(
+                functools.partial(_write_note, engine, "k", ""),
+                functools.partial(_stored_note, engine, "k", replays),
+            )
+        assert await _stored_note(engine, "k", []) is None
+    finally:
+        await dispose(engine)
+    assert replays == ["k"]
+
+
+async def test_a_time_read_back_is_the_utc_time_stored_whichever_the_database(database_url):
+    stored = dt.datetime(2026, 11, 30, 23, 55, 18, tzinfo=dt.UTC)
+    stamps = sa.Table("stamps", sa.MetaData(), sa.Column("at", sa.DateTime(timezone=True)))
+    engine = create_engine(database_url)
+    try:
+        async with write_transaction(engine) as conn:
+            await conn.run_sync(stamps.metadata.create_all)
+            await conn.execute(stamps.insert().values(at=stored))
+        async with read_connection(engine) as conn:
+            raw = (await conn.execute(sa.select(stamps.c.at))).scalar_one()
+    finally:
+        await dispose(engine)
+    read = as_utc(raw)
+    assert read == stored and read.utcoffset() == dt.timedelta(0)

@@ -1,0 +1,102 @@
+"""A child process of `staysaga up`: what it is, how it is probed, and how its process
+group is signalled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from staysaga.supervision import ExitHistory
+
+_PR_SET_PDEATHSIG = 1
+
+Probe = Callable[[], Awaitable[None]]
+
+
+class StackError(RuntimeError):
+    """The stack cannot start or keep running; the message says why."""
+
+
+@dataclass
+class Child:
+    """A supervised process of the stack."""
+
+    name: str
+    argv: list[str]
+    probe: Probe | None = None
+    """Readiness: passes once the child serves; awaited at every start."""
+    restart: bool = True
+    liveness: Probe | None = None
+    """Passes while the child is alive (default: `probe`); probed once the stack is up."""
+    process: asyncio.subprocess.Process | None = None
+    pump: asyncio.Task[None] | None = None
+    started: float = 0.0
+    exits: ExitHistory = field(default_factory=ExitHistory)
+
+
+def die_with_parent() -> None:
+    """In the child before it runs: be sent SIGTERM when the launcher dies."""
+    # Children live in their own session (so a terminal's Ctrl-C reaches only us and we stop
+    # them in order), and the kernel sends them SIGTERM should the launcher itself be killed.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a TCP port can be bound (nothing listens on it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def http_probe(url: str, client: httpx.AsyncClient | None = None) -> Probe:
+    """A probe that passes when `url` answers 200 (through `client`, or a client of its own)."""
+
+    async def probe() -> None:
+        if client is not None:
+            response = await client.get(url)
+        else:
+            async with httpx.AsyncClient(timeout=2.0) as own:
+                response = await own.get(url)
+        if response.status_code != 200:
+            raise StackError(f"{url} answered {response.status_code}")
+
+    return probe
+
+
+def describe(error: BaseException, timeout: float) -> str:
+    """Why a probe failed, in a few words."""
+    if isinstance(error, TimeoutError):
+        return f"no answer in {timeout:g} s"
+    return str(error) or type(error).__name__
+
+
+def seconds_text(value: float) -> str:
+    """A duration for a person: 0.2 s, 12 s."""
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
+def kill_group(pid: int) -> None:
+    """Kill a process group, even a stopped one."""
+    # SIGKILL ends even a stopped (SIGSTOP) process; SIGCONT as well, should it linger.
+    signal_group(pid, signal.SIGKILL)
+    signal_group(pid, signal.SIGCONT)
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal a process group, if any of it is left."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)

@@ -1,0 +1,97 @@
+"""What `staysaga up` runs and where: the children in start order, the ports they need,
+and the links it prints once they answer."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+import httpx
+
+from components.registry import COMPONENTS, workers_to_run
+from services.common.settings import Settings
+from staysaga.children import Child, Probe, StackError, http_probe, port_is_free
+from temporal.devserver import dev_server_args
+
+
+def plan(
+    settings: Settings, http: httpx.AsyncClient, temporal_probe: Callable[[str], Probe]
+) -> list[Child]:
+    """The children to run, in start order."""
+    python = sys.executable
+    cli = [python, "-m", "staysaga.cli"]
+    children: list[Child] = []
+    if settings.temporal.dev_server:
+        db_file = (settings.var_dir / "temporal.db").resolve()
+        ui = f"http://127.0.0.1:{settings.temporal.ui_port}/"
+        children.append(Child("temporal", dev_server_args(settings, db_file), temporal_probe(ui)))
+    for name in COMPONENTS:
+        url = settings.url(name)
+        children.append(
+            Child(
+                name,
+                [*cli, "serve", name],
+                http_probe(url + "/readyz", http),
+                liveness=http_probe(url + "/healthz", http),
+            )
+        )
+    # Workers come last: Temporal and the services they call already answer. Each is
+    # ready once it polls its task queue (temporal.health).
+    for queue in workers_to_run():
+        health = f"http://{settings.host}:{settings.worker_health_port(queue)}"
+        children.append(
+            Child(
+                f"worker-{queue}",
+                [*cli, "worker", queue],
+                http_probe(health + "/readyz", http),
+                liveness=http_probe(health + "/healthz", http),
+            )
+        )
+    return children
+
+
+def check_ports(settings: Settings, children: Sequence[Child]) -> None:
+    """Refuse to start if a port we need is taken, naming the variable that sets it."""
+    names = {c.name for c in children}
+    wanted: list[tuple[str, int]] = []
+    if "temporal" in names:
+        port = int(settings.temporal.address.rpartition(":")[2])
+        wanted += [
+            ("TEMPORAL_ADDRESS", port),
+            ("TEMPORAL_UI_PORT", settings.temporal.ui_port),
+        ]
+    wanted += [
+        (f"{name.upper()}_PORT", settings.port(name)) for name in COMPONENTS if name in names
+    ]
+    wanted += [
+        (f"WORKER_{queue.upper()}_HEALTH_PORT", settings.worker_health_port(queue))
+        for queue in workers_to_run()
+        if f"worker-{queue}" in names
+    ]
+    for variable, port in wanted:
+        if not port_is_free(settings.host, port):
+            raise StackError(
+                f"port {port} is already in use ({variable}); stop what holds it "
+                f"(another `staysaga up`?) or set {variable} to another port"
+            )
+
+
+def links(settings: Settings) -> list[str]:
+    """What `up` prints once everything answers: where to click, then how to stop."""
+    s = settings
+    targets: list[tuple[str, str]] = []
+    if "web" in COMPONENTS:
+        targets.append(("website", f"{s.url('web')}/"))
+    if s.temporal.dev_server or s.temporal.ui_url:
+        namespace = s.temporal.namespace
+        targets.append(("Temporal UI", f"{s.temporal_ui_url}/namespaces/{namespace}/workflows"))
+    if "mailsink" in COMPONENTS:
+        targets.append(("mail inbox", f"{s.url('mailsink')}/"))
+    for name in COMPONENTS:
+        if name not in ("web", "mailsink"):
+            targets.append((f"{COMPONENTS[name].title} API", f"{s.url(name)}/docs"))
+    width = max(len(label) for label, _ in targets)
+    lines = ["", "staysaga is up. Open:"]
+    lines += [f"  {label:<{width}}  {url}" for label, url in targets]
+    lines += ["Press Ctrl-C to stop everything.", ""]
+    return lines
