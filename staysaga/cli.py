@@ -8,9 +8,14 @@ import importlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from services.common.settings import SettingsError, describe_settings, load_settings
+from services.common.settings import (
+    Settings,
+    SettingsError,
+    describe_settings,
+    load_settings,
+)
 from staysaga.components import SERVICE_APPS
 
 
@@ -40,10 +45,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        **proxy_options(settings),
     )
     settle_for_serving()
     uvicorn.Server(config).run()
     return 0
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options: X-Forwarded-* are believed only from the trusted proxies.
+
+    uvicorn would otherwise believe them from loopback, so anything on the machine could
+    claim any address (and dodge, or aim, the sign-in throttle).
+    """
+    trusted = settings["STAYSAGA_TRUSTED_PROXIES"]
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:

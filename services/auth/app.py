@@ -30,7 +30,6 @@ from services.auth.login import (
     UNAVAILABLE,
     WRONG_CREDENTIALS,
     InvalidCredentials,
-    LoginLimiter,
     check_credentials,
     csrf_ok,
     error_page,
@@ -46,6 +45,7 @@ from services.auth.server import (
     snapshot,
 )
 from services.auth.store import purge_expired
+from services.auth.throttle import SignInThrottle, storage_for
 from services.common.app import create_service_app, model_response
 from services.common.http import ServiceClients, ServiceError, TokenSource, TransportError
 from services.common.openapi import Endpoint
@@ -192,20 +192,21 @@ async def authorize_submit(request: Request) -> Response:
         return _form_page(
             request, params, 400, email, "Your sign-in form expired. Please try again."
         )
-    limiter: LoginLimiter = request.app.state.login_limiter
+    throttle: SignInThrottle = request.app.state.signin_throttle
+    # The peer, or the address a trusted proxy (STAYSAGA_TRUSTED_PROXIES) vouches for.
     address = request.client.host if request.client else "unknown"
-    wait = limiter.retry_after(email, address)
+    wait = await throttle.retry_after(email, address)
     if wait is not None:
         return _form_page(request, params, 429, email, TOO_MANY, {"Retry-After": str(wait)})
     try:
         account = await check_credentials(request.app.state.service_clients, email, password)
     except InvalidCredentials:
-        limiter.failed(email, address)
+        await throttle.failed(email, address)
         return _form_page(request, params, 401, email, WRONG_CREDENTIALS)
     except (ServiceError, TransportError) as exc:
         log.warning("cannot check credentials with Users: %s", exc)
         return _form_page(request, params, 503, email, UNAVAILABLE, {"Retry-After": "5"})
-    limiter.succeeded(email)
+    await throttle.succeeded(email, address)
     result = await run_in_threadpool(oauth.authorize, snap, User(account.user_id))
     response = _respond(result)
     response.delete_cookie(CSRF_COOKIE, path=api.AUTHORIZE_PATH)
@@ -284,7 +285,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     users_http: httpx.AsyncClient | None = None,
-    login_limiter: LoginLimiter | None = None,
+    signin_throttle: SignInThrottle | None = None,
 ) -> Starlette:
     """The authorization server ASGI app; `users_http` lets tests reach a stand-in Users."""
     settings = settings or load_settings()
@@ -296,7 +297,9 @@ def create_app(
         if not registry.known():
             log.warning("AUTH_CLIENT_SECRETS names no client: no one can get a token")
         app.state.oauth = OAuthServer(app.state.engine, registry, settings.auth_issuer)
-        app.state.login_limiter = login_limiter or LoginLimiter()
+        app.state.signin_throttle = signin_throttle or SignInThrottle(
+            storage_for(settings["AUTH_SIGNIN_THROTTLE_STORAGE"])
+        )
         app.state.service_clients = ServiceClients(
             settings, tokens=self_token_source(app), http=users_http
         )

@@ -1,14 +1,13 @@
-"""The sign-in page: a server-rendered form, CSRF-protected, rate-limited, saying nothing
-about which of e-mail or password was wrong. Passwords are checked by the Users service."""
+"""The sign-in page: a server-rendered form, CSRF-protected, throttled (`throttle.py`),
+saying nothing about which of e-mail or password was wrong. Passwords are checked by the
+Users service."""
 
 from __future__ import annotations
 
 import hmac
 import html
 import secrets
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.common.http import ServiceClients, ServiceError
@@ -18,58 +17,8 @@ CSRF_FIELD = "csrf_token"
 LOGIN_FIELDS = ("email", "password", CSRF_FIELD)
 CREDENTIALS_SCOPE = "users:credentials"
 WRONG_CREDENTIALS = "The e-mail address or password is not right."
-TOO_MANY = "Too many sign-in attempts. Please wait a few minutes and try again."
+TOO_MANY = "Too many wrong passwords. Please wait a moment and try again, or reset your password."
 UNAVAILABLE = "Signing in is not possible right now. Please try again in a moment."
-
-
-class LoginLimiter:
-    """Failed sign-ins counted per account and per address in a sliding window.
-
-    Kept in memory: each copy of the auth service counts on its own (the limits are per
-    process; run the service behind a sticky or shared limiter if you scale it out).
-    """
-
-    def __init__(
-        self,
-        per_account: int = 5,
-        per_address: int = 20,
-        window_seconds: float = 15 * 60,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.per_account = per_account
-        self.per_address = per_address
-        self.window = window_seconds
-        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
-        self.now = clock
-
-    def _recent(self, key: str) -> deque[float]:
-        stamps = self._failures[key]
-        cutoff = self.now() - self.window
-        while stamps and stamps[0] <= cutoff:
-            stamps.popleft()
-        return stamps
-
-    def retry_after(self, email: str, address: str) -> int | None:
-        """Seconds to wait, if the account or the address has failed too often."""
-        waits = []
-        for key, limit in (
-            (f"account:{email}", self.per_account),
-            (f"ip:{address}", self.per_address),
-        ):
-            stamps = self._recent(key)
-            if len(stamps) >= limit:
-                waits.append(int(stamps[0] + self.window - self.now()) + 1)
-        return max(waits) if waits else None
-
-    def failed(self, email: str, address: str) -> None:
-        """Count a failed attempt."""
-        now = self.now()
-        self._failures[f"account:{email}"].append(now)
-        self._failures[f"ip:{address}"].append(now)
-
-    def succeeded(self, email: str) -> None:
-        """A good sign-in clears the account's failures (not the address's)."""
-        self._failures.pop(f"account:{email}", None)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ One module because every setting is declared, validated and documented in one ta
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -118,6 +119,23 @@ def _rate(raw: str) -> float:
     return value
 
 
+def _networks(raw: str) -> str:
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network") from None
+    return ",".join(items)
+
+
+def _throttle_storage(raw: str) -> str:
+    value = raw.strip()
+    if value != "memory://" and not value.startswith(("redis://", "rediss://")):
+        raise ValueError("must be memory:// or a redis:// URL")
+    return value
+
+
 @dataclass(frozen=True)
 class Variable:
     """One environment variable: its name, default (as text), parser and meaning."""
@@ -163,6 +181,13 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         "`up`: a process whose liveness probe fails this many times in a row is restarted",
         _positive_int,
     ),
+    Variable(
+        "STAYSAGA_TRUSTED_PROXIES",
+        None,
+        "comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto a service believes (unset: none; the peer's address counts)",
+        _networks,
+    ),
     Variable("TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port"),
     Variable("TEMPORAL_NAMESPACE", "default", "Temporal namespace"),
     Variable("TEMPORAL_TLS_CERT", None, "client certificate file (mTLS), with TEMPORAL_TLS_KEY"),
@@ -187,6 +212,13 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         None,
         "auth service only: JSON {client_id: secret} of every OAuth 2 client "
         "(`staysaga up` fills it from var/secrets.env)",
+    ),
+    Variable(
+        "AUTH_SIGNIN_THROTTLE_STORAGE",
+        "memory://",
+        "auth service only: where failed sign-ins are counted: memory:// (each copy on its "
+        "own) or a redis:// URL shared by every copy",
+        _throttle_storage,
     ),
     Variable("STAYSAGA_CLIENT_ID", None, "this process's OAuth 2 client id (client credentials)"),
     Variable("STAYSAGA_CLIENT_SECRET", None, "this process's OAuth 2 client secret"),

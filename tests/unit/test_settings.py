@@ -46,6 +46,8 @@ def test_environment_overrides_port_url_and_database():
         ("TEMPORAL_DEV_SERVER", "maybe", "true or false"),
         ("STAYSAGA_LOG_FORMAT", "xml", "json, text"),
         ("HTTP_CLIENT_TIMEOUT", "-1", "greater than 0"),
+        ("STAYSAGA_TRUSTED_PROXIES", "10.0.0.1, proxy.local", "not an IP address or network"),
+        ("AUTH_SIGNIN_THROTTLE_STORAGE", "memcached://cache", "memory:// or a redis:// URL"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable, value, message):
