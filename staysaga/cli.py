@@ -346,6 +346,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point. Ends with os._exit: a process that used the Temporal client can crash
     during interpreter shutdown after its work is done (sdk-python issue #300)."""
+    # Whatever a staysaga process (or the Temporal server `up` starts) creates, SQLite
+    # files and their journals included, only its owner may read.
+    os.umask(0o077)
     status = run(argv)
     sys.stdout.flush()
     sys.stderr.flush()

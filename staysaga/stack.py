@@ -36,7 +36,7 @@ from temporalio.client import Client
 
 from services.common.settings import COMPONENTS, Settings
 from staysaga.components import SERVICE_APPS, workers_to_run
-from staysaga.secrets import OAUTH_CLIENTS, StackSecrets
+from staysaga.secrets import OAUTH_CLIENTS, StackSecrets, make_private
 from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
 from temporal.client import connect
 from temporal.devserver import dev_server_args
@@ -282,7 +282,7 @@ class Stack:
 
     async def prepare(self) -> None:
         """What the children need before the first starts: var/, the secrets, the catalogue."""
-        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.settings.var_dir)
         self.secrets = StackSecrets.load(self.settings.var_dir)
         await self._seed()
 
