@@ -34,7 +34,7 @@ from services.auth.login import (
     csrf_ok,
     error_page,
     login_page,
-    new_csrf_token,
+    new_csrf_pair,
 )
 from services.auth.server import (
     CLIENT_AUTH_METHODS,
@@ -134,7 +134,7 @@ def _page(
     return HTMLResponse(body, status_code=status, headers={**security, **(headers or {})})
 
 
-def _form_page(
+async def _form_page(
     request: Request,
     params: list[tuple[str, str]],
     status: int = 200,
@@ -142,14 +142,14 @@ def _form_page(
     error: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    csrf = new_csrf_token()
+    nonce, csrf = new_csrf_pair(await _oauth(request).keyring.keys(), now_utc())
     # Browsers apply form-action to the redirect that follows the sign-in POST as well:
     # the website's callback must be allowed, or the code never reaches it.
     website = request.app.state.settings.url("web")
     response = _page(login_page(params, csrf, email, error), status, headers, f"'self' {website}")
     response.set_cookie(
         CSRF_COOKIE,
-        csrf,
+        nonce,
         path=api.AUTHORIZE_PATH,
         httponly=True,
         samesite="strict",
@@ -173,7 +173,7 @@ async def authorize_form(request: Request) -> Response:
     refused = await run_in_threadpool(_oauth(request).check_authorization_request, snap)
     if refused is not None:
         return _refused(refused)
-    return _form_page(request, snap.query)
+    return await _form_page(request, snap.query)
 
 
 async def authorize_submit(request: Request) -> Response:
@@ -188,8 +188,9 @@ async def authorize_submit(request: Request) -> Response:
         return _refused(refused)
     email = str(form.get("email", "")).strip().lower()
     password = str(form.get("password", ""))
-    if not csrf_ok(request.cookies.get(CSRF_COOKIE), str(form.get(CSRF_FIELD, ""))):
-        return _form_page(
+    keys = await _oauth(request).keyring.keys()
+    if not csrf_ok(keys, request.cookies.get(CSRF_COOKIE), str(form.get(CSRF_FIELD, ""))):
+        return await _form_page(
             request, params, 400, email, "Your sign-in form expired. Please try again."
         )
     throttle: SignInThrottle = request.app.state.signin_throttle
@@ -197,15 +198,15 @@ async def authorize_submit(request: Request) -> Response:
     address = request.client.host if request.client else "unknown"
     wait = await throttle.retry_after(email, address)
     if wait is not None:
-        return _form_page(request, params, 429, email, TOO_MANY, {"Retry-After": str(wait)})
+        return await _form_page(request, params, 429, email, TOO_MANY, {"Retry-After": str(wait)})
     try:
         account = await check_credentials(request.app.state.service_clients, email, password)
     except InvalidCredentials:
         await throttle.failed(email, address)
-        return _form_page(request, params, 401, email, WRONG_CREDENTIALS)
+        return await _form_page(request, params, 401, email, WRONG_CREDENTIALS)
     except (ServiceError, TransportError) as exc:
         log.warning("cannot check credentials with Users: %s", exc)
-        return _form_page(request, params, 503, email, UNAVAILABLE, {"Retry-After": "5"})
+        return await _form_page(request, params, 503, email, UNAVAILABLE, {"Retry-After": "5"})
     await throttle.succeeded(email, address)
     result = await run_in_threadpool(oauth.authorize, snap, User(account.user_id))
     response = _respond(result)

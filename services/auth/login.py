@@ -4,12 +4,15 @@ Users service."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import html
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+from services.auth.keys import SigningKey, active_key
 from services.common.http import ServiceClients, ServiceError
 
 CSRF_COOKIE = "staysaga_auth_csrf"
@@ -55,14 +58,28 @@ async def check_credentials(clients: ServiceClients, email: str, password: str) 
     )
 
 
-def new_csrf_token() -> str:
-    """A random token for the form and its cookie (double submit)."""
-    return secrets.token_urlsafe(32)
+def _csrf_mac(key: SigningKey, nonce: str) -> str:
+    # A MAC key of its own for each signing key, derived from its private part: copies of
+    # the auth service share it through their database, and nobody outside can compute it.
+    secret = hashlib.sha256(b"staysaga sign-in csrf\0" + key.key.as_bytes(private=True))
+    return hmac.new(secret.digest(), nonce.encode(), hashlib.sha256).hexdigest()
 
 
-def csrf_ok(cookie: str | None, submitted: str | None) -> bool:
-    """Whether the form carries the token its cookie holds."""
-    return bool(cookie and submitted) and hmac.compare_digest(str(cookie), str(submitted))
+def new_csrf_pair(keys: list[SigningKey], now: datetime) -> tuple[str, str]:
+    """A random nonce for the cookie, and its MAC for the form (signed double submit)."""
+    nonce = secrets.token_urlsafe(32)
+    return nonce, _csrf_mac(active_key(keys, now), nonce)
+
+
+def csrf_ok(keys: list[SigningKey], cookie: str | None, submitted: str | None) -> bool:
+    """Whether the form carries the MAC of its cookie's nonce under one of our keys.
+
+    A plain double submit (the same random value in cookie and form) lets whoever can set
+    a cookie for the auth service's host pick both; the MAC needs a key only we hold.
+    """
+    if not cookie or not submitted:
+        return False
+    return any(hmac.compare_digest(_csrf_mac(key, cookie), submitted) for key in keys)
 
 
 def login_page(

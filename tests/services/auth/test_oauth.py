@@ -342,6 +342,29 @@ async def test_a_sign_in_without_the_csrf_cookie_is_refused(auth):
     assert "location" not in response.headers
 
 
+async def test_a_csrf_pair_the_attacker_chose_is_refused(auth):
+    # Whoever can set a cookie for the auth host can send any value twice: the field must
+    # be a MAC of the cookie under the server's key.
+    verifier = pkce_verifier()
+    auth.client.cookies.set("staysaga_auth_csrf", "chosen", path="/oauth2/authorize")
+    response = await auth.client.post(
+        "/oauth2/authorize",
+        data={
+            "response_type": "code",
+            "client_id": "web",
+            "redirect_uri": CALLBACK,
+            "code_challenge": s256(verifier),
+            "code_challenge_method": "S256",
+            "csrf_token": "chosen",
+            "email": "ada@example.com",
+            "password": "correct horse battery",
+        },
+    )
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert (await auth.sign_in()).status_code == 302  # the page's own pair still works
+
+
 async def test_access_tokens_live_at_most_fifteen_minutes():
     assert ACCESS_TOKEN_TTL.total_seconds() <= 15 * 60
 
