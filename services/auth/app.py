@@ -35,6 +35,7 @@ from services.auth.login import (
     error_page,
     login_page,
     new_csrf_pair,
+    same_origin,
 )
 from services.auth.server import (
     CLIENT_AUTH_METHODS,
@@ -189,7 +190,10 @@ async def authorize_submit(request: Request) -> Response:
     email = str(form.get("email", "")).strip().lower()
     password = str(form.get("password", ""))
     keys = await _oauth(request).keyring.keys()
-    if not csrf_ok(keys, request.cookies.get(CSRF_COOKIE), str(form.get(CSRF_FIELD, ""))):
+    posted_here = same_origin(request.headers, oauth.issuer)
+    if not posted_here or not csrf_ok(
+        keys, request.cookies.get(CSRF_COOKIE), str(form.get(CSRF_FIELD, ""))
+    ):
         return await _form_page(
             request, params, 400, email, "Your sign-in form expired. Please try again."
         )

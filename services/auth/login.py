@@ -8,9 +8,10 @@ import hashlib
 import hmac
 import html
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from services.auth.keys import SigningKey, active_key
 from services.common.http import ServiceClients, ServiceError
@@ -80,6 +81,24 @@ def csrf_ok(keys: list[SigningKey], cookie: str | None, submitted: str | None) -
     if not cookie or not submitted:
         return False
     return any(hmac.compare_digest(_csrf_mac(key, cookie), submitted) for key in keys)
+
+
+def same_origin(headers: Mapping[str, str], issuer: str) -> bool:
+    """Whether the browser says the sign-in form was posted from our own page.
+
+    A valid cookie and form pair is easy to get (open the page); an attacker who can also
+    plant that cookie in a victim's browser must still post from their own site, and the
+    browser names that site in `Sec-Fetch-Site` and `Origin`, which no page can forge.
+    Clients that send neither (not browsers) are judged by the CSRF pair alone.
+    """
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    ours = urlsplit(issuer)
+    return origin.rstrip("/") == f"{ours.scheme}://{ours.netloc}"
 
 
 def login_page(

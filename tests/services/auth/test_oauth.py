@@ -365,6 +365,23 @@ async def test_a_csrf_pair_the_attacker_chose_is_refused(auth):
     assert (await auth.sign_in()).status_code == 302  # the page's own pair still works
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}],
+    ids=["fetch-metadata", "origin"],
+)
+async def test_a_sign_in_posted_from_another_site_is_refused_even_with_a_good_pair(auth, headers):
+    # The attacker opened the page for a good pair and planted its cookie: the browser
+    # still names the attacker's site.
+    auth.client.headers.update(headers)
+    refused = await auth.sign_in()
+    assert refused.status_code == 400
+    assert "location" not in refused.headers
+    own = {"Sec-Fetch-Site": "same-origin", "Origin": str(auth.client.base_url)}
+    auth.client.headers.update(own)
+    assert (await auth.sign_in()).status_code == 302
+
+
 async def test_access_tokens_live_at_most_fifteen_minutes():
     assert ACCESS_TOKEN_TTL.total_seconds() <= 15 * 60
 
