@@ -46,10 +46,11 @@ from services.auth.server import (
     snapshot,
 )
 from services.auth.store import purge_expired
-from services.auth.throttle import SignInThrottle, storage_for
+from services.auth.throttle import SignInThrottle
 from services.common.app import create_service_app, model_response
 from services.common.http import ServiceClients, ServiceError, TokenSource, TransportError
 from services.common.openapi import Endpoint
+from services.common.ratelimit import storage_for
 from services.common.settings import Settings, load_settings
 
 log = logging.getLogger("staysaga.auth")

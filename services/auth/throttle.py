@@ -17,7 +17,6 @@ every copy of the auth service counts the same failures and Redis expires them.
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -25,7 +24,8 @@ from collections.abc import Sequence
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
+
+from services.common.ratelimit import seconds_to_wait
 
 # (failures, per window): each a step further in how long a pair waits.
 DEFAULT_STEPS: tuple[RateLimitItem, ...] = (
@@ -35,17 +35,6 @@ DEFAULT_STEPS: tuple[RateLimitItem, ...] = (
 )
 DEFAULT_MAX_PAIRS = 100_000
 NAMESPACE = "staysaga-signin"
-
-
-def storage_for(url: str) -> Storage:
-    """The `limits` storage a setting names: `memory://` or a `redis://` URL."""
-    scheme = url.split("://", 1)[0]
-    if scheme not in ("memory", "redis", "rediss"):
-        raise ValueError("must be memory:// or a redis:// URL")
-    options = {} if scheme == "memory" else {"implementation": "redispy"}
-    storage = storage_from_string(f"async+{url}", **options)
-    assert isinstance(storage, Storage)
-    return storage
 
 
 def _pair(email: str, address: str) -> str:
@@ -74,12 +63,8 @@ class SignInThrottle:
     async def retry_after(self, email: str, address: str) -> int | None:
         """Seconds the pair must wait before its next attempt, or None if it may go on."""
         key = _pair(email, address)
-        waits = []
-        for step in self.steps:
-            if not await self.limiter.test(step, NAMESPACE, key):
-                stats = await self.limiter.get_window_stats(step, NAMESPACE, key)
-                waits.append(max(1, math.ceil(stats.reset_time - time.time())))
-        return max(waits) if waits else None
+        waits = [await seconds_to_wait(self.limiter, step, NAMESPACE, key) for step in self.steps]
+        return max((w for w in waits if w is not None), default=None)
 
     async def failed(self, email: str, address: str) -> None:
         """Count a wrong password from this address for this account."""

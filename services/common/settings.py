@@ -254,6 +254,13 @@ GLOBAL_VARIABLES: tuple[Variable, ...] = (
         "key signing the website's session cookie (unset: a random one per process)",
     ),
     Variable(
+        "WEB_RATE_LIMIT_STORAGE",
+        "memory://",
+        "where the website counts requests against its rate limits: memory:// (each copy "
+        "on its own) or a redis:// URL shared by every copy",
+        _throttle_storage,
+    ),
+    Variable(
         "HTTP_CLIENT_TIMEOUT",
         "10",
         "seconds a service waits for another service's answer",

@@ -11,7 +11,8 @@ import pytest
 import redis.asyncio
 import time_machine
 
-from services.auth.throttle import DEFAULT_STEPS, SignInThrottle, storage_for
+from services.auth.throttle import DEFAULT_STEPS, SignInThrottle
+from services.common.ratelimit import storage_for
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ADA = "ada@example.com"
