@@ -8,11 +8,11 @@ import importlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from components.registry import COMPONENTS
 from components.settings import describe_settings, load_settings
-from services.common.settings import SettingsError
+from services.common.settings import Settings, SettingsError
 from workflows.settings import ReconcileSettings
 
 
@@ -40,10 +40,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        **proxy_options(settings),
     )
     settle_for_serving()
     uvicorn.Server(config).run()
     return 0
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options: X-Forwarded-* are believed only from the trusted proxies.
+
+    uvicorn would otherwise believe them from loopback, so anything on the machine could
+    claim any address (and dodge, or aim, the sign-in throttle).
+    """
+    trusted = settings.common.trusted_proxies
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:
@@ -328,6 +341,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point. Ends with os._exit: a process that used the Temporal client can crash
     during interpreter shutdown after its work is done (sdk-python issue #300)."""
+    # Whatever a staysaga process (or the Temporal server `up` starts) creates, SQLite
+    # files and their journals included, only its owner may read.
+    os.umask(0o077)
     status = run(argv)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -53,6 +53,17 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     return values
 
 
+def make_private(var_dir: Path) -> None:
+    """Create var/ readable by its owner only, and tighten what an older version left in
+    it: the SQLite files hold signing keys, sessions and password hashes."""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    var_dir.chmod(0o700)
+    for path in var_dir.rglob("*"):
+        if path.is_symlink():
+            continue
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
 def ensure_secrets_file(var_dir: Path) -> dict[str, str]:
     """Load var/secrets.env, generating it (mode 0600) or adding missing entries."""
     path = var_dir / SECRETS_FILE

@@ -46,7 +46,7 @@ from staysaga.children import (
     seconds_text,
     signal_group,
 )
-from staysaga.secrets import StackSecrets
+from staysaga.secrets import StackSecrets, make_private
 from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
 from temporal.client import connect
 
@@ -172,7 +172,7 @@ class Stack:
 
     async def prepare(self) -> None:
         """What the children need before the first starts: var/, the secrets, the catalogue."""
-        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.settings.var_dir)
         self.secrets = StackSecrets.load(self.settings.var_dir)
         await self._seed()
 

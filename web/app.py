@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from components.settings import load_settings
 from services.common.app import create_service_app
+from services.common.ratelimit import storage_for
 from services.common.settings import Settings
 from web.backends import Backends
 from web.oauth import OAuthClient
@@ -24,6 +25,7 @@ from web.pages.common import (
     error_page,
     page_templates,
 )
+from web.ratelimits import RateLimiter, RateLimitMiddleware
 from web.security import SecurityHeadersMiddleware
 from web.sessions import SessionMiddleware, SessionStore
 from web.settings import WebSettings
@@ -99,6 +101,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     secure = settings.url("web").startswith("https://")
+    # Inside the sessions: the limits count per session and account too.
+    limiter = RateLimiter(storage_for(settings.of(WebSettings).rate_limit_storage))
+    app.state.rate_limiter = limiter
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)
     app.add_middleware(SessionMiddleware, store=SessionStore(app.state, secret), secure=secure)
     app.add_middleware(SecurityHeadersMiddleware, auth_url=settings.url("auth"))
     return app

@@ -1,8 +1,12 @@
-"""Server-side sessions behind a signed cookie, and the CSRF synchroniser token.
+"""Server-side sessions behind a signed cookie, and the CSRF tokens of forms.
 
 The cookie carries only a random session id and its HMAC; the data (OAuth tokens, the
 CSRF token, a login in progress) stays in the website's own database, where the row is
 keyed by a hash of the id, so a leaked table gives no usable cookie.
+
+A visitor without a stored session gets no row for reading pages and opening forms: their
+forms carry an HMAC of a random nonce kept in a cookie of its own (a signed double
+submit), which only the website can compute. A session's own token is kept in the session.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from web.tables import sessions
 log = logging.getLogger("staysaga.web.sessions")
 
 COOKIE_NAME = "staysaga_session"
+CSRF_COOKIE = "staysaga_csrf"
 SESSION_LIFETIME = timedelta(hours=12)
 CSRF_FIELD = "csrf_token"
 _CSRF_KEY = "csrf"
@@ -67,6 +72,7 @@ class SessionStore:
         # engine_source: the app's state; the engine exists only once the lifespan ran.
         self._state = engine_source
         self._key = hashlib.sha256(b"staysaga-web-session:" + secret.encode()).digest()
+        self.csrf_key = hashlib.sha256(b"staysaga-web-csrf:" + secret.encode()).digest()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -160,6 +166,7 @@ class SessionMiddleware:
         request = Request(scope)
         session = await self.store.load(request.cookies.get(COOKIE_NAME))
         scope["session"] = session
+        scope[_CSRF_SCOPE] = CsrfNonce(request.cookies.get(CSRF_COOKIE), self.store.csrf_key)
         secure = self.secure or scope.get("scheme") == "https"
 
         async def send_with_cookie(message: Message) -> None:
@@ -171,32 +178,75 @@ class SessionMiddleware:
                     headers.append("set-cookie", self._cookie(cookie, secure))
                 elif session.invalidated and had_cookie:
                     headers.append("set-cookie", self._cookie("", secure, max_age=0))
+                nonce: CsrfNonce = scope[_CSRF_SCOPE]
+                if nonce.created:
+                    headers.append(
+                        "set-cookie", self._cookie(nonce.value, secure, name=CSRF_COOKIE)
+                    )
                 headers.setdefault("cache-control", "no-store")
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
 
-    def _cookie(self, value: str, secure: bool, max_age: int | None = None) -> str:
+    def _cookie(
+        self, value: str, secure: bool, max_age: int | None = None, name: str = COOKIE_NAME
+    ) -> str:
         age = int(SESSION_LIFETIME.total_seconds()) if max_age is None else max_age
-        parts = [f"{COOKIE_NAME}={value}", "Path=/", "HttpOnly", "SameSite=Lax", f"Max-Age={age}"]
+        parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax", f"Max-Age={age}"]
         if secure:
             parts.append("Secure")
         return "; ".join(parts)
 
 
+class CsrfNonce:
+    """The visitor's CSRF nonce cookie, and the token a form of theirs carries with it."""
+
+    def __init__(self, cookie: str | None, key: bytes) -> None:
+        self._key = key
+        valid = bool(cookie) and len(str(cookie)) <= 64 and str(cookie).isascii()
+        self.value = str(cookie) if valid else ""
+        self.created = False
+
+    def _mac(self, nonce: str) -> str:
+        return hmac.new(self._key, nonce.encode(), hashlib.sha256).hexdigest()
+
+    def token(self) -> str:
+        """The form token; makes the nonce (set as a cookie with the response) if missing."""
+        if not self.value:
+            self.value = secrets.token_urlsafe(32)
+            self.created = True
+        return self._mac(self.value)
+
+    def accepts(self, submitted: str) -> bool:
+        """Whether `submitted` is the MAC of the nonce the browser sent."""
+        return bool(self.value) and hmac.compare_digest(self._mac(self.value), submitted)
+
+
+_CSRF_SCOPE = "staysaga.csrf"
+
+
 def csrf_token(request: Request) -> str:
-    """This session's CSRF token (created on first use)."""
+    """The CSRF token for a form on this page: the stored session's own, or for a visitor
+    without one, the MAC of their nonce cookie (so no row is written)."""
     session: Session = request.session  # type: ignore[assignment]
     token = session.get(_CSRF_KEY)
-    if not token:
+    if token:
+        return str(token)
+    if session.sid is not None:
         token = secrets.token_urlsafe(32)
         session[_CSRF_KEY] = token
-    return token
+        return token
+    nonce: CsrfNonce = request.scope[_CSRF_SCOPE]
+    return nonce.token()
 
 
 def csrf_ok(request: Request, submitted: Any) -> bool:
-    """Whether a submitted form carries this session's CSRF token."""
-    expected = request.session.get(_CSRF_KEY)
-    if not expected or not isinstance(submitted, str):
+    """Whether a submitted form carries this session's CSRF token, or the MAC of the
+    visitor's nonce (a form opened before signing in)."""
+    if not isinstance(submitted, str) or not submitted:
         return False
-    return hmac.compare_digest(expected.encode(), submitted.encode())
+    expected = request.session.get(_CSRF_KEY)
+    if expected and hmac.compare_digest(str(expected).encode(), submitted.encode()):
+        return True
+    nonce: CsrfNonce = request.scope[_CSRF_SCOPE]
+    return nonce.accepts(submitted)

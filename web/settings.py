@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from services.common.settings import SettingsGroup, variable
+from services.common.settings import SettingsGroup, counter_storage, variable
 
 
 def _secret() -> str:
@@ -14,11 +14,18 @@ def _secret() -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class WebSettings(SettingsGroup):
-    """The key of the website's session cookie."""
+    """The key of the website's session cookie, and where its rate limits count."""
 
     session_secret: str | None = variable(
         "WEB_SESSION_SECRET",
         None,
         "key signing the website's session cookie (unset: a random one per process)",
         generate=_secret,
+    )
+    rate_limit_storage: str = variable(
+        "WEB_RATE_LIMIT_STORAGE",
+        "memory://",
+        "where the website counts requests against its rate limits: memory:// (each copy "
+        "on its own) or a redis:// URL shared by every copy",
+        counter_storage,
     )

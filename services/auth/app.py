@@ -33,20 +33,22 @@ from services.auth.login import (
     UNAVAILABLE,
     WRONG_CREDENTIALS,
     InvalidCredentials,
-    LoginLimiter,
     check_credentials,
     csrf_ok,
     error_page,
     login_page,
-    new_csrf_token,
+    new_csrf_pair,
+    same_origin,
 )
 from services.auth.server import OAuthServer
 from services.auth.settings import AuthSettings
 from services.auth.store import purge_expired
+from services.auth.throttle import SignInThrottle
 from services.auth.tokens import User, mint_access_token
 from services.common.app import create_service_app, model_response
 from services.common.http import ServiceClients, ServiceError, TokenSource, TransportError
 from services.common.openapi import Endpoint
+from services.common.ratelimit import storage_for
 from services.common.settings import Settings
 
 log = logging.getLogger("staysaga.auth")
@@ -132,7 +134,7 @@ def _page(
     return HTMLResponse(body, status_code=status, headers={**security, **(headers or {})})
 
 
-def _form_page(
+async def _form_page(
     request: Request,
     params: list[tuple[str, str]],
     status: int = 200,
@@ -140,14 +142,14 @@ def _form_page(
     error: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    csrf = new_csrf_token()
+    nonce, csrf = new_csrf_pair(await _oauth(request).keyring.keys(), now_utc())
     # Browsers apply form-action to the redirect that follows the sign-in POST as well:
     # the website's callback must be allowed, or the code never reaches it.
     website = request.app.state.settings.url("web")
     response = _page(login_page(params, csrf, email, error), status, headers, f"'self' {website}")
     response.set_cookie(
         CSRF_COOKIE,
-        csrf,
+        nonce,
         path=api.AUTHORIZE_PATH,
         httponly=True,
         samesite="strict",
@@ -171,7 +173,7 @@ async def authorize_form(request: Request) -> Response:
     refused = await run_in_threadpool(_oauth(request).check_authorization_request, snap)
     if refused is not None:
         return _refused(refused)
-    return _form_page(request, snap.query)
+    return await _form_page(request, snap.query)
 
 
 async def authorize_submit(request: Request) -> Response:
@@ -186,24 +188,29 @@ async def authorize_submit(request: Request) -> Response:
         return _refused(refused)
     email = str(form.get("email", "")).strip().lower()
     password = str(form.get("password", ""))
-    if not csrf_ok(request.cookies.get(CSRF_COOKIE), str(form.get(CSRF_FIELD, ""))):
-        return _form_page(
+    keys = await _oauth(request).keyring.keys()
+    posted_here = same_origin(request.headers, oauth.issuer)
+    if not posted_here or not csrf_ok(
+        keys, request.cookies.get(CSRF_COOKIE), str(form.get(CSRF_FIELD, ""))
+    ):
+        return await _form_page(
             request, params, 400, email, "Your sign-in form expired. Please try again."
         )
-    limiter: LoginLimiter = request.app.state.login_limiter
+    throttle: SignInThrottle = request.app.state.signin_throttle
+    # The peer, or the address a trusted proxy (STAYSAGA_TRUSTED_PROXIES) vouches for.
     address = request.client.host if request.client else "unknown"
-    wait = limiter.retry_after(email, address)
+    wait = await throttle.retry_after(email, address)
     if wait is not None:
-        return _form_page(request, params, 429, email, TOO_MANY, {"Retry-After": str(wait)})
+        return await _form_page(request, params, 429, email, TOO_MANY, {"Retry-After": str(wait)})
     try:
         account = await check_credentials(request.app.state.service_clients, email, password)
     except InvalidCredentials:
-        limiter.failed(email, address)
-        return _form_page(request, params, 401, email, WRONG_CREDENTIALS)
+        await throttle.failed(email, address)
+        return await _form_page(request, params, 401, email, WRONG_CREDENTIALS)
     except (ServiceError, TransportError) as exc:
         log.warning("cannot check credentials with Users: %s", exc)
-        return _form_page(request, params, 503, email, UNAVAILABLE, {"Retry-After": "5"})
-    limiter.succeeded(email)
+        return await _form_page(request, params, 503, email, UNAVAILABLE, {"Retry-After": "5"})
+    await throttle.succeeded(email, address)
     result = await run_in_threadpool(oauth.authorize, snap, User(account.user_id))
     response = _respond(result)
     response.delete_cookie(CSRF_COOKIE, path=api.AUTHORIZE_PATH)
@@ -282,7 +289,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     users_http: httpx.AsyncClient | None = None,
-    login_limiter: LoginLimiter | None = None,
+    signin_throttle: SignInThrottle | None = None,
 ) -> Starlette:
     """The authorization server ASGI app; `users_http` lets tests reach a stand-in Users."""
     settings = settings or load_settings()
@@ -296,7 +303,9 @@ def create_app(
         if not registry.known():
             log.warning("AUTH_CLIENT_SECRETS names no client: no one can get a token")
         app.state.oauth = OAuthServer(app.state.engine, registry, settings.auth_issuer)
-        app.state.login_limiter = login_limiter or LoginLimiter()
+        app.state.signin_throttle = signin_throttle or SignInThrottle(
+            storage_for(settings.of(AuthSettings).signin_throttle_storage)
+        )
         app.state.service_clients = ServiceClients(
             settings, tokens=self_token_source(app), http=users_http
         )

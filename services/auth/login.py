@@ -1,16 +1,19 @@
-"""The sign-in page: a server-rendered form, CSRF-protected, rate-limited, saying nothing
-about which of e-mail or password was wrong. Passwords are checked by the Users service."""
+"""The sign-in page: a server-rendered form, CSRF-protected, throttled (`throttle.py`),
+saying nothing about which of e-mail or password was wrong. Passwords are checked by the
+Users service."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import html
 import secrets
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
 
+from services.auth.keys import SigningKey, active_key
 from services.common.http import ServiceClients, ServiceError
 from services.users import api as users_api
 from services.users.client import UsersClient
@@ -19,58 +22,8 @@ CSRF_COOKIE = "staysaga_auth_csrf"
 CSRF_FIELD = "csrf_token"
 LOGIN_FIELDS = ("email", "password", CSRF_FIELD)
 WRONG_CREDENTIALS = "The e-mail address or password is not right."
-TOO_MANY = "Too many sign-in attempts. Please wait a few minutes and try again."
+TOO_MANY = "Too many wrong passwords. Please wait a moment and try again, or reset your password."
 UNAVAILABLE = "Signing in is not possible right now. Please try again in a moment."
-
-
-class LoginLimiter:
-    """Failed sign-ins counted per account and per address in a sliding window.
-
-    Kept in memory: each copy of the auth service counts on its own (the limits are per
-    process; run the service behind a sticky or shared limiter if you scale it out).
-    """
-
-    def __init__(
-        self,
-        per_account: int = 5,
-        per_address: int = 20,
-        window_seconds: float = 15 * 60,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.per_account = per_account
-        self.per_address = per_address
-        self.window = window_seconds
-        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
-        self.now = clock
-
-    def _recent(self, key: str) -> deque[float]:
-        stamps = self._failures[key]
-        cutoff = self.now() - self.window
-        while stamps and stamps[0] <= cutoff:
-            stamps.popleft()
-        return stamps
-
-    def retry_after(self, email: str, address: str) -> int | None:
-        """Seconds to wait, if the account or the address has failed too often."""
-        waits = []
-        for key, limit in (
-            (f"account:{email}", self.per_account),
-            (f"ip:{address}", self.per_address),
-        ):
-            stamps = self._recent(key)
-            if len(stamps) >= limit:
-                waits.append(int(stamps[0] + self.window - self.now()) + 1)
-        return max(waits) if waits else None
-
-    def failed(self, email: str, address: str) -> None:
-        """Count a failed attempt."""
-        now = self.now()
-        self._failures[f"account:{email}"].append(now)
-        self._failures[f"ip:{address}"].append(now)
-
-    def succeeded(self, email: str) -> None:
-        """A good sign-in clears the account's failures (not the address's)."""
-        self._failures.pop(f"account:{email}", None)
 
 
 @dataclass(frozen=True)
@@ -101,14 +54,46 @@ async def check_credentials(clients: ServiceClients, email: str, password: str) 
     return Account(valid.user_id, valid.name, valid.email_verified)
 
 
-def new_csrf_token() -> str:
-    """A random token for the form and its cookie (double submit)."""
-    return secrets.token_urlsafe(32)
+def _csrf_mac(key: SigningKey, nonce: str) -> str:
+    # A MAC key of its own for each signing key, derived from its private part: copies of
+    # the auth service share it through their database, and nobody outside can compute it.
+    secret = hashlib.sha256(b"staysaga sign-in csrf\0" + key.key.as_bytes(private=True))
+    return hmac.new(secret.digest(), nonce.encode(), hashlib.sha256).hexdigest()
 
 
-def csrf_ok(cookie: str | None, submitted: str | None) -> bool:
-    """Whether the form carries the token its cookie holds."""
-    return bool(cookie and submitted) and hmac.compare_digest(str(cookie), str(submitted))
+def new_csrf_pair(keys: list[SigningKey], now: datetime) -> tuple[str, str]:
+    """A random nonce for the cookie, and its MAC for the form (signed double submit)."""
+    nonce = secrets.token_urlsafe(32)
+    return nonce, _csrf_mac(active_key(keys, now), nonce)
+
+
+def csrf_ok(keys: list[SigningKey], cookie: str | None, submitted: str | None) -> bool:
+    """Whether the form carries the MAC of its cookie's nonce under one of our keys.
+
+    A plain double submit (the same random value in cookie and form) lets whoever can set
+    a cookie for the auth service's host pick both; the MAC needs a key only we hold.
+    """
+    if not cookie or not submitted:
+        return False
+    return any(hmac.compare_digest(_csrf_mac(key, cookie), submitted) for key in keys)
+
+
+def same_origin(headers: Mapping[str, str], issuer: str) -> bool:
+    """Whether the browser says the sign-in form was posted from our own page.
+
+    A valid cookie and form pair is easy to get (open the page); an attacker who can also
+    plant that cookie in a victim's browser must still post from their own site, and the
+    browser names that site in `Sec-Fetch-Site` and `Origin`, which no page can forge.
+    Clients that send neither (not browsers) are judged by the CSRF pair alone.
+    """
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    ours = urlsplit(issuer)
+    return origin.rstrip("/") == f"{ours.scheme}://{ours.netloc}"
 
 
 def login_page(

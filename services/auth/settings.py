@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.common.settings import SettingsGroup, variable
+from services.common.settings import SettingsGroup, counter_storage, variable
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,4 +29,11 @@ class AuthSettings(SettingsGroup):
         None,
         "auth service only: JSON {client_id: secret} of every OAuth 2 client "
         "(`staysaga up` fills it from var/secrets.env)",
+    )
+    signin_throttle_storage: str = variable(
+        "AUTH_SIGNIN_THROTTLE_STORAGE",
+        "memory://",
+        "auth service only: where failed sign-ins are counted: memory:// (each copy on its "
+        "own) or a redis:// URL shared by every copy",
+        counter_storage,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -79,7 +80,9 @@ def build_message(
     """A MIME message: plain text, an HTML alternative, then the attachments."""
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = to
+    # One bare address, or nothing is sent: a display name or a list in `to` would be
+    # someone else's words in our header.
+    message["To"] = Address(addr_spec=to)
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id_for(message_key)

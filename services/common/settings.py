@@ -15,6 +15,7 @@ resolved by the registry. Common code knows components only by the names it is g
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,25 @@ def rate(raw: str) -> float:
     value = float(raw)
     if not 0 <= value <= 1:
         raise ValueError("must be a share from 0 to 1")
+    return value
+
+
+def networks(raw: str) -> str:
+    """Comma-separated IP addresses or networks (`10.0.0.0/8,192.0.2.1`)."""
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network") from None
+    return ",".join(items)
+
+
+def counter_storage(raw: str) -> str:
+    """Where rate-limit counts live: `memory://` or a `redis://` URL."""
+    value = raw.strip()
+    if value != "memory://" and not value.startswith(("redis://", "rediss://")):
+        raise ValueError("must be memory:// or a redis:// URL")
     return value
 
 
@@ -203,6 +223,13 @@ class CommonSettings(SettingsGroup):
         "3",
         "`up`: a process whose liveness probe fails this many times in a row is restarted",
         positive_int,
+    )
+    trusted_proxies: str | None = variable(
+        "STAYSAGA_TRUSTED_PROXIES",
+        None,
+        "comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto a service believes (unset: none; the peer's address counts)",
+        networks,
     )
     client_id: str | None = variable(
         "STAYSAGA_CLIENT_ID", None, "this process's OAuth 2 client id (client credentials)"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+import email_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.common.mail import MESSAGE_KEY_PATTERN
 
@@ -53,9 +55,6 @@ def message_path(user_id: str, message_id: str) -> str:
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
-# Deliberately loose (one @, a dotted domain, no spaces): the verification e-mail is the
-# real check that an address works.
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 BookingTemplate = Literal[
     "booking-confirmed", "booking-cancelled", "booking-reminder", "booking-failed"
@@ -68,8 +67,28 @@ BOOKING_TEMPLATES: tuple[str, ...] = (
 )
 
 
-def _normalise_email(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
+def _parse_email(value: Any) -> Any:
+    # One bare address, by the syntax rules (email-validator): no display name, no list,
+    # no line break, no character that reorders text. Whether it receives mail is for
+    # the verification e-mail to find out, not a DNS lookup here.
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = email_validator.validate_email(value.strip(), check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    return parsed.normalized.lower()
+
+
+def _check_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    # Control characters (line breaks, NUL) and format characters (bidirectional
+    # overrides) would break a mail header or a page line, or hide what a name says.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
 
 
 def _check_password(value: str) -> str:
@@ -81,8 +100,10 @@ def _check_password(value: str) -> str:
     return value
 
 
-Email = Annotated[str, BeforeValidator(_normalise_email)]
-"""An e-mail address, trimmed and lower-cased before any other check."""
+Email = Annotated[str, BeforeValidator(_parse_email)]
+"""One bare e-mail address, checked and lower-cased."""
+Name = Annotated[str, AfterValidator(_check_name)]
+"""A person's name: trimmed, not blank, no control characters."""
 NewPassword = Annotated[str, AfterValidator(_check_password)]
 """A password being set: 12 to 128 characters."""
 
@@ -91,18 +112,11 @@ class Registration(BaseModel):
     """POST /users: a new account (the website calls this for a visitor signing up)."""
 
     model_config = ConfigDict(extra="forbid")
-    email: Email = Field(max_length=320, pattern=EMAIL_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
+    email: Email = Field(max_length=320)
+    name: Name = Field(min_length=1, max_length=200)
     password: NewPassword = Field(
         description=f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters"
     )
-
-    @field_validator("name")
-    @classmethod
-    def _name_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
 
 
 class User(BaseModel):
@@ -119,14 +133,7 @@ class ProfileUpdate(BaseModel):
     """PATCH /users/me: the fields a traveller may change."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=200)
-
-    @field_validator("name")
-    @classmethod
-    def _name_not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip() if value is not None else None
+    name: Name | None = Field(None, min_length=1, max_length=200)
 
 
 class LinkToken(BaseModel):

@@ -56,7 +56,15 @@ async def test_up_serves_search_and_ctrl_c_leaves_no_process(var_dir, stacks):
 
     # Every process is an OAuth client with a generated secret; the auth server knows them.
     secrets_file = var_dir / "secrets.env"
-    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    # var/ and everything in it (SQLite files with keys, sessions, hashes) are private.
+    assert stat.S_IMODE(var_dir.stat().st_mode) == 0o700
+    shared = {
+        str(p.relative_to(var_dir)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in var_dir.rglob("*")
+        if not p.is_symlink() and stat.S_IMODE(p.stat().st_mode) & 0o077
+    }
+    assert shared == {}
+    assert {"auth.db", "users.db", "web.db"} <= {p.name for p in var_dir.iterdir()}
     secret = read_secrets_file(secrets_file)["CLIENT_SECRET_WORKER_RESERVATIONS"]
     assert secret not in stack.output
     async with httpx.AsyncClient() as http:

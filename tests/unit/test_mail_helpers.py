@@ -1,7 +1,7 @@
 import pytest
 
 from components.settings import load_settings
-from services.common.mail import SmtpConfig, message_id_for
+from services.common.mail import SmtpConfig, build_message, message_id_for
 from services.common.money import format_money
 from services.common.settings import SettingsError
 from services.users.links import RESET_PASSWORD, VERIFY_EMAIL, InvalidLink, LinkSigner
@@ -44,3 +44,16 @@ def test_smtp_settings_default_to_the_mail_sink_and_refuse_tls_with_starttls():
     assert SmtpConfig.from_settings(settings).host == "127.0.0.1"
     with pytest.raises(SettingsError, match="SMTP_STARTTLS"):
         load_settings({"SMTP_TLS": "true", "SMTP_STARTTLS": "true"})
+
+
+@pytest.mark.parametrize("to", ["x<a@evil.example>", "x,y@evil.example", "a@b.example\r\nBcc: c@d"])
+def test_a_message_goes_to_one_bare_address_or_is_not_built(to):
+    with pytest.raises(ValueError):
+        build_message(
+            sender="staysaga <no-reply@staysaga.local>",
+            to=to,
+            subject="s",
+            text="t",
+            html=None,
+            message_key="booking-1.confirmed",
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 
 from components.registry import oauth_clients
 from staysaga.secrets import (
@@ -12,6 +14,7 @@ from staysaga.secrets import (
     StackSecrets,
     client_secret_variable,
     ensure_secrets_file,
+    make_private,
 )
 
 
@@ -58,3 +61,37 @@ def test_the_real_environment_wins(tmp_path):
     assert secrets.child_env("search")["STAYSAGA_CLIENT_SECRET"] == "from-env"
     assert secrets.child_env("search")["BANK_SECRET_KEY"] == "sk_real"
     assert json.loads(secrets.child_env("auth")["AUTH_CLIENT_SECRETS"])["search"] == "from-env"
+
+
+def test_var_and_what_an_older_version_left_there_become_private(tmp_path):
+    var_dir = tmp_path / "var"
+    (var_dir / "logs").mkdir(parents=True, mode=0o755)
+    var_dir.chmod(0o755)
+    for name in ("auth.db", "auth.db-wal", "logs/web.log"):
+        (var_dir / name).write_text("")
+        (var_dir / name).chmod(0o644)
+    make_private(var_dir)
+    modes = {
+        str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")
+    }
+    assert modes == {
+        "var": 0o700,
+        "var/logs": 0o700,
+        "var/auth.db": 0o600,
+        "var/auth.db-wal": 0o600,
+        "var/logs/web.log": 0o600,
+    }
+
+
+PROBE = """
+import sys
+from staysaga import cli
+cli.run = lambda argv: open(sys.argv[1], "w").close() or 0
+cli.main([])
+"""
+
+
+def test_whatever_a_staysaga_process_creates_only_its_owner_reads(tmp_path):
+    created = tmp_path / "created.db"
+    subprocess.run([sys.executable, "-c", PROBE, str(created)], check=True, timeout=60)
+    assert stat.S_IMODE(created.stat().st_mode) == 0o600

@@ -49,6 +49,8 @@ def test_environment_overrides_port_url_and_database():
         ("BANK_FAULT_ERROR_RATE", "2", "share from 0 to 1"),
         ("RESERVATIONS_HOLD_TTL_SECONDS", "0", "greater than 0"),
         ("WORKER_PAYMENTS_HEALTH_PORT", "0", "from 1 to 65535"),
+        ("STAYSAGA_TRUSTED_PROXIES", "10.0.0.1, proxy.local", "not an IP address or network"),
+        ("AUTH_SIGNIN_THROTTLE_STORAGE", "memcached://cache", "memory:// or a redis:// URL"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable, value, message):

@@ -5,8 +5,11 @@ import hashlib
 import re
 from urllib.parse import parse_qs, urlsplit
 
+from sqlalchemy import select
+
 from tests.web.conftest import Site
 from tests.web.fakes import form_of
+from web.tables import sessions
 
 
 async def test_login_redirects_to_authorize_with_s256_challenge_and_state(site: Site):
@@ -189,3 +192,28 @@ async def test_forgot_password_with_a_malformed_address_names_the_field(site: Si
     assert response.status_code == 400
     assert 'id="email-error"' in response.text
     assert all(c.url.path != "/password-resets" for c in site.services.calls.get("users", []))
+
+
+async def test_browsing_and_opening_forms_stores_no_session(site: Site):
+    # Only a sign-in (or a flash message) needs a row; a crawler or a visitor reading pages
+    # and forms must not fill the sessions table.
+    for path in ("/", "/search?city=Paris", "/signup", "/account/forgot-password"):
+        page = await site.client.get(path)
+        assert page.status_code == 200, path
+        assert "staysaga_session" not in page.headers.get("set-cookie", ""), path
+    async with site.app.state.engine.connect() as conn:
+        assert (await conn.execute(select(sessions.c.id))).first() is None
+    # ... and the forms still work.
+    token = await site.csrf("/account/forgot-password")
+    sent = await site.client.post(
+        "/account/forgot-password", data={"csrf_token": token, "email": "ada@example.com"}
+    )
+    assert sent.status_code in (200, 303), sent.text
+
+
+async def test_a_csrf_pair_an_attacker_chose_is_refused(site: Site):
+    site.client.cookies.set("staysaga_csrf", "chosen")
+    refused = await site.client.post(
+        "/account/forgot-password", data={"csrf_token": "chosen", "email": "ada@example.com"}
+    )
+    assert refused.status_code == 403

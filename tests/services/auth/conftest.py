@@ -14,13 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from limits import RateLimitItemPerHour, RateLimitItemPerMinute
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from components.registry import oauth_clients
 from services.auth.app import create_app
-from services.auth.login import LoginLimiter
+from services.auth.throttle import SignInThrottle
 from services.common.app import create_service_app
 from services.common.auth import JwksCache, TokenVerifier, audience
 from services.common.openapi import Endpoint
@@ -114,6 +115,14 @@ class Auth:
             "/oauth2/authorize", data={**fields, "email": email, "password": password}
         )
 
+    def at(self, address: str) -> Auth:
+        """The same server, reached by a browser at another address."""
+        transport = httpx.ASGITransport(
+            app=self.app, raise_app_exceptions=False, client=(address, 50000)
+        )
+        client = httpx.AsyncClient(transport=transport, base_url=self.client.base_url)
+        return Auth(client, self.app, self.settings, self.users_calls)
+
     async def code_tokens(self, verifier: str | None = None) -> dict[str, Any]:
         """The whole PKCE flow: sign in, take the code from the redirect, exchange it."""
         verifier = verifier or pkce_verifier()
@@ -164,14 +173,18 @@ def claims_of(token: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
 
 
-@pytest.fixture
-def limiter() -> LoginLimiter:
-    """The sign-in limiter of the app under test (tests may tighten it)."""
-    return LoginLimiter(per_account=3, per_address=5)
+# The app under test slows a pair down after 3 wrong passwords a minute.
+THROTTLE_STEPS = (RateLimitItemPerMinute(3), RateLimitItemPerHour(6))
 
 
 @pytest.fixture
-async def auth(database_url, tmp_path, limiter) -> AsyncIterator[Auth]:
+def throttle() -> SignInThrottle:
+    """The sign-in throttle of the app under test (tighter than the product's)."""
+    return SignInThrottle(steps=THROTTLE_STEPS)
+
+
+@pytest.fixture
+async def auth(database_url, tmp_path, throttle) -> AsyncIterator[Auth]:
     """A running auth app with every client configured, and a stand-in Users."""
     settings = settings_for(
         tmp_path,
@@ -185,7 +198,7 @@ async def auth(database_url, tmp_path, limiter) -> AsyncIterator[Auth]:
     app = create_app(
         settings.with_overrides(USERS_URL="http://users.test"),
         users_http=users_http,
-        login_limiter=limiter,
+        signin_throttle=throttle,
     )
     async with running_app(app) as client:
         holder["client"] = client

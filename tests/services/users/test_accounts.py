@@ -33,6 +33,15 @@ async def _check(world, email: str, password: str):
         ({"email": "two@@example.com"}, "email"),
         ({"name": "   "}, "name"),
         ({"admin": True}, "admin"),
+        # Addresses a mail header would read as something else, or as two.
+        ({"email": "x<a@evil.example>"}, "email"),
+        ({"email": "x,y@evil.example"}, "email"),
+        ({"email": "ada@example.com\r\nBcc: all@evil.example"}, "email"),
+        ({"email": "a\u202e@example.com"}, "email"),
+        # Names that would break a line, a header or the reading order.
+        ({"name": "Ada\r\nBcc: all@evil.example"}, "name"),
+        ({"name": "Ada\x00"}, "name"),
+        ({"name": "Ada\u202eevil"}, "name"),
     ],
 )
 async def test_registration_rules_are_422_naming_the_field(world, changes, field):
@@ -40,6 +49,15 @@ async def test_registration_rules_are_422_naming_the_field(world, changes, field
     response = await world.client.post("/users", json=body, headers=world.website())
     assert response.status_code == 422, response.text
     assert problem_field(response) == field
+
+
+async def test_a_rename_with_control_characters_is_refused(world):
+    user = await world.register("ada@example.com")
+    response = await world.client.patch(
+        "/users/me", json={"name": "Ada\nLovelace"}, headers=world.traveller(user["id"])
+    )
+    assert response.status_code == 422, response.text
+    assert problem_field(response) == "name"
 
 
 @pytest.mark.parametrize("length", [12, 128])

@@ -1,0 +1,108 @@
+"""The sign-in throttle: growing waits per (account, address), bounded memory, and one
+count for every copy of the auth service when Redis holds it."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio
+import time_machine
+
+from services.auth.throttle import DEFAULT_STEPS, SignInThrottle
+from services.common.ratelimit import storage_for
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+ADA = "ada@example.com"
+HOME = "198.51.100.4"
+
+
+async def fail(throttle: SignInThrottle, times: int, email: str = ADA, address: str = HOME):
+    for _ in range(times):
+        await throttle.failed(email, address)
+
+
+async def test_the_wait_grows_with_each_step_of_failures():
+    throttle = SignInThrottle()
+    with time_machine.travel(time.time(), tick=False) as clock:
+        await fail(throttle, 4)
+        assert await throttle.retry_after(ADA, HOME) is None
+        await fail(throttle, 1)
+        first = await throttle.retry_after(ADA, HOME)
+        assert first is not None and 0 < first <= 60
+
+        clock.shift(61)
+        assert await throttle.retry_after(ADA, HOME) is None
+        await fail(throttle, 5)
+        second = await throttle.retry_after(ADA, HOME)
+        assert second is not None and 60 < second <= 15 * 60
+
+        clock.shift(15 * 60)
+        await fail(throttle, 10)
+        third = await throttle.retry_after(ADA, HOME)
+        assert third is not None and 15 * 60 < third <= 60 * 60
+
+
+async def test_a_pair_waits_alone():
+    throttle = SignInThrottle()
+    await fail(throttle, 5)
+    assert await throttle.retry_after(ADA, HOME) is not None
+    assert await throttle.retry_after(ADA, "203.0.113.7") is None
+    assert await throttle.retry_after("bo@example.com", HOME) is None
+
+
+async def test_a_success_forgets_the_pairs_failures():
+    throttle = SignInThrottle()
+    await fail(throttle, 5)
+    await throttle.succeeded(ADA, HOME)
+    assert await throttle.retry_after(ADA, HOME) is None
+    assert throttle.pairs == 0
+
+
+async def test_memory_keeps_at_most_the_cap_of_pairs_forgetting_the_oldest():
+    throttle = SignInThrottle(max_pairs=100)
+    await fail(throttle, 5, address="192.0.2.1")
+    for n in range(300):
+        await throttle.failed(ADA, f"10.0.{n // 256}.{n % 256}")
+    assert throttle.pairs == 100
+    assert await throttle.retry_after(ADA, "192.0.2.1") is None  # forgotten first
+
+
+async def test_memory_forgets_a_pair_once_its_failures_leave_the_longest_window():
+    throttle = SignInThrottle()
+    with time_machine.travel(time.time(), tick=False) as clock:
+        for n in range(50):
+            await throttle.failed(ADA, f"10.1.0.{n}")
+        clock.shift(max(step.get_expiry() for step in DEFAULT_STEPS) + 1)
+        await throttle.failed(ADA, HOME)
+        assert throttle.pairs == 1
+
+
+def test_a_storage_is_memory_or_redis():
+    with pytest.raises(ValueError, match="memory:// or a redis:// URL"):
+        storage_for("memcached://127.0.0.1:11211")
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError):
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    finally:
+        await client.aclose()
+    yield REDIS_URL
+
+
+async def test_copies_sharing_redis_count_the_same_failures(redis_url):
+    email = f"{secrets.token_hex(6)}@example.com"
+    one = SignInThrottle(storage_for(redis_url))
+    two = SignInThrottle(storage_for(redis_url))
+    await fail(one, 3, email=email)
+    await fail(two, 2, email=email)
+    assert await one.retry_after(email, HOME) is not None
+    await two.succeeded(email, HOME)
+    assert await one.retry_after(email, HOME) is None

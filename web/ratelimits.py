@@ -1,0 +1,179 @@
+"""The website's rate limits: how often an address, a session or an account may sign up,
+ask for a password reset, start a sign-in, hold a room or open a progress stream.
+
+Each rule counts requests in a moving window (the `limits` library), per address, per
+session and per signed-in account. Counts live in memory, or in Redis shared by every
+copy of the website (`WEB_RATE_LIMIT_STORAGE=redis://...`). A request over a limit gets a
+429 with `Retry-After`: a page for people, a problem document on `/api/`.
+
+Progress streams are also capped by how many a session holds open at once in one copy;
+a stream lasts at most `SSE_MAX_SECONDS`, so the opening rate bounds them across copies.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.common.problems import Problem
+from services.common.ratelimit import seconds_to_wait
+from web.pages.common import error_page
+
+NAMESPACE = "staysaga-web"
+MAX_OPEN_STREAMS = 4
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A limit on one kind of request: at most so many per address, session, account."""
+
+    name: str
+    method: str
+    path: str
+    per_address: str | None = None
+    per_session: str | None = None
+    per_account: str | None = None
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", re.compile(self.path))
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether the rule counts this request."""
+        return method == self.method and self.pattern.fullmatch(path) is not None
+
+    def limits(self) -> list[tuple[str, RateLimitItem]]:
+        """(what it counts by, its limit) for each limit the rule sets."""
+        found = []
+        for by, text in (
+            ("address", self.per_address),
+            ("session", self.per_session),
+            ("account", self.per_account),
+        ):
+            if text is not None:
+                found.append((by, parse(text)))
+        return found
+
+
+RULES = (
+    Rule("sign-up", "POST", "/signup", per_address="10/hour", per_session="5/hour"),
+    Rule(
+        "password-reset",
+        "POST",
+        "/account/forgot-password",
+        per_address="10/hour",
+        per_session="5/hour",
+    ),
+    Rule("new-password", "POST", "/account/reset-password", per_address="20/hour"),
+    Rule("sign-in", "GET", "/auth/login", per_address="60/10 minutes", per_session="20/10 minutes"),
+    Rule("hold", "POST", "/book", per_address="60/hour", per_account="20/hour"),
+    Rule(
+        "progress-stream",
+        "GET",
+        "/bookings/[^/]+/events",
+        per_address="300/10 minutes",
+        per_session="60/10 minutes",
+    ),
+    Rule("city-suggestions", "GET", "/api/cities", per_address="600/minute"),
+)
+
+
+class RateLimiter:
+    """Counts requests against the rules; says how long one over a limit must wait."""
+
+    def __init__(self, storage: Storage | None = None, rules: tuple[Rule, ...] = RULES) -> None:
+        self.limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        self.rules = rules
+        self.open_streams: Counter[str] = Counter()
+
+    async def hit(self, rule: Rule, keys: dict[str, str | None]) -> int | None:
+        """Count the request; the seconds to wait if it is over a limit (then not counted)."""
+        waits = []
+        checks = [(by, item, keys.get(by)) for by, item in rule.limits()]
+        for by, item, key in checks:
+            if key is not None:
+                wait = await seconds_to_wait(self.limiter, item, NAMESPACE, rule.name, by, key)
+                if wait is not None:
+                    waits.append(wait)
+        if waits:
+            return max(waits)
+        for by, item, key in checks:
+            if key is not None:
+                await self.limiter.hit(item, NAMESPACE, rule.name, by, key)
+        return None
+
+
+def _keys(request: Request) -> dict[str, str | None]:
+    session = request.scope.get("session")
+    user = (session.get("user") if session is not None else None) or {}
+    return {
+        "address": request.client.host if request.client else None,
+        "session": getattr(session, "sid", None),
+        "account": user.get("user_id"),
+    }
+
+
+def _too_many(request: Request, wait: int) -> Response:
+    headers = {"Retry-After": str(wait)}
+    if request.url.path.startswith("/api/"):
+        detail = f"Try again in {wait} s."
+        return Problem(
+            429, "too-many-requests", "Too many requests", detail, headers=headers
+        ).response(request.url.path)
+    minutes = max(1, math.ceil(wait / 60))
+    response = error_page(
+        request,
+        429,
+        "Too many tries for now",
+        f"Please wait {minutes} minute{'s' if minutes > 1 else ''} and try again.",
+    )
+    response.headers.update(headers)
+    return response
+
+
+class RateLimitMiddleware:
+    """Applies the rules to each request, after the session is loaded."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        rule = next(
+            (r for r in self.limiter.rules if r.matches(request.method, request.url.path)), None
+        )
+        if rule is None:
+            await self.app(scope, receive, send)
+            return
+        keys = _keys(request)
+        wait = await self.limiter.hit(rule, keys)
+        stream = keys["session"] if rule.name == "progress-stream" else None
+        if wait is None and stream and self.limiter.open_streams[stream] >= MAX_OPEN_STREAMS:
+            wait = 5
+        if wait is not None:
+            response = _too_many(request, wait)
+            await response(scope, receive, send)
+            return
+        if stream is None:
+            await self.app(scope, receive, send)
+            return
+        self.limiter.open_streams[stream] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.limiter.open_streams[stream] -= 1
+            if self.limiter.open_streams[stream] <= 0:
+                del self.limiter.open_streams[stream]
