@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.pdf.app import create_app as create_pdf_app
 from services.users.app import create_app as create_users_app
 from tests.support.harness import free_port, running_app, settings_for
@@ -76,7 +76,7 @@ async def users_world(
     )
     async with running_app(pdf_app) as pdf_client:
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=pdf_app))
-        clients = ServiceClients(settings, tokens=token_source(issuer, "users"), http=http)
+        clients = ServiceConnections(settings, tokens=token_source(issuer, "users"), http=http)
         app = create_users_app(settings, clients=clients)
         issuer.install(app)
         try:
