@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import models as act
 from activities.calls import run
-from services.common.http import ServiceClients, ServiceError
+from services.common.http import ServiceConnections, ServiceError
 from services.search import api
 from services.search.client import SearchClient
 
@@ -19,8 +19,8 @@ from services.search.client import SearchClient
 class CatalogueActivities:
     """Calls the Search service's public catalogue."""
 
-    def __init__(self, clients: ServiceClients) -> None:
-        self.search = SearchClient(clients["search"])
+    def __init__(self, connections: ServiceConnections) -> None:
+        self.search = SearchClient(connections["search"])
 
     async def _hotel(self, hotel_id: int) -> api.Hotel | None:
         try:

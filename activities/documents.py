@@ -9,7 +9,7 @@ from temporalio import activity
 
 from activities import models as act
 from activities.calls import run
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.pdf import api
 from services.pdf.client import PdfClient
 
@@ -17,8 +17,8 @@ from services.pdf.client import PdfClient
 class DocumentActivities:
     """Calls the PDF reporting service."""
 
-    def __init__(self, clients: ServiceClients) -> None:
-        self.pdf = PdfClient(clients["pdf"])
+    def __init__(self, connections: ServiceConnections) -> None:
+        self.pdf = PdfClient(connections["pdf"])
 
     @activity.defn(name=act.RENDER_DOCUMENT)
     async def render_document(self, data: act.DocumentInput) -> act.Document:

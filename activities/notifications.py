@@ -9,7 +9,7 @@ from temporalio import activity
 
 from activities import models as act
 from activities.calls import run
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.users import api
 from services.users.client import UsersClient
 
@@ -17,8 +17,8 @@ from services.users.client import UsersClient
 class NotificationActivities:
     """Calls the Users service, which knows the traveller's address and sends the mail."""
 
-    def __init__(self, clients: ServiceClients) -> None:
-        self.users = UsersClient(clients["users"])
+    def __init__(self, connections: ServiceConnections) -> None:
+        self.users = UsersClient(connections["users"])
 
     @activity.defn(name=act.SEND_EMAIL)
     async def send_email(self, data: act.EmailInput) -> act.Email:

@@ -9,7 +9,7 @@ from temporalio import activity
 
 from activities import models as act
 from activities.calls import run
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.payments import api
 from services.payments.client import PaymentsClient
 
@@ -34,8 +34,8 @@ class PaymentActivities:
     a retried activity never charges twice.
     """
 
-    def __init__(self, clients: ServiceClients) -> None:
-        self.payments = PaymentsClient(clients["payments"])
+    def __init__(self, connections: ServiceConnections) -> None:
+        self.payments = PaymentsClient(connections["payments"])
 
     @activity.defn(name=act.AUTHORIZE_PAYMENT)
     async def authorize_payment(self, data: act.AuthorizeInput) -> act.Payment:

@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities import models as act
 from activities.calls import run
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.payments import api as payments_api
 from services.payments.client import PaymentsClient
 from services.reservations import api as reservations_api
@@ -80,8 +80,8 @@ class PaymentReconcileActivities:
     """The reconciler's activities on the `payments` queue, and its questions to Temporal
     (through the worker's own client)."""
 
-    def __init__(self, clients: ServiceClients) -> None:
-        self.payments = PaymentsClient(clients["payments"])
+    def __init__(self, connections: ServiceConnections) -> None:
+        self.payments = PaymentsClient(connections["payments"])
 
     @activity.defn(name=act.LIST_PAYMENT_SUSPECTS)
     async def list_payment_suspects(self, data: act.SuspectQuery) -> act.Suspects:
@@ -130,8 +130,8 @@ class PaymentReconcileActivities:
 class ReservationReconcileActivities:
     """The reconciler's activities on the `reservations` queue."""
 
-    def __init__(self, clients: ServiceClients) -> None:
-        self.reservations = ReservationsClient(clients["reservations"])
+    def __init__(self, connections: ServiceConnections) -> None:
+        self.reservations = ReservationsClient(connections["reservations"])
 
     @activity.defn(name=act.LIST_RESERVATION_SUSPECTS)
     async def list_reservation_suspects(self, data: act.SuspectQuery) -> act.Suspects:

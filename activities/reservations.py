@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import models as act
 from activities.calls import run
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.reservations import api
 from services.reservations.client import ReservationsClient
 
@@ -18,8 +18,8 @@ from services.reservations.client import ReservationsClient
 class ReservationActivities:
     """Calls the Reservations service."""
 
-    def __init__(self, clients: ServiceClients) -> None:
-        self.reservations = ReservationsClient(clients["reservations"])
+    def __init__(self, connections: ServiceConnections) -> None:
+        self.reservations = ReservationsClient(connections["reservations"])
 
     @activity.defn(name=act.HOLD_ROOM)
     async def hold_room(self, data: act.HoldInput) -> act.Hold:

@@ -11,15 +11,15 @@ from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.reconcile import PaymentReconcileActivities, ReservationReconcileActivities
 from activities.reservations import ReservationActivities
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.common.settings import Settings
-from temporal.client import connect
+from temporal.connect import connect
 from temporal.names import TaskQueue
 from temporal.worker import run_until_signalled
 
-# task queue -> the activities built on its clients (the registry, `components`, says
+# task queue -> the activities built on its connections (the registry, `components`, says
 # which service each queue's worker calls and when `up` starts it).
-QUEUES: dict[TaskQueue, Callable[[ServiceClients], list[Callable[..., Any]]]] = {
+QUEUES: dict[TaskQueue, Callable[[ServiceConnections], list[Callable[..., Any]]]] = {
     TaskQueue.RESERVATIONS: lambda c: [
         *ReservationActivities(c).all(),
         *ReservationReconcileActivities(c).all(),
@@ -37,10 +37,10 @@ QUEUES: dict[TaskQueue, Callable[[ServiceClients], list[Callable[..., Any]]]] = 
 
 async def main(settings: Settings, queue: TaskQueue) -> None:
     """Run the activity worker of one task queue until signalled."""
-    clients = ServiceClients(settings)
+    connections = ServiceConnections(settings)
     try:
         client = await connect(settings)
         build = QUEUES[queue]
-        await run_until_signalled(client, queue, activities=build(clients))
+        await run_until_signalled(client, queue, activities=build(connections))
     finally:
-        await clients.aclose()
+        await connections.aclose()

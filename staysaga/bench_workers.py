@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 
 from activities.models import NOOP, Done
 from components.settings import load_settings
-from temporal.client import connect
+from temporal.connect import connect
 from temporal.names import TaskQueue
 from workflows.baseline import BOOKING_SHAPE, BaselineWorkflow, baseline_queue
 

@@ -186,7 +186,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     async def run() -> list[ReplayOutcome]:
         if files:
             return await replay(files)
-        from temporal.client import connect
+        from temporal.connect import connect
 
         client = await connect(load_settings())
         if args.workflow_id:
@@ -219,7 +219,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_reconcile(args: argparse.Namespace) -> int:
     import uuid
 
-    from temporal.client import connect
+    from temporal.connect import connect
     from temporal.names import TaskQueue
     from workflows.models import RECONCILE_WORKFLOW_TYPE, ReconcileInput, ReconcileSummary
     from workflows.schedules import RECONCILE_TIMEOUT, RECONCILER_WORKFLOW_ID

@@ -19,14 +19,14 @@ from temporalio.common import TypedSearchAttributes
 from services.bank import api as bank_api
 from services.bank.client import BankClient
 from services.common.auth import audience
-from services.common.http import HttpxTransport, ServiceClient, ServiceError
+from services.common.http import HttpxTransport, ServiceConnection, ServiceError
 from services.common.settings import Settings
 from services.search import api as search_api
 from services.search.client import SearchClient
 from services.users import api as users_api
 from services.users.client import UsersClient
 from staysaga.secrets import StackSecrets
-from temporal.client import connect
+from temporal.connect import connect
 from temporal.names import TaskQueue, booking_workflow_id
 from web.bookings import HOLD_POLL_SECONDS
 from workflows.models import (
@@ -95,7 +95,7 @@ class StackDriver:
         await self.http.aclose()
 
     async def service_token(self, client_id: str, scopes: str, component: str) -> str:
-        """A client-credentials token of one of the stack's clients."""
+        """A client-credentials token of one of the stack's OAuth clients."""
         key = (client_id, scopes, component)
         if key not in self._tokens:
             response = await self.http.post(
@@ -111,16 +111,16 @@ class StackDriver:
             self._tokens[key] = response.json()["access_token"]
         return self._tokens[key]
 
-    def service_as(self, component: str, client_id: str | None = None) -> ServiceClient:
-        """A ServiceClient of a component, with the tokens of one of the stack's own clients
-        (`client_id`), or none for a component whose routes are open."""
+    def service_as(self, component: str, client_id: str | None = None) -> ServiceConnection:
+        """A connection to a component, with the tokens of one of the stack's own OAuth
+        clients (`client_id`), or none for a component whose routes are open."""
 
         async def tokens(_audience: str, scopes: str) -> tuple[str, float]:
             if client_id is None:
                 raise RuntimeError(f"{component}: no client to get a token as")
             return await self.service_token(client_id, scopes, component), TOKEN_SECONDS
 
-        return ServiceClient(
+        return ServiceConnection(
             component, self.settings.url(component), tokens, HttpxTransport(self.http)
         )
 

@@ -48,7 +48,7 @@ from staysaga.children import (
 )
 from staysaga.secrets import StackSecrets, make_private
 from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
-from temporal.client import connect
+from temporal.connect import connect
 
 STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 120.0

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.testing import WorkflowEnvironment
 
-from temporal.client import ensure_search_attributes
+from temporal.connect import ensure_search_attributes
 from temporal.converter import DATA_CONVERTER
 from temporal.devserver import temporal_cli, temporal_test_server
 from temporal.names import search_attribute_flags

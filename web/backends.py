@@ -19,7 +19,7 @@ import httpx
 from services.bank import api as bank_api
 from services.bank.client import BankClient
 from services.bank.settings import BankSettings
-from services.common.http import ServiceClients, ServiceError, TransportError
+from services.common.http import ServiceConnections, ServiceError, TransportError
 from services.common.settings import Settings
 from services.pdf.client import DocumentFile, PdfClient
 from services.reservations import api as reservations_api
@@ -103,7 +103,7 @@ class Backends:
 
     settings: Settings
     http: httpx.AsyncClient
-    services: ServiceClients
+    services: ServiceConnections
     reservations: ReservationsClient = field(init=False)
     search: SearchClient = field(init=False)
     users: UsersClient = field(init=False)
@@ -125,7 +125,7 @@ class Backends:
     def create(cls, settings: Settings) -> Backends:
         """Clients for the real services."""
         http = httpx.AsyncClient(timeout=settings.common.http_client_timeout)
-        return cls(settings, http, ServiceClients(settings, http=http))
+        return cls(settings, http, ServiceConnections(settings, http=http))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import TypedSearchAttributes
 
-from temporal import client as temporal_client
+from temporal import connect as temporal_connect
 from temporal.names import (
     BOOKING_STATUS,
     CHECK_IN,
@@ -81,7 +81,7 @@ async def temporal(app: Starlette) -> Client:
         return existing
     async with app.state.temporal_lock:
         if getattr(app.state, "temporal", None) is None:
-            app.state.temporal = await temporal_client.connect(app.state.settings)
+            app.state.temporal = await temporal_connect.connect(app.state.settings)
     connected: Client = app.state.temporal
     return connected
 

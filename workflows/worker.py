@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from services.common.settings import Settings
-from temporal.client import connect
+from temporal.connect import connect
 from temporal.names import TaskQueue
 from temporal.worker import run_until_signalled
 from workflows.booking import BookingWorkflow

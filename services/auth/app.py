@@ -15,14 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from components.settings import load_settings
 from services.auth import api
 from services.auth.adapter import Snapshot, snapshot
-from services.auth.clients import (
-    AUTHORIZATION_CODE,
-    CLIENT_CREDENTIALS,
-    CLIENTS,
-    REFRESH_TOKEN,
-    ClientRegistry,
-    all_scopes,
-)
+from services.auth.domain import OAuthServer
 from services.auth.grants import CLIENT_AUTH_METHODS
 from services.auth.keys import ACCESS_TOKEN_TTL, ensure_signing_key, jwks, load_keys, now_utc
 from services.auth.login import (
@@ -40,13 +33,20 @@ from services.auth.login import (
     new_csrf_pair,
     same_origin,
 )
-from services.auth.server import OAuthServer
+from services.auth.oauth_clients import (
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    CLIENTS,
+    REFRESH_TOKEN,
+    ClientRegistry,
+    all_scopes,
+)
 from services.auth.settings import AuthSettings
 from services.auth.store import purge_expired
 from services.auth.throttle import SignInThrottle
 from services.auth.tokens import User, mint_access_token
 from services.common.app import create_service_app, model_response
-from services.common.http import ServiceClients, ServiceError, TokenSource, TransportError
+from services.common.http import ServiceConnections, ServiceError, TokenSource, TransportError
 from services.common.openapi import Endpoint
 from services.common.ratelimit import storage_for
 from services.common.settings import Settings
@@ -203,7 +203,7 @@ async def authorize_submit(request: Request) -> Response:
     if wait is not None:
         return await _form_page(request, params, 429, email, TOO_MANY, {"Retry-After": str(wait)})
     try:
-        account = await check_credentials(request.app.state.service_clients, email, password)
+        account = await check_credentials(request.app.state.connections, email, password)
     except InvalidCredentials:
         await throttle.failed(email, address)
         return await _form_page(request, params, 401, email, WRONG_CREDENTIALS)
@@ -306,13 +306,13 @@ def create_app(
         app.state.signin_throttle = signin_throttle or SignInThrottle(
             storage_for(settings.of(AuthSettings).signin_throttle_storage)
         )
-        app.state.service_clients = ServiceClients(
+        app.state.connections = ServiceConnections(
             settings, tokens=self_token_source(app), http=users_http
         )
 
     async def stop(app: Starlette) -> None:
         if users_http is None:
-            await app.state.service_clients.aclose()
+            await app.state.connections.aclose()
 
     return create_service_app(
         "auth",

@@ -18,11 +18,11 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from services.auth import store
 from services.auth.adapter import StarletteOAuth2Request
-from services.auth.clients import Client
+from services.auth.oauth_clients import Client
 from services.auth.tokens import User, narrow, requested_audiences
 
 if TYPE_CHECKING:
-    from services.auth.server import OAuthServer
+    from services.auth.domain import OAuthServer
 
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]

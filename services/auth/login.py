@@ -14,7 +14,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from services.auth.keys import SigningKey, active_key
-from services.common.http import ServiceClients, ServiceError
+from services.common.http import ServiceConnections, ServiceError
 from services.users import api as users_api
 from services.users.client import UsersClient
 
@@ -39,12 +39,12 @@ class InvalidCredentials(Exception):
     """Users said no (unknown e-mail or wrong password: we never say which)."""
 
 
-async def check_credentials(clients: ServiceClients, email: str, password: str) -> Account:
+async def check_credentials(connections: ServiceConnections, email: str, password: str) -> Account:
     """Ask Users whether the password is right; raise InvalidCredentials if not."""
     try:
         # Unvalidated here: Users judges the pair, and its "no" is the traveller's answer.
         check = users_api.CredentialCheck.model_construct(email=email, password=password)
-        valid = await UsersClient(clients["users"]).check_credentials(check)
+        valid = await UsersClient(connections["users"]).check_credentials(check)
     except ServiceError as exc:
         # Only Users' own "no" counts against the traveller; a refused service token or a
         # Users outage must not look like a wrong password (nor lock anyone out).

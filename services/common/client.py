@@ -3,7 +3,7 @@
 A typed client states a service's routes once: each method sends the route's request model
 to the path and scope its `api.py` names, and parses the answer as the route's response
 model. `TypedClient` is the sending part they share: models to JSON and query parameters,
-through a `ServiceClient` (which carries the service token, the caller's deadline and the
+through a `ServiceConnection` (which carries the service token, the caller's deadline and the
 request id). A refusal comes back as `ServiceError` with the callee's problem document; no
 answer at all as `TransportError`.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.common.http import Reply, ServiceClient
+from services.common.http import Reply, ServiceConnection
 
 
 def as_json(value: BaseModel | Mapping[str, Any] | None, **dump: Any) -> Any:
@@ -30,9 +30,9 @@ def bearer(token: str) -> dict[str, str]:
 
 
 class TypedClient:
-    """The base of a service's typed client: one `ServiceClient` and a way to send."""
+    """The base of a service's typed client: one `ServiceConnection` and a way to send."""
 
-    def __init__(self, service: ServiceClient) -> None:
+    def __init__(self, service: ServiceConnection) -> None:
         self.service = service
 
     async def _call(

@@ -281,7 +281,7 @@ class _Cached:
 
 
 @dataclass
-class ServiceClient:
+class ServiceConnection:
     """Calls one service's HTTP API with a token for the scopes it asks for."""
 
     component: str
@@ -355,8 +355,8 @@ class ServiceClient:
         return response
 
 
-class ServiceClients:
-    """One ServiceClient per callee, sharing one connection pool and token source.
+class ServiceConnections:
+    """One ServiceConnection per callee, sharing one connection pool and token source.
 
     `http`, for tests, is an httpx client (on an ASGI transport) or any Transport.
     """
@@ -370,11 +370,11 @@ class ServiceClients:
         self.settings = settings
         self.transport = transport_for(settings, http)
         self.tokens = tokens or client_credentials(settings, self.transport)
-        self._clients: dict[str, ServiceClient] = {}
+        self._clients: dict[str, ServiceConnection] = {}
 
-    def __getitem__(self, component: str) -> ServiceClient:
+    def __getitem__(self, component: str) -> ServiceConnection:
         if component not in self._clients:
-            self._clients[component] = ServiceClient(
+            self._clients[component] = ServiceConnection(
                 component, self.settings.url(component), self.tokens, self.transport
             )
         return self._clients[component]

@@ -74,7 +74,7 @@ def configure_logging(component: str, level: str = "info", fmt: str = "json") ->
     # Our middleware logs each request with its id; uvicorn's access log would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # Our access log and ServiceClient errors say what matters; httpx would add a line a call.
+    # Our access log and ServiceConnection errors say what matters; httpx would add a line a call.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 

@@ -21,7 +21,7 @@ from services.common.app import create_service_app, model_response
 from services.common.openapi import Endpoint
 from services.common.problems import ValidationProblem, not_found, parse_query
 from services.common.settings import Settings
-from services.mailsink import api, store
+from services.mailsink import api, domain
 from services.mailsink.settings import MailsinkSettings
 from services.mailsink.smtp import start_smtp
 
@@ -42,9 +42,9 @@ def _int_param(request: Request, name: str) -> int:
     return int(raw)
 
 
-async def _stored(request: Request) -> store.Stored:
+async def _stored(request: Request) -> domain.Stored:
     message_id = _int_param(request, "message_id")
-    found = await store.get_message(request.app.state.engine, message_id)
+    found = await domain.get_message(request.app.state.engine, message_id)
     if found is None:
         raise not_found("message", message_id)
     return found
@@ -54,21 +54,21 @@ async def list_messages(request: Request) -> JSONResponse:
     """GET /api/messages?to=: received messages, newest first."""
     query = parse_query(api.MessageQuery, request)
     return model_response(
-        await store.list_messages(request.app.state.engine, query.to, query.limit)
+        await domain.list_messages(request.app.state.engine, query.to, query.limit)
     )
 
 
 async def show_message(request: Request) -> JSONResponse:
     """GET /api/messages/{id}: one message parsed into headers, bodies and attachments."""
     stored = await _stored(request)
-    return model_response(store.detail(stored, api.message_path(stored.summary.id)))
+    return model_response(domain.detail(stored, api.message_path(stored.summary.id)))
 
 
 async def get_attachment(request: Request) -> Response:
     """GET /api/messages/{id}/attachments/{n}: the n-th attachment (from 0), as sent."""
     stored = await _stored(request)
     index = _int_param(request, "index")
-    parts = store.attachments(stored.parsed)
+    parts = domain.attachments(stored.parsed)
     if index >= len(parts):
         raise not_found("attachment", index)
     part = parts[index]
@@ -88,14 +88,14 @@ async def get_raw(request: Request) -> Response:
 
 async def inbox_page(request: Request) -> HTMLResponse:
     """GET /: the inbox, newest first."""
-    listed = await store.list_messages(request.app.state.engine, None, 200)
+    listed = await domain.list_messages(request.app.state.engine, None, 200)
     return HTMLResponse(_TEMPLATES.get_template("inbox.html").render(messages=listed.items))
 
 
 async def message_page(request: Request) -> HTMLResponse:
     """GET /messages/{id}: one message for a person to read, with its attachments."""
     stored = await _stored(request)
-    message = store.detail(stored, api.message_path(stored.summary.id))
+    message = domain.detail(stored, api.message_path(stored.summary.id))
     return HTMLResponse(_TEMPLATES.get_template("message.html").render(message=message))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.mailsink.store import save
+from services.mailsink.domain import save
 
 log = logging.getLogger("staysaga.mailsink")
 

@@ -1,7 +1,7 @@
 """Payments' one client: every caller of Payments' routes goes through `PaymentsClient`.
 
 Each method sends the route's request model and returns the reply parsed as its response
-model, with a service token for the route's scope (`services.common.http.ServiceClient`
+model, with a service token for the route's scope (`services.common.http.ServiceConnection`
 carries the token, the caller's deadline and the request id). A refusal is raised as
 `ServiceError` with Payments' problem document; no answer at all as `TransportError`.
 """

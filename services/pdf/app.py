@@ -15,7 +15,7 @@ from services.common.auth import ensure_owner, principal
 from services.common.openapi import Endpoint
 from services.common.problems import not_found, parse_body
 from services.common.settings import Settings
-from services.pdf import api, documents
+from services.pdf import api, domain
 
 _ID_LENGTH = 32
 
@@ -23,7 +23,7 @@ _ID_LENGTH = 32
 async def create_document(request: Request) -> JSONResponse:
     """POST /documents: render (201) or return the document already made for the key (200)."""
     body = await parse_body(api.RenderRequest, request)
-    outcome = await documents.render_document(
+    outcome = await domain.render_document(
         request.app.state.engine, request.app.state.render_pool, body
     )
     status = 201 if outcome.created else 200
@@ -37,7 +37,7 @@ async def get_document(request: Request) -> Response:
     document_id = request.path_params["document_id"]
     found = None
     if len(document_id) == _ID_LENGTH and document_id.isalnum():
-        found = await documents.get_document(request.app.state.engine, document_id)
+        found = await domain.get_document(request.app.state.engine, document_id)
     if found is None:
         raise not_found("document", document_id)
     meta, content = found

@@ -35,7 +35,7 @@ from services.common.problems import (
     parse_query,
 )
 from services.common.settings import Settings
-from services.reservations import api, inventory
+from services.reservations import api, domain, queries
 from services.reservations.settings import ReservationsSettings
 
 log = logging.getLogger("staysaga.reservations")
@@ -68,8 +68,8 @@ async def create_hold(request: Request) -> JSONResponse:
         raise Problem(
             403, "forbidden-user", "You may hold rooms only for yourself.", field="user_id"
         )
-    hold, created = await inventory.create_hold(
-        request.app.state.engine, body, _ttl(request), inventory.utcnow()
+    hold, created = await domain.create_hold(
+        request.app.state.engine, body, _ttl(request), domain.utcnow()
     )
     return model_response(hold, 201 if created else 200)
 
@@ -77,7 +77,7 @@ async def create_hold(request: Request) -> JSONResponse:
 async def _owned_hold(request: Request) -> str:
     hold_id = _path_id(request, "hold_id")
     async with request.app.state.engine.connect() as conn:
-        hold = await inventory.get_hold(conn, hold_id)
+        hold = await queries.get_hold(conn, hold_id)
     if hold is None:
         raise not_found("hold", hold_id)
     ensure_owner(principal(request), hold.user_id, "hold", hold_id)
@@ -88,7 +88,7 @@ async def show_hold(request: Request) -> JSONResponse:
     """GET /holds/{hold_id}."""
     hold_id = await _owned_hold(request)
     async with request.app.state.engine.connect() as conn:
-        hold = await inventory.get_hold(conn, hold_id)
+        hold = await queries.get_hold(conn, hold_id)
     assert hold is not None
     return model_response(hold)
 
@@ -99,22 +99,20 @@ async def release_hold(request: Request) -> JSONResponse:
     hold_id = await _owned_hold(request)
     engine = request.app.state.engine
     undo = principal(request).is_service
-    return model_response(await inventory.release_hold(engine, hold_id, undo_confirm=undo))
+    return model_response(await domain.release_hold(engine, hold_id, undo_confirm=undo))
 
 
 async def confirm_hold(request: Request) -> JSONResponse:
     """POST /holds/{hold_id}/confirm: the hold becomes a reservation; idempotent."""
     hold_id = await _owned_hold(request)
-    reservation = await inventory.confirm_hold(
-        request.app.state.engine, hold_id, inventory.utcnow()
-    )
+    reservation = await domain.confirm_hold(request.app.state.engine, hold_id, domain.utcnow())
     return model_response(reservation)
 
 
 async def _owned_reservation(request: Request) -> api.Reservation:
     reservation_id = _path_id(request, "reservation_id")
     async with request.app.state.engine.connect() as conn:
-        reservation = await inventory.get_reservation(conn, reservation_id)
+        reservation = await queries.get_reservation(conn, reservation_id)
     if reservation is None:
         raise not_found("reservation", reservation_id)
     ensure_owner(principal(request), reservation.user_id, "reservation", reservation_id)
@@ -129,8 +127,8 @@ async def show_reservation(request: Request) -> JSONResponse:
 async def cancel_reservation(request: Request) -> JSONResponse:
     """POST /reservations/{reservation_id}/cancel: nights back to inventory; idempotent."""
     reservation = await _owned_reservation(request)
-    cancelled = await inventory.cancel_reservation(
-        request.app.state.engine, reservation.reservation_id, inventory.utcnow()
+    cancelled = await domain.cancel_reservation(
+        request.app.state.engine, reservation.reservation_id, domain.utcnow()
     )
     return model_response(cancelled)
 
@@ -141,21 +139,21 @@ async def list_reservations(request: Request) -> JSONResponse:
     who = principal(request)
     user_id = query.user_id if who.is_service else who.subject
     async with request.app.state.engine.connect() as conn:
-        items = await inventory.list_reservations(conn, user_id, query.limit)
+        items = await queries.list_reservations(conn, user_id, query.limit)
     return model_response(api.ReservationList(items=items))
 
 
 async def show_availability(request: Request) -> JSONResponse:
     """GET /availability: one hotel's room types for a stay."""
     query = parse_query(api.AvailabilityQuery, request)
-    inventory.validate_stay(query, inventory.utcnow(), status=400)
-    (found,) = await inventory.availability(request.app.state.engine, [query.hotel_id], query)
+    domain.validate_stay(query, domain.utcnow(), status=400)
+    (found,) = await queries.availability(request.app.state.engine, [query.hotel_id], query)
     return json_response(found)
 
 
 async def _batch(engine: AsyncEngine, body: api.BatchAvailabilityRequest) -> dict[str, Any]:
     """The fields of an `api.BatchAvailability`, built directly: this is Search's hot path."""
-    items = await inventory.availability(engine, body.hotel_ids, body, body.best_only)
+    items = await queries.availability(engine, body.hotel_ids, body, body.best_only)
     return {
         "check_in": body.check_in.isoformat(),
         "check_out": body.check_out.isoformat(),
@@ -167,7 +165,7 @@ async def _batch(engine: AsyncEngine, body: api.BatchAvailabilityRequest) -> dic
 async def batch_availability(request: Request) -> JSONResponse:
     """POST /availability/batch: many hotels' room types for one stay, in one call."""
     body = await parse_body(api.BatchAvailabilityRequest, request)
-    inventory.validate_stay(body, inventory.utcnow())
+    domain.validate_stay(body, domain.utcnow())
     return json_response(await _batch(request.app.state.engine, body))
 
 
@@ -182,7 +180,7 @@ async def _search_result(engine: AsyncEngine, raw: dict[str, Any], now: dt.datet
     """One search's `api.SearchResult` fields: its availability, or its own problem."""
     try:
         search = api.BatchAvailabilityRequest.model_validate(raw)
-        inventory.validate_stay(search, now)
+        domain.validate_stay(search, now)
     except ValidationError as exc:
         return {"status": 422, "body": ValidationProblem(errors_from_validation(exc)).body()}
     except Problem as problem:
@@ -193,7 +191,7 @@ async def _search_result(engine: AsyncEngine, raw: dict[str, Any], now: dt.datet
 async def search_availability(request: Request) -> JSONResponse:
     """POST /availability/searches: several searches' batch questions, one call."""
     body = await parse_body(_Searches, request)
-    engine, now = request.app.state.engine, inventory.utcnow()
+    engine, now = request.app.state.engine, domain.utcnow()
     if reads_inline(engine):  # each read runs on the loop: nothing to overlap
         results = [await _search_result(engine, raw, now) for raw in body.searches]
     else:
@@ -211,7 +209,7 @@ async def update_inventory(request: Request) -> JSONResponse:
             [{"field": "room_type_id", "message": "must be a positive whole number"}], status=400
         )
     body = await parse_body(api.InventoryUpdate, request)
-    updated = await inventory.update_inventory(request.app.state.engine, int(raw), body)
+    updated = await domain.update_inventory(request.app.state.engine, int(raw), body)
     return model_response(updated)
 
 
@@ -225,7 +223,7 @@ async def list_suspects(request: Request) -> JSONResponse:
             [{"field": "within", "message": "must be greater than older_than"}], status=400
         )
     async with request.app.state.engine.connect() as conn:
-        found = await inventory.suspects(conn, query, inventory.utcnow())
+        found = await queries.suspects(conn, query, domain.utcnow())
     return model_response(api.ReservationSuspects(items=found))
 
 
@@ -276,7 +274,7 @@ async def _sweep_forever(app: Starlette) -> None:
     interval = sweep_interval(app.state.settings.of(ReservationsSettings).hold_ttl_seconds)
     while True:
         try:
-            expired = await inventory.expire_due_holds(app.state.engine, inventory.utcnow())
+            expired = await domain.expire_due_holds(app.state.engine, domain.utcnow())
             if expired:
                 log.info("expired holds", extra={"count": expired})
         except Exception:

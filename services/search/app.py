@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 
 from components.settings import load_settings
 from services.common.app import create_service_app, json_response, model_response
-from services.common.http import ServiceClients, ServiceError, TransportError
+from services.common.http import ServiceConnections, ServiceError, TransportError
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, ValidationProblem, not_found, parse_query
 from services.common.settings import Settings
@@ -200,22 +200,22 @@ ENDPOINTS = (
 
 
 def create_app(
-    settings: Settings | None = None, clients: ServiceClients | None = None
+    settings: Settings | None = None, connections: ServiceConnections | None = None
 ) -> Starlette:
-    """The Search ASGI app; `clients` (for tests) reaches Reservations, else one is made."""
+    """The Search ASGI app; `connections` (for tests) reaches Reservations, else one is made."""
     settings = settings or load_settings()
 
     async def open_clients(app: Starlette) -> None:
-        app.state.clients = clients or ServiceClients(settings)
+        app.state.connections = connections or ServiceConnections(settings)
         app.state.catalogue_cache = TtlCache()
-        reservations = ReservationsClient(app.state.clients["reservations"])
+        reservations = ReservationsClient(app.state.connections["reservations"])
         # Plain JSON fields both ways on this hot path (see search_availability_fields).
         app.state.availability = AvailabilityBatcher(reservations.search_availability_fields)
 
     async def close_clients(app: Starlette) -> None:
         await app.state.availability.aclose()
-        if clients is None:
-            await app.state.clients.aclose()
+        if connections is None:
+            await app.state.connections.aclose()
 
     return create_service_app(
         "search",

@@ -20,13 +20,13 @@ from starlette.responses import JSONResponse
 from components.settings import load_settings
 from services.common.app import create_service_app, model_response
 from services.common.auth import ensure_owner, principal
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.common.mail import SmtpConfig
 from services.common.openapi import Endpoint
 from services.common.problems import Problem, not_found, parse_body
 from services.common.settings import Settings
 from services.users import api, notifications
-from services.users.accounts import Accounts
+from services.users.domain import Accounts
 from services.users.links import LinkSigner
 from services.users.outbox import Courier
 from services.users.settings import UsersSettings
@@ -123,7 +123,7 @@ async def send_message(request: Request) -> JSONResponse:
     ensure_owner(principal(request), user_id, "user", user_id)
     body = await parse_body(api.NotificationRequest, request)
     status, created = await notifications.notify(
-        request.app.state.engine, request.app.state.clients, user_id, body
+        request.app.state.engine, request.app.state.connections, user_id, body
     )
     if created:
         _wake_courier(request)
@@ -268,16 +268,16 @@ def _link_secret(settings: Settings) -> str:
 
 
 def create_app(
-    settings: Settings | None = None, clients: ServiceClients | None = None
+    settings: Settings | None = None, connections: ServiceConnections | None = None
 ) -> Starlette:
-    """The Users ASGI app; `clients` (for the PDF service) defaults to client credentials."""
+    """The Users ASGI app; `connections` (for the PDF service) defaults to client credentials."""
     settings = settings or load_settings()
 
     async def start(app: Starlette) -> None:
         engine = app.state.engine
         link_base = settings.of(UsersSettings).link_base_url or settings.url("web")
         app.state.accounts = Accounts(engine, LinkSigner(_link_secret(settings)), link_base)
-        app.state.clients = clients or ServiceClients(settings)
+        app.state.connections = connections or ServiceConnections(settings)
         app.state.courier = Courier(
             engine,
             SmtpConfig.from_settings(settings),
@@ -288,8 +288,8 @@ def create_app(
 
     async def stop(app: Starlette) -> None:
         await app.state.courier.stop()
-        if clients is None:
-            await app.state.clients.aclose()
+        if connections is None:
+            await app.state.connections.aclose()
 
     return create_service_app(
         "users",

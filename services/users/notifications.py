@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import first_write_wins
-from services.common.http import ServiceClients, ServiceError, TransportError
+from services.common.http import ServiceConnections, ServiceError, TransportError
 from services.common.mail import Attachment
 from services.common.problems import Problem, ValidationProblem, not_found
 from services.pdf.client import PdfClient
@@ -29,12 +29,12 @@ def _key_reused() -> Problem:
 
 
 async def _fetch_attachments(
-    clients: ServiceClients, refs: list[api.AttachmentRef]
+    connections: ServiceConnections, refs: list[api.AttachmentRef]
 ) -> list[Attachment]:
     found = []
     for index, ref in enumerate(refs):
         try:
-            document = await PdfClient(clients["pdf"]).download(ref.document_id)
+            document = await PdfClient(connections["pdf"]).download(ref.document_id)
         except ServiceError as exc:
             if exc.status == 404:
                 raise ValidationProblem(
@@ -64,7 +64,10 @@ def _pdf_unavailable(why: str) -> Problem:
 
 
 async def notify(
-    engine: AsyncEngine, clients: ServiceClients, user_id: str, request: api.NotificationRequest
+    engine: AsyncEngine,
+    connections: ServiceConnections,
+    user_id: str,
+    request: api.NotificationRequest,
 ) -> tuple[api.MessageStatus, bool]:
     """Queue a booking e-mail to the account's address; a repeated key returns the first.
 
@@ -81,7 +84,7 @@ async def notify(
         raise not_found("user", user_id)
     context = mails.booking_context(request.template, request.data)
     mail = mails.render(request.template, {**context, "name": account.name, "email": account.email})
-    attachments = await _fetch_attachments(clients, request.attachments)
+    attachments = await _fetch_attachments(connections, request.attachments)
 
     async def enqueue() -> api.MessageStatus:
         async with engine.begin() as conn:

@@ -8,7 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import models as act
 from activities.catalogue import CatalogueActivities
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.search.api import HotelQuery
 from services.search.client import SearchClient
 from tests.services.search.conftest import seeded_search
@@ -24,7 +24,7 @@ async def catalogue(tmp_path_factory):
         f"sqlite+aiosqlite:///{var_dir}/reservations.db",
     ) as stack:
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app))
-        clients = ServiceClients(settings_for(var_dir), http=http)
+        clients = ServiceConnections(settings_for(var_dir), http=http)
         yield CatalogueActivities(clients), SearchClient(clients["search"])
         await http.aclose()
 

@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from activities import models as act
 from activities.payments import PaymentActivities
 from activities.reconcile import PaymentReconcileActivities
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from tests.support.harness import activity_environment, settings_for
 from tests.support.money import DECLINED, INSUFFICIENT, money_env, running_money, tokenize
 from tests.support.tokens import token_source
@@ -20,7 +20,7 @@ async def world(tmp_path):
     env = money_env(*(f"sqlite+aiosqlite:///{tmp_path}/{n}.db" for n in ("bank", "payments")))
     async with running_money(tmp_path, env) as money:
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=money.payments_app))
-        clients = ServiceClients(
+        clients = ServiceConnections(
             settings_for(tmp_path), tokens=token_source(money.issuer, "worker-payments"), http=http
         )
         yield PaymentActivities(clients), money
@@ -96,7 +96,7 @@ async def test_the_reconciler_lists_an_uncaptured_payment_and_voids_it(world, tm
     activities, money = world
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=money.payments_app))
     reconcile = PaymentReconcileActivities(
-        ServiceClients(
+        ServiceConnections(
             settings_for(tmp_path), tokens=token_source(money.issuer, "worker-payments"), http=http
         )
     )

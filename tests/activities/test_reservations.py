@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from activities import models as act
 from activities.reconcile import ReservationReconcileActivities
 from activities.reservations import ReservationActivities
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from tests.services.reservations.conftest import start
 from tests.support.harness import activity_environment, settings_for
 from tests.support.tokens import token_source
@@ -21,7 +21,7 @@ from tests.support.tokens import token_source
 async def world(tmp_path):
     async with start(f"sqlite+aiosqlite:///{tmp_path}/r.db", tmp_path, ttl=900) as running:
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=running.app))
-        clients = ServiceClients(
+        clients = ServiceConnections(
             settings_for(tmp_path),
             tokens=token_source(running.issuer, "worker-reservations"),
             http=http,
@@ -97,7 +97,7 @@ async def test_the_reconciler_lists_a_confirmed_reservation_and_gives_its_rooms_
     activities, running = world
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=running.app))
     reconcile = ReservationReconcileActivities(
-        ServiceClients(
+        ServiceConnections(
             settings_for(tmp_path),
             tokens=token_source(running.issuer, "worker-reservations"),
             http=http,

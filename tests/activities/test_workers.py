@@ -10,7 +10,7 @@ from activities import models as act
 from activities.worker import QUEUES
 from components.registry import WORKERS
 from components.settings import load_settings
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from temporal.names import TaskQueue
 from workflows.baseline import BaselineWorkflow
 from workflows.booking import BookingWorkflow
@@ -18,7 +18,7 @@ from workflows.worker import WORKFLOWS
 
 
 def _served() -> dict[str, set[str]]:
-    clients = ServiceClients(load_settings({}))
+    clients = ServiceConnections(load_settings({}))
     served = {}
     for queue, build in QUEUES.items():
         names = {activity._Definition.must_from_callable(f).name for f in build(clients)}

@@ -13,7 +13,7 @@ import pytest
 
 from components.settings import load_settings
 from staysaga.secrets import read_secrets_file
-from temporal.client import connect
+from temporal.connect import connect
 from tests.support.harness import eventually
 from tests.support.stack import READY_LINE, StackProcess, kill_quietly
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from services.common.http import HttpxTransport, ServiceClient
+from services.common.http import HttpxTransport, ServiceConnection
 from services.mailsink.api import MessageQuery
 from services.mailsink.app import create_app
 from services.mailsink.client import MailsinkClient
@@ -31,7 +31,7 @@ class Sink:
     @property
     def client(self) -> MailsinkClient:
         """The sink's typed client, over the in-process HTTP client."""
-        service = ServiceClient(
+        service = ServiceConnection(
             "mailsink", str(self.http.base_url), _no_tokens, HttpxTransport(self.http)
         )
         return MailsinkClient(service)

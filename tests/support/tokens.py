@@ -134,7 +134,7 @@ async def assert_refuses_bad_tokens(
 
 
 def token_source(issuer: TestIssuer, client_id: str = "test-service"):
-    """A ServiceClient token source that mints tokens directly (no auth service needed)."""
+    """A ServiceConnection token source that mints tokens directly (no auth service needed)."""
 
     async def mint(aud: str, scopes: str) -> tuple[str, float]:
         component = aud.removeprefix("urn:staysaga:")

@@ -180,7 +180,7 @@ def test_the_check_sees_the_imports_it_judges():
 
 # A service's paths and scopes, which only its own package (its app, and the typed client
 # in `client.py` every caller uses) may spell out. Tests are exempt: they stand in for the
-# services. The auth server is exempt from the scope rule only: `services/auth/clients.py`
+# services. The auth server is exempt from the scope rule only: `services/auth/oauth_clients.py`
 # is where scopes are granted to clients.
 SERVICE_PATHS = {
     "auth": ("/oauth2", "/.well-known"),
@@ -194,7 +194,7 @@ SERVICE_PATHS = {
 }
 # The services whose scopes are named otherwise than the service (`documents:render`).
 SCOPE_PREFIXES = {"pdf": "documents"}
-SCOPE_GRANTS = {"services.auth.clients"}
+SCOPE_GRANTS = {"services.auth.oauth_clients"}
 
 
 def _served_paths(tree: ast.AST) -> set[int]:

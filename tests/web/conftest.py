@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from tests.services.search.conftest import seeded_search
 from tests.support.harness import running_app, settings_for
 from tests.support.tokens import TestIssuer, token_source
@@ -88,7 +88,7 @@ async def site(search_app, tmp_path) -> AsyncIterator[Site]:
     app = create_app(settings)
     http = httpx.AsyncClient(transport=transport)
     app.state.backends = Backends(
-        settings, http, ServiceClients(settings, tokens=token_source(issuer, "web"), http=http)
+        settings, http, ServiceConnections(settings, tokens=token_source(issuer, "web"), http=http)
     )
     app.state.oauth.http = http
     temporal = FakeTemporal()

@@ -332,7 +332,7 @@ async def test_temporal_being_down_is_a_polite_503(site: Site, monkeypatch):
         raise RuntimeError("connection refused")
 
     site.app.state.temporal = None
-    monkeypatch.setattr("web.bookings.temporal_client.connect", refuse)
+    monkeypatch.setattr("web.bookings.temporal_connect.connect", refuse)
     await site.log_in()
     response = await site.client.get("/bookings")
     assert response.status_code == 503

@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 from activities import models as act
 from activities.reconcile import PaymentReconcileActivities, verdict
 from components.settings import load_settings
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from temporal.names import BOOKING_STATUS, TaskQueue, booking_workflow_id
 from workflows.models import ReconcileInput, ReconcileSummary
 from workflows.reconcile import ReconcileWorkflow
@@ -213,7 +213,7 @@ async def test_booking_outcomes_ask_temporal(dev_server_env):
     await _booking(client, f"{tag}-confirmed", "CONFIRMED", end=True)
     await _booking(client, f"{tag}-killed", "AWAITING_PAYMENT", end=True)
     names = ["failed", "paying", "confirmed", "killed", "never-started"]
-    activities = PaymentReconcileActivities(ServiceClients(load_settings({})))
+    activities = PaymentReconcileActivities(ServiceConnections(load_settings({})))
     found = await ActivityEnvironment(client=client).run(
         activities.booking_outcomes, act.BookingIds(booking_ids=[f"{tag}-{n}" for n in names])
     )

@@ -69,7 +69,7 @@ def update_refusal(error: WorkflowUpdateFailedError) -> str:
 
 
 def backends_for(request: Request) -> Backends:
-    """The website's clients of the services."""
+    """The website's typed clients of the services."""
     return cast(Backends, request.app.state.backends)
 
 

@@ -387,12 +387,12 @@ async def test_access_tokens_live_at_most_fifteen_minutes():
 
 
 async def test_users_being_down_is_not_a_wrong_password(auth):
-    auth.app.state.service_clients["users"].base_url = "http://users.test/broken"
+    auth.app.state.connections["users"].base_url = "http://users.test/broken"
     for _ in range(4):
         response = await auth.sign_in()
         assert response.status_code == 503
         assert "location" not in response.headers
-    auth.app.state.service_clients["users"].base_url = "http://users.test"
+    auth.app.state.connections["users"].base_url = "http://users.test"
     assert (await auth.sign_in()).status_code == 302
 
 

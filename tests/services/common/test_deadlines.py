@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from activities import calls
 from services.common.app import create_service_app
 from services.common.deadlines import DEADLINE_HEADER, deadline_var
-from services.common.http import Reply, ServiceClient, TransportError
+from services.common.http import Reply, ServiceConnection, TransportError
 from services.common.openapi import Endpoint
 from tests.support.harness import activity_environment, problem_field, running_app, settings_for
 
@@ -81,7 +81,7 @@ async def _no_token(aud, scopes):
 
 async def test_the_client_sends_the_deadline_in_context_and_waits_no_longer():
     transport = _Recorder()
-    client = ServiceClient("search", "http://search", _no_token, transport)
+    client = ServiceConnection("search", "http://search", _no_token, transport)
     await client.request("GET", "/x", scopes=None)
     token = deadline_var.set(time.time() + 10)
     try:
@@ -99,7 +99,7 @@ async def test_the_client_sends_the_deadline_in_context_and_waits_no_longer():
 async def test_an_activity_sends_its_steps_deadline_and_heartbeats_while_it_waits(monkeypatch):
     monkeypatch.setattr(calls, "HEARTBEAT_EVERY_SECONDS", 0.05)
     transport = _Recorder(wait=0.3)
-    client = ServiceClient("search", "http://search", _no_token, transport)
+    client = ServiceConnection("search", "http://search", _no_token, transport)
     env = activity_environment(timedelta(seconds=20), schedule_to_close=timedelta(seconds=8))
     beats = []
     env.on_heartbeat = lambda *details: beats.append(details)
@@ -113,7 +113,7 @@ async def test_an_activity_sends_its_steps_deadline_and_heartbeats_while_it_wait
 
 async def test_the_services_own_calls_carry_the_deadline_of_the_request(tmp_path):
     transport = _Recorder()
-    downstream = ServiceClient("reservations", "http://r", _no_token, transport)
+    downstream = ServiceConnection("reservations", "http://r", _no_token, transport)
 
     async def relay(request: Request) -> JSONResponse:
         await downstream.request("GET", "/y", scopes=None)

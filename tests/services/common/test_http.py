@@ -15,7 +15,7 @@ from services.common.auth import principal
 from services.common.http import (
     AiohttpTransport,
     HttpxTransport,
-    ServiceClient,
+    ServiceConnection,
     ServiceError,
     TransportError,
     client_credentials,
@@ -57,7 +57,7 @@ def app_and_issuer(tmp_path):
 
 def _client(app, source):
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
-    return ServiceClient("payments", "http://payments", source, HttpxTransport(http))
+    return ServiceConnection("payments", "http://payments", source, HttpxTransport(http))
 
 
 async def test_token_is_fetched_once_and_reused(app_and_issuer):
@@ -182,7 +182,7 @@ async def test_aiohttp_sends_json_query_and_token_and_reads_everything(echo_serv
     async def source(aud, scopes):
         return f"token-for-{scopes}", 300.0
 
-    client = ServiceClient("payments", echo_server, source, transport)
+    client = ServiceConnection("payments", echo_server, source, transport)
     try:
         response = await client.request(
             "POST",

@@ -4,7 +4,7 @@ import threading
 import pytest
 from pypdf import PdfReader
 
-from services.pdf import documents
+from services.pdf import domain
 from tests.support.harness import problem_field
 from tests.support.tokens import assert_refuses_bad_tokens, bearer
 
@@ -90,7 +90,7 @@ async def test_the_same_key_returns_the_same_document_without_rendering_again(
 ):
     first = await _create(pdf, issuer, key="booking-9.receipt")
     calls = []
-    monkeypatch.setattr(documents, "render", lambda *a: calls.append(a) or b"%PDF-")
+    monkeypatch.setattr(domain, "render", lambda *a: calls.append(a) or b"%PDF-")
     again = await _create(pdf, issuer, key="booking-9.receipt")
     assert again.status_code == 200
     assert again.json() == first.json()
@@ -106,13 +106,13 @@ async def test_a_key_reused_with_other_data_is_409(pdf, issuer):
 
 async def test_rendering_runs_off_the_event_loop(pdf, issuer, monkeypatch):
     threads = []
-    real = documents.render
+    real = domain.render
 
     def spy(*args):
         threads.append(threading.current_thread())
         return real(*args)
 
-    monkeypatch.setattr(documents, "render", spy)
+    monkeypatch.setattr(domain, "render", spy)
     assert (await _create(pdf, issuer, key="thread")).status_code == 201
     assert threads and threads[0] is not threading.main_thread()
     assert threads[0].name.startswith("render")

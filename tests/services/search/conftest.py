@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from services.common.db import create_engine
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.common.migrations import migrate
 from services.reservations.app import create_app as create_reservations_app
 from services.reservations.seed import seed_inventory
@@ -72,7 +72,7 @@ async def seeded_search(var_dir, search_url, reservations_url) -> AsyncIterator[
             transport=httpx.ASGITransport(app=reservations),
             event_hooks={"request": [calls.record]},
         )
-        clients = ServiceClients(settings, tokens=token_source(issuer, "search"), http=http)
+        clients = ServiceConnections(settings, tokens=token_source(issuer, "search"), http=http)
         search_app = create_app(settings, clients)
         async with running_app(search_app) as client:
             yield SearchStack(client, reservations.state.engine, calls, search_app)

@@ -7,7 +7,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from services.common.http import ServiceClients
+from services.common.http import ServiceConnections
 from services.reservations.tables import nights
 from services.search import api
 from services.search.app import create_app
@@ -195,7 +195,9 @@ async def _search_before(search_stack, answer):
 
     settings = search_stack.app.state.settings
     async with httpx.AsyncClient(transport=httpx.MockTransport(reservations)) as http:
-        clients = ServiceClients(settings, tokens=token_source(TestIssuer(), "search"), http=http)
+        clients = ServiceConnections(
+            settings, tokens=token_source(TestIssuer(), "search"), http=http
+        )
         async with running_app(create_app(settings, clients)) as client:
             yield client
 

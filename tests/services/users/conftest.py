@@ -77,7 +77,7 @@ async def users_world(
     async with running_app(pdf_app) as pdf_client:
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=pdf_app))
         clients = ServiceConnections(settings, tokens=token_source(issuer, "users"), http=http)
-        app = create_users_app(settings, clients=clients)
+        app = create_users_app(settings, connections=clients)
         issuer.install(app)
         try:
             async with running_app(app) as client:

@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.auth import store
 from services.auth.adapter import Snapshot, StarletteOAuth2Request
-from services.auth.clients import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, Client, ClientRegistry
 from services.auth.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -37,6 +36,12 @@ from services.auth.grants import (
     S256CodeChallenge,
 )
 from services.auth.keys import ACCESS_TOKEN_TTL, KeyRing, now_utc, published
+from services.auth.oauth_clients import (
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    Client,
+    ClientRegistry,
+)
 from services.auth.tokens import (
     AccessToken,
     InvalidTargetError,
