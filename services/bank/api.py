@@ -10,6 +10,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.common.fields import MinorUnits
+
 # Statuses of an authorization, shared with Payments' own state machine.
 AUTHORIZED = "authorized"
 CAPTURED = "captured"
@@ -81,7 +83,7 @@ class AuthorizationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=1, max_length=64)
-    amount: int = Amount
+    amount: MinorUnits = Amount
     currency: str = Currency
     reference: str = Field(min_length=1, max_length=200, description="the merchant's own id")
 
@@ -90,7 +92,7 @@ class CaptureRequest(BaseModel):
     """POST /authorizations/{id}/captures: take some or all of the authorized amount."""
 
     model_config = ConfigDict(extra="forbid")
-    amount: int | None = Field(None, gt=0, le=MAX_AMOUNT, description="default: all of it")
+    amount: MinorUnits | None = Field(None, gt=0, le=MAX_AMOUNT, description="default: all of it")
 
 
 class VoidRequest(BaseModel):
@@ -103,7 +105,7 @@ class RefundRequest(BaseModel):
     """POST /authorizations/{id}/refunds: give back some or all of what was captured."""
 
     model_config = ConfigDict(extra="forbid")
-    amount: int = Amount
+    amount: MinorUnits = Amount
 
 
 class Card(BaseModel):

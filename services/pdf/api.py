@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.fields import INT64_MAX, MinorUnits
+
 Template = Literal["receipt", "cancellation"]
 TEMPLATES: tuple[str, ...] = ("receipt", "cancellation")
 
@@ -16,7 +18,7 @@ class Night(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     night: dt.date
-    price: int = Field(ge=0)
+    price: MinorUnits = Field(ge=0, le=INT64_MAX)
 
 
 class ReceiptData(BaseModel):
@@ -29,8 +31,8 @@ class ReceiptData(BaseModel):
     check_in: dt.date
     check_out: dt.date
     nights: list[Night] = Field(min_length=1, max_length=366)
-    taxes: int = Field(ge=0)
-    total: int = Field(ge=0)
+    taxes: MinorUnits = Field(ge=0, le=INT64_MAX)
+    total: MinorUnits = Field(ge=0, le=INT64_MAX)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     payment_reference: str = Field(min_length=1, max_length=200)
     confirmation_code: str = Field(min_length=1, max_length=64)
@@ -45,7 +47,7 @@ class ReceiptData(BaseModel):
 class CancellationData(ReceiptData):
     """Data of the cancellation note (template `cancellation`): the receipt's and the refund."""
 
-    refund: int = Field(ge=0)
+    refund: MinorUnits = Field(ge=0, le=INT64_MAX)
     cancelled_at: dt.datetime
 
 

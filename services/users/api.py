@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from services.common.fields import INT64_MAX, MinorUnits
 from services.common.mail import MESSAGE_KEY_PATTERN
 
 PASSWORD_MIN_LENGTH = 12
@@ -145,9 +146,9 @@ class BookingMailData(BaseModel):
     check_in: dt.date
     check_out: dt.date
     confirmation_code: str | None = Field(None, max_length=64)
-    total: int | None = Field(None, ge=0)
+    total: MinorUnits | None = Field(None, ge=0, le=INT64_MAX)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    refund: int | None = Field(None, ge=0)
+    refund: MinorUnits | None = Field(None, ge=0, le=INT64_MAX)
     reason: str | None = Field(None, max_length=500)
 
 

@@ -170,3 +170,17 @@ async def test_mail_queued_while_smtp_is_down_is_delivered_when_it_comes_back(
             (mail,) = await sink.wait_for("patient@example.com")
             assert mail["subject"] == "Confirm your e-mail address"
             assert mail["message_id"] == f"<verify-email.{user['id']}@staysaga.local>"
+
+
+async def test_booking_mail_money_must_be_a_json_integer(world):
+    user = await world.register("money@example.com")
+    for amount in ("29476", True, 29476.0):
+        response = await _notify(
+            world,
+            user["id"],
+            template="booking-confirmed",
+            data={**MAIL_DATA, "total": amount},
+            message_key="b2.confirmed",
+        )
+        assert response.status_code == 422, (amount, response.text)
+        assert problem_field(response) == "data.total"
