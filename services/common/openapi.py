@@ -107,6 +107,8 @@ def openapi_document(title: str, version: str, endpoints: Sequence[Endpoint]) ->
             success["content"] = {"application/json": {"schema": ref}}
         responses: dict[str, Any] = {str(endpoint.status): success}
         codes = set(endpoint.errors)
+        if endpoint.body is not None or endpoint.query is not None:
+            codes.add(400)  # a body that is not JSON, an unknown or malformed query parameter
         if endpoint.scope:
             codes |= {401, 403}
             operation["security"] = [{"bearer": [endpoint.scope]}]

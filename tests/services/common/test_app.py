@@ -141,3 +141,30 @@ async def test_openapi_handles_a_model_that_is_both_body_and_response(tmp_path):
     async with running_app(app) as client:
         operation = (await client.get("/openapi.json")).json()["paths"]["/echo"]["put"]
     assert "requestBody" in operation and "content" in operation["responses"]["200"]
+
+
+async def test_an_operation_that_parses_input_documents_its_400(tmp_path):
+    """Fuzzing found a body that is not JSON answered 400 where only 422 was documented."""
+
+    async def put_echo(request: Request) -> JSONResponse:
+        return JSONResponse((await parse_body(EchoBody, request)).model_dump())
+
+    async def get_echo(request: Request) -> JSONResponse:
+        return JSONResponse(parse_query(EchoQuery, request).model_dump())
+
+    app = create_service_app(
+        "search",
+        settings_for(tmp_path),
+        [
+            Endpoint("PUT", "/echo", put_echo, "echo", body=EchoBody, errors=(422,)),
+            Endpoint("GET", "/echo", get_echo, "echo", query=EchoQuery, errors=()),
+        ],
+        title="test",
+    )
+    async with running_app(app) as client:
+        document = (await client.get("/openapi.json")).json()
+        not_json = await client.put("/echo", content=b"\xff")
+        unknown = await client.get("/echo", params={"count": 1, "colour": "red"})
+    assert not_json.status_code == unknown.status_code == 400
+    assert "400" in document["paths"]["/echo"]["put"]["responses"]
+    assert "400" in document["paths"]["/echo"]["get"]["responses"]
