@@ -159,7 +159,7 @@ class AuthorizationList(BaseModel):
 class FaultConfig(BaseModel):
     """PUT /admin/faults: what goes wrong, and how often (shares from 0 to 1)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     latency_ms: int = Field(0, ge=0, le=60_000)
     error_rate: float = Field(0.0, ge=0, le=1, description="share of calls answered 503")
     timeout_rate: float = Field(

@@ -12,9 +12,11 @@ from services.common.mail import MESSAGE_KEY_PATTERN
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
-# Deliberately loose (one @, a dotted domain, no spaces): the verification e-mail is the
-# real check that an address works.
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+# Deliberately loose (one @, a dotted domain, no spaces or control characters): the
+# verification e-mail is the real check that an address works.
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+# Text a mail header quotes (a subject): a line break there would end the header.
+ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 BookingTemplate = Literal[
     "booking-confirmed", "booking-cancelled", "booking-reminder", "booking-failed"
@@ -99,7 +101,7 @@ class PasswordResetRequest(BaseModel):
     """POST /password-resets: send a reset link to this address if it has an account."""
 
     model_config = ConfigDict(extra="forbid")
-    email: Email = Field(max_length=320)
+    email: Email = Field(max_length=320, pattern=EMAIL_PATTERN)
 
 
 class PasswordReset(BaseModel):
@@ -142,7 +144,7 @@ class BookingMailData(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow")
-    hotel_name: str = Field(min_length=1, max_length=200)
+    hotel_name: str = Field(min_length=1, max_length=200, pattern=ONE_LINE_PATTERN)
     check_in: dt.date
     check_out: dt.date
     confirmation_code: str | None = Field(None, max_length=64)

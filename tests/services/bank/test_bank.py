@@ -398,3 +398,12 @@ async def test_an_amount_that_is_not_a_json_integer_is_422_naming_it(money, amou
         response = await _post(money.bank, path, f"k-{kind}", {"amount": amount})
         assert response.status_code == 422, (path, response.text)
         assert problem_field(response) == "amount"
+
+
+@pytest.mark.parametrize(
+    "override", [{"error_rate": True}, {"timeout_rate": "1"}, {"latency_ms": "5"}]
+)
+async def test_fault_settings_that_are_not_json_numbers_are_422(money, override):
+    response = await money.bank.put("/admin/faults", json=override, headers=key_headers())
+    assert response.status_code == 422, response.text
+    assert problem_field(response) == next(iter(override))

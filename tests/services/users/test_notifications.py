@@ -184,3 +184,16 @@ async def test_booking_mail_money_must_be_a_json_integer(world):
         )
         assert response.status_code == 422, (amount, response.text)
         assert problem_field(response) == "data.total"
+
+
+async def test_booking_mail_text_that_would_break_its_headers_is_422(world):
+    user = await world.register("headers@example.com")
+    response = await _notify(
+        world,
+        user["id"],
+        template="booking-confirmed",
+        data={**MAIL_DATA, "hotel_name": "Grand\nBcc: everyone@example.com"},
+        message_key="b3.confirmed",
+    )
+    assert response.status_code == 422, response.text
+    assert problem_field(response) == "data.hotel_name"
