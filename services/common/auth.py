@@ -141,7 +141,7 @@ def _header(token: str) -> dict[str, Any]:
         segment = token.split(".")[0]
         padded = segment + "=" * (-len(segment) % 4)
         header = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         raise TokenRejected("malformed token") from None
     if not isinstance(header, dict):
         raise TokenRejected("malformed token")

@@ -164,3 +164,10 @@ async def test_any_json_header_is_refused_as_a_token_problem(header):
 
 async def _no_keys() -> dict[str, object]:
     return {"keys": []}
+
+
+async def test_a_header_nested_past_the_parsers_depth_is_a_401(client_and_issuer):
+    client, _ = client_and_issuer
+    deep = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).rstrip(b"=").decode()
+    response = await client.get("/notes/n1", headers=bearer(f"{deep}.e30.c2ln"))
+    assert response.status_code == 401, response.text
