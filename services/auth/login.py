@@ -113,7 +113,10 @@ def new_csrf_token() -> str:
 
 def csrf_ok(cookie: str | None, submitted: str | None) -> bool:
     """Whether the form carries the token its cookie holds."""
-    return bool(cookie and submitted) and hmac.compare_digest(str(cookie), str(submitted))
+    if not (cookie and submitted):
+        return False
+    # As bytes: compare_digest refuses (TypeError) a str that is not ASCII.
+    return hmac.compare_digest(str(cookie).encode(), str(submitted).encode())
 
 
 def login_page(

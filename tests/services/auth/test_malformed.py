@@ -64,3 +64,16 @@ async def test_basic_credentials_that_are_not_utf8_are_401(auth):
         assert response.status_code == 401, (path, response.text)
         assert response.json()["error"] == "invalid_client"
         assert response.headers["www-authenticate"].startswith("Basic")
+
+
+async def test_a_sign_in_with_a_non_ascii_csrf_token_is_refused(auth):
+    form = {
+        **_authorize_query(),
+        "csrf_token": "fórged",
+        "email": "ada@example.com",
+        "password": "correct horse battery",
+    }
+    auth.client.cookies.set("staysaga_auth_csrf", "cookie", path="/oauth2/authorize")
+    response = await auth.client.post("/oauth2/authorize", data=form)
+    assert response.status_code == 400, response.text
+    assert "location" not in response.headers

@@ -208,3 +208,13 @@ async def test_a_password_reset_for_something_that_is_not_an_address_is_422(worl
         )
         assert response.status_code == 422, (email, response.text)
         assert problem_field(response) == "email"
+
+
+@pytest.mark.parametrize("path", ["/email-verifications", "/password-resets/confirm"])
+async def test_a_link_token_with_a_non_ascii_signature_is_an_invalid_link(world, path):
+    body = {"token": "eyJwIjoieCJ9.sïgnature", "password": PASSWORD}
+    if path == "/email-verifications":
+        del body["password"]
+    response = await world.client.post(path, json=body, headers=world.website())
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("/invalid-link")
