@@ -44,7 +44,7 @@ CHECKS = [
 REFUSES_INVALID = st_checks.negative_data_rejection
 
 # Examples per operation: with generation derandomized, each run sends the same requests,
-# and the whole fuzz suite stays around a minute on two cores.
+# and the whole fuzz suite takes about half a minute on two cores.
 MAX_EXAMPLES = 80
 
 
@@ -124,7 +124,7 @@ async def fresh_database(var_dir: Path, name: str) -> AsyncIterator[str]:
     """A fresh database: PostgreSQL when the suite has one (as CI does), else a SQLite file.
 
     One backend per run keeps the fuzz suite's time bounded; PostgreSQL is the stricter one
-    (a 64-bit overflow there is an error, not a silently widened value).
+    (it cannot store a NUL character, for one).
     """
     if postgres_admin_url() is None:
         yield f"sqlite+aiosqlite:///{var_dir}/{name}.db"
