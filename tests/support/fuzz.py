@@ -71,6 +71,8 @@ class InProcess:
     issuer: TestIssuer | None = None
     # Headers for an operation, by its scope (None: an unscoped operation).
     credentials: Callable[[str | None], dict[str, str]] | None = None
+    # Scopes only a traveller's token makes sense for, and the account to use.
+    travellers: Mapping[str, str] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
 
     def schema(self) -> Any:
@@ -90,7 +92,12 @@ class InProcess:
         if scope is None or self.issuer is None:
             return {}
         if scope not in self._tokens:
-            self._tokens[scope] = self.issuer.service_token("fuzz", scope, self.component)
+            user = self.travellers.get(scope)
+            self._tokens[scope] = (
+                self.issuer.user_token(user, scope, self.component)
+                if user is not None
+                else self.issuer.service_token("fuzz", scope, self.component)
+            )
         return bearer(self._tokens[scope])
 
     def send(self, case: Any) -> httpx.Response:
@@ -135,11 +142,13 @@ async def fresh_database(var_dir: Path, name: str) -> AsyncIterator[str]:
 
 @dataclass
 class Parts:
-    """What a world built for fuzzing hands back: the client of the app under test, and the
-    issuer the app trusts (None for an app with credentials of its own)."""
+    """What a world built for fuzzing hands back: the client of the app under test, the
+    issuer the app trusts (None for an app with credentials of its own), and the account
+    whose traveller token to send for scopes only a traveller uses."""
 
     client: httpx.AsyncClient
     issuer: TestIssuer | None = None
+    travellers: Mapping[str, str] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -153,7 +162,9 @@ def in_process(
         start_blocking_portal() as portal,
         portal.wrap_async_context_manager(world()) as parts,
     ):
-        yield InProcess(portal, parts.client, component, parts.issuer, credentials)
+        yield InProcess(
+            portal, parts.client, component, parts.issuer, credentials, parts.travellers
+        )
 
 
 def fuzz_operation(
