@@ -70,7 +70,7 @@ async def capture_payment(request: Request) -> JSONResponse:
 async def void_payment(request: Request) -> JSONResponse:
     """POST /payments/{booking_id}/void: void it (idempotent); with no payment yet, a
     service's void is recorded so that no later authorization stays open."""
-    if (await request.body()).strip():
+    if await request.body():
         await parse_body(api.VoidRequest, request)
     booking_id = _booking_id(request)
     engine = request.app.state.engine
@@ -136,7 +136,7 @@ async def list_suspects(request: Request) -> JSONResponse:
 async def repair_payment(request: Request) -> JSONResponse:
     """POST /reconciliation/{booking_id}/repair: void whatever the booking left authorized."""
     _service_only(request)
-    if (await request.body()).strip():
+    if await request.body():
         await parse_body(api.RepairRequest, request)
     booking_id = _booking_id(request)
     if not _BOOKING_ID.match(booking_id):

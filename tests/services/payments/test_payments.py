@@ -159,6 +159,16 @@ async def test_void_is_idempotent_and_ends_the_payment(money):
     assert bank["status"] == "voided"
 
 
+async def test_a_void_whose_body_is_not_json_is_refused_and_voids_nothing(money):
+    # No body is fine; a body that is only whitespace is not JSON, and not "no body".
+    await _pay(money, await tokenize(money.bank))
+    headers = {**money.service(), "content-type": "application/json"}
+    refused = await money.payments.post("/payments/b-1/void", content=b"\n", headers=headers)
+    assert refused.status_code == 400
+    shown = await money.payments.get("/payments/b-1", headers=money.service())
+    assert shown.json()["status"] == "authorized"
+
+
 async def test_void_after_capture_is_409(money):
     await _paid(money)
     await money.payments.post("/payments/b-1/capture", json={}, headers=money.service())
