@@ -23,6 +23,16 @@ NOTIFY = "users:notify"
 """E-mail a booking event to an account, and follow the message."""
 PROFILE = "profile"
 """A traveller's own account (/users/me), by a token the website got for them."""
+OPS_READ = "ops:read"
+"""An operator's sign-in: list and read any booking (the website's operator pages)."""
+OPS_WRITE = "ops:write"
+"""An operator's sign-in: act on any booking (cancel, resend the confirmation)."""
+
+# Roles: every account is a traveller; an operator also runs the operator pages. The auth
+# server grants the operator scopes (OPS_READ, OPS_WRITE) only to accounts with OPERATOR.
+TRAVELLER = "traveller"
+OPERATOR = "operator"
+Role = Literal["traveller", "operator"]
 
 # Paths, as route templates; the functions below fill them in.
 USERS_PATH = "/users"
@@ -180,6 +190,7 @@ class CredentialsValid(BaseModel):
     user_id: str
     name: str
     email_verified: bool
+    roles: list[Role] = Field(default_factory=lambda: [TRAVELLER])
 
 
 class BookingMailData(BaseModel):
