@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import quote
 
 import email_validator
@@ -30,9 +30,9 @@ OPS_WRITE = "ops:write"
 
 # Roles: every account is a traveller; an operator also runs the operator pages. The auth
 # server grants the operator scopes (OPS_READ, OPS_WRITE) only to accounts with OPERATOR.
-TRAVELLER = "traveller"
-OPERATOR = "operator"
 Role = Literal["traveller", "operator"]
+TRAVELLER: Final = "traveller"
+OPERATOR: Final = "operator"
 
 # Paths, as route templates; the functions below fill them in.
 USERS_PATH = "/users"
@@ -184,13 +184,19 @@ class CredentialCheck(BaseModel):
     password: str = Field(max_length=PASSWORD_MAX_LENGTH * 4)
 
 
+def _traveller_only() -> list[Role]:
+    return [TRAVELLER]
+
+
 class CredentialsValid(BaseModel):
     """The account the credentials belong to."""
 
     user_id: str
     name: str
     email_verified: bool
-    roles: list[Role] = Field(default_factory=lambda: [TRAVELLER])
+    roles: list[Role] = Field(
+        default_factory=_traveller_only, description="traveller, and operator for an operator"
+    )
 
 
 class BookingMailData(BaseModel):

@@ -266,7 +266,10 @@ async def roles(engine: AsyncEngine, user_id: str) -> list[api.Role]:
         granted = set(
             await conn.scalars(sa.select(user_roles.c.role).where(user_roles.c.user_id == user_id))
         )
-    return [api.TRAVELLER, *(r for r in (api.OPERATOR,) if r in granted)]
+    found: list[api.Role] = [api.TRAVELLER]
+    if api.OPERATOR in granted:
+        found.append(api.OPERATOR)
+    return found
 
 
 async def grant_role(engine: AsyncEngine, email: str, role: api.Role) -> str | None:
