@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.common.db import as_utc
+from services.common.db import as_utc, write_transaction
 from services.common.problems import Problem
 from services.users import api, links, mails, outbox, passwords
 from services.users.tables import outbox as outbox_table
@@ -275,7 +276,8 @@ async def roles(engine: AsyncEngine, user_id: str) -> list[api.Role]:
 async def grant_role(engine: AsyncEngine, email: str, role: api.Role) -> str | None:
     """Give the account with this address a role (again is fine): its id, or None if there
     is no such account. A token carries it from the account's next sign-in."""
-    async with engine.begin() as conn:
+    # Reads then writes: SQLite's write lock from the start, or the write may find it taken.
+    async with write_transaction(engine) as conn:
         user_id = await conn.scalar(sa.select(users.c.id).where(users.c.email == email))
         if user_id is None or role == api.TRAVELLER:
             return user_id
@@ -284,8 +286,13 @@ async def grant_role(engine: AsyncEngine, email: str, role: api.Role) -> str | N
             .select_from(user_roles)
             .where(user_roles.c.user_id == user_id, user_roles.c.role == role)
         )
-        if not held:
-            await conn.execute(
-                user_roles.insert().values(user_id=user_id, role=role, granted_at=datetime.now(UTC))
-            )
+        if held:
+            return str(user_id)
+        with contextlib.suppress(IntegrityError):  # granted meanwhile: just as good
+            async with conn.begin_nested():
+                await conn.execute(
+                    user_roles.insert().values(
+                        user_id=user_id, role=role, granted_at=datetime.now(UTC)
+                    )
+                )
     return str(user_id)

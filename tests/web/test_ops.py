@@ -74,6 +74,8 @@ async def test_ops_is_a_404_for_anonymous_visitors(site: Site, method, path):
     response = await site.client.request(method, path)
     assert response.status_code == 404
     assert site.temporal.queries == [] and site.temporal.updates == []
+    # The same page as for a path that does not exist: nothing says /ops is there.
+    assert response.text == (await site.client.get("/no-such-page")).text
 
 
 @pytest.mark.parametrize(("method", "path"), OPS_PATHS)
