@@ -165,6 +165,12 @@ WEBSITE_USER_SCOPES: tuple[str, ...] = (
     pdf_api.READ,
 )
 WEBSITE_USER_AUDIENCES: tuple[str, ...] = ("users", "reservations", "payments", "pdf")
+# What an operator signed in on the website may let it do besides (the operator pages):
+# the authorization server grants these only to accounts with that role, and only when the
+# sign-in asks for them.
+WEBSITE_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
+    users_api.OPERATOR: (users_api.OPS_READ, users_api.OPS_WRITE),
+}
 
 # Where the authorization server's clients find its keys and its token endpoint.
 AUTH_SERVER = "auth"

@@ -162,6 +162,37 @@ def _cmd_auth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_users(args: argparse.Namespace) -> int:
+    from pydantic import TypeAdapter, ValidationError
+
+    from services.common.db import create_engine
+    from services.common.migrations import migrate
+    from services.users import api as users_api
+    from services.users.domain import grant_role
+
+    try:
+        email = TypeAdapter(users_api.Email).validate_python(args.email)
+    except ValidationError:
+        print(f"staysaga users: not an e-mail address: {args.email}", file=sys.stderr)
+        return 2
+    settings = load_settings()
+
+    async def run() -> str | None:
+        engine = create_engine(settings.database_url("users"))
+        try:
+            await migrate(engine, "services.users.migrations")
+            return await grant_role(engine, email, users_api.OPERATOR)
+        finally:
+            await engine.dispose()
+
+    user_id = asyncio.run(run())
+    if user_id is None:
+        print(f"staysaga users: no account has the e-mail address {email}", file=sys.stderr)
+        return 2
+    print(f"{email} (account {user_id}) is an operator from their next sign-in", flush=True)
+    return 0
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -276,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("config", "list every setting, its value and its meaning", _cmd_config),
         ("reconcile", "find and undo what failed bookings left behind, now", _cmd_reconcile),
         ("auth", "authorization server chores: `staysaga auth rotate-keys`", _cmd_auth),
+        ("users", "accounts: `staysaga users grant-operator EMAIL`", _cmd_users),
         ("bench", "benchmarks: `bench search` (vs the framework), `bench booking`", _cmd_bench),
         ("chaos", "a fault drill on a stack of its own: bookings must end consistent", _cmd_chaos),
     ]
@@ -296,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers["auth"].add_argument(
         "--now", action="store_true", help="sign with the new key at once (no publish-ahead)"
     )
+    subparsers["users"].add_argument("action", choices=["grant-operator"])
+    subparsers["users"].add_argument("email", help="the account's e-mail address")
+    subparsers["users"].error = _one_line_error("users")  # type: ignore[method-assign,assignment]
     from services.common.catalogue import DEFAULT_MIN_POPULATION
     from staysaga.bench import add_arguments as add_bench_arguments
 

@@ -35,20 +35,28 @@ def temporal_test_server() -> Path:
     return _venv_binary("temporal-test-server")
 
 
+LOOPBACK = "127.0.0.1"
+"""Where the dev server's frontend and web UI listen, whatever else is configured: neither
+has a login, and the UI can cancel or terminate any workflow. Operator tools, for this
+machine only; a real deployment runs a Temporal cluster with authentication (OPERATIONS.md)."""
+
+
 def dev_server_args(settings: Settings, db_file: Path | None) -> list[str]:
-    """The argv of `temporal server start-dev` for these settings.
+    """The argv of `temporal server start-dev` for these settings, on loopback only.
 
     With a db_file the server persists to SQLite there; without one it keeps state in memory.
     """
-    host, _, port = settings.temporal.address.rpartition(":")
+    port = settings.temporal.address.rpartition(":")[2]
     args = [
         str(temporal_cli()),
         "server",
         "start-dev",
         "--ip",
-        host or "127.0.0.1",
+        LOOPBACK,
         "--port",
         port,
+        "--ui-ip",
+        LOOPBACK,
         "--ui-port",
         str(settings.temporal.ui_port),
         "--namespace",

@@ -20,7 +20,7 @@ from services.common.ratelimit import storage_for
 from services.common.settings import Settings
 from web.backends import Backends
 from web.oauth import OAuthClient
-from web.pages import account, booking, search
+from web.pages import account, booking, ops, search
 from web.pages.common import (
     error_page,
     page_templates,
@@ -68,6 +68,11 @@ ROUTES = [
     Route("/bookings/{booking_id}/events", booking.booking_events, methods=["GET"]),
     Route("/bookings/{booking_id}/receipt", booking.receipt, methods=["GET"]),
     Route("/bookings/{booking_id}/cancel", booking.cancel, methods=["GET", "POST"]),
+    Route("/ops", ops.bookings_list, methods=["GET"]),
+    Route("/ops/bookings/{booking_id}", ops.booking_detail, methods=["GET"]),
+    # GET too: an operator's GET goes back to the booking, anyone else's is a 404 (not 405).
+    Route("/ops/bookings/{booking_id}/cancel", ops.cancel, methods=["GET", "POST"]),
+    Route("/ops/bookings/{booking_id}/resend", ops.resend, methods=["GET", "POST"]),
     Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
 ]
 

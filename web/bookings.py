@@ -11,7 +11,7 @@ import asyncio
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,6 +23,7 @@ from temporal.names import (
     BOOKING_STATUS,
     CHECK_IN,
     HOTEL_ID,
+    USER_ID,
     TaskQueue,
     booking_workflow_id,
 )
@@ -30,6 +31,7 @@ from workflows.models import (
     QUERY_CANCELLATION_QUOTE,
     QUERY_STATUS,
     UPDATE_CANCEL,
+    UPDATE_RESEND_CONFIRMATION,
     UPDATE_SUBMIT_PAYMENT,
     WORKFLOW_TYPE,
     BookingRequest,
@@ -37,7 +39,9 @@ from workflows.models import (
     BookingView,
     CancellationQuote,
     CancelRequest,
+    Operator,
     PaymentSubmission,
+    ResendRequest,
     Step,
     search_attributes,
 )
@@ -141,9 +145,21 @@ async def submit_payment(client: Client, booking_id: str, card_token: str) -> No
     )
 
 
-async def cancel(client: Client, booking_id: str, reason: str) -> None:
-    """Ask the saga to cancel (refund per policy, release the nights)."""
-    await _handle(client, booking_id).execute_update(UPDATE_CANCEL, CancelRequest(reason=reason))
+async def cancel(
+    client: Client, booking_id: str, reason: str, operator: Operator | None = None
+) -> None:
+    """Ask the saga to cancel (refund per policy, release the nights); an operator's cancel
+    names them, and the booking keeps who and why."""
+    request = CancelRequest(reason=reason, operator=operator)
+    await _handle(client, booking_id).execute_update(UPDATE_CANCEL, request)
+
+
+async def resend_confirmation(
+    client: Client, booking_id: str, operator: Operator, reason: str
+) -> None:
+    """An operator has the saga e-mail the confirmation again."""
+    request = ResendRequest(operator=operator, reason=reason)
+    await _handle(client, booking_id).execute_update(UPDATE_RESEND_CONFIRMATION, request)
 
 
 @dataclass(frozen=True)
@@ -155,13 +171,54 @@ class BookingSummary:
     hotel_id: str | None
     check_in: date | None
     started_at: datetime | None
+    user_id: str | None = None
 
 
 async def list_for_user(client: Client, user_id: str, limit: int = 50) -> list[BookingSummary]:
     """A traveller's bookings, newest first, from the UserId search attribute."""
     if not _SAFE_USER_ID.match(user_id):
         return []
-    query = f"WorkflowType = '{WORKFLOW_TYPE}' AND UserId = '{user_id}'"
+    return await _listed(
+        client, f"WorkflowType = '{WORKFLOW_TYPE}' AND UserId = '{user_id}'", limit
+    )
+
+
+@dataclass(frozen=True)
+class BookingFilter:
+    """What operators list bookings by (each optional): the booking's search attributes."""
+
+    status: BookingState | None = None
+    hotel_id: int | None = None
+    check_in: date | None = None
+    user_id: str | None = None
+
+    def query(self) -> str:
+        """The visibility query. Every value is typed or checked, so none can add a clause."""
+        clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
+        if self.status is not None:
+            clauses.append(f"BookingStatus = '{BookingState(self.status).value}'")
+        if self.hotel_id is not None:
+            clauses.append(f"HotelId = '{int(self.hotel_id)}'")
+        if self.check_in is not None:
+            day = datetime.combine(self.check_in, datetime.min.time(), UTC)
+            after = (day + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            clauses.append(f"CheckIn >= '{day.strftime('%Y-%m-%dT%H:%M:%SZ')}'")
+            clauses.append(f"CheckIn < '{after}'")
+        if self.user_id is not None:
+            if not _SAFE_USER_ID.match(self.user_id):
+                raise ValueError("not a user id")
+            clauses.append(f"UserId = '{self.user_id}'")
+        return " AND ".join(clauses)
+
+
+async def list_bookings(
+    client: Client, found_by: BookingFilter, limit: int = 100
+) -> list[BookingSummary]:
+    """Anyone's bookings that match, newest first (for operators)."""
+    return await _listed(client, found_by.query(), limit)
+
+
+async def _listed(client: Client, query: str, limit: int) -> list[BookingSummary]:
     found: list[BookingSummary] = []
     async for execution in client.list_workflows(query, limit=limit):
         attributes = execution.typed_search_attributes
@@ -174,6 +231,7 @@ async def list_for_user(client: Client, user_id: str, limit: int = 50) -> list[B
                 hotel_id=attributes.get(HOTEL_ID),
                 check_in=check_in.date() if check_in else None,
                 started_at=execution.start_time,
+                user_id=attributes.get(USER_ID),
             )
         )
     found.sort(key=lambda b: b.started_at or datetime.min.replace(tzinfo=UTC), reverse=True)
@@ -181,5 +239,5 @@ async def list_for_user(client: Client, user_id: str, limit: int = 50) -> list[B
 
 
 def workflow_url(ui_url: str, namespace: str, booking_id: str) -> str:
-    """The booking's workflow in the Temporal UI."""
+    """The booking's workflow in the Temporal UI (an operator tool: for the /ops pages)."""
     return f"{ui_url}/namespaces/{namespace}/workflows/{booking_workflow_id(booking_id)}"

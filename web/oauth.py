@@ -30,6 +30,9 @@ log = logging.getLogger("staysaga.web.oauth")
 
 # What a traveller's session may do: read their own bookings and receipts.
 USER_SCOPES = f"{users_api.PROFILE} {reservations_api.READ} {pdf_api.READ}"
+# What an operator's sign-in asks for besides: the operator pages (/ops). The auth server
+# grants them only to operators; anyone else signing in this way gets a traveller's token.
+OPERATOR_SCOPES = f"{users_api.OPS_READ} {users_api.OPS_WRITE}"
 REFRESH_MARGIN_SECONDS = 30
 
 
@@ -72,6 +75,7 @@ class Tokens:
     expires_at: float
     user_id: str
     name: str | None = None
+    scopes: tuple[str, ...] = ()
 
     def as_session(self) -> dict[str, Any]:
         """The form kept in the session."""
@@ -81,6 +85,7 @@ class Tokens:
             "expires_at": self.expires_at,
             "user_id": self.user_id,
             "name": self.name,
+            "scopes": list(self.scopes),
         }
 
 
@@ -95,13 +100,13 @@ class OAuthClient:
         self.secret = settings.common.client_secret or ""
         self.redirect_uri = f"{settings.url('web')}/auth/callback"
 
-    def authorize_url(self, state: str, verifier: str) -> str:
-        """Where to send the browser to log in."""
+    def authorize_url(self, state: str, verifier: str, operator: bool = False) -> str:
+        """Where to send the browser to log in (as an operator: asking for their scopes too)."""
         query = {
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": self.redirect_uri,
-            "scope": USER_SCOPES,
+            "scope": f"{USER_SCOPES} {OPERATOR_SCOPES}" if operator else USER_SCOPES,
             "state": state,
             "code_challenge": challenge(verifier),
             "code_challenge_method": "S256",
@@ -130,6 +135,7 @@ class OAuthClient:
             expires_at=time.time() + float(body.get("expires_in", 300)),
             user_id=str(found["sub"]),
             name=found.get("name"),
+            scopes=tuple(str(found.get("scope") or "").split()),
         )
 
     async def exchange(self, code: str, verifier: str) -> Tokens:

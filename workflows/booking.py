@@ -35,13 +35,16 @@ with workflow.unsafe.imports_passed_through():
         BookingView,
         CancellationQuote,
         CancelRequest,
+        OperatorActionKind,
         PaymentSubmission,
         Step,
         search_attributes,
     )
+    from workflows.operations import OperatorActions
     from workflows.patches import (
         LEGACY_TERMS,
         PATCH_HOTEL_TERMS,
+        PATCH_OPERATOR_ACTIONS,
         PATCH_PARALLEL_START,
         PATCH_PAYMENT_WHILE_HOLDING,
     )
@@ -56,8 +59,9 @@ _PAYMENT_OUTCOMES = (BookingState.CONFIRMED, BookingState.FAILED, BookingState.E
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
-class BookingWorkflow:
-    """One booking, from the hold to check-out (workflow id `booking-<booking_id>`)."""
+class BookingWorkflow(OperatorActions):
+    """One booking, from the hold to check-out (workflow id `booking-<booking_id>`).
+    Its operators' updates are in `OperatorActions`."""
 
     @workflow.init
     def __init__(self, request: BookingRequest) -> None:
@@ -91,6 +95,7 @@ class BookingWorkflow:
         self.payment_while_holding = False
         # The history length of the workflow task in which the booking began to await payment.
         self.awaiting_payment_since: int | None = None
+        self.resending = False
 
     # ---- the saga --------------------------------------------------------------------
 
@@ -370,6 +375,8 @@ class BookingWorkflow:
         """Cancel a confirmed booking by the policy; answers with the refund once done."""
         self.cancel_quote = self._quote()
         self.cancel_request = request
+        if request.operator is not None and workflow.patched(PATCH_OPERATOR_ACTIONS):
+            self._operator_did(OperatorActionKind.CANCEL, request.operator, request.reason)
         await workflow.wait_condition(lambda: self.cancel_done)
         return self.cancel_quote
 

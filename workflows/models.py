@@ -18,6 +18,7 @@ from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID
 WORKFLOW_TYPE = "BookingWorkflow"
 UPDATE_SUBMIT_PAYMENT = "submit_payment"
 UPDATE_CANCEL = "cancel"
+UPDATE_RESEND_CONFIRMATION = "resend_confirmation"
 QUERY_STATUS = "status"
 QUERY_CANCELLATION_QUOTE = "cancellation_quote"
 
@@ -82,10 +83,42 @@ class PaymentSubmission(BaseModel):
     card_token: str = Field(min_length=8, max_length=128, pattern=r"^tok_[A-Za-z0-9_]+$")
 
 
+class Operator(BaseModel):
+    """The operator who asked for an action on someone's booking: their account."""
+
+    user_id: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(None, max_length=200)
+
+
 class CancelRequest(BaseModel):
-    """The `cancel` update."""
+    """The `cancel` update: the traveller's, or an operator's on their behalf (who and why
+    then travel in the update's input, so the workflow's history keeps them)."""
 
     reason: str = Field("cancelled by the traveller", max_length=500)
+    operator: Operator | None = None
+
+
+class ResendRequest(BaseModel):
+    """The `resend_confirmation` update: an operator e-mails the confirmation again."""
+
+    operator: Operator
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class OperatorActionKind(StrEnum):
+    """What an operator did to a booking."""
+
+    CANCEL = "cancel"
+    RESEND_CONFIRMATION = "resend_confirmation"
+
+
+class OperatorAction(BaseModel):
+    """One operator action on a booking, as its status view keeps it: who, what, why, when."""
+
+    action: OperatorActionKind
+    operator: Operator
+    reason: str
+    at: datetime
 
 
 class CancellationQuote(BaseModel):
@@ -129,6 +162,8 @@ class BookingView(BaseModel):
     updated_at: datetime | None = None
     step_times: dict[Step, datetime] = Field(default_factory=dict)
     """When each step was done (workflow time), for operators and for timing milestones."""
+    operator_actions: list[OperatorAction] = Field(default_factory=list)
+    """What operators did to the booking, oldest first."""
 
 
 def search_attributes(

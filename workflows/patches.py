@@ -27,6 +27,10 @@ PATCH_HOTEL_TERMS = "terms-from-the-hold"
 ends are the hotel's terms, as Reservations answers them with the hold; before, they were
 the workflow's own constants (LEGACY_TERMS)."""
 
+PATCH_OPERATOR_ACTIONS = "operator-actions"
+"""An operator's cancel is kept in the status view (`operator_actions`: who and why); a
+booking cancelled by an operator before this kept it only in the update's input."""
+
 LEGACY_TERMS = act.HotelTerms(
     free_cancellation_hours=48,
     tax_rate_percent=10,

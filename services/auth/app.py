@@ -249,7 +249,8 @@ async def authorize_submit(request: Request) -> Response:
         log.warning("cannot check credentials with Users: %s", exc)
         return await _form_page(request, params, 503, email, UNAVAILABLE, {"Retry-After": "5"})
     await throttle.succeeded(email, address)
-    result = await run_in_threadpool(oauth.authorize, snap, User(account.user_id))
+    user = User(account.user_id, account.roles)
+    result = await run_in_threadpool(oauth.authorize, snap, user)
     response = _respond(result)
     response.delete_cookie(CSRF_COOKIE, path=api.AUTHORIZE_PATH)
     return response

@@ -80,8 +80,10 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):
         return str(redirect_uri)
 
     def save_authorization_code(self, code: str, request: StarletteOAuth2Request) -> None:
-        """Store the code's hash with its PKCE challenge, scopes and audiences."""
+        """Store the code's hash with its PKCE challenge, scopes and audiences: a role's
+        scopes (an operator's) only if the account holds the role, else left out."""
         data = request.payload.data
+        scope = request.client.spec.scopes_for_roles(request.scope or "", request.user.roles)
         if not request.audiences:
             request.audiences = narrow(
                 requested_audiences(request), request.client.spec.user_audiences
@@ -94,7 +96,7 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):
                 request.client.client_id,
                 request.user.user_id,
                 data.get("redirect_uri") or request.client.get_default_redirect_uri(),
-                request.scope or "",
+                scope,
                 request.audiences,
                 data["code_challenge"],
                 data["code_challenge_method"],

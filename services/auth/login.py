@@ -33,6 +33,7 @@ class Account:
     user_id: str
     name: str
     email_verified: bool
+    roles: tuple[str, ...] = ()
 
 
 class InvalidCredentials(Exception):
@@ -51,7 +52,7 @@ async def check_credentials(connections: ServiceConnections, email: str, passwor
         if exc.type == "invalid-credentials" or exc.status in (400, 422):
             raise InvalidCredentials from None
         raise
-    return Account(valid.user_id, valid.name, valid.email_verified)
+    return Account(valid.user_id, valid.name, valid.email_verified, tuple(valid.roles))
 
 
 def _csrf_mac(key: SigningKey, nonce: str) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from components.registry import (
     WEBSITE_CLIENT,
+    WEBSITE_ROLE_SCOPES,
     WEBSITE_USER_AUDIENCES,
     WEBSITE_USER_SCOPES,
     oauth_clients,
@@ -34,6 +35,18 @@ class ClientSpec:
     service_scopes: frozenset[str]
     user_scopes: frozenset[str] = field(default_factory=frozenset)
     user_audiences: tuple[str, ...] = ()
+    # role -> the scopes a sign-in may carry only for an account with that role.
+    role_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def scopes_for_roles(self, scope: str, roles: Sequence[str]) -> str:
+        """The scopes asked for, less those of roles the account does not hold."""
+        held = {s for role in roles for s in self.role_scopes.get(role, ())}
+        withheld = self.role_only_scopes() - held
+        return " ".join(s for s in scope.split() if s not in withheld)
+
+    def role_only_scopes(self) -> frozenset[str]:
+        """Every scope some role gives."""
+        return frozenset(s for scopes in self.role_scopes.values() for s in scopes)
 
 
 # client id -> what it may ask for: the component registry's clients, their scopes, and
@@ -45,6 +58,9 @@ CLIENTS: dict[str, ClientSpec] = {
         frozenset(scopes),
         frozenset(WEBSITE_USER_SCOPES) if client_id == WEBSITE_CLIENT else frozenset(),
         tuple(audience(c) for c in WEBSITE_USER_AUDIENCES) if client_id == WEBSITE_CLIENT else (),
+        {role: frozenset(s) for role, s in WEBSITE_ROLE_SCOPES.items()}
+        if client_id == WEBSITE_CLIENT
+        else {},
     )
     for client_id, scopes in oauth_clients().items()
 }
@@ -55,6 +71,8 @@ def all_scopes() -> list[str]:
     found: set[str] = set()
     for spec in CLIENTS.values():
         found |= spec.service_scopes | spec.user_scopes
+        for scopes in spec.role_scopes.values():
+            found |= scopes
     return sorted(found)
 
 
@@ -106,7 +124,7 @@ class Client:
         """The scopes a sign-in grants: those asked for, or all a traveller may give."""
         if not scope:
             return " ".join(sorted(self.spec.user_scopes))
-        allowed = self.spec.service_scopes | self.spec.user_scopes
+        allowed = self.spec.service_scopes | self.spec.user_scopes | self.spec.role_only_scopes()
         return " ".join(s for s in scope.split() if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
@@ -135,4 +153,5 @@ class Client:
         """The scopes allowed under a grant: the client's own, or a traveller's."""
         if grant_type == CLIENT_CREDENTIALS:
             return self.spec.service_scopes
-        return self.spec.user_scopes
+        # A role's scopes may be asked for; the code carries them only for that role's holders.
+        return self.spec.user_scopes | self.spec.role_only_scopes()

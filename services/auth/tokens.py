@@ -26,9 +26,10 @@ class InvalidTargetError(OAuth2Error):
 
 @dataclass(frozen=True)
 class User:
-    """The traveller a code or refresh token belongs to."""
+    """The traveller a code or refresh token belongs to, and (at sign-in) their roles."""
 
     user_id: str
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

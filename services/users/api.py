@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import quote
 
 import email_validator
@@ -24,6 +24,16 @@ NOTIFY = "users:notify"
 """E-mail a booking event to an account, and follow the message."""
 PROFILE = "profile"
 """A traveller's own account (/users/me), by a token the website got for them."""
+OPS_READ = "ops:read"
+"""An operator's sign-in: list and read any booking (the website's operator pages)."""
+OPS_WRITE = "ops:write"
+"""An operator's sign-in: act on any booking (cancel, resend the confirmation)."""
+
+# Roles: every account is a traveller; an operator also runs the operator pages. The auth
+# server grants the operator scopes (OPS_READ, OPS_WRITE) only to accounts with OPERATOR.
+Role = Literal["traveller", "operator"]
+TRAVELLER: Final = "traveller"
+OPERATOR: Final = "operator"
 
 # Paths, as route templates; the functions below fill them in.
 USERS_PATH = "/users"
@@ -177,12 +187,19 @@ class CredentialCheck(BaseModel):
     password: str = Field(max_length=PASSWORD_MAX_LENGTH * 4)
 
 
+def _traveller_only() -> list[Role]:
+    return [TRAVELLER]
+
+
 class CredentialsValid(BaseModel):
     """The account the credentials belong to."""
 
     user_id: str
     name: str
     email_verified: bool
+    roles: list[Role] = Field(
+        default_factory=_traveller_only, description="traveller, and operator for an operator"
+    )
 
 
 class BookingMailData(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,11 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.common.db import as_utc
+from services.common.db import as_utc, write_transaction
 from services.common.problems import Problem
 from services.users import api, links, mails, outbox, passwords
 from services.users.tables import outbox as outbox_table
-from services.users.tables import users
+from services.users.tables import user_roles, users
 
 # One reset e-mail per account per this many seconds: enough for a person, useless for
 # someone trying to flood a mailbox.
@@ -240,7 +241,10 @@ class Accounts:
                     .values(password_hash=new_hash)
                 )
         return api.CredentialsValid(
-            user_id=row.id, name=row.name, email_verified=row.email_verified
+            user_id=row.id,
+            name=row.name,
+            email_verified=row.email_verified,
+            roles=await roles(self.engine, row.id),
         )
 
     async def update_profile(self, user_id: str, update: api.ProfileUpdate) -> api.User | None:
@@ -255,3 +259,40 @@ class Accounts:
                 )
             row = (await conn.execute(sa.select(*_PUBLIC).where(users.c.id == user_id))).first()
         return _user(row) if row else None
+
+
+async def roles(engine: AsyncEngine, user_id: str) -> list[api.Role]:
+    """An account's roles: traveller, and those granted to it."""
+    async with engine.connect() as conn:
+        granted = set(
+            await conn.scalars(sa.select(user_roles.c.role).where(user_roles.c.user_id == user_id))
+        )
+    found: list[api.Role] = [api.TRAVELLER]
+    if api.OPERATOR in granted:
+        found.append(api.OPERATOR)
+    return found
+
+
+async def grant_role(engine: AsyncEngine, email: str, role: api.Role) -> str | None:
+    """Give the account with this address a role (again is fine): its id, or None if there
+    is no such account. A token carries it from the account's next sign-in."""
+    # Reads then writes: SQLite's write lock from the start, or the write may find it taken.
+    async with write_transaction(engine) as conn:
+        user_id = await conn.scalar(sa.select(users.c.id).where(users.c.email == email))
+        if user_id is None or role == api.TRAVELLER:
+            return user_id
+        held = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(user_roles)
+            .where(user_roles.c.user_id == user_id, user_roles.c.role == role)
+        )
+        if held:
+            return str(user_id)
+        with contextlib.suppress(IntegrityError):  # granted meanwhile: just as good
+            async with conn.begin_nested():
+                await conn.execute(
+                    user_roles.insert().values(
+                        user_id=user_id, role=role, granted_at=datetime.now(UTC)
+                    )
+                )
+    return str(user_id)

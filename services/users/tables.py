@@ -18,6 +18,15 @@ users = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# The roles an account holds besides traveller, which every account is: operator.
+user_roles = sa.Table(
+    "user_roles",
+    metadata,
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("role", sa.String(32), primary_key=True),
+    sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # Transactional outbox: a message row is written in the same transaction as what caused it
 # (a sign-up, a reset request, a saga's notification) and the delivery loop hands it to SMTP.
 outbox = sa.Table(

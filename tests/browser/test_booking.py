@@ -7,15 +7,17 @@ They need every service of the saga running under `staysaga up`; until those are
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import uuid
 from datetime import date, timedelta
 
 import pytest
 
 from components.registry import COMPONENTS
-from tests.browser.conftest import screenshot_path
+from tests.browser.conftest import DESKTOP, screenshot_path
 from tests.support.harness import eventually
-from tests.support.stack import StackProcess, running_stack
+from tests.support.stack import MARKER, StackProcess, running_stack
 
 NEEDED = ("auth", "users", "reservations", "payments", "pdf", "bank", "mailsink")
 MISSING = [name for name in NEEDED if name not in COMPONENTS]
@@ -105,7 +107,7 @@ async def test_success_books_pays_confirms_and_emails_the_receipt(stack, page):
     async with page.expect_download() as download:
         await receipt.click()
     assert (await download.value).suggested_filename.endswith(".pdf")
-    assert f"/workflows/booking-{booking_id}" in await page.content()
+    await _assert_no_operator_tool(page, stack, booking_id)
 
     inbox = await page.context.new_page()
 
@@ -121,7 +123,16 @@ async def test_success_books_pays_confirms_and_emails_the_receipt(stack, page):
 
     await page.goto(stack.url("web") + "/bookings")
     assert booking_id[:8] in await page.content()
+    await _assert_no_operator_tool(page, stack, booking_id)
     await page.screenshot(path=screenshot_path("my-bookings"), full_page=True)
+
+
+async def _assert_no_operator_tool(page, stack: StackProcess, booking_id: str) -> None:
+    """A traveller's page: no Temporal UI link, no workflow id, no way to the operator pages."""
+    content = await page.content()
+    assert f"127.0.0.1:{stack.env['TEMPORAL_UI_PORT']}" not in content
+    assert f"booking-{booking_id}" not in content and "Temporal" not in content
+    assert await page.locator('a[href^="/ops"]').count() == 0
 
 
 async def test_declined_card_fails_and_says_nothing_was_charged(stack, page):
@@ -161,3 +172,63 @@ async def test_cancel_shows_the_refund_then_cancels(stack, page):
     await page.get_by_role("heading", name="Your booking is cancelled").wait_for(
         timeout=SETTLE_TIMEOUT_MS
     )
+
+
+def _grant_operator(stack: StackProcess, email: str) -> str:
+    """`staysaga users grant-operator EMAIL` against the stack's Users database: the id."""
+    env = {k: v for k, v in stack.env.items() if k != MARKER}
+    done = subprocess.run(
+        [sys.executable, "-m", "staysaga.cli", "users", "grant-operator", email],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return re.search(r"\(account (\w+)\)", done.stdout).group(1)
+
+
+async def test_an_operator_cancels_a_travellers_booking_on_ops_and_sees_who_did_it(
+    stack, page, browser
+):
+    await _sign_up_and_log_in(page, stack)
+    booking_id = await _hold_a_room(page, stack)
+    await _pay(page, SUCCESS_CARD)
+    await page.get_by_role("heading", name="Your booking is confirmed").wait_for(
+        timeout=SETTLE_TIMEOUT_MS
+    )
+    await _assert_no_operator_tool(page, stack, booking_id)
+    for path in ("/ops", f"/ops/bookings/{booking_id}"):
+        refused = await page.goto(stack.url("web") + path)
+        assert refused.status == 404
+        assert "Temporal" not in await page.content()
+
+    context = await browser.new_context(viewport=DESKTOP)
+    try:
+        operator = await context.new_page()
+        email = await _sign_up_and_log_in(operator, stack)
+        operator_id = _grant_operator(stack, email)
+        # A traveller's session, though the account is an operator now.
+        assert (await operator.goto(stack.url("web") + "/ops")).status == 404
+        await operator.goto(stack.url("web") + "/auth/login?as=operator&next=/ops")
+        await operator.get_by_label(re.compile(r"e-?mail", re.I)).fill(email)
+        await operator.get_by_label(re.compile(r"password", re.I)).fill("a long test password")
+        await operator.get_by_role("button", name=re.compile(r"sign in", re.I)).click()
+        await operator.wait_for_url(re.compile(re.escape(stack.url("web")) + "/ops$"))
+        await operator.goto(f"{stack.url('web')}/ops?status=CONFIRMED")
+        await operator.get_by_role("link", name=booking_id).click()
+        workflow = operator.get_by_role("link", name="Open its workflow in the Temporal UI")
+        assert f"/workflows/booking-{booking_id}" in await workflow.get_attribute("href")
+        await operator.get_by_label("Why", exact=True).first.fill("the hotel closed its doors")
+        await operator.get_by_role("button", name="Cancel the booking").click()
+        await operator.get_by_text("The booking is cancelled").wait_for(timeout=SETTLE_TIMEOUT_MS)
+        actions = operator.locator(".operator-actions")
+        assert "the hotel closed its doors" in await actions.inner_text()
+        assert operator_id in await actions.inner_text()
+        await operator.screenshot(path=screenshot_path("ops-booking"), full_page=True)
+    finally:
+        await context.close()
+
+    await page.goto(f"{stack.url('web')}/bookings/{booking_id}")
+    assert await page.get_by_role("heading", name="Your booking is cancelled").count() == 1

@@ -22,11 +22,15 @@ from workflows.models import (
     QUERY_CANCELLATION_QUOTE,
     QUERY_STATUS,
     UPDATE_CANCEL,
+    UPDATE_RESEND_CONFIRMATION,
     UPDATE_SUBMIT_PAYMENT,
     BookingRequest,
     BookingState,
     BookingView,
     CancellationQuote,
+    Operator,
+    OperatorAction,
+    OperatorActionKind,
     Step,
 )
 
@@ -78,6 +82,7 @@ class FakeServices:
     users_status: int = 201
     calls: dict[str, list[httpx.Request]] = field(default_factory=dict)
     next_user: str = "user-1"
+    next_scope: str = "profile documents:read"
 
     def _record(self, name: str, request: httpx.Request) -> None:
         self.calls.setdefault(name, []).append(request)
@@ -90,7 +95,7 @@ class FakeServices:
         form = form_of(request)
         if form.get("code") == "bad":
             return httpx.Response(400, json={"error": "invalid_grant"})
-        token = self.issuer.user_token(self.next_user, "profile documents:read", "pdf")
+        token = self.issuer.user_token(self.next_user, self.next_scope, "pdf")
         return httpx.Response(
             200,
             json={
@@ -210,6 +215,18 @@ class FakeHandle:
         elif name == UPDATE_CANCEL:
             view.state = BookingState.CANCELLED
             view.refunded = view.total or 0
+            if arg.operator is not None:
+                self._operator_did(view, OperatorActionKind.CANCEL, arg.operator, arg.reason)
+        elif name == UPDATE_RESEND_CONFIRMATION:
+            kind = OperatorActionKind.RESEND_CONFIRMATION
+            self._operator_did(view, kind, arg.operator, arg.reason)
+
+    @staticmethod
+    def _operator_did(
+        view: BookingView, kind: OperatorActionKind, operator: Operator, reason: str
+    ) -> None:
+        action = OperatorAction(action=kind, operator=operator, reason=reason, at=datetime.now(UTC))
+        view.operator_actions.append(action)
 
 
 @dataclass
@@ -254,10 +271,12 @@ class FakeTemporal:
         return FakeHandle(self, workflow_id)
 
     async def list_workflows(self, query: str, limit: int | None = None) -> AsyncIterator[Any]:
-        """Bookings whose UserId matches the query's."""
+        """Bookings matching the query's UserId and BookingStatus, if it names them."""
         self.queries.append(query)
         for workflow_id, view in self.views.items():
-            if f"UserId = '{view.user_id}'" not in query:
+            if "UserId = " in query and f"UserId = '{view.user_id}'" not in query:
+                continue
+            if "BookingStatus = " in query and f"BookingStatus = '{view.state}'" not in query:
                 continue
             yield _Execution(
                 id=workflow_id,

@@ -119,14 +119,15 @@ async def test_booking_without_csrf_token_is_refused(site: Site):
     assert site.temporal.started == []
 
 
-async def test_checkout_shows_the_hold_countdown_and_the_temporal_link(site: Site):
+async def test_checkout_shows_the_hold_countdown_and_no_operator_tool(site: Site):
     await site.log_in()
     booking_id = await _start_booking(site)
     page = await site.client.get(f"/bookings/{booking_id}/checkout")
     assert page.status_code == 200
     assert re.search(r'<time datetime="[^"]+" data-countdown>', page.text)
-    ui = site.app.state.settings.temporal_ui_url
-    assert f"{ui}/namespaces/default/workflows/booking-{booking_id}" in page.text
+    # The Temporal UI and workflow ids are for operators only (/ops).
+    assert site.app.state.settings.temporal_ui_url not in page.text
+    assert f"booking-{booking_id}" not in page.text and "/ops" not in page.text
     assert 'autocomplete="cc-number"' in page.text and 'for="number"' in page.text
 
 
@@ -276,7 +277,8 @@ async def test_my_bookings_lists_only_mine_with_links(site: Site):
     page = await site.client.get("/bookings")
     assert page.status_code == 200
     assert f"/bookings/{booking_id}" in page.text
-    assert f"/workflows/booking-{booking_id}" in page.text
+    assert site.app.state.settings.temporal_ui_url not in page.text
+    assert f"booking-{booking_id}" not in page.text
     assert site.temporal.queries == [f"WorkflowType = '{WORKFLOW_TYPE}' AND UserId = 'user-1'"]
     site.client.cookies.clear()
     await site.log_in("user-2")

@@ -29,7 +29,15 @@ from tests.workflows.test_booking import (
     pay_with_the_holds_result,
     workflow_worker,
 )
-from workflows.models import UPDATE_CANCEL, CancellationQuote, CancelRequest
+from tests.workflows.test_operator_actions import GRACE, confirmation_sent
+from workflows.models import (
+    UPDATE_CANCEL,
+    UPDATE_RESEND_CONFIRMATION,
+    BookingView,
+    CancellationQuote,
+    CancelRequest,
+    ResendRequest,
+)
 
 HERE = Path(__file__).parent / "histories"
 
@@ -44,6 +52,15 @@ async def _happy(handle: WorkflowHandle) -> None:
 async def _cancel(handle: WorkflowHandle) -> None:
     await _happy(handle)
     await handle.execute_update(UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote)
+
+
+async def _operator_actions(handle: WorkflowHandle) -> None:
+    await _happy(handle)
+    await confirmation_sent(handle)
+    resend = ResendRequest(operator=GRACE, reason="the traveller lost the e-mail")
+    await handle.execute_update(UPDATE_RESEND_CONFIRMATION, resend, result_type=BookingView)
+    cancel = CancelRequest(reason="the hotel is closed", operator=GRACE)
+    await handle.execute_update(UPDATE_CANCEL, cancel, result_type=CancellationQuote)
 
 
 def _driven(drive: Callable[[WorkflowHandle], Awaitable[None]] | None) -> Run:
@@ -82,6 +99,9 @@ SCENARIOS: dict[str, tuple[World, Run]] = {
     # Recorded after PATCH_HOTEL_TERMS: a hotel whose terms are not the defaults (a week's
     # free-cancellation window, 20% tax, other times), its booking cancelled for a fee.
     "cancel-by-the-hotels-terms": (World(terms=STRICT_TERMS), _driven(_cancel)),
+    # Recorded after PATCH_OPERATOR_ACTIONS: an operator resends the confirmation, then
+    # cancels the booking; both name the operator and the reason.
+    "operator-actions": (World(), _driven(_operator_actions)),
 }
 
 

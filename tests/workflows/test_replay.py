@@ -44,6 +44,7 @@ def test_the_four_paths_are_committed_and_each_patched_path_too():
         "happy-describe-and-hold",  # after PATCH_PARALLEL_START
         "payment-with-the-hold",  # after PATCH_PAYMENT_WHILE_HOLDING
         "cancel-by-the-hotels-terms",  # after PATCH_HOTEL_TERMS
+        "operator-actions",  # after PATCH_OPERATOR_ACTIONS
     }
     assert UNREPLAYABLE == [STUCK]
 

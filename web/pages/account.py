@@ -26,7 +26,8 @@ log = logging.getLogger("staysaga.web")
 
 
 async def login(request: Request) -> Response:
-    """GET /auth/login: off to the auth service, with PKCE and a state."""
+    """GET /auth/login: off to the auth service, with PKCE and a state; `?as=operator`
+    asks for the operator scopes too (granted to operators only)."""
     state = secrets.token_urlsafe(24)
     oauth: OAuthClient = request.app.state.oauth
     verifier = new_verifier()
@@ -35,7 +36,8 @@ async def login(request: Request) -> Response:
         "verifier": verifier,
         "next": safe_next(request.query_params.get("next")),
     }
-    return RedirectResponse(oauth.authorize_url(state, verifier), 303)
+    operator = request.query_params.get("as") == "operator"
+    return RedirectResponse(oauth.authorize_url(state, verifier, operator), 303)
 
 
 async def callback(request: Request) -> Response:

@@ -15,7 +15,6 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.common.settings import Settings
 from web import bookings, forms
 from web.backends import BackendError
 from web.pages.common import (
@@ -70,14 +69,11 @@ async def _owned_view(request: Request) -> tuple[Any, BookingView]:
 
 
 def _booking_context(request: Request, view: BookingView) -> dict[str, Any]:
-    settings: Settings = request.app.state.settings
+    # No link to the Temporal UI and no workflow id: those are operator tools (/ops).
     return {
         "view": view,
         "progress": [(step.value, label, step in view.steps) for step, label in bookings.PROGRESS],
         "settled": bookings.is_settled(view),
-        "temporal_url": bookings.workflow_url(
-            settings.temporal_ui_url, settings.temporal.namespace, view.booking_id
-        ),
         "failed": view.state in (BookingState.FAILED, BookingState.EXPIRED),
     }
 
@@ -298,14 +294,4 @@ async def my_bookings(request: Request) -> Response:
     except RPCError as exc:
         log.warning("listing bookings failed: %s", exc)
         return error_page(request, 503, "Your bookings are unavailable right now")
-    settings: Settings = request.app.state.settings
-    return render(
-        request,
-        "bookings.html",
-        {
-            "items": found,
-            "ui": settings.temporal_ui_url,
-            "namespace": settings.temporal.namespace,
-            "workflow_url": bookings.workflow_url,
-        },
-    )
+    return render(request, "bookings.html", {"items": found})

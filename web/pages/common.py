@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 from temporalio.client import WorkflowUpdateFailedError
 
 from services.common.money import format_money
+from services.users import api as users_api
 from web.backends import Backends
 from web.oauth import OAuthError
 from web.sessions import CSRF_FIELD, csrf_ok, csrf_token
@@ -43,6 +44,7 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     session = request.session
     base = {
         "user": session.get("user"),
+        "operator": users_api.OPS_READ in (session.get("user") or {}).get("scopes", ()),
         "csrf_field": CSRF_FIELD,
         "csrf_token": lambda: csrf_token(request),
         "flashes": session.pop("flash", []),

@@ -30,7 +30,11 @@ from services.common.settings import Settings
 from tests.support.harness import running_app, settings_for
 
 SECRETS = {client: f"secret-of-{client}-{secrets.token_hex(4)}" for client in oauth_clients()}
-ACCOUNTS = {"ada@example.com": ("correct horse battery", "user-ada")}
+ACCOUNTS = {
+    "ada@example.com": ("correct horse battery", "user-ada"),
+    "grace@example.com": ("operator horse battery", "user-grace"),
+}
+OPERATORS = {"grace@example.com"}
 CALLBACK = "http://127.0.0.1:8000/auth/callback"
 
 
@@ -42,7 +46,10 @@ def stand_in_users(settings: Settings, auth_client: dict[str, httpx.AsyncClient]
         found = ACCOUNTS.get(body.get("email", ""))
         if found is None or found[0] != body.get("password"):
             raise Problem(401, "invalid-credentials", "Wrong e-mail or password.")
-        return JSONResponse({"user_id": found[1], "name": "Ada", "email_verified": True})
+        roles = ["traveller", "operator"] if body["email"] in OPERATORS else ["traveller"]
+        return JSONResponse(
+            {"user_id": found[1], "name": "Ada", "email_verified": True, "roles": roles}
+        )
 
     app = create_service_app(
         "users",

@@ -113,6 +113,7 @@ async def test_verification_link_from_the_mail_verifies_the_address(world, sink)
         "user_id": user["id"],
         "name": "Zoë Traveller",
         "email_verified": True,
+        "roles": ["traveller"],
     }
 
 
