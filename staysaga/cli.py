@@ -162,9 +162,16 @@ def _cmd_auth(args: argparse.Namespace) -> int:
     return 0
 
 
+class NoSuchWorkflow(LookupError):
+    """Temporal knows no workflow by the id given."""
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from temporal.names import workflow_id_given
     from workflows.replay import ReplayOutcome, load_history_file, replay, server_histories
 
     if not (args.files or args.workflow_id or args.query):
@@ -190,11 +197,21 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
         client = await connect(load_settings())
         if args.workflow_id:
-            history = await client.get_workflow_handle(args.workflow_id).fetch_history()
+            workflow_id = workflow_id_given(args.workflow_id)
+            try:
+                history = await client.get_workflow_handle(workflow_id).fetch_history()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                raise NoSuchWorkflow(workflow_id) from None
             return await replay([history])
         return await replay(server_histories(client, args.query, args.limit))
 
-    outcomes = asyncio.run(run())
+    try:
+        outcomes = asyncio.run(run())
+    except NoSuchWorkflow as missing:
+        print(f"staysaga replay: no workflow {missing} in Temporal", file=sys.stderr)
+        return 2
     for outcome in outcomes:
         verdict = "ok" if outcome.ok else f"FAILED: {outcome.error}"
         print(f"{outcome.workflow_id}: {verdict}", flush=True)
@@ -289,7 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay = subparsers["replay"]
     replay.add_argument("files", nargs="*", help="history JSON files")
-    replay.add_argument("--workflow-id", help="replay this workflow's history from the server")
+    replay.add_argument(
+        "--workflow-id",
+        help="replay this workflow's history from the server (a booking id as the website "
+        "shows it, or booking-<id>)",
+    )
     replay.add_argument("--query", help="replay every workflow this visibility query lists")
     replay.add_argument("--limit", type=int, default=None, help="at most this many (--query)")
     subparsers["auth"].add_argument("action", choices=["rotate-keys"])

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import TypedSearchAttributes
 
 from services.bank import api as bank_api
 from services.bank.client import BankClient
@@ -27,18 +26,16 @@ from services.users import api as users_api
 from services.users.client import UsersClient
 from staysaga.secrets import StackSecrets
 from temporal.connect import connect
-from temporal.names import TaskQueue, booking_workflow_id
+from web import bookings
 from web.bookings import HOLD_POLL_SECONDS
 from workflows.models import (
     QUERY_STATUS,
     UPDATE_SUBMIT_PAYMENT,
-    WORKFLOW_TYPE,
     BookingRequest,
     BookingState,
     BookingView,
     PaymentSubmission,
     Step,
-    search_attributes,
 )
 
 # Each status poll is a query the Temporal server and the workflow worker must answer, so
@@ -198,15 +195,7 @@ class StackDriver:
             guest_name="Ada Lovelace",
             step_budget_seconds=step_budget_seconds,
         )
-        return await self.temporal.start_workflow(
-            WORKFLOW_TYPE,
-            request,
-            id=booking_workflow_id(booking_id),
-            task_queue=TaskQueue.BOOKING,
-            search_attributes=TypedSearchAttributes(
-                search_attributes(request, BookingState.STARTED)
-            ),
-        )
+        return await bookings.start(self.temporal, request)
 
     async def status(self, handle: WorkflowHandle[Any, Any]) -> BookingView:
         """The booking's status query."""
