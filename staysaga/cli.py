@@ -34,8 +34,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     factory = getattr(importlib.import_module(module_name), factory_name)
     config = uvicorn.Config(
         factory(settings),
-        # The mail sink is a local development tool with no tokens: loopback only.
-        host="127.0.0.1" if args.component == "mailsink" else settings.host,
+        # The mail sink is a local development tool with no tokens, and the codec server
+        # answers the dev server's UI without one: loopback only.
+        host="127.0.0.1" if _loopback_only(args.component, settings) else settings.host,
         port=settings.port(args.component),
         log_config=None,
         access_log=False,
@@ -45,6 +46,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settle_for_serving()
     uvicorn.Server(config).run()
     return 0
+
+
+def _loopback_only(component: str, settings: Settings) -> bool:
+    return component == "mailsink" or (component == "codec" and settings.temporal.dev_server)
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:
@@ -171,6 +176,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
     from temporalio.service import RPCError, RPCStatusCode
 
+    from staysaga.secrets import local_environment
     from temporal.names import workflow_id_given
     from workflows.replay import ReplayOutcome, load_history_file, replay, server_histories
 
@@ -195,7 +201,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             return await replay(files)
         from temporal.connect import connect
 
-        client = await connect(load_settings())
+        client = await connect(load_settings(local_environment()))
         if args.workflow_id:
             workflow_id = workflow_id_given(args.workflow_id)
             try:
@@ -204,8 +210,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
                 raise NoSuchWorkflow(workflow_id) from None
-            return await replay([history])
-        return await replay(server_histories(client, args.query, args.limit))
+            return await replay([history], client.data_converter)
+        return await replay(server_histories(client, args.query, args.limit), client.data_converter)
 
     try:
         outcomes = asyncio.run(run())
@@ -236,12 +242,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_reconcile(args: argparse.Namespace) -> int:
     import uuid
 
+    from staysaga.secrets import local_environment
     from temporal.connect import connect
     from temporal.names import TaskQueue
     from workflows.models import RECONCILE_WORKFLOW_TYPE, ReconcileInput, ReconcileSummary
     from workflows.schedules import RECONCILE_TIMEOUT, RECONCILER_WORKFLOW_ID
 
-    settings = load_settings()
+    settings = load_settings(local_environment())
 
     async def run() -> ReconcileSummary:
         client = await connect(settings)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client, WorkflowHandle
 
+from components.settings import load_settings
 from services.bank import api as bank_api
 from services.bank.client import BankClient
 from services.common.auth import audience
@@ -24,7 +25,7 @@ from services.search import api as search_api
 from services.search.client import SearchClient
 from services.users import api as users_api
 from services.users.client import UsersClient
-from staysaga.secrets import StackSecrets
+from staysaga.secrets import StackSecrets, local_environment
 from temporal.connect import connect
 from web import bookings
 from web.bookings import HOLD_POLL_SECONDS
@@ -84,6 +85,8 @@ class StackDriver:
     async def open(cls, settings: Settings) -> StackDriver:
         """Connect to the stack described by `settings` (its var dir holds the secrets)."""
         secrets = StackSecrets.load(settings.var_dir)
+        # The stack's payload keys and other shared secrets, unless the caller set them.
+        settings = load_settings(local_environment(settings.env))
         http = httpx.AsyncClient(timeout=30)
         return cls(settings, secrets, http, await connect(settings))
 
