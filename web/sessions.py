@@ -89,7 +89,8 @@ class SessionStore:
         sid, _, _mac = cookie.rpartition(".")
         if not sid or len(cookie) > 200:
             return None
-        return sid if hmac.compare_digest(self.sign(sid), cookie) else None
+        # As bytes: compare_digest refuses (TypeError) a str that is not ASCII.
+        return sid if hmac.compare_digest(self.sign(sid).encode(), cookie.encode()) else None
 
     async def load(self, cookie: str | None) -> Session:
         """The session a cookie names, or a new empty one."""

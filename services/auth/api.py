@@ -6,7 +6,7 @@ OAuth endpoints take `application/x-www-form-urlencoded` and answer RFC 6749 JSO
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path
 AUTHORIZE_PATH = "/oauth2/authorize"
@@ -64,3 +64,54 @@ class ServerMetadata(BaseModel):
     revocation_endpoint_auth_methods_supported: list[str]
     introspection_endpoint_auth_methods_supported: list[str]
     code_challenge_methods_supported: list[str]
+
+
+class OAuthError(BaseModel):
+    """An OAuth error (RFC 6749 section 5.2): what the token, revocation and introspection
+    endpoints answer on failure."""
+
+    error: str
+    error_description: str | None = None
+
+
+class TokenForm(BaseModel):
+    """POST /oauth2/token form (RFC 6749, RFC 7636, RFC 8707); the client authenticates with
+    HTTP Basic (or client_id and client_secret here)."""
+
+    grant_type: str = Field(description="client_credentials, authorization_code or refresh_token")
+    scope: str | None = None
+    resource: str | None = Field(None, description="urn:staysaga:<component>")
+    code: str | None = None
+    redirect_uri: str | None = None
+    code_verifier: str | None = None
+    refresh_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class TokenReference(BaseModel):
+    """POST /oauth2/revoke and /oauth2/introspect form (RFC 7009, RFC 7662)."""
+
+    token: str
+    token_type_hint: str | None = Field(None, description="access_token or refresh_token")
+
+
+class AuthorizationRequest(BaseModel):
+    """GET /oauth2/authorize query (RFC 6749 section 4.1.1 with PKCE S256, RFC 8707)."""
+
+    response_type: str = Field(description="code")
+    client_id: str
+    redirect_uri: str | None = None
+    scope: str | None = None
+    state: str | None = None
+    code_challenge: str
+    code_challenge_method: str = Field(description="S256")
+    resource: str | None = None
+
+
+class SignInForm(AuthorizationRequest):
+    """POST /oauth2/authorize form: the authorization request and the traveller's sign-in."""
+
+    email: str
+    password: str
+    csrf_token: str

@@ -41,6 +41,7 @@ from services.auth.oauth_clients import (
     ClientRegistry,
     all_scopes,
 )
+from services.auth.params import basic_credentials_readable, malformed_parameter
 from services.auth.settings import AuthSettings
 from services.auth.store import purge_expired
 from services.auth.throttle import SignInThrottle
@@ -67,15 +68,38 @@ def _respond(result: tuple[int, Any, Any]) -> Response:
     return Response(body or b"", status_code=status, headers=extra)
 
 
+def _malformed(snap: Snapshot) -> Response | None:
+    """The OAuth error for a request authlib cannot be trusted with, or None."""
+    if not basic_credentials_readable(snap.headers):
+        return JSONResponse(
+            {"error": "invalid_client", "error_description": "Unreadable Basic credentials."},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Basic error="invalid_client"'},
+        )
+    name = malformed_parameter(snap.query + snap.form)
+    if name is not None:
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": f"Malformed '{name}'."},
+            status_code=400,
+        )
+    return None
+
+
 async def token(request: Request) -> Response:
     """POST /oauth2/token: client_credentials, authorization_code (+PKCE), refresh_token."""
     snap = await snapshot(request)
+    refused = _malformed(snap)
+    if refused is not None:
+        return refused
     return _respond(await run_in_threadpool(_oauth(request).create_token_response, snap))
 
 
 async def revoke(request: Request) -> Response:
     """POST /oauth2/revoke (RFC 7009)."""
     snap = await snapshot(request)
+    refused = _malformed(snap)
+    if refused is not None:
+        return refused
     oauth = _oauth(request)
     return _respond(await run_in_threadpool(oauth.create_endpoint_response, "revocation", snap))
 
@@ -83,6 +107,9 @@ async def revoke(request: Request) -> Response:
 async def introspect(request: Request) -> Response:
     """POST /oauth2/introspect (RFC 7662), for authenticated clients."""
     snap = await snapshot(request)
+    refused = _malformed(snap)
+    if refused is not None:
+        return refused
     oauth = _oauth(request)
     return _respond(await run_in_threadpool(oauth.create_endpoint_response, "introspection", snap))
 
@@ -158,6 +185,11 @@ async def _form_page(
     return response
 
 
+def _malformed_page(name: str) -> HTMLResponse:
+    """An authorization request with a malformed parameter: never redirected anywhere."""
+    return _page(error_page(f"This sign-in link is not valid: malformed '{name}'."), 400)
+
+
 def _refused(result: tuple[int, Any, Any]) -> Response:
     """An invalid authorization request: back to the website if it is safe, else a page."""
     status, body, _headers = result
@@ -170,6 +202,9 @@ def _refused(result: tuple[int, Any, Any]) -> Response:
 async def authorize_form(request: Request) -> Response:
     """GET /oauth2/authorize: check the website's request, then show the sign-in form."""
     snap = await snapshot(request)
+    malformed = malformed_parameter(snap.query)
+    if malformed is not None:
+        return _malformed_page(malformed)
     refused = await run_in_threadpool(_oauth(request).check_authorization_request, snap)
     if refused is not None:
         return _refused(refused)
@@ -181,6 +216,9 @@ async def authorize_submit(request: Request) -> Response:
     form = await request.form()
     pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     params = [(k, v) for k, v in pairs if k not in LOGIN_FIELDS]
+    malformed = malformed_parameter(params)
+    if malformed is not None:
+        return _malformed_page(malformed)
     snap = Snapshot("GET", api.AUTHORIZE_PATH, request.headers, params, [])
     oauth = _oauth(request)
     refused = await run_in_threadpool(oauth.check_authorization_request, snap)
@@ -224,37 +262,51 @@ ENDPOINTS = (
         token,
         "Issue tokens (form: grant_type client_credentials | authorization_code | "
         "refresh_token; resource=urn:staysaga:<component>)",
+        form=api.TokenForm,
         response=api.TokenResponse,
         errors=(400, 401),
+        error_media="application/json",
+        error_model=api.OAuthError,
     ),
     Endpoint(
         "GET",
         api.AUTHORIZE_PATH,
         authorize_form,
         "Sign-in page of the authorization code flow (PKCE S256 required)",
-        errors=(400,),
+        query=api.AuthorizationRequest,
+        errors=(302, 400),
+        error_media="text/html",
     ),
     Endpoint(
         "POST",
         api.AUTHORIZE_PATH,
         authorize_submit,
         "Submit the sign-in form; redirects to the website with a code",
+        form=api.SignInForm,
+        status=302,
         errors=(400, 401, 429, 503),
+        error_media="text/html",
     ),
     Endpoint(
         "POST",
         api.REVOKE_PATH,
         revoke,
         "Revoke a token (RFC 7009); a refresh token takes its whole family along",
+        form=api.TokenReference,
         errors=(400, 401),
+        error_media="application/json",
+        error_model=api.OAuthError,
     ),
     Endpoint(
         "POST",
         api.INTROSPECT_PATH,
         introspect,
         "Introspect a token (RFC 7662), for authenticated clients",
+        form=api.TokenReference,
         response=api.IntrospectionResponse,
         errors=(400, 401),
+        error_media="application/json",
+        error_model=api.OAuthError,
     ),
     Endpoint(
         "GET", api.JWKS_PATH, jwks_document, "Public signing keys", response=api.JsonWebKeySet

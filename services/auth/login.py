@@ -75,7 +75,9 @@ def csrf_ok(keys: list[SigningKey], cookie: str | None, submitted: str | None) -
     """
     if not cookie or not submitted:
         return False
-    return any(hmac.compare_digest(_csrf_mac(key, cookie), submitted) for key in keys)
+    # As bytes: compare_digest refuses (TypeError) a str that is not ASCII.
+    given = str(submitted).encode()
+    return any(hmac.compare_digest(_csrf_mac(key, cookie).encode(), given) for key in keys)
 
 
 def same_origin(headers: Mapping[str, str], issuer: str) -> bool:

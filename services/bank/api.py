@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.common.fields import MinorUnits
+
 # Statuses of an authorization, shared with Payments' own state machine.
 AUTHORIZED = "authorized"
 CAPTURED = "captured"
@@ -117,7 +119,7 @@ class AuthorizationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=1, max_length=64)
-    amount: int = Amount
+    amount: MinorUnits = Amount
     currency: str = Currency
     reference: str = Field(min_length=1, max_length=200, description="the merchant's own id")
 
@@ -126,7 +128,7 @@ class CaptureRequest(BaseModel):
     """POST /authorizations/{id}/captures: take some or all of the authorized amount."""
 
     model_config = ConfigDict(extra="forbid")
-    amount: int | None = Field(None, gt=0, le=MAX_AMOUNT, description="default: all of it")
+    amount: MinorUnits | None = Field(None, gt=0, le=MAX_AMOUNT, description="default: all of it")
 
 
 class VoidRequest(BaseModel):
@@ -139,7 +141,7 @@ class RefundRequest(BaseModel):
     """POST /authorizations/{id}/refunds: give back some or all of what was captured."""
 
     model_config = ConfigDict(extra="forbid")
-    amount: int = Amount
+    amount: MinorUnits = Amount
 
 
 class Card(BaseModel):
@@ -193,7 +195,7 @@ class AuthorizationList(BaseModel):
 class FaultConfig(BaseModel):
     """PUT /admin/faults: what goes wrong, and how often (shares from 0 to 1)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     latency_ms: int = Field(0, ge=0, le=60_000)
     error_rate: float = Field(0.0, ge=0, le=1, description="share of calls answered 503")
     timeout_rate: float = Field(

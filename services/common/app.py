@@ -24,7 +24,7 @@ from services.common.deadlines import DeadlineMiddleware
 from services.common.logging import RequestIdMiddleware
 from services.common.migrations import migrate
 from services.common.openapi import Endpoint, docs_routes
-from services.common.problems import EXCEPTION_HANDLERS, Problem
+from services.common.problems import EXCEPTION_HANDLERS, Problem, RefuseNulMiddleware
 from services.common.settings import Settings
 
 log = logging.getLogger("staysaga.app")
@@ -125,7 +125,11 @@ def create_service_app(
     routes += list(extra_routes)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware), Middleware(DeadlineMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(DeadlineMiddleware),
+            Middleware(RefuseNulMiddleware),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -141,7 +141,7 @@ def _header(token: str) -> dict[str, Any]:
         segment = token.split(".")[0]
         padded = segment + "=" * (-len(segment) % 4)
         header = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         raise TokenRejected("malformed token") from None
     if not isinstance(header, dict):
         raise TokenRejected("malformed token")
@@ -177,9 +177,11 @@ class TokenVerifier:
 
     async def _check(self, token: str) -> tuple[Principal, float]:
         header = _header(token)
-        if header.get("alg") not in ALLOWED_ALGORITHMS:
+        # The header is the sender's JSON: any field may be of any type.
+        alg, typ = header.get("alg"), header.get("typ")
+        if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
             raise TokenRejected("algorithm not allowed")
-        if header.get("typ", "").lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):
+        if not isinstance(typ, str) or typ.lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):
             raise TokenRejected("not an access token")
         kid = header.get("kid")
         if not isinstance(kid, str):

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 _PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 _REF = "#/components/schemas/{model}"
+_FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Endpoint:
     errors: Sequence[int] = (400, 422)
     scope: str | None = None
     tags: Sequence[str] = field(default_factory=tuple)
+    # An application/x-www-form-urlencoded body (read by the handler itself, e.g. OAuth's).
+    form: type[BaseModel] | None = None
+    # How its errors are written when not as problems: JSON of this model, or else an HTML page.
+    error_media: str = "application/problem+json"
+    error_model: type[BaseModel] | None = None
 
     def route(self) -> Route:
         """The Starlette route serving it."""
@@ -44,7 +50,15 @@ class Endpoint:
         return _PATH_PARAM.sub(r"{\1}", self.path)
 
 
-def _problem_response(status: int) -> dict[str, Any]:
+def _error_response(status: int, endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+    if 300 <= status < 400:
+        return {"description": "A redirect (see its Location)"}
+    if endpoint.error_model is not None:
+        schema = refs[(endpoint.error_model, "serialization")]
+        return {"description": "An error", "content": {endpoint.error_media: {"schema": schema}}}
+    if endpoint.error_media != "application/problem+json":
+        content = {endpoint.error_media: {"schema": {"type": "string"}}}
+        return {"description": "An error page", "content": content}
     return {
         "description": "A problem (RFC 9457)",
         "content": {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}},
@@ -71,7 +85,10 @@ def openapi_document(title: str, version: str, endpoints: Sequence[Endpoint]) ->
     keyed: set[tuple[type[BaseModel], JsonSchemaMode]] = {
         (e.body, "validation") for e in endpoints if e.body is not None
     }
-    keyed |= {(m, "serialization") for e in endpoints for m in (e.query, e.response) if m}
+    keyed |= {(e.form, "validation") for e in endpoints if e.form is not None}
+    keyed |= {
+        (m, "serialization") for e in endpoints for m in (e.query, e.response, e.error_model) if m
+    }
     refs, definitions = models_json_schema(
         sorted(keyed, key=lambda pair: (pair[0].__name__, pair[1])), ref_template=_REF
     )
@@ -95,23 +112,25 @@ def openapi_document(title: str, version: str, endpoints: Sequence[Endpoint]) ->
                     parameter["description"] = prop["description"]
                 parameter["schema"] = prop
                 operation["parameters"].append(parameter)
-        if endpoint.body is not None:
-            ref = refs[(endpoint.body, "validation")]
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": ref}},
-            }
+        for model, media in ((endpoint.body, "application/json"), (endpoint.form, _FORM)):
+            if model is not None:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {media: {"schema": refs[(model, "validation")]}},
+                }
         success: dict[str, Any] = {"description": "OK"}
         if endpoint.response is not None:
             ref = refs[(endpoint.response, "serialization")]
             success["content"] = {"application/json": {"schema": ref}}
         responses: dict[str, Any] = {str(endpoint.status): success}
         codes = set(endpoint.errors)
+        if endpoint.body is not None or endpoint.query is not None:
+            codes.add(400)  # a body that is not JSON, an unknown or malformed query parameter
         if endpoint.scope:
             codes |= {401, 403}
             operation["security"] = [{"bearer": [endpoint.scope]}]
         for code in sorted(codes):
-            responses[str(code)] = _problem_response(code)
+            responses[str(code)] = _error_response(code, endpoint, refs)
         operation["responses"] = responses
         paths.setdefault(endpoint.openapi_path, {})[endpoint.method.lower()] = operation
     return {

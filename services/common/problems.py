@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://staysaga.dev/problems/"
@@ -124,6 +126,8 @@ def parse_query(model: type[M], request: Request) -> M:
     lists = _list_fields(model)
     raw: dict[str, Any] = {}
     for key, value in request.query_params.multi_items():
+        if "\x00" in key + value:
+            raise ValidationProblem([{"field": key, "message": NUL_MESSAGE}], status=400)
         if key in lists:
             raw.setdefault(key, []).append(value)
         else:
@@ -143,7 +147,7 @@ async def parse_body(model: type[M], request: Request) -> M:
     """Validate a JSON body against a model, or raise a 4xx naming the field."""
     body = await request.body()
     try:
-        return model.model_validate_json(body or b"null")
+        parsed = model.model_validate_json(body or b"null")
     except ValidationError as exc:
         errors = errors_from_validation(exc)
         if any(e["message"].startswith("Invalid JSON") for e in errors):
@@ -151,6 +155,49 @@ async def parse_body(model: type[M], request: Request) -> M:
                 400, "invalid-json", "The body is not valid JSON.", field="body"
             ) from None
         raise ValidationProblem(errors) from None
+    # JSON can carry a NUL only escaped; the byte search keeps the common case free.
+    if b"\\u0000" in body:
+        where = nul_location(json.loads(body))
+        if where is not None:
+            raise ValidationProblem([{"field": where or "body", "message": NUL_MESSAGE}])
+    return parsed
+
+
+NUL_MESSAGE = "must not contain NUL characters"
+
+
+def nul_location(data: Any, prefix: str = "") -> str | None:
+    """Where parsed JSON holds a NUL character in a string or key (`items.0.name`), or None."""
+    if isinstance(data, str):
+        return prefix.rstrip(".") if "\x00" in data else None
+    items: Any = ()
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    for key, value in items:
+        if "\x00" in str(key):
+            return prefix + str(key)
+        found = nul_location(value, f"{prefix}{key}.")
+        if found is not None:
+            return found
+    return None
+
+
+class RefuseNulMiddleware:
+    """400 for a path holding a NUL character: no database of ours can store one, and none
+    is meaningful in a URL (`parse_query` and `parse_body` refuse one in their input)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse the request, or serve it."""
+        if scope["type"] != "http" or "\x00" not in scope["path"]:
+            await self.app(scope, receive, send)
+            return
+        problem = ValidationProblem([{"field": "path", "message": NUL_MESSAGE}], status=400)
+        await problem.response(scope["path"])(scope, receive, send)
 
 
 async def handle_problem(request: Request, exc: Exception) -> ProblemResponse:

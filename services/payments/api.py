@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.fields import MinorUnits
+
 # Scopes: what a token must carry for each kind of route.
 CHARGE = "payments:charge"
 """Authorize, capture, void and refund."""
@@ -91,7 +93,7 @@ class PaymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     booking_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
     user_id: str = Field(min_length=1, max_length=100)
-    amount: int = Field(gt=0, le=MAX_AMOUNT, description="minor units")
+    amount: MinorUnits = Field(gt=0, le=MAX_AMOUNT, description="minor units")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")
     card_token: str = Field(min_length=1, max_length=64, description="from the bank's /tokens")
 
@@ -100,7 +102,7 @@ class CaptureRequest(BaseModel):
     """POST /payments/{booking_id}/capture: take the money (all of it by default)."""
 
     model_config = ConfigDict(extra="forbid")
-    amount: int | None = Field(None, gt=0, le=MAX_AMOUNT)
+    amount: MinorUnits | None = Field(None, gt=0, le=MAX_AMOUNT)
 
 
 class VoidRequest(BaseModel):
@@ -113,7 +115,7 @@ class RefundRequest(BaseModel):
     """POST /payments/{booking_id}/refunds: give back some of what was captured."""
 
     model_config = ConfigDict(extra="forbid")
-    amount: int = Field(gt=0, le=MAX_AMOUNT)
+    amount: MinorUnits = Field(gt=0, le=MAX_AMOUNT)
     refund_id: str = Field(
         min_length=1,
         max_length=100,

@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.fields import INT64_MAX, MinorUnits
+
 # Scopes: what a token must carry for each kind of route.
 RENDER = "documents:render"
 """Render a document."""
@@ -38,7 +40,7 @@ class Night(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     night: dt.date
-    price: int = Field(ge=0)
+    price: MinorUnits = Field(ge=0, le=INT64_MAX)
 
 
 class ReceiptData(BaseModel):
@@ -51,8 +53,8 @@ class ReceiptData(BaseModel):
     check_in: dt.date
     check_out: dt.date
     nights: list[Night] = Field(min_length=1, max_length=366)
-    taxes: int = Field(ge=0)
-    total: int = Field(ge=0)
+    taxes: MinorUnits = Field(ge=0, le=INT64_MAX)
+    total: MinorUnits = Field(ge=0, le=INT64_MAX)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     payment_reference: str = Field(min_length=1, max_length=200)
     confirmation_code: str = Field(min_length=1, max_length=64)
@@ -67,7 +69,7 @@ class ReceiptData(BaseModel):
 class CancellationData(ReceiptData):
     """Data of the cancellation note (template `cancellation`): the receipt's and the refund."""
 
-    refund: int = Field(ge=0)
+    refund: MinorUnits = Field(ge=0, le=INT64_MAX)
     cancelled_at: dt.datetime
 
 

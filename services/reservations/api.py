@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.fields import INT64_MAX, Id, MinorUnits
+
 # Scopes: what a token must carry for each kind of route.
 READ = "reservations:read"
 """Read holds, reservations and availability (a traveller's token: only their own)."""
@@ -119,8 +121,8 @@ class HoldRequest(Stay):
 
     booking_id: str = Field(min_length=1, max_length=100, description="idempotency key")
     user_id: str = Field(min_length=1, max_length=100, description="the traveller")
-    hotel_id: int = Field(ge=1)
-    room_type_id: int = Field(ge=1)
+    hotel_id: Id
+    room_type_id: Id
 
 
 class NightPrice(BaseModel):
@@ -226,13 +228,13 @@ class ReservationQuery(BaseModel):
 class AvailabilityQuery(Stay):
     """GET /availability: one hotel's room types for a stay."""
 
-    hotel_id: int = Field(ge=1)
+    hotel_id: Id
 
 
 class BatchAvailabilityRequest(Stay):
     """POST /availability/batch: many hotels, one stay, one call."""
 
-    hotel_ids: list[int] = Field(min_length=1, max_length=MAX_BATCH_HOTELS)
+    hotel_ids: list[Id] = Field(min_length=1, max_length=MAX_BATCH_HOTELS)
     best_only: bool = Field(
         False,
         description="only each hotel's cheapest room type with a room left (what a search lists)",
@@ -297,7 +299,7 @@ class InventoryUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     total_rooms: int | None = Field(None, ge=0, le=10_000)
-    nightly_rate: int | None = Field(None, ge=0)
+    nightly_rate: MinorUnits | None = Field(None, ge=0, le=INT64_MAX)
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The amenity slugs hotels carry and searches filter on (the demo catalogue names them).
 from services.common.catalogue import AMENITIES as AMENITIES
+from services.common.fields import Id, Int64
 
 # Paths, as route templates; `hotel_path` fills one in. Every route is public: no scope.
 CITIES_PATH = "/cities"
@@ -68,7 +69,7 @@ class HotelQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     city: str | None = Field(None, min_length=1, max_length=100, description="city name")
-    city_id: int | None = Field(None, ge=1, description="city id, from /cities")
+    city_id: Id | None = Field(None, description="city id, from /cities")
     check_in: dt.date | None = Field(None, description="first night (with check_out, guests)")
     check_out: dt.date | None = Field(None, description="day of departure")
     guests: int | None = Field(None, ge=1, le=20, description="people in one room")
@@ -77,8 +78,8 @@ class HotelQuery(BaseModel):
     amenities: list[Amenity] | None = Field(
         None, description="only hotels having every one of these (repeatable)"
     )
-    min_price: int | None = Field(None, ge=0, description="lowest nightly price, minor units")
-    max_price: int | None = Field(None, ge=0, description="highest nightly price, minor units")
+    min_price: Int64 | None = Field(None, description="lowest nightly price, minor units")
+    max_price: Int64 | None = Field(None, description="highest nightly price, minor units")
     sort: SortOrder = Field("distance", description="distance (from the centre), price, stars")
     page: int = Field(1, ge=1, le=10_000, description="page number, from 1")
     page_size: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description="hotels per page")

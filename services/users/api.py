@@ -10,6 +10,7 @@ from urllib.parse import quote
 import email_validator
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from services.common.fields import INT64_MAX, MinorUnits
 from services.common.mail import MESSAGE_KEY_PATTERN
 
 # Scopes: what a token must carry for each kind of route.
@@ -55,6 +56,8 @@ def message_path(user_id: str, message_id: str) -> str:
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
+# Text a mail header quotes (a subject): a line break there would end the header.
+ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 BookingTemplate = Literal[
     "booking-confirmed", "booking-cancelled", "booking-reminder", "booking-failed"
@@ -190,13 +193,13 @@ class BookingMailData(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow")
-    hotel_name: str = Field(min_length=1, max_length=200)
+    hotel_name: str = Field(min_length=1, max_length=200, pattern=ONE_LINE_PATTERN)
     check_in: dt.date
     check_out: dt.date
     confirmation_code: str | None = Field(None, max_length=64)
-    total: int | None = Field(None, ge=0)
+    total: MinorUnits | None = Field(None, ge=0, le=INT64_MAX)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    refund: int | None = Field(None, ge=0)
+    refund: MinorUnits | None = Field(None, ge=0, le=INT64_MAX)
     reason: str | None = Field(None, max_length=500)
 
     def missing_for(self, template: str) -> list[str]:

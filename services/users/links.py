@@ -69,7 +69,9 @@ class LinkSigner:
     def check(self, token: str, purpose: str, now: float | None = None) -> LinkClaims:
         """The claims of a good token for `purpose`, or InvalidLink."""
         payload, _, signature = token.partition(".")
-        if not payload or not hmac.compare_digest(signature, self._signature(payload)):
+        # As bytes: compare_digest refuses (TypeError) a str that is not ASCII.
+        expected = self._signature(payload).encode()
+        if not payload or not hmac.compare_digest(signature.encode(), expected):
             raise InvalidLink("bad signature")
         try:
             body = json.loads(_unb64(payload))

@@ -78,3 +78,9 @@ async def test_an_empty_new_session_is_not_stored(database_url):
     async with store.engine.connect() as conn:
         assert (await conn.execute(select(sessions.c.id))).first() is None
     await store.engine.dispose()
+
+
+async def test_a_cookie_that_is_not_ascii_loads_an_empty_session(database_url):
+    store = await _store(database_url)
+    assert dict(await store.load("sïd.sïgnature")) == {}
+    await store.engine.dispose()

@@ -424,3 +424,18 @@ async def test_two_refreshes_racing_with_one_token_never_both_succeed(auth):
     tokens = await auth.code_tokens()
     results = await asyncio.gather(*(auth.refresh(tokens["refresh_token"]) for _ in range(4)))
     assert sum(r.status_code == 200 for r in results) <= 1
+
+
+async def test_the_openapi_document_describes_oauth_forms_and_errors(auth):
+    """Fuzzing found OAuth's JSON errors and the sign-in error pages documented as problems."""
+    paths = (await auth.client.get("/openapi.json")).json()["paths"]
+    token = paths["/oauth2/token"]["post"]
+    assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
+    assert set(token["responses"]["400"]["content"]) == {"application/json"}
+    refused = await auth.client.post("/oauth2/token", data={"grant_type": "nonsense"})
+    assert refused.headers["content-type"].startswith("application/json")
+    page = paths["/oauth2/authorize"]["get"]
+    assert {p["name"] for p in page["parameters"]} >= {"client_id", "code_challenge"}
+    assert set(page["responses"]["400"]["content"]) == {"text/html"}
+    assert "content" not in page["responses"]["302"]
+    assert "302" in paths["/oauth2/authorize"]["post"]["responses"]

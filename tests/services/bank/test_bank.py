@@ -385,3 +385,25 @@ async def test_concurrent_duplicates_of_one_key_move_money_once(money):
     assert 200 in {a.status_code for a in answers}
     shown = (await money.bank.get(f"/authorizations/{auth}", headers=key_headers())).json()
     assert [op["kind"] for op in shown["operations"]] == ["authorize", "void"]
+
+
+@pytest.mark.parametrize("amount", ["10000", True, 10_000.0])
+async def test_an_amount_that_is_not_a_json_integer_is_422_naming_it(money, amount):
+    response = await _authorize(money.bank, await tokenize(money.bank), amount=amount)
+    assert response.status_code == 422, response.text
+    assert problem_field(response) == "amount"
+    authorization = await _authorized(money.bank)
+    for kind in ("captures", "refunds"):
+        path = f"/authorizations/{authorization}/{kind}"
+        response = await _post(money.bank, path, f"k-{kind}", {"amount": amount})
+        assert response.status_code == 422, (path, response.text)
+        assert problem_field(response) == "amount"
+
+
+@pytest.mark.parametrize(
+    "override", [{"error_rate": True}, {"timeout_rate": "1"}, {"latency_ms": "5"}]
+)
+async def test_fault_settings_that_are_not_json_numbers_are_422(money, override):
+    response = await money.bank.put("/admin/faults", json=override, headers=key_headers())
+    assert response.status_code == 422, response.text
+    assert problem_field(response) == next(iter(override))

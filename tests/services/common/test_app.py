@@ -141,3 +141,65 @@ async def test_openapi_handles_a_model_that_is_both_body_and_response(tmp_path):
     async with running_app(app) as client:
         operation = (await client.get("/openapi.json")).json()["paths"]["/echo"]["put"]
     assert "requestBody" in operation and "content" in operation["responses"]["200"]
+
+
+async def test_an_operation_that_parses_input_documents_its_400(tmp_path):
+    """Fuzzing found a body that is not JSON answered 400 where only 422 was documented."""
+
+    async def put_echo(request: Request) -> JSONResponse:
+        return JSONResponse((await parse_body(EchoBody, request)).model_dump())
+
+    async def get_echo(request: Request) -> JSONResponse:
+        return JSONResponse(parse_query(EchoQuery, request).model_dump())
+
+    app = create_service_app(
+        "search",
+        settings_for(tmp_path),
+        [
+            Endpoint("PUT", "/echo", put_echo, "echo", body=EchoBody, errors=(422,)),
+            Endpoint("GET", "/echo", get_echo, "echo", query=EchoQuery, errors=()),
+        ],
+        title="test",
+    )
+    async with running_app(app) as client:
+        document = (await client.get("/openapi.json")).json()
+        not_json = await client.put("/echo", content=b"\xff")
+        unknown = await client.get("/echo", params={"count": 1, "colour": "red"})
+    assert not_json.status_code == unknown.status_code == 400
+    assert "400" in document["paths"]["/echo"]["put"]["responses"]
+    assert "400" in document["paths"]["/echo"]["get"]["responses"]
+
+
+async def test_a_nul_character_anywhere_in_the_input_is_refused_naming_where(tmp_path):
+    """Fuzzing on PostgreSQL found NUL characters (which it cannot store) answered 500."""
+
+    class FindQuery(BaseModel):
+        q: str
+
+    async def find(request: Request) -> JSONResponse:
+        return JSONResponse({"q": parse_query(FindQuery, request).q})
+
+    async def show(request: Request) -> JSONResponse:
+        return JSONResponse({"id": request.path_params["thing_id"]})
+
+    app = create_service_app(
+        "search",
+        settings_for(tmp_path),
+        [
+            Endpoint("POST", "/echo", echo, "echo", query=EchoQuery, body=EchoBody),
+            Endpoint("GET", "/things/{thing_id}", show, "a thing"),
+            Endpoint("GET", "/find", find, "find", query=FindQuery),
+        ],
+        title="test",
+    )
+    async with running_app(app) as client:
+        in_query = await client.get("/find?q=a%00b")
+        in_body = await client.post("/echo", params={"count": 1}, json={"name": "a\x00b"})
+        in_key = await client.post("/echo", params={"count": 1}, content=b'{"n\\u0000": 1}')
+        in_path = await client.get("/things/a%00b")
+        escaped = await client.post("/echo", params={"count": 1}, json={"name": "\\u0000"})
+    assert (in_query.status_code, problem_field(in_query)) == (400, "q")
+    assert (in_body.status_code, problem_field(in_body)) == (422, "name")
+    assert in_key.status_code == 422
+    assert (in_path.status_code, problem_field(in_path)) == (400, "path")
+    assert escaped.json() == {"echo": ["\\u0000"]}

@@ -1,6 +1,11 @@
 """Token checks of the app factory, on a small app with one protected, owned resource."""
 
+import base64
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -110,3 +115,59 @@ async def test_a_verified_token_is_checked_once_then_only_for_expiry(
     response = await client.get("/notes/n1", headers=bearer(token))
     assert response.status_code == 401
     assert "expired" in response.headers["www-authenticate"]
+
+
+def _token_with_header(header: object) -> str:
+    """A token whose header is `header` (JSON), with an unchecked body and signature."""
+    parts = [json.dumps(header).encode(), b'{"sub": "user-1"}', b"signature"]
+    return ".".join(base64.urlsafe_b64encode(p).rstrip(b"=").decode() for p in parts)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "ES256", "typ": None, "kid": "k"},
+        {"alg": "ES256", "typ": ["at+jwt"], "kid": "k"},
+        {"alg": "ES256", "typ": 1, "kid": "k"},
+        {"alg": ["ES256"], "typ": "at+jwt", "kid": "k"},
+        {"alg": {"ES256": 1}, "typ": "at+jwt", "kid": "k"},
+        {"alg": "ES256", "typ": "at+jwt", "kid": ["k"]},
+    ],
+)
+async def test_a_header_field_of_the_wrong_type_is_a_401(client_and_issuer, header):
+    client, _ = client_and_issuer
+    token = _token_with_header(header)
+    response = await client.get("/notes/n1", headers=bearer(token))
+    assert response.status_code == 401, response.text
+    assert "invalid_token" in response.headers["www-authenticate"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    header=st.fixed_dictionaries(
+        {},
+        optional={"alg": _JSON | st.just("ES256"), "typ": _JSON | st.just("at+jwt"), "kid": _JSON},
+    )
+)
+async def test_any_json_header_is_refused_as_a_token_problem(header):
+    verifier = auth.TokenVerifier("https://issuer", "urn:staysaga:search", auth.JwksCache(_no_keys))
+    with pytest.raises(auth.TokenRejected):
+        await verifier.verify(_token_with_header(header))
+
+
+async def _no_keys() -> dict[str, object]:
+    return {"keys": []}
+
+
+async def test_a_header_nested_past_the_parsers_depth_is_a_401(client_and_issuer):
+    client, _ = client_and_issuer
+    deep = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).rstrip(b"=").decode()
+    response = await client.get("/notes/n1", headers=bearer(f"{deep}.e30.c2ln"))
+    assert response.status_code == 401, response.text

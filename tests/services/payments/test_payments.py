@@ -385,3 +385,19 @@ async def test_a_capture_after_a_lost_void_learns_the_void_from_the_bank(money):
     assert capture.status_code == 409
     payment = (await money.payments.get("/payments/b-1", headers=money.service())).json()
     assert payment["status"] == "voided"
+
+
+@pytest.mark.parametrize("amount", ["25000", True, 25_000.0])
+async def test_an_amount_that_is_not_a_json_integer_is_422_naming_it(money, amount):
+    token = await tokenize(money.bank)
+    response = await _pay(money, token, amount=amount)
+    assert response.status_code == 422, response.text
+    assert problem_field(response) == "amount"
+    await _paid(money, booking="b-2")
+    for path, body in (
+        ("/payments/b-2/capture", {"amount": amount}),
+        ("/payments/b-2/refunds", {"amount": amount, "refund_id": "r-1"}),
+    ):
+        response = await money.payments.post(path, json=body, headers=money.service())
+        assert response.status_code == 422, (path, response.text)
+        assert problem_field(response) == "amount"

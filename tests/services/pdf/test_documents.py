@@ -127,6 +127,19 @@ async def test_rendering_runs_off_the_event_loop(pdf, issuer, monkeypatch):
         ("receipt", {**RECEIPT, "currency": "euro"}, "data.currency"),
         ("receipt", {**RECEIPT, "nights": [{"night": "2027-03-01"}]}, "data.nights.0.price"),
         ("cancellation", RECEIPT, "data.refund"),
+        ("receipt", {**RECEIPT, "total": "29476"}, "data.total"),
+        ("receipt", {**RECEIPT, "taxes": True}, "data.taxes"),
+        (
+            "receipt",
+            {**RECEIPT, "nights": [{"night": "2027-03-01", "price": 1.0}]},
+            "data.nights.0.price",
+        ),
+        (
+            "cancellation",
+            {**RECEIPT, "refund": "10", "cancelled_at": "2027-03-01T10:00:00Z"},
+            "data.refund",
+        ),
+        ("receipt", {**RECEIPT, "total": 2**63}, "data.total"),
     ],
 )
 async def test_unknown_template_or_bad_data_is_422_naming_it(pdf, issuer, template, data, field):

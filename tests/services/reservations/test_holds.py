@@ -72,6 +72,8 @@ async def test_second_hold_on_last_room_is_refused(reservations):
         ({**stay(nights=31)}, 422, "check_out"),
         ({"check_in": "2026-02-30"}, 422, "check_in"),
         ({"booking_id": ""}, 422, "booking_id"),
+        ({"hotel_id": 2**63}, 422, "hotel_id"),
+        ({"room_type_id": 2**63}, 422, "room_type_id"),
     ],
 )
 async def test_bad_hold_requests_name_the_field(reservations, changes, status, field):
@@ -284,3 +286,24 @@ async def test_inventory_change_of_unknown_room_type_is_404(reservations):
     r = reservations
     response = await r.client.put("/inventory/999", json={"total_rooms": 3}, headers=r.admin())
     assert response.status_code == 404
+
+
+async def test_availability_refuses_a_hotel_id_past_the_databases_integers(reservations):
+    r = reservations
+    params = {"hotel_id": 2**63, "guests": 1, **stay()}
+    response = await r.client.get("/availability", params=params, headers=r.service())
+    assert response.status_code == 400, response.text
+    assert problem_field(response) == "hotel_id"
+    body = {"hotel_ids": [1, 2**63], "guests": 1, **stay()}
+    response = await r.client.post("/availability/batch", json=body, headers=r.service())
+    assert response.status_code == 422, response.text
+    assert problem_field(response) == "hotel_ids.1"
+
+
+@pytest.mark.parametrize("rate", ["12000", True, 12_000.0, 2**63])
+async def test_an_inventory_rate_that_is_not_a_whole_amount_is_422(reservations, rate):
+    r = reservations
+    body = {"nightly_rate": rate}
+    response = await r.client.put("/inventory/11", json=body, headers=r.admin())
+    assert response.status_code == 422, response.text
+    assert problem_field(response) == "nightly_rate"

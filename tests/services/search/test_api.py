@@ -55,6 +55,9 @@ async def test_city_id_works_as_well_as_the_name(search):
         ({"city": "Paris", "page_size": "1000"}, "page_size"),
         ({"city": "Paris", "colour": "red"}, "colour"),
         ({"city_id": "-3"}, "city_id"),
+        ({"city_id": "9223372036854775808"}, "city_id"),
+        ({"city": "Paris", "min_price": "9223372036854775808"}, "min_price"),
+        ({"city": "Paris", "max_price": "9223372036854775808"}, "max_price"),
     ],
 )
 async def test_bad_parameters_are_400_naming_the_parameter(search, params, field):

@@ -31,6 +31,7 @@ async def _check(world, email: str, password: str):
         ({"password": "x" * 129}, "password"),
         ({"email": "not-an-address"}, "email"),
         ({"email": "two@@example.com"}, "email"),
+        ({"email": "zo\x01e@example.com"}, "email"),
         ({"name": "   "}, "name"),
         ({"admin": True}, "admin"),
         # Addresses a mail header would read as something else, or as two.
@@ -215,3 +216,23 @@ async def test_routes_refuse_bad_tokens(world, method, path, scope, body):
     await assert_refuses_bad_tokens(
         world.client, world.issuer, method, path, scope, "users", **extra
     )
+
+
+async def test_a_password_reset_for_something_that_is_not_an_address_is_422(world):
+    # Longer than an address may be until trimmed: found by fuzzing the documented schema.
+    for email in ("\x1e" + "x" * 330, "no-at-sign", "a\x01@example.com"):
+        response = await world.client.post(
+            "/password-resets", json={"email": email}, headers=world.website()
+        )
+        assert response.status_code == 422, (email, response.text)
+        assert problem_field(response) == "email"
+
+
+@pytest.mark.parametrize("path", ["/email-verifications", "/password-resets/confirm"])
+async def test_a_link_token_with_a_non_ascii_signature_is_an_invalid_link(world, path):
+    body = {"token": "eyJwIjoieCJ9.sïgnature", "password": PASSWORD}
+    if path == "/email-verifications":
+        del body["password"]
+    response = await world.client.post(path, json=body, headers=world.website())
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("/invalid-link")

@@ -170,3 +170,30 @@ async def test_mail_queued_while_smtp_is_down_is_delivered_when_it_comes_back(
             (mail,) = await sink.wait_for("patient@example.com")
             assert mail["subject"] == "Confirm your e-mail address"
             assert mail["message_id"] == f"<verify-email.{user['id']}@staysaga.local>"
+
+
+async def test_booking_mail_money_must_be_a_json_integer(world):
+    user = await world.register("money@example.com")
+    for amount in ("29476", True, 29476.0):
+        response = await _notify(
+            world,
+            user["id"],
+            template="booking-confirmed",
+            data={**MAIL_DATA, "total": amount},
+            message_key="b2.confirmed",
+        )
+        assert response.status_code == 422, (amount, response.text)
+        assert problem_field(response) == "data.total"
+
+
+async def test_booking_mail_text_that_would_break_its_headers_is_422(world):
+    user = await world.register("headers@example.com")
+    response = await _notify(
+        world,
+        user["id"],
+        template="booking-confirmed",
+        data={**MAIL_DATA, "hotel_name": "Grand\nBcc: everyone@example.com"},
+        message_key="b3.confirmed",
+    )
+    assert response.status_code == 422, response.text
+    assert problem_field(response) == "data.hotel_name"
