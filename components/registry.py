@@ -111,6 +111,15 @@ COMPONENTS: dict[str, Component] = {
             settings=(MailsinkSettings,),
         ),
         Component("pdf", 8006, "PDF reporting", "services.pdf.app:create_app"),
+        # Operators' Temporal UI decrypts payloads through it (the dev server is told so).
+        Component(
+            "codec",
+            8010,
+            "Payload codec (operators)",
+            "temporal.codec_server:create_app",
+            scopes=None,
+            has_database=False,
+        ),
         Component(
             "users",
             8002,

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from activities.models import NOOP, Done
 from components.settings import load_settings
+from staysaga.secrets import local_environment
 from temporal.connect import connect
 from temporal.names import TaskQueue
 from workflows.baseline import BOOKING_SHAPE, BaselineWorkflow, baseline_queue
@@ -57,7 +58,7 @@ async def running_baseline_workers(client: Client) -> AsyncIterator[None]:
 async def main() -> None:
     """Serve the baseline on the Temporal server of the environment's settings until
     SIGINT or SIGTERM."""
-    client = await connect(load_settings())
+    client = await connect(load_settings(local_environment()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

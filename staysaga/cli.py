@@ -34,8 +34,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     factory = getattr(importlib.import_module(module_name), factory_name)
     config = uvicorn.Config(
         factory(settings),
-        # The mail sink is a local development tool with no tokens: loopback only.
-        host="127.0.0.1" if args.component == "mailsink" else settings.host,
+        # The mail sink is a local development tool with no tokens, and the codec server
+        # answers the dev server's UI without one: loopback only.
+        host="127.0.0.1" if _loopback_only(args.component, settings) else settings.host,
         port=settings.port(args.component),
         log_config=None,
         access_log=False,
@@ -45,6 +46,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settle_for_serving()
     uvicorn.Server(config).run()
     return 0
+
+
+def _loopback_only(component: str, settings: Settings) -> bool:
+    return component == "mailsink" or (component == "codec" and settings.temporal.dev_server)
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:
@@ -193,9 +198,17 @@ def _cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+class NoSuchWorkflow(LookupError):
+    """Temporal knows no workflow by the id given."""
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from staysaga.secrets import local_environment
+    from temporal.names import workflow_id_given
     from workflows.replay import ReplayOutcome, load_history_file, replay, server_histories
 
     if not (args.files or args.workflow_id or args.query):
@@ -219,13 +232,23 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             return await replay(files)
         from temporal.connect import connect
 
-        client = await connect(load_settings())
+        client = await connect(load_settings(local_environment()))
         if args.workflow_id:
-            history = await client.get_workflow_handle(args.workflow_id).fetch_history()
-            return await replay([history])
-        return await replay(server_histories(client, args.query, args.limit))
+            workflow_id = workflow_id_given(args.workflow_id)
+            try:
+                history = await client.get_workflow_handle(workflow_id).fetch_history()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                raise NoSuchWorkflow(workflow_id) from None
+            return await replay([history], client.data_converter)
+        return await replay(server_histories(client, args.query, args.limit), client.data_converter)
 
-    outcomes = asyncio.run(run())
+    try:
+        outcomes = asyncio.run(run())
+    except NoSuchWorkflow as missing:
+        print(f"staysaga replay: no workflow {missing} in Temporal", file=sys.stderr)
+        return 2
     for outcome in outcomes:
         verdict = "ok" if outcome.ok else f"FAILED: {outcome.error}"
         print(f"{outcome.workflow_id}: {verdict}", flush=True)
@@ -250,12 +273,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_reconcile(args: argparse.Namespace) -> int:
     import uuid
 
+    from staysaga.secrets import local_environment
     from temporal.connect import connect
     from temporal.names import TaskQueue
     from workflows.models import RECONCILE_WORKFLOW_TYPE, ReconcileInput, ReconcileSummary
     from workflows.schedules import RECONCILE_TIMEOUT, RECONCILER_WORKFLOW_ID
 
-    settings = load_settings()
+    settings = load_settings(local_environment())
 
     async def run() -> ReconcileSummary:
         client = await connect(settings)
@@ -321,7 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay = subparsers["replay"]
     replay.add_argument("files", nargs="*", help="history JSON files")
-    replay.add_argument("--workflow-id", help="replay this workflow's history from the server")
+    replay.add_argument(
+        "--workflow-id",
+        help="replay this workflow's history from the server (a booking id as the website "
+        "shows it, or booking-<id>)",
+    )
     replay.add_argument("--query", help="replay every workflow this visibility query lists")
     replay.add_argument("--limit", type=int, default=None, help="at most this many (--query)")
     subparsers["auth"].add_argument("action", choices=["rotate-keys"])

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import TypedSearchAttributes
 
+from components.settings import load_settings
 from services.bank import api as bank_api
 from services.bank.client import BankClient
 from services.common.auth import audience
@@ -25,20 +25,18 @@ from services.search import api as search_api
 from services.search.client import SearchClient
 from services.users import api as users_api
 from services.users.client import UsersClient
-from staysaga.secrets import StackSecrets
+from staysaga.secrets import StackSecrets, local_environment
 from temporal.connect import connect
-from temporal.names import TaskQueue, booking_workflow_id
+from web import bookings
 from web.bookings import HOLD_POLL_SECONDS
 from workflows.models import (
     QUERY_STATUS,
     UPDATE_SUBMIT_PAYMENT,
-    WORKFLOW_TYPE,
     BookingRequest,
     BookingState,
     BookingView,
     PaymentSubmission,
     Step,
-    search_attributes,
 )
 
 # Each status poll is a query the Temporal server and the workflow worker must answer, so
@@ -87,6 +85,8 @@ class StackDriver:
     async def open(cls, settings: Settings) -> StackDriver:
         """Connect to the stack described by `settings` (its var dir holds the secrets)."""
         secrets = StackSecrets.load(settings.var_dir)
+        # The stack's payload keys and other shared secrets, unless the caller set them.
+        settings = load_settings(local_environment(settings.env))
         http = httpx.AsyncClient(timeout=30)
         return cls(settings, secrets, http, await connect(settings))
 
@@ -198,15 +198,7 @@ class StackDriver:
             guest_name="Ada Lovelace",
             step_budget_seconds=step_budget_seconds,
         )
-        return await self.temporal.start_workflow(
-            WORKFLOW_TYPE,
-            request,
-            id=booking_workflow_id(booking_id),
-            task_queue=TaskQueue.BOOKING,
-            search_attributes=TypedSearchAttributes(
-                search_attributes(request, BookingState.STARTED)
-            ),
-        )
+        return await bookings.start(self.temporal, request)
 
     async def status(self, handle: WorkflowHandle[Any, Any]) -> BookingView:
         """The booking's status query."""

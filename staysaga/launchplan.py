@@ -12,6 +12,8 @@ from components.registry import COMPONENTS, workers_to_run
 from services.common.settings import Settings
 from staysaga.children import Child, Probe, StackError, http_probe, port_is_free
 from temporal.devserver import dev_server_args
+from web.bookings import bookings_url
+from workflows.models import BookingState
 
 
 def plan(
@@ -85,6 +87,10 @@ def links(settings: Settings) -> list[str]:
     if s.temporal.dev_server or s.temporal.ui_url:
         namespace = s.temporal.namespace
         targets.append(("Temporal UI", f"{s.temporal_ui_url}/namespaces/{namespace}/workflows"))
+        failed = bookings_url(
+            s.temporal_ui_url, namespace, BookingState.FAILED, BookingState.EXPIRED
+        )
+        targets.append(("failed bookings", failed))
     if "mailsink" in COMPONENTS:
         targets.append(("mail inbox", f"{s.url('mailsink')}/"))
     for name in COMPONENTS:

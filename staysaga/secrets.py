@@ -53,6 +53,22 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     return values
 
 
+def local_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment, with the local stack's shared secrets (payload keys included)
+    filled in where it sets none: a command run from a shell talks to the stack `up` runs.
+    Reads var/secrets.env if it exists; never writes it."""
+    source = dict(os.environ if environ is None else environ)
+    var_dir = Path(source.get("STAYSAGA_VAR_DIR") or "var")
+    path = var_dir / SECRETS_FILE
+    if not path.is_file():
+        return source
+    stored = read_secrets_file(path)
+    for name in SHARED_SECRETS:
+        if not source.get(name) and stored.get(name):
+            source[name] = stored[name]
+    return source
+
+
 def make_private(var_dir: Path) -> None:
     """Create var/ readable by its owner only, and tighten what an older version left in
     it: the SQLite files hold signing keys, sessions and password hashes."""

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from services.common.settings import Settings
-from temporal.converter import DATA_CONVERTER
+from temporal.codec import data_converter
 from temporal.names import SEARCH_ATTRIBUTE_KEYS
 
 
@@ -34,13 +34,14 @@ def _tls(settings: Settings) -> TLSConfig | bool:
 
 
 async def connect(settings: Settings) -> Client:
-    """A client for the configured Temporal service, with staysaga's data converter."""
+    """A client for the configured Temporal service, with staysaga's data converter
+    (encrypting payloads when TEMPORAL_PAYLOAD_KEYS is set)."""
     return await Client.connect(
         settings.temporal.address,
         namespace=settings.temporal.namespace,
         api_key=settings.temporal.api_key,
         tls=_tls(settings),
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(settings.temporal.payload_keys),
     )
 
 

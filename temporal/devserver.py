@@ -8,6 +8,7 @@ import sysconfig
 from pathlib import Path
 
 from services.common.settings import Settings
+from temporal.codec import CODEC_COMPONENT, CODEC_PATH
 from temporal.names import search_attribute_flags
 
 
@@ -66,4 +67,7 @@ def dev_server_args(settings: Settings, db_file: Path | None) -> list[str]:
     ]
     if db_file is not None:
         args += ["--db-filename", str(db_file)]
+    if settings.temporal.payload_keys:
+        # The UI shows payloads decrypted by the codec server (temporal/codec_server.py).
+        args += ["--ui-codec-endpoint", f"{settings.url(CODEC_COMPONENT)}{CODEC_PATH}"]
     return args + search_attribute_flags()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from temporalio.common import SearchAttributeKey
@@ -37,6 +38,18 @@ def search_attribute_flags() -> list[str]:
     return flags
 
 
+BOOKING_WORKFLOW_PREFIX = "booking-"
+
+
 def booking_workflow_id(booking_id: str) -> str:
     """The workflow id of a booking."""
-    return f"booking-{booking_id}"
+    return f"{BOOKING_WORKFLOW_PREFIX}{booking_id}"
+
+
+def workflow_id_given(text: str) -> str:
+    """The workflow id a person means: a booking id as the website shows it, or the
+    workflow id itself (`booking-<id>`), or any other workflow's id."""
+    text = text.strip()
+    if text.startswith(BOOKING_WORKFLOW_PREFIX) or not re.fullmatch(r"[0-9a-f]{32}", text):
+        return text
+    return booking_workflow_id(text)

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from temporalio.client import Client, WorkflowHandle
@@ -94,14 +95,17 @@ def _handle(client: Client, booking_id: str) -> WorkflowHandle[Any, Any]:
     return client.get_workflow_handle(booking_workflow_id(booking_id))
 
 
-async def start(client: Client, request: BookingRequest) -> None:
-    """Start the saga (it holds the room at once)."""
-    await client.start_workflow(
+async def start(client: Client, request: BookingRequest) -> WorkflowHandle[Any, Any]:
+    """Start the saga (it holds the room at once), with the summary and details the
+    Temporal UI shows operators."""
+    return await client.start_workflow(
         WORKFLOW_TYPE,
         request,
         id=booking_workflow_id(request.booking_id),
         task_queue=TaskQueue.BOOKING.value,
         search_attributes=TypedSearchAttributes(search_attributes(request, BookingState.STARTED)),
+        static_summary=request.summary(),
+        static_details=request.details(),
     )
 
 
@@ -241,3 +245,13 @@ async def _listed(client: Client, query: str, limit: int) -> list[BookingSummary
 def workflow_url(ui_url: str, namespace: str, booking_id: str) -> str:
     """The booking's workflow in the Temporal UI (an operator tool: for the /ops pages)."""
     return f"{ui_url}/namespaces/{namespace}/workflows/{booking_workflow_id(booking_id)}"
+
+
+def bookings_url(ui_url: str, namespace: str, *states: BookingState) -> str:
+    """The Temporal UI's list of bookings in these states (every booking if none): a saved
+    query, e.g. every failed or expired booking in one click."""
+    query = f'WorkflowType="{WORKFLOW_TYPE}"'
+    if states:
+        listed = ", ".join(f'"{state.value}"' for state in states)
+        query += f" AND {BOOKING_STATUS.name} IN ({listed})"
+    return f"{ui_url}/namespaces/{namespace}/workflows?{urlencode({'query': query})}"

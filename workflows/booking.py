@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         OperatorActionKind,
         PaymentSubmission,
         Step,
+        outcome_details,
         search_attributes,
     )
     from workflows.operations import OperatorActions
@@ -326,6 +327,9 @@ class BookingWorkflow(OperatorActions):
     def _set_state(self, state: BookingState, *, upsert: bool = True) -> None:
         self.view.state = state
         self.view.updated_at = workflow.now()
+        # What the Temporal UI shows as the workflow's current details (no command: every
+        # history replays as before).
+        workflow.set_current_details(outcome_details(self.view))
         if upsert:
             pairs = search_attributes(self.request, state)
             workflow.upsert_search_attributes([p.key.value_set(p.value) for p in pairs])

@@ -76,6 +76,24 @@ class BookingRequest(BaseModel):
         "(default two minutes); fault drills shorten it",
     )
 
+    def summary(self) -> str:
+        """The booking in one line, for the Temporal UI's list: what was asked for, with no
+        personal data (the guest's name stays in the payload)."""
+        nights = (self.check_out - self.check_in).days
+        return (
+            f"Hotel {self.hotel_id}, room type {self.room_type_id}: {self.check_in} to "
+            f"{self.check_out} ({nights} night{'s' if nights != 1 else ''}), "
+            f"{self.guests} guest{'s' if self.guests != 1 else ''}"
+        )
+
+    def details(self) -> str:
+        """The booking as the Temporal UI shows it on the workflow's page (Markdown)."""
+        return (
+            f"**Booking** `{self.booking_id}`  \n**User** `{self.user_id}`  \n"
+            f"**Hotel** {self.hotel_id}, room type {self.room_type_id}  \n"
+            f"**Stay** {self.check_in} to {self.check_out}, {self.guests} guest(s)"
+        )
+
 
 class PaymentSubmission(BaseModel):
     """The `submit_payment` update: a bank card token (never a card number)."""
@@ -217,3 +235,18 @@ class ReconcileSummary(BaseModel):
             f"failed {k.failed}"
             for k in self.kinds
         ]
+
+
+def outcome_details(view: BookingView) -> str:
+    """Where the booking stands, for the Temporal UI (Markdown): its state, the hotel once
+    known, and why it failed. A failed or expired booking is a completed workflow whose
+    `BookingStatus` says so: the saga did its job, compensations included; a failed
+    workflow would mean the orchestration itself broke."""
+    lines = [f"**{view.state.value}**"]
+    if view.hotel_name:
+        lines.append(f"{view.hotel_name}, {view.room_type_name or 'room'}")
+    if view.confirmation_code:
+        lines.append(f"confirmation {view.confirmation_code}")
+    if view.failure_reason:
+        lines.append(view.failure_reason)
+    return "  \n".join(lines)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 from temporal.converter import DATA_CONVERTER
@@ -31,9 +32,10 @@ class ReplayOutcome:
         return self.error is None
 
 
-def replayer() -> Replayer:
-    """A replayer of every workflow the workflow worker hosts."""
-    return Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER)
+def replayer(converter: DataConverter = DATA_CONVERTER) -> Replayer:
+    """A replayer of every workflow the workflow worker hosts (with the payload keys'
+    converter for histories whose payloads are encrypted)."""
+    return Replayer(workflows=WORKFLOWS, data_converter=converter)
 
 
 def load_history_file(path: Path) -> WorkflowHistory:
@@ -46,11 +48,12 @@ def load_history_file(path: Path) -> WorkflowHistory:
 
 async def replay(
     histories: Iterable[WorkflowHistory] | AsyncIterator[WorkflowHistory],
+    converter: DataConverter = DATA_CONVERTER,
 ) -> list[ReplayOutcome]:
     """Replay every history; never raises for a bad one, reports it instead."""
     outcomes = []
     stream = histories if isinstance(histories, AsyncIterator) else _aiter(histories)
-    async with replayer().workflow_replay_iterator(stream) as results:
+    async with replayer(converter).workflow_replay_iterator(stream) as results:
         async for result in results:
             error = None if result.replay_failure is None else str(result.replay_failure)
             outcomes.append(ReplayOutcome(result.history.workflow_id, error))

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from services.common.payload_keys import new_key_entry, parse_keys
+
 
 class SettingsError(ValueError):
     """A variable in the environment has a value staysaga cannot use."""
@@ -109,6 +111,11 @@ def counter_storage(raw: str) -> str:
     if value != "memory://" and not value.startswith(("redis://", "rediss://")):
         raise ValueError("must be memory:// or a redis:// URL")
     return value
+
+
+def _payload_keys(raw: str) -> str:
+    parse_keys(raw)
+    return raw.strip()
 
 
 @dataclass(frozen=True)
@@ -262,6 +269,15 @@ class TemporalSettings(SettingsGroup):
     ui_port: int = variable("TEMPORAL_UI_PORT", "8233", "port of the dev server's web UI", port)
     ui_url: str | None = variable(
         "TEMPORAL_UI_URL", None, "web UI link printed and shown to operators"
+    )
+    payload_keys: str | None = variable(
+        "TEMPORAL_PAYLOAD_KEYS",
+        None,
+        "keys encrypting workflow and activity payloads, `id:base64key,...` (the first "
+        "encrypts, every one decrypts: rotate by putting a new key first); unset: payloads "
+        "are not encrypted; `staysaga up` makes one",
+        _payload_keys,
+        generate=new_key_entry,
     )
     dev_server: bool = variable(
         "TEMPORAL_DEV_SERVER",

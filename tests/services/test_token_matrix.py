@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from components.registry import COMPONENTS
 from services.common.app import create_service_app
 from services.common.openapi import Endpoint
+from services.common.payload_keys import new_key_entry
 from tests.support.harness import running_app, settings_for
 from tests.support.tokens import TestIssuer, assert_refuses_bad_tokens
 
@@ -59,7 +60,11 @@ NOT_BEARER = {
 
 
 # What a component needs in its environment before it will start at all.
-START_ENV = {"payments": {"BANK_SECRET_KEY": "sk_test_matrix"}}
+START_ENV = {
+    "payments": {"BANK_SECRET_KEY": "sk_test_matrix"},
+    # Outside the dev server, the codec takes operators' tokens only.
+    "codec": {"TEMPORAL_DEV_SERVER": "false", "TEMPORAL_PAYLOAD_KEYS": new_key_entry()},
+}
 
 
 @pytest.mark.parametrize("component", sorted(COMPONENTS))

@@ -42,12 +42,13 @@ def test_each_process_but_the_key_takers_is_its_own_client():
     assert clients["reservations"] == ()
 
 
-def test_the_generated_secrets_are_the_bank_keys_and_the_signing_secrets():
+def test_the_generated_secrets_are_the_bank_keys_the_signing_secrets_and_payload_keys():
     assert {v.name for v in generated_secrets()} == {
         "BANK_SECRET_KEY",
         "BANK_PUBLISHABLE_KEY",
         "USERS_LINK_SECRET",
         "WEB_SESSION_SECRET",
+        "TEMPORAL_PAYLOAD_KEYS",
     }
     keys = {v.name: v.generate() for v in generated_secrets() if v.generate}
     assert keys["BANK_SECRET_KEY"].startswith("sk_local_")
