@@ -42,6 +42,14 @@ _BUSINESS: dict[str, tuple[str, str]] = {
     "card-declined": (act.PAYMENT_DECLINED, "Your card was declined."),
     "insufficient-funds": (act.PAYMENT_DECLINED, "Your card has insufficient funds."),
     "expired-card": (act.PAYMENT_DECLINED, "Your card has expired."),
+    "card-token-used": (
+        act.PAYMENT_DECLINED,
+        "These card details were already used for a payment; please enter your card again.",
+    ),
+    "card-token-of-another-payer": (
+        act.PAYMENT_DECLINED,
+        "These card details were entered by another traveller.",
+    ),
 }
 
 

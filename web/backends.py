@@ -205,10 +205,12 @@ class Backends:
         with _answers("Users"):
             await self.users.reset_password(reset)
 
-    async def tokenize_card(self, card: dict[str, Any]) -> bank_api.CardToken:
-        """Trade card details for a bank token; the card goes nowhere else."""
+    async def tokenize_card(self, card: dict[str, Any], payer: str) -> bank_api.CardToken:
+        """Trade card details for a bank token good only for the payer's own booking; the
+        card goes nowhere else."""
+        request = bank_api.TokenRequest.model_construct(**card, customer=payer)
         with _answers("The bank"):
-            return await self.bank.tokenize(bank_api.TokenRequest.model_construct(**card))
+            return await self.bank.tokenize(request)
 
     async def document(self, document_id: str, access_token: str) -> DocumentFile:
         """A rendered PDF, fetched with the traveller's own token."""

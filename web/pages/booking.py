@@ -149,7 +149,8 @@ async def book(request: Request) -> Response:
 
 async def checkout(request: Request) -> Response:
     """GET/POST /bookings/{id}/checkout: the card form, and the payment update."""
-    if signed_in_user(request) is None:
+    user = signed_in_user(request)
+    if user is None:
         return login_redirect(request)
     client, view = await _owned_view(request)
     context = _booking_context(request, view)
@@ -166,7 +167,7 @@ async def checkout(request: Request) -> Response:
     card = form.values.pop("card")
     if form.ok:
         try:
-            token = await backends_for(request).tokenize_card(card)
+            token = await backends_for(request).tokenize_card(card, user["user_id"])
         except BackendError as exc:
             field = exc.field if exc.field is not None and exc.field in card else "number"
             if exc.status in (400, 402, 422):
