@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from components.registry import (
+    INTROSPECTION_CLIENTS,
     WEBSITE_CLIENT,
     WEBSITE_USER_AUDIENCES,
     WEBSITE_USER_SCOPES,
@@ -28,12 +29,14 @@ CALLBACK_PATH = "/auth/callback"
 
 @dataclass(frozen=True)
 class ClientSpec:
-    """What one client may do: its scopes for itself and, for the website, for travellers."""
+    """What one client may do: its scopes for itself and, for the website, for travellers;
+    whether it may introspect tokens."""
 
     client_id: str
     service_scopes: frozenset[str]
     user_scopes: frozenset[str] = field(default_factory=frozenset)
     user_audiences: tuple[str, ...] = ()
+    introspects: bool = False
 
 
 # client id -> what it may ask for: the component registry's clients, their scopes, and
@@ -45,6 +48,7 @@ CLIENTS: dict[str, ClientSpec] = {
         frozenset(scopes),
         frozenset(WEBSITE_USER_SCOPES) if client_id == WEBSITE_CLIENT else frozenset(),
         tuple(audience(c) for c in WEBSITE_USER_AUDIENCES) if client_id == WEBSITE_CLIENT else (),
+        introspects=client_id in INTROSPECTION_CLIENTS,
     )
     for client_id, scopes in oauth_clients().items()
 }
