@@ -188,6 +188,16 @@ class Backends:
         with _answers("Users"):
             return await self.users.register(registration)
 
+    async def account(self, user_id: str) -> users_api.User:
+        """A traveller's account as Users keeps it (whether its address is verified)."""
+        with _answers("Users"):
+            return await self.users.user(user_id)
+
+    async def resend_verification(self, user_id: str) -> users_api.Accepted:
+        """Have Users e-mail the account's verification link again."""
+        with _answers("Users"):
+            return await self.users.resend_verification(user_id)
+
     async def verify_email(self, token: str) -> users_api.User:
         """Mark the address of the e-mailed link verified."""
         with _answers("Users"):

@@ -22,6 +22,7 @@ from web.pages.common import (
     access_token,
     backends_for,
     csrf_refused,
+    email_verified,
     error_page,
     flash,
     login_redirect,
@@ -158,6 +159,18 @@ async def checkout(request: Request) -> Response:
         if view.state == BookingState.STARTED and request.method == "GET":
             return render(request, "booking.html", context)
         return RedirectResponse(f"/bookings/{view.booking_id}", 303)
+    # An unverified account may browse and hold, but pays only once its address is proven.
+    try:
+        verified = await email_verified(request)
+    except BackendError:
+        return error_page(
+            request, 503, "We could not check your account", "Nothing was charged; try again."
+        )
+    if not verified:
+        status = 200 if request.method == "GET" else 403
+        return render(
+            request, "checkout.html", {**context, "form": forms.Form(), "unverified": True}, status
+        )
     if request.method == "GET":
         return render(request, "checkout.html", {**context, "form": forms.Form()})
     data = await read_form(request)
