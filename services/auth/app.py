@@ -81,7 +81,7 @@ async def revoke(request: Request) -> Response:
 
 
 async def introspect(request: Request) -> Response:
-    """POST /oauth2/introspect (RFC 7662), for authenticated clients."""
+    """POST /oauth2/introspect (RFC 7662), for the clients the registry lets introspect."""
     snap = await snapshot(request)
     oauth = _oauth(request)
     return _respond(await run_in_threadpool(oauth.create_endpoint_response, "introspection", snap))
@@ -252,9 +252,9 @@ ENDPOINTS = (
         "POST",
         api.INTROSPECT_PATH,
         introspect,
-        "Introspect a token (RFC 7662), for authenticated clients",
+        "Introspect a token (RFC 7662), for the clients the registry lets introspect",
         response=api.IntrospectionResponse,
-        errors=(400, 401),
+        errors=(400, 401, 403),
     ),
     Endpoint(
         "GET", api.JWKS_PATH, jwks_document, "Public signing keys", response=api.JsonWebKeySet
