@@ -9,6 +9,7 @@ from tests.services.auth.conftest import (
     pkce_verifier,
     s256,
 )
+from web.oauth import USER_RESOURCES, USER_SCOPES
 
 
 async def _introspect(auth, token, client="pdf", hint=None):
@@ -78,3 +79,15 @@ async def test_a_traveller_is_never_given_reservations_write(auth):
     granted = claims_of((await auth.exchange(code, verifier)).json()["access_token"])["scope"]
     assert "reservations:read" in granted.split()
     assert "reservations:write" not in granted.split()
+
+
+async def test_the_websites_sign_in_gets_a_token_for_receipts_only(auth):
+    verifier = pkce_verifier()
+    extra = {"scope": USER_SCOPES, "resource": USER_RESOURCES[0]}
+    code = callback_params(await auth.sign_in(verifier=verifier, extra=extra))["code"]
+    tokens = (await auth.exchange(code, verifier)).json()
+    claims = claims_of(tokens["access_token"])
+    assert (claims["aud"], claims["scope"]) == ("urn:staysaga:pdf", "documents:read")
+    refreshed = claims_of((await auth.refresh(tokens["refresh_token"])).json()["access_token"])
+    assert (refreshed["aud"], refreshed["scope"]) == ("urn:staysaga:pdf", "documents:read")
+    await auth.verifier("pdf").verify(tokens["access_token"])
