@@ -39,9 +39,19 @@ _BUSINESS: dict[str, tuple[str, str]] = {
     "sold-out": (act.SOLD_OUT, "That room is no longer available for your dates."),
     "hold-expired": (act.HOLD_EXPIRED, "Your hold on the room expired."),
     "hold-released": (act.HOLD_EXPIRED, "Your hold on the room was released."),
+    # Reservations' own words: they name the limit.
+    "too-many-holds": (act.TOO_MANY_HOLDS, ""),
     "card-declined": (act.PAYMENT_DECLINED, "Your card was declined."),
     "insufficient-funds": (act.PAYMENT_DECLINED, "Your card has insufficient funds."),
     "expired-card": (act.PAYMENT_DECLINED, "Your card has expired."),
+    "card-token-used": (
+        act.PAYMENT_DECLINED,
+        "These card details were already used for a payment; please enter your card again.",
+    ),
+    "card-token-of-another-payer": (
+        act.PAYMENT_DECLINED,
+        "These card details were entered by another traveller.",
+    ),
 }
 
 

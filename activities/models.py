@@ -33,6 +33,7 @@ NOOP = "noop"  # served only by the benchmark's own workers: its baseline
 # Business failures, raised as non-retryable ApplicationErrors of these types.
 SOLD_OUT = "SoldOut"
 HOLD_EXPIRED = "HoldExpired"
+TOO_MANY_HOLDS = "TooManyHolds"  # the traveller keeps as many unpaid holds as allowed
 PAYMENT_DECLINED = "PaymentDeclined"
 BAD_REQUEST = "BadRequest"
 

@@ -164,12 +164,12 @@ WORKERS: dict[TaskQueue, Worker] = {
 
 # The website's OAuth 2 client signs travellers in (authorization code + PKCE): what such a
 # traveller may let it do, and the services such a token is for when it names no resource.
+# Never `reservations:write` nor `payments:charge`: holds and payments go through the saga.
 WEBSITE_CLIENT = "web"
 WEBSITE_USER_SCOPES: tuple[str, ...] = (
     users_api.PROFILE,
     users_api.READ,
     reservations_api.READ,
-    reservations_api.WRITE,
     payments_api.READ,
     pdf_api.READ,
 )
@@ -180,6 +180,11 @@ WEBSITE_USER_AUDIENCES: tuple[str, ...] = ("users", "reservations", "payments", 
 WEBSITE_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     users_api.OPERATOR: (users_api.OPS_READ, users_api.OPS_WRITE),
 }
+
+# The OAuth 2 clients that may ask the authorization server about a token (RFC 7662
+# introspection). None of ours needs to: every service verifies access tokens itself,
+# against the published keys; a client added here must say why it cannot.
+INTROSPECTION_CLIENTS: frozenset[str] = frozenset()
 
 # Where the authorization server's clients find its keys and its token endpoint.
 AUTH_SERVER = "auth"

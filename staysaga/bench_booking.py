@@ -244,7 +244,13 @@ async def measure(
         tallies["baseline"].count += 1
 
     async def booking_once() -> None:
-        view, timings = await driver.book(user_id)
+        # A traveller of their own per concurrent booking: one may keep only a couple of
+        # unpaid holds at a time (RESERVATIONS_MAX_UNPAID_HOLDS).
+        user_id = await travellers.get()
+        try:
+            view, timings = await driver.book(user_id)
+        finally:
+            travellers.put_nowait(user_id)
         if view.state != BookingState.CONFIRMED or timings.emailed is None:
             tallies["booking"].failures += 1
             return
@@ -254,7 +260,9 @@ async def measure(
         tallies["booking"].count += 1
 
     runs = {"baseline": baseline_once, "booking": booking_once}
-    user_id, _ = await driver.register_user()
+    travellers: asyncio.Queue[str] = asyncio.Queue()
+    for _ in range(concurrency):
+        travellers.put_nowait((await driver.register_user())[0])
     await driver.load_rooms()
     # Warm both paths with one full wave each (connections, token caches, imports, the
     # databases' pages, the workers' caches), so that both are measured in steady state.

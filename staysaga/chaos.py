@@ -229,7 +229,7 @@ class Drill:
         driver = self.driver
         assert driver is not None and booking.handle is not None
         handle = booking.handle
-        token = str(await patiently("card", lambda: driver.tokenize(CARD)))
+        token = str(await patiently("card", lambda: driver.tokenize(CARD, booking.user_id)))
         deadline = time.monotonic() + PATIENCE
         while time.monotonic() < deadline:
             try:

@@ -155,8 +155,9 @@ class StackDriver:
             raise RuntimeError("Search listed no bookable rooms")
         return self.rooms
 
-    async def tokenize(self, number: str = "4242424242424242") -> str:
-        """A bank token for a test card, as the website's checkout gets one."""
+    async def tokenize(self, number: str = "4242424242424242", payer: str | None = None) -> str:
+        """A bank token for a test card, as the website's checkout gets one (for the payer's
+        own bookings only, if given)."""
         bank = self.bank("BANK_PUBLISHABLE_KEY")
         card = bank_api.TokenRequest(
             number=number,
@@ -164,6 +165,7 @@ class StackDriver:
             exp_year=date.today().year + 3,
             cvc="123",
             holder="Ada Lovelace",
+            customer=payer,
         )
         # A token moves no money, so a failed call is simply made again (the website's
         # traveller would press the button again).
@@ -238,7 +240,7 @@ class StackDriver:
         started = time.time()  # the workflow's step times are wall-clock times too
         handle = await self.start_booking(user_id, room, check_in)
         # The traveller types the card while the room is being held.
-        card_token = asyncio.create_task(self.tokenize(card))
+        card_token = asyncio.create_task(self.tokenize(card, user_id))
         try:
             view = await self.wait_for(
                 handle, lambda v: v.state != BookingState.STARTED, interval=HOLD_POLL_SECONDS

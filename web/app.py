@@ -59,6 +59,7 @@ ROUTES = [
     Route("/auth/logout", account.logout, methods=["POST"]),
     Route("/signup", account.signup, methods=["GET", "POST"]),
     Route("/account/verify-email", account.verify_email, methods=["GET"]),
+    Route("/account/verify-email/resend", account.resend_verification, methods=["POST"]),
     Route("/account/forgot-password", account.forgot_password, methods=["GET", "POST"]),
     Route("/account/reset-password", account.reset_password, methods=["GET", "POST"]),
     Route("/book", booking.book, methods=["GET", "POST"]),

@@ -188,6 +188,16 @@ class Backends:
         with _answers("Users"):
             return await self.users.register(registration)
 
+    async def account(self, user_id: str) -> users_api.User:
+        """A traveller's account as Users keeps it (whether its address is verified)."""
+        with _answers("Users"):
+            return await self.users.user(user_id)
+
+    async def resend_verification(self, user_id: str) -> users_api.Accepted:
+        """Have Users e-mail the account's verification link again."""
+        with _answers("Users"):
+            return await self.users.resend_verification(user_id)
+
     async def verify_email(self, token: str) -> users_api.User:
         """Mark the address of the e-mailed link verified."""
         with _answers("Users"):
@@ -205,10 +215,12 @@ class Backends:
         with _answers("Users"):
             await self.users.reset_password(reset)
 
-    async def tokenize_card(self, card: dict[str, Any]) -> bank_api.CardToken:
-        """Trade card details for a bank token; the card goes nowhere else."""
+    async def tokenize_card(self, card: dict[str, Any], payer: str) -> bank_api.CardToken:
+        """Trade card details for a bank token good only for the payer's own booking; the
+        card goes nowhere else."""
+        request = bank_api.TokenRequest.model_construct(**card, customer=payer)
         with _answers("The bank"):
-            return await self.bank.tokenize(bank_api.TokenRequest.model_construct(**card))
+            return await self.bank.tokenize(request)
 
     async def document(self, document_id: str, access_token: str) -> DocumentFile:
         """A rendered PDF, fetched with the traveller's own token."""

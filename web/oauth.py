@@ -21,15 +21,18 @@ from urllib.parse import urlencode
 import httpx
 
 from services.auth import api as auth_api
+from services.common.auth import audience
 from services.common.settings import Settings
 from services.pdf import api as pdf_api
-from services.reservations import api as reservations_api
 from services.users import api as users_api
 
 log = logging.getLogger("staysaga.web.oauth")
 
-# What a traveller's session may do: read their own bookings and receipts.
-USER_SCOPES = f"{users_api.PROFILE} {reservations_api.READ} {pdf_api.READ}"
+# What a traveller's token is for: the one call the website makes with it, fetching their
+# own receipts from the PDF service. Everything else goes through the website's own
+# service token (accounts, availability) or the saga (holds, payments).
+USER_SCOPES = pdf_api.READ
+USER_RESOURCES = (audience("pdf"),)
 # What an operator's sign-in asks for besides: the operator pages (/ops). The auth server
 # grants them only to operators; anyone else signing in this way gets a traveller's token.
 OPERATOR_SCOPES = f"{users_api.OPS_READ} {users_api.OPS_WRITE}"
@@ -107,11 +110,12 @@ class OAuthClient:
             "client_id": self.client_id,
             "redirect_uri": self.redirect_uri,
             "scope": f"{USER_SCOPES} {OPERATOR_SCOPES}" if operator else USER_SCOPES,
+            "resource": USER_RESOURCES,
             "state": state,
             "code_challenge": challenge(verifier),
             "code_challenge_method": "S256",
         }
-        return f"{self.auth_url}{auth_api.AUTHORIZE_PATH}?{urlencode(query)}"
+        return f"{self.auth_url}{auth_api.AUTHORIZE_PATH}?{urlencode(query, doseq=True)}"
 
     async def _token(self, form: dict[str, str]) -> Tokens:
         try:

@@ -105,7 +105,7 @@ async def revoke(request: Request) -> Response:
 
 
 async def introspect(request: Request) -> Response:
-    """POST /oauth2/introspect (RFC 7662), for authenticated clients."""
+    """POST /oauth2/introspect (RFC 7662), for the clients the registry lets introspect."""
     snap = await snapshot(request)
     refused = _malformed(snap)
     if refused is not None:
@@ -302,10 +302,10 @@ ENDPOINTS = (
         "POST",
         api.INTROSPECT_PATH,
         introspect,
-        "Introspect a token (RFC 7662), for authenticated clients",
+        "Introspect a token (RFC 7662), for the clients the registry lets introspect",
         form=api.TokenReference,
         response=api.IntrospectionResponse,
-        errors=(400, 401),
+        errors=(400, 401, 403),
         error_media="application/json",
         error_model=api.OAuthError,
     ),

@@ -115,7 +115,10 @@ class OAuthServer(AuthorizationServer):
         if not refresh:
             return
         previous = request.refresh_token
+        code = request.authorization_code
         family = previous.family_id if isinstance(previous, store.RefreshToken) else None
+        if isinstance(code, store.AuthorizationCode):
+            family = store.issued_from_code(code.code_hash)[0]
         self.call(
             store.save_refresh_token,
             self.engine,
@@ -127,6 +130,12 @@ class OAuthServer(AuthorizationServer):
             audiences=request.audiences,
             now=self.clock(),
         )
+        if isinstance(code, store.AuthorizationCode):
+            # A replay of the code while this exchange ran found no refresh token to revoke
+            # yet, but marked the access token revoked: revoke the family now.
+            jti = store.issued_from_code(code.code_hash)[1]
+            if self.call(store.access_token_revoked, self.engine, jti):
+                self.call(store.revoke_family, self.engine, family, self.clock())
 
     # --- tokens -------------------------------------------------------------------------
 
@@ -152,8 +161,11 @@ class OAuthServer(AuthorizationServer):
         request.audiences = audiences
         subject = client.client_id if user is None else user.user_id
         keys = self.call(self.keyring.keys)
+        jti = None
+        if grant_type == AUTHORIZATION_CODE:
+            jti = store.issued_from_code(request.authorization_code.code_hash)[1]
         access = mint_access_token(
-            keys, self.clock(), self.issuer, audiences, subject, client.client_id, scope or ""
+            keys, self.clock(), self.issuer, audiences, subject, client.client_id, scope or "", jti
         )
         token: dict[str, Any] = {
             "access_token": access,

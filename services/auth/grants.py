@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2 import OAuth2Request
+from authlib.oauth2 import OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -105,10 +105,15 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):
         )
 
     def query_authorization_code(self, code: str, client: Client) -> store.AuthorizationCode | None:
-        """Redeem the code atomically: a second use finds nothing."""
-        return self.server.call(
-            store.redeem_code, self.server.engine, code, client.client_id, self.server.clock()
+        """Redeem the code atomically: a second use finds nothing, and revokes the tokens the
+        first use was given (RFC 6749 section 4.1.2: the code may have been stolen)."""
+        engine = self.server.engine
+        found = self.server.call(
+            store.redeem_code, engine, code, client.client_id, self.server.clock()
         )
+        if found is None:
+            self.server.call(store.revoke_issued_from, engine, code, client.client_id)
+        return found
 
     def delete_authorization_code(self, authorization_code: store.AuthorizationCode) -> None:
         """Already marked used when redeemed."""
@@ -194,17 +199,32 @@ class Revocation(RevocationEndpoint):
             server.call(store.revoke_access_token, server.engine, token.claims["jti"], expires)
 
 
+class IntrospectionNotAllowedError(OAuth2Error):
+    """The client authenticated, but the registry does not let it introspect tokens."""
+
+    error = "unauthorized_client"
+    description = "This client may not introspect tokens."
+    status_code = 403
+
+
 class Introspection(IntrospectionEndpoint):
-    """RFC 7662, for authenticated (confidential) clients only."""
+    """RFC 7662, only for the clients the registry lets introspect (INTROSPECTION_CLIENTS)."""
 
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def authenticate_endpoint_client(self, request: OAuth2Request) -> Client:
+        """The authenticated client, refused (403) unless it may introspect."""
+        client: Client = super().authenticate_endpoint_client(request)
+        if not client.spec.introspects:
+            raise IntrospectionNotAllowedError()
+        return client
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         """Our access token (JWT) or refresh token with that value."""
         return self.server.find_token(token_string, token_type_hint)
 
     def check_permission(self, token: Any, client: Client, request: OAuth2Request) -> bool:
-        """Every client of ours is confidential and has just authenticated."""
+        """A client that may introspect sees any token of ours."""
         return True
 
     def introspect_token(self, token: Any) -> dict[str, Any]:

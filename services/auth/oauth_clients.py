@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from components.registry import (
+    INTROSPECTION_CLIENTS,
     WEBSITE_CLIENT,
     WEBSITE_ROLE_SCOPES,
     WEBSITE_USER_AUDIENCES,
@@ -29,7 +30,8 @@ CALLBACK_PATH = "/auth/callback"
 
 @dataclass(frozen=True)
 class ClientSpec:
-    """What one client may do: its scopes for itself and, for the website, for travellers."""
+    """What one client may do: its scopes for itself and, for the website, for travellers;
+    whether it may introspect tokens."""
 
     client_id: str
     service_scopes: frozenset[str]
@@ -37,6 +39,7 @@ class ClientSpec:
     user_audiences: tuple[str, ...] = ()
     # role -> the scopes a sign-in may carry only for an account with that role.
     role_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    introspects: bool = False
 
     def scopes_for_roles(self, scope: str, roles: Sequence[str]) -> str:
         """The scopes asked for, less those of roles the account does not hold."""
@@ -61,6 +64,7 @@ CLIENTS: dict[str, ClientSpec] = {
         {role: frozenset(s) for role, s in WEBSITE_ROLE_SCOPES.items()}
         if client_id == WEBSITE_CLIENT
         else {},
+        introspects=client_id in INTROSPECTION_CLIENTS,
     )
     for client_id, scopes in oauth_clients().items()
 }

@@ -8,13 +8,14 @@ or PostgreSQL.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.auth.keys import utc
+from services.auth.keys import ACCESS_TOKEN_TTL, utc
 from services.auth.tables import authorization_codes, refresh_tokens, revoked_access_tokens
 
 CODE_TTL = timedelta(minutes=1)
@@ -37,6 +38,7 @@ class AuthorizationCode:
     audiences: tuple[str, ...]
     code_challenge: str
     code_challenge_method: str
+    code_hash: str = ""
 
     def get_redirect_uri(self) -> str:
         """The redirect URI the code was issued for."""
@@ -132,7 +134,44 @@ async def redeem_code(
         tuple(row.audiences.split()),
         row.code_challenge,
         row.code_challenge_method,
+        row.code_hash,
     )
+
+
+def issued_from_code(code_hash: str) -> tuple[str, str]:
+    """The refresh-token family id and the access token's `jti` a code is redeemed for.
+
+    Derived from the code (one-way), so that a replay of the code finds what it was
+    redeemed for, and nothing more need be stored (RFC 6749 section 4.1.2).
+    """
+    derived = hashlib.sha256(f"issued-from:{code_hash}".encode()).digest()
+    return str(uuid.UUID(bytes=derived[:16])), derived[16:].hex()
+
+
+async def revoke_issued_from(engine: AsyncEngine, code: str, client_id: str) -> bool:
+    """On a replay of a used code: revoke the tokens it was redeemed for; whether it was one.
+
+    The access token is recorded revoked even if its exchange is still under way, which
+    then revokes its refresh token as soon as it is stored (`save_refresh_token`'s caller).
+    """
+    table = authorization_codes
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.select(table.c.code_hash, table.c.used_at).where(
+                    table.c.code_hash == digest(code),
+                    table.c.client_id == client_id,
+                    table.c.used_at.is_not(None),
+                )
+            )
+        ).first()
+    if row is None:
+        return False
+    family_id, jti = issued_from_code(row.code_hash)
+    used_at = utc(row.used_at)
+    await revoke_family(engine, family_id, used_at)
+    await revoke_access_token(engine, jti, used_at + ACCESS_TOKEN_TTL)
+    return True
 
 
 async def purge_expired(engine: AsyncEngine, now: datetime) -> None:

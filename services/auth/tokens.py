@@ -87,8 +87,9 @@ def mint_access_token(
     subject: str,
     client_id: str,
     scope: str,
+    jti: str | None = None,
 ) -> str:
-    """Sign an RFC 9068 access token with the active key."""
+    """Sign an RFC 9068 access token with the active key (`jti`: a fresh one by default)."""
     key = active_key(keys, now)
     issued = int(now.timestamp())
     claims = {
@@ -97,7 +98,7 @@ def mint_access_token(
         "sub": subject,
         "client_id": client_id,
         "scope": scope,
-        "jti": uuid.uuid4().hex,
+        "jti": jti or uuid.uuid4().hex,
         "iat": issued,
         "nbf": issued,
         "exp": issued + int(ACCESS_TOKEN_TTL.total_seconds()),

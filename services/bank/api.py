@@ -39,6 +39,8 @@ IDEMPOTENCY_IN_FLIGHT = "idempotency-in-flight"
 INVALID_STATE = "invalid-state"
 AMOUNT_TOO_LARGE = "amount-too-large"
 UNKNOWN_TOKEN = "unknown-token"  # noqa: S105 - a problem type, not a secret
+TOKEN_USED = "token-used"  # noqa: S105 - a problem type, not a secret
+TOKEN_OF_ANOTHER_CUSTOMER = "token-of-another-customer"  # noqa: S105 - a problem type
 BANK_UNAVAILABLE = "bank-unavailable"
 BANK_TIMEOUT = "bank-timeout"
 
@@ -94,6 +96,13 @@ class TokenRequest(BaseModel):
     exp_year: int = Field(ge=2000, le=2100)
     cvc: str = Field(pattern=r"^\d{3,4}$", repr=False)
     holder: str = Field(min_length=1, max_length=200)
+    customer: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="the merchant's id of the payer: only an authorization naming them may "
+        "use the token",
+    )
 
     @field_validator("number")
     @classmethod
@@ -115,13 +124,22 @@ class CardToken(BaseModel):
 
 
 class AuthorizationRequest(BaseModel):
-    """POST /authorizations: reserve an amount on a tokenized card."""
+    """POST /authorizations: reserve an amount on a tokenized card.
+
+    A token is single-use: the first authorization consumes it (a retry under the same
+    Idempotency-Key gets that authorization's stored answer); any other is refused (409
+    `token-used`). A token made for a customer serves only an authorization naming them
+    (422 `token-of-another-customer`).
+    """
 
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=1, max_length=64)
     amount: MinorUnits = Amount
     currency: str = Currency
     reference: str = Field(min_length=1, max_length=200, description="the merchant's own id")
+    customer: str | None = Field(
+        None, min_length=1, max_length=100, description="the merchant's id of the payer"
+    )
 
 
 class CaptureRequest(BaseModel):

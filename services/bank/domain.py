@@ -58,6 +58,7 @@ async def tokenize(conn: AsyncConnection, card: api.TokenRequest, now: datetime)
             exp_year=card.exp_year,
             holder=card.holder,
             created_at=now,
+            customer=card.customer,
         )
     )
     return token
@@ -99,15 +100,48 @@ async def _entry(
     )
 
 
+async def _use_token(
+    conn: AsyncConnection, request: api.AuthorizationRequest, now: datetime
+) -> None:
+    """Consume the token for this authorization, or refuse it (naming `token`).
+
+    One conditional UPDATE, so two authorizations racing for one token cannot both have it.
+    """
+    row = (await conn.execute(sa.select(cards).where(cards.c.token == request.token))).first()
+    if row is not None and row.customer is not None and row.customer != request.customer:
+        raise Problem(
+            422,
+            api.TOKEN_OF_ANOTHER_CUSTOMER,
+            "This card token was made for another customer.",
+            field="token",
+        )
+    used = await conn.execute(
+        cards.update()
+        .where(cards.c.token == request.token, cards.c.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if used.rowcount != 1:
+        raise Problem(
+            409,
+            api.TOKEN_USED,
+            "This card token was already used.",
+            "A token pays for one authorization; tokenize the card again.",
+            field="token",
+        )
+
+
 async def authorize(
     conn: AsyncConnection, request: api.AuthorizationRequest, key: str, now: datetime
 ) -> api.Authorization:
-    """Reserve the amount on the card (the caller has already applied its behaviour)."""
+    """Reserve the amount on the card, consuming its token (the caller has already applied
+    the card's behaviour)."""
+    await _use_token(conn, request, now)
     authorization_id = new_id("auth")
     await conn.execute(
         authorizations.insert().values(
             id=authorization_id,
             token=request.token,
+            customer=request.customer,
             amount=request.amount,
             currency=request.currency,
             reference=request.reference,

@@ -17,6 +17,10 @@ cards = sa.Table(
     sa.Column("exp_year", sa.Integer, nullable=False),
     sa.Column("holder", sa.String(200), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # The payer the merchant made the token for (null: anyone), and when the one
+    # authorization a token is good for consumed it.
+    sa.Column("customer", sa.String(100), nullable=True),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 authorizations = sa.Table(
@@ -27,6 +31,7 @@ authorizations = sa.Table(
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("customer", sa.String(100), nullable=True),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("captured", sa.BigInteger, nullable=False),
     sa.Column("refunded", sa.BigInteger, nullable=False),

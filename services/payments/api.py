@@ -80,6 +80,10 @@ IDEMPOTENCY_MISMATCH = "idempotency-mismatch"
 INVALID_STATE = "invalid-state"
 AMOUNT_TOO_LARGE = "amount-too-large"
 INVALID_CARD_TOKEN = "invalid-card-token"  # noqa: S105 - a problem type, not a secret
+CARD_TOKEN_USED = "card-token-used"  # noqa: S105 - a problem type, not a secret
+"""409: the token already paid for a booking (it pays for one, once)."""
+CARD_TOKEN_OF_ANOTHER_PAYER = "card-token-of-another-payer"  # noqa: S105 - a problem type
+"""422: the token was made for another traveller than the booking's."""
 BANK_UNAVAILABLE = "bank-unavailable"
 BANK_ERROR = "bank-error"
 PAYMENT_VOIDED = "payment-voided"
@@ -88,11 +92,16 @@ MAX_AMOUNT = 10**12
 
 
 class PaymentRequest(BaseModel):
-    """POST /payments: authorize the booking's amount on a card token."""
+    """POST /payments: authorize the booking's amount on a card token.
+
+    The payer is the booking's traveller (`user_id`). A token pays for one booking: one
+    another booking used is refused (409 `card-token-used`), as is one made for another
+    traveller (422 `card-token-of-another-payer`), both naming `card_token`.
+    """
 
     model_config = ConfigDict(extra="forbid")
     booking_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
-    user_id: str = Field(min_length=1, max_length=100)
+    user_id: str = Field(min_length=1, max_length=100, description="the payer")
     amount: MinorUnits = Field(gt=0, le=MAX_AMOUNT, description="minor units")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")
     card_token: str = Field(min_length=1, max_length=64, description="from the bank's /tokens")

@@ -24,7 +24,7 @@ from services.bank import api as bank_api
 from services.common.db import dialect_insert, first_write_wins, write_transaction
 from services.common.problems import Problem
 from services.payments import api
-from services.payments.bank import BankClient, unavailable
+from services.payments.bank import BankClient, token_used, unavailable
 from services.payments.records import find, mismatch, movement_of, show, transition_row
 from services.payments.tables import intents, payments, transitions
 
@@ -80,6 +80,21 @@ def _intent_facts(request: api.PaymentRequest) -> dict[str, Any]:
     }
 
 
+async def _refuse_a_spent_token(engine: AsyncEngine, request: api.PaymentRequest) -> None:
+    """409 if the token already paid for another booking.
+
+    The bank, which consumes a token at its first authorization, is what makes this exact;
+    this spares it (and the traveller) a call bound to be refused.
+    """
+    query = sa.select(payments.c.booking_id).where(
+        payments.c.card_token == request.card_token,
+        payments.c.booking_id != request.booking_id,
+    )
+    async with engine.connect() as conn:
+        if (await conn.execute(query.limit(1))).first() is not None:
+            raise token_used()
+
+
 async def _intent_state(conn: AsyncConnection, booking_id: str) -> str:
     query = sa.select(intents.c.state).where(intents.c.booking_id == booking_id)
     return str((await conn.execute(query)).scalar_one())
@@ -119,10 +134,11 @@ async def authorize(
     if existing is not None:
         _same_request(existing, request)
         return await show(engine, request.booking_id)
+    await _refuse_a_spent_token(engine, request)
     if await _open_intent(engine, request.booking_id, request) == api.INTENT_VOIDED:
         raise _voided_problem(request.booking_id)
     result = await bank.authorize(
-        request.booking_id, request.amount, request.currency, request.card_token
+        request.booking_id, request.amount, request.currency, request.card_token, request.user_id
     )
     movement = movement_of(result, bank_api.AUTHORIZE)
     now = datetime.now(UTC)
@@ -246,7 +262,7 @@ async def settle_unrecorded(engine: AsyncEngine, bank: BankClient, booking_id: s
     )
     try:
         result = await bank.authorize(
-            booking_id, request.amount, request.currency, request.card_token
+            booking_id, request.amount, request.currency, request.card_token, request.user_id
         )
     except Problem as problem:
         if problem.status >= 500:

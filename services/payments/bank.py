@@ -51,6 +51,17 @@ def unavailable(detail: str) -> Problem:
     )
 
 
+def token_used() -> Problem:
+    """409: the card token already paid for a booking."""
+    return Problem(
+        409,
+        api.CARD_TOKEN_USED,
+        "This card token was already used.",
+        "A card token pays for one booking; enter the card again.",
+        field="card_token",
+    )
+
+
 class BankClient:
     """Payments' side of the bank: the bank's own client (`services.bank.client`, with the
     secret key), its keys derived from the booking, its answers sorted as above."""
@@ -76,6 +87,15 @@ class BankClient:
             return unavailable(f"The bank answered {status} ({kind or 'no detail'}).")
         if kind in _FINAL_TYPES:
             return Problem(status, kind, body.get("title", "The bank refused."), body.get("detail"))
+        if kind == bank_api.TOKEN_USED:
+            return token_used()
+        if kind == bank_api.TOKEN_OF_ANOTHER_CUSTOMER:
+            return Problem(
+                422,
+                api.CARD_TOKEN_OF_ANOTHER_PAYER,
+                "This card token belongs to another traveller.",
+                field="card_token",
+            )
         if kind == bank_api.UNKNOWN_TOKEN:
             return Problem(
                 422,
@@ -87,12 +107,12 @@ class BankClient:
         return Problem(502, api.BANK_ERROR, "The bank refused our request.", f"{status} {kind}")
 
     async def authorize(
-        self, booking_id: str, amount: int, currency: str, token: str
+        self, booking_id: str, amount: int, currency: str, token: str, payer: str
     ) -> bank_api.Authorization:
-        """Authorize the booking's amount on a card token."""
+        """Authorize the booking's amount on a card token, for its payer (the bank's customer)."""
         # Unvalidated here: the bank judges the request, and its refusal is sorted above.
         request = bank_api.AuthorizationRequest.model_construct(
-            token=token, amount=amount, currency=currency, reference=booking_id
+            token=token, amount=amount, currency=currency, reference=booking_id, customer=payer
         )
         key = idempotency_key(booking_id, "authorize")
         path = bank_api.AUTHORIZATIONS_PATH

@@ -15,7 +15,8 @@ payments = sa.Table(
     sa.Column("captured", sa.BigInteger, nullable=False),
     sa.Column("refunded", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("card_token", sa.String(64), nullable=False),
+    # Indexed: a token that paid for one booking is refused for any other.
+    sa.Column("card_token", sa.String(64), nullable=False, index=True),
     sa.Column("card_last4", sa.String(4), nullable=True),
     sa.Column("card_brand", sa.String(20), nullable=True),
     sa.Column("bank_authorization_id", sa.String(40), nullable=False, unique=True),

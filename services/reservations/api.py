@@ -4,8 +4,9 @@ problem types. `services/reservations/client.py` is the one client that calls th
 Problem `type` slugs this service answers with: `validation-error` (422/400, names the
 field), `not-found` (404, names the field for hotel_id / room_type_id),
 `idempotency-mismatch` (422: a booking_id reused with another request), `sold-out` (409),
-`hold-expired` (409), `hold-released` (409), `forbidden-user` (403: a traveller acting
-for someone else).
+`hold-expired` (409), `hold-released` (409), `too-many-holds` (409: the traveller already
+keeps as many unpaid holds as allowed; names `user_id` and the `limit`), `forbidden-user`
+(403: a traveller acting for someone else).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ ADMIN = "reservations:admin"
 """Change a room type's inventory."""
 RECONCILE = "reservations:reconcile"
 """List what bookings that gave up may still keep; only services get it."""
+
+TOO_MANY_HOLDS = "too-many-holds"
+"""Problem type: the traveller already keeps as many unpaid holds as allowed."""
 
 # Paths, as route templates; the functions below fill them in.
 HOLDS_PATH = "/holds"

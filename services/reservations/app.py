@@ -68,8 +68,9 @@ async def create_hold(request: Request) -> JSONResponse:
         raise Problem(
             403, "forbidden-user", "You may hold rooms only for yourself.", field="user_id"
         )
+    limit = request.app.state.settings.of(ReservationsSettings).max_unpaid_holds
     hold, created = await domain.create_hold(
-        request.app.state.engine, body, _ttl(request), domain.utcnow()
+        request.app.state.engine, body, _ttl(request), domain.utcnow(), limit
     )
     return model_response(hold, 201 if created else 200)
 

@@ -10,6 +10,8 @@ night without a row is fully available. All nights of a stay are taken in one tr
 Lock order, which keeps PostgreSQL free of deadlocks: every transaction touches at most
 one hold's row first, then the nights of one room type in ascending date order. That is
 why expired holds are given back each in its own transaction, never inside another one.
+A transaction placing a hold takes its traveller's advisory lock before all of that (no
+other transaction takes one), so that counting their unpaid holds is exact (`quota.py`).
 
 Reads (holds, reservations, availability, the reconciler's suspects) are in `queries.py`;
 every statement that moves a night's counters is here, where the lock order above can be
@@ -39,8 +41,10 @@ from services.reservations.queries import (
     get_reservation,
     hold_of,
     reservation_of_hold,
+    room_type_of,
     stay_nights,
 )
+from services.reservations.quota import limit_unpaid_holds
 from services.reservations.tables import holds, nights, reservations, room_types
 
 log = logging.getLogger("staysaga.reservations")
@@ -93,33 +97,18 @@ async def _replay(conn: AsyncConnection, request: api.HoldRequest) -> api.Hold |
     return hold_of(row)
 
 
-async def _room_type(conn: AsyncConnection, request: api.HoldRequest) -> Any:
-    row = (
-        await conn.execute(sa.select(room_types).where(room_types.c.id == request.room_type_id))
-    ).first()
-    if row is not None and row.hotel_id == request.hotel_id:
-        return row
-    hotel_known = (
-        await conn.execute(
-            sa.select(room_types.c.id).where(room_types.c.hotel_id == request.hotel_id).limit(1)
-        )
-    ).first()
-    if hotel_known is None:
-        problem = not_found("hotel", request.hotel_id)
-        problem.field = "hotel_id"
-    else:
-        problem = not_found("room type of this hotel", request.room_type_id)
-        problem.field = "room_type_id"
-    raise problem
-
-
 async def create_hold(
-    engine: AsyncEngine, request: api.HoldRequest, ttl_seconds: int, now: dt.datetime
+    engine: AsyncEngine,
+    request: api.HoldRequest,
+    ttl_seconds: int,
+    now: dt.datetime,
+    max_unpaid: int = 2,
 ) -> tuple[api.Hold, bool]:
     """Hold one room for every night of the stay, or nothing; (hold, newly created).
 
     Idempotent on booking_id: the same request returns the existing hold; another request
-    under the same booking_id is refused.
+    under the same booking_id is refused, as is a new hold for a traveller who already
+    keeps `max_unpaid` unpaid ones.
     """
     validate_stay(request, now)
     async with engine.connect() as conn:
@@ -134,17 +123,24 @@ async def create_hold(
         async with engine.connect() as conn:
             return await _replay(conn, request)
 
-    return await first_write_wins(lambda: _take_rooms(engine, request, ttl_seconds, now), replay)
+    return await first_write_wins(
+        lambda: _take_rooms(engine, request, ttl_seconds, now, max_unpaid), replay
+    )
 
 
 async def _take_rooms(
-    engine: AsyncEngine, request: api.HoldRequest, ttl_seconds: int, now: dt.datetime
+    engine: AsyncEngine,
+    request: api.HoldRequest,
+    ttl_seconds: int,
+    now: dt.datetime,
+    max_unpaid: int,
 ) -> api.Hold:
     async with write_transaction(engine) as conn:
         existing = await _replay(conn, request)
         if existing is not None:
             return existing
-        room = await _room_type(conn, request)
+        await limit_unpaid_holds(conn, request.user_id, max_unpaid, now)
+        room = await room_type_of(conn, request)
         if request.guests > room.capacity:
             raise ValidationProblem(
                 [{"field": "guests", "message": f"this room sleeps at most {room.capacity}"}]

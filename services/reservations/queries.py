@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.db import SqliteRead, as_utc, fetch_all, inline_rows
+from services.common.problems import not_found
 from services.reservations import api
 from services.reservations.tables import holds, nights, reservations, room_types
 
@@ -259,3 +260,23 @@ async def suspects(
     ]
     found.sort(key=lambda s: (s.since, s.booking_id))
     return found[: query.limit]
+
+
+async def room_type_of(conn: AsyncConnection, request: api.HoldRequest) -> Any:
+    row = (
+        await conn.execute(sa.select(room_types).where(room_types.c.id == request.room_type_id))
+    ).first()
+    if row is not None and row.hotel_id == request.hotel_id:
+        return row
+    hotel_known = (
+        await conn.execute(
+            sa.select(room_types.c.id).where(room_types.c.hotel_id == request.hotel_id).limit(1)
+        )
+    ).first()
+    if hotel_known is None:
+        problem = not_found("hotel", request.hotel_id)
+        problem.field = "hotel_id"
+    else:
+        problem = not_found("room type of this hotel", request.room_type_id)
+        problem.field = "room_type_id"
+    raise problem

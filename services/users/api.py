@@ -44,12 +44,18 @@ PASSWORD_RESETS_PATH = "/password-resets"  # noqa: S105 - a path, not a secret
 PASSWORD_RESET_CONFIRM_PATH = "/password-resets/confirm"  # noqa: S105 - a path
 CREDENTIALS_CHECK_PATH = "/credentials/check"
 MESSAGES_PATH = "/users/{user_id}/messages"
+VERIFICATION_MAIL_PATH = "/users/{user_id}/verification-email"
 MESSAGE_PATH = "/users/{user_id}/messages/{message_id}"
 
 
 def user_path(user_id: str) -> str:
     """The path of an account."""
     return USER_PATH.format(user_id=quote(user_id, safe=""))
+
+
+def verification_mail_path(user_id: str) -> str:
+    """The path that e-mails an account's verification link again."""
+    return VERIFICATION_MAIL_PATH.format(user_id=quote(user_id, safe=""))
 
 
 def messages_path(user_id: str) -> str:
@@ -177,6 +183,10 @@ class Accepted(BaseModel):
     """An answer that says only that the request was taken."""
 
     status: str
+
+
+ALREADY_VERIFIED = "already-verified"
+"""Accepted.status of a verification e-mail asked for an address already verified."""
 
 
 class CredentialCheck(BaseModel):

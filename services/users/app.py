@@ -132,6 +132,16 @@ async def send_message(request: Request) -> JSONResponse:
     return response
 
 
+async def resend_verification(request: Request) -> JSONResponse:
+    """POST /users/{user_id}/verification-email: e-mail the verification link again."""
+    user_id = request.path_params["user_id"]
+    accepted = await _accounts(request).resend_verification(user_id)
+    if accepted is None:
+        raise not_found("user", user_id)
+    _wake_courier(request)
+    return model_response(accepted, status=202)
+
+
 async def show_message(request: Request) -> JSONResponse:
     """GET /users/{user_id}/messages/{message_id}: pending or sent, and how many attempts."""
     user_id = request.path_params["user_id"]
@@ -143,6 +153,17 @@ async def show_message(request: Request) -> JSONResponse:
 
 
 ENDPOINTS = (
+    Endpoint(
+        "POST",
+        api.VERIFICATION_MAIL_PATH,
+        resend_verification,
+        "E-mail an account's verification link again (at most once a minute)",
+        response=api.Accepted,
+        status=202,
+        errors=(404,),
+        scope=api.REGISTER,
+        tags=("accounts",),
+    ),
     Endpoint(
         "POST",
         api.USERS_PATH,

@@ -20,6 +20,16 @@ class UsersClient(TypedClient):
         reply = await self._send("POST", api.USERS_PATH, api.REGISTER, registration)
         return api.User.model_validate_json(reply)
 
+    async def user(self, user_id: str) -> api.User:
+        """An account by id (whether its address is verified, say)."""
+        reply = await self._send("GET", api.user_path(user_id), api.READ)
+        return api.User.model_validate_json(reply)
+
+    async def resend_verification(self, user_id: str) -> api.Accepted:
+        """E-mail an account's verification link again (at most once a minute)."""
+        reply = await self._send("POST", api.verification_mail_path(user_id), api.REGISTER)
+        return api.Accepted.model_validate_json(reply)
+
     async def verify_email(self, link: api.LinkToken) -> api.User:
         """Mark an address verified with the token of its e-mailed link."""
         reply = await self._send("POST", api.EMAIL_VERIFICATIONS_PATH, api.REGISTER, link)

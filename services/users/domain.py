@@ -20,7 +20,7 @@ from services.users.tables import user_roles, users
 
 # One reset e-mail per account per this many seconds: enough for a person, useless for
 # someone trying to flood a mailbox.
-RESET_MAIL_INTERVAL_SECONDS = 60
+ACCOUNT_MAIL_INTERVAL_SECONDS = 60
 
 _PUBLIC = (
     users.c.id,
@@ -69,22 +69,39 @@ class Accounts:
             row = (await conn.execute(sa.select(*_PUBLIC).where(users.c.id == user_id))).first()
         return _user(row) if row else None
 
+    def _verification_mail(self, user_id: str, email: str, name: str) -> mails.Rendered:
+        token = self.signer.make(links.VERIFY_EMAIL, user_id, email, links.VERIFY_EMAIL_TTL_SECONDS)
+        return mails.render(
+            "verify-email",
+            {"name": name, "email": email, "link": self._link("/account/verify-email", token)},
+        )
+
+    async def resend_verification(self, user_id: str) -> api.Accepted | None:
+        """E-mail the address's verification link again (at most once a minute); None if
+        there is no such account."""
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(*_PUBLIC).where(users.c.id == user_id))).first()
+            if row is None:
+                return None
+            if row.email_verified:
+                return api.Accepted(status=api.ALREADY_VERIFIED)
+            if not await self._sent_recently(conn, user_id, "verify-email"):
+                await outbox.enqueue(
+                    conn,
+                    message_key=f"verify-email.{user_id}.{uuid.uuid4().hex}",
+                    user_id=user_id,
+                    template="verify-email",
+                    to=row.email,
+                    mail=self._verification_mail(user_id, row.email, row.name),
+                )
+        return api.Accepted(status="accepted")
+
     async def register(self, registration: api.Registration) -> api.User:
         """Create an account and queue its verification e-mail, in one transaction."""
         password_hash = await passwords.hash_password(registration.password)
         user_id = uuid.uuid4().hex
         now = datetime.now(UTC)
-        token = self.signer.make(
-            links.VERIFY_EMAIL, user_id, registration.email, links.VERIFY_EMAIL_TTL_SECONDS
-        )
-        mail = mails.render(
-            "verify-email",
-            {
-                "name": registration.name,
-                "email": registration.email,
-                "link": self._link("/account/verify-email", token),
-            },
-        )
+        mail = self._verification_mail(user_id, registration.email, registration.name)
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(
@@ -151,7 +168,7 @@ class Accounts:
                     )
                 )
             ).first()
-            if row is None or await self._reset_sent_recently(conn, row.id):
+            if row is None or await self._sent_recently(conn, row.id, "password-reset"):
                 return
             token = self.signer.make(
                 links.RESET_PASSWORD,
@@ -176,14 +193,14 @@ class Accounts:
                 mail=mail,
             )
 
-    async def _reset_sent_recently(self, conn: AsyncConnection, user_id: str) -> bool:
-        since = datetime.now(UTC) - timedelta(seconds=RESET_MAIL_INTERVAL_SECONDS)
+    async def _sent_recently(self, conn: AsyncConnection, user_id: str, template: str) -> bool:
+        since = datetime.now(UTC) - timedelta(seconds=ACCOUNT_MAIL_INTERVAL_SECONDS)
         found = await conn.scalar(
             sa.select(sa.func.count())
             .select_from(outbox_table)
             .where(
                 outbox_table.c.user_id == user_id,
-                outbox_table.c.template == "password-reset",
+                outbox_table.c.template == template,
                 outbox_table.c.created_at > since,
             )
         )

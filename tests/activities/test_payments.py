@@ -110,3 +110,14 @@ async def test_the_reconciler_lists_an_uncaptured_payment_and_voids_it(world, tm
     assert (await env.run(reconcile.repair_payment, found.items[0])).changed is False
     assert (await env.run(reconcile.list_payment_suspects, query)).items == []
     await http.aclose()
+
+
+async def test_a_token_another_booking_used_is_a_non_retryable_payment_declined(world):
+    activities, money = world
+    env = activity_environment()
+    token = await tokenize(money.bank)
+    await env.run(activities.authorize_payment, _authorize("b1", token))
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(activities.authorize_payment, _authorize("b2", token))
+    assert caught.value.type == act.PAYMENT_DECLINED and caught.value.non_retryable
+    assert "already used" in caught.value.message

@@ -117,3 +117,19 @@ async def test_the_reconciler_lists_a_confirmed_reservation_and_gives_its_rooms_
     assert again.changed is False
     assert (await env.run(reconcile.list_reservation_suspects, query)).items == []
     await http.aclose()
+
+
+async def test_too_many_unpaid_holds_is_a_non_retryable_refusal_naming_the_limit(tmp_path):
+    async with start(f"sqlite+aiosqlite:///{tmp_path}/r.db", tmp_path, max_unpaid_holds=2) as r:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=r.app))
+        connections = ServiceConnections(
+            settings_for(tmp_path), tokens=token_source(r.issuer, "worker-reservations"), http=http
+        )
+        activities, env = ReservationActivities(connections), activity_environment()
+        await env.run(activities.hold_room, _hold("b1", room_type_id=11))
+        await env.run(activities.hold_room, _hold("b2", room_type_id=12))
+        with pytest.raises(ApplicationError) as caught:
+            await env.run(activities.hold_room, _hold("b3", room_type_id=11))
+        await http.aclose()
+    assert caught.value.type == act.TOO_MANY_HOLDS and caught.value.non_retryable
+    assert "at most 2 rooms at a time" in caught.value.message

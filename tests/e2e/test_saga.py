@@ -127,8 +127,9 @@ async def test_a_bank_failing_half_its_calls_still_charges_each_booking_once(dri
     faults = {"error_rate": 0.25, "timeout_rate": 0.25, "latency_ms": 0, "seed": 7}
     assert (await driver.http.put(bank, json=faults, headers=auth)).status_code == 200
     try:
-        user_id, _ = await driver.register_user()
-        results = await asyncio.gather(*(driver.book(user_id, card=SUCCEEDS) for _ in range(4)))
+        # Four travellers: one may keep only two unpaid holds at a time.
+        travellers = [(await driver.register_user())[0] for _ in range(4)]
+        results = await asyncio.gather(*(driver.book(u, card=SUCCEEDS) for u in travellers))
     finally:
         await driver.http.put(
             bank, json={"error_rate": 0, "timeout_rate": 0, "latency_ms": 0}, headers=auth

@@ -83,6 +83,7 @@ class FakeServices:
     calls: dict[str, list[httpx.Request]] = field(default_factory=dict)
     next_user: str = "user-1"
     next_scope: str = "profile documents:read"
+    unverified: set[str] = field(default_factory=set)  # accounts not yet verified
 
     def _record(self, name: str, request: httpx.Request) -> None:
         self.calls.setdefault(name, []).append(request)
@@ -123,6 +124,10 @@ class FakeServices:
     def users(self, request: httpx.Request) -> httpx.Response:
         """POST /users, and the e-mailed-link steps."""
         self._record("users", request)
+        if request.method == "GET":
+            user_id = request.url.path.rsplit("/", 1)[-1]
+            verified = user_id not in self.unverified
+            return _json(200, self._user(user_id, "ada@example.com", "Ada", verified=verified))
         body = json.loads(request.content or b"{}")
         if request.url.path != users_api.USERS_PATH:
             if body.get("token") == "expired":

@@ -26,7 +26,9 @@ async def test_login_redirects_to_authorize_with_s256_challenge_and_state(site: 
     assert query["code_challenge_method"] == "S256"
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", query["code_challenge"])
     assert len(query["state"]) >= 32
-    assert "reservations:read" in query["scope"]
+    # Only what the traveller's token is used for: their receipts, at the PDF service.
+    assert query["scope"] == "documents:read"
+    assert query["resource"] == "urn:staysaga:pdf"
 
 
 async def test_callback_trades_the_code_with_the_verifier_and_signs_in(site: Site):

@@ -144,6 +144,8 @@ async def test_paying_tokenizes_at_the_bank_and_submits_the_token(site: Site, ca
     bank = site.services.calls["bank"][0]
     assert bank.headers["authorization"] == "Bearer pk_test_web"
     assert b'"number":"4242424242424242"' in bank.content.replace(b" ", b"")
+    # The token is good only for this traveller's own booking.
+    assert json.loads(bank.content)["customer"] == "user-1"
     workflow_id, name, arg = site.temporal.updates[0]
     assert (workflow_id, name) == (f"booking-{booking_id}", UPDATE_SUBMIT_PAYMENT)
     assert arg == PaymentSubmission(card_token="tok_test_1234abcd")

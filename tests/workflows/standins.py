@@ -25,6 +25,7 @@ class World:
     hold_ttl: timedelta = timedelta(minutes=15)
     nightly_rate: int = 10000
     sold_out: bool = False
+    too_many_holds: bool = False  # the traveller keeps as many unpaid holds as allowed
     unknown_hotel: bool = False
     decline: bool = False
     confirm_error: str | None = None  # e.g. act.HOLD_EXPIRED
@@ -63,6 +64,12 @@ class World:
                 await world.hold_gate.wait()
             if world.sold_out:
                 raise ApplicationError("sold out", type=act.SOLD_OUT, non_retryable=True)
+            if world.too_many_holds:
+                raise ApplicationError(
+                    "You may hold at most 2 rooms at a time without paying for them.",
+                    type=act.TOO_MANY_HOLDS,
+                    non_retryable=True,
+                )
             if data.booking_id not in world.holds:
                 world.effects["hold"] += 1
             world.holds[data.booking_id] = "held"

@@ -480,6 +480,14 @@ async def test_a_room_gone_fails_without_compensation(time_skipping_env):
     assert sorted(world.calls) == sorted([act.DESCRIBE_HOTEL, act.HOLD_ROOM])
 
 
+async def test_one_unpaid_hold_too_many_fails_at_once_saying_why(time_skipping_env):
+    world = World(too_many_holds=True)
+    view = await unpaid_to_the_end(time_skipping_env, world)
+    assert view.state == BookingState.FAILED
+    assert view.failure_reason == "You may hold at most 2 rooms at a time without paying for them."
+    assert sorted(world.calls) == sorted([act.DESCRIBE_HOTEL, act.HOLD_ROOM])
+
+
 async def test_an_unknown_hotel_fails_and_releases_the_hold_placed_meanwhile(time_skipping_env):
     world = World(unknown_hotel=True)
     view = await unpaid_to_the_end(time_skipping_env, world)

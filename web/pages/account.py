@@ -16,6 +16,7 @@ from web.pages.common import (
     csrf_refused,
     error_page,
     flash,
+    login_redirect,
     read_form,
     render,
     safe_next,
@@ -114,7 +115,7 @@ async def verify_email(request: Request) -> Response:
     """GET /account/verify-email?token=: the link of the verification e-mail."""
     token = request.query_params.get("token", "")
     try:
-        await backends_for(request).verify_email(token)
+        account = await backends_for(request).verify_email(token)
     except BackendError as exc:
         if exc.status in (400, 422):
             return error_page(
@@ -124,8 +125,27 @@ async def verify_email(request: Request) -> Response:
                 "It may have expired; log in to get a new one.",
             )
         return error_page(request, 503, "We could not check the link", "Please try again.")
+    user = signed_in_user(request)
+    if user is not None and user.get("user_id") == account.id:
+        request.session["user"] = {**user, "email_verified": True}
     flash(request, "Your e-mail address is confirmed.")
     return RedirectResponse("/", 303)
+
+
+async def resend_verification(request: Request) -> Response:
+    """POST /account/verify-email/resend: e-mail the signed-in traveller's link again."""
+    user = signed_in_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await read_form(request)
+    if form is None:
+        return csrf_refused(request)
+    try:
+        await backends_for(request).resend_verification(str(user["user_id"]))
+    except BackendError:
+        return error_page(request, 503, "We could not send the e-mail", "Please try again.")
+    flash(request, "We sent the confirmation link to your e-mail address again.")
+    return RedirectResponse(safe_next(str(form.get("next") or "/")), 303)
 
 
 async def forgot_password(request: Request) -> Response:

@@ -21,6 +21,7 @@ from web.pages.common import (
     access_token,
     backends_for,
     csrf_refused,
+    email_verified,
     error_page,
     flash,
     login_redirect,
@@ -145,7 +146,8 @@ async def book(request: Request) -> Response:
 
 async def checkout(request: Request) -> Response:
     """GET/POST /bookings/{id}/checkout: the card form, and the payment update."""
-    if signed_in_user(request) is None:
+    user = signed_in_user(request)
+    if user is None:
         return login_redirect(request)
     client, view = await _owned_view(request)
     context = _booking_context(request, view)
@@ -153,6 +155,18 @@ async def checkout(request: Request) -> Response:
         if view.state == BookingState.STARTED and request.method == "GET":
             return render(request, "booking.html", context)
         return RedirectResponse(f"/bookings/{view.booking_id}", 303)
+    # An unverified account may browse and hold, but pays only once its address is proven.
+    try:
+        verified = await email_verified(request)
+    except BackendError:
+        return error_page(
+            request, 503, "We could not check your account", "Nothing was charged; try again."
+        )
+    if not verified:
+        status = 200 if request.method == "GET" else 403
+        return render(
+            request, "checkout.html", {**context, "form": forms.Form(), "unverified": True}, status
+        )
     if request.method == "GET":
         return render(request, "checkout.html", {**context, "form": forms.Form()})
     data = await read_form(request)
@@ -162,7 +176,7 @@ async def checkout(request: Request) -> Response:
     card = form.values.pop("card")
     if form.ok:
         try:
-            token = await backends_for(request).tokenize_card(card)
+            token = await backends_for(request).tokenize_card(card, user["user_id"])
         except BackendError as exc:
             field = exc.field if exc.field is not None and exc.field in card else "number"
             if exc.status in (400, 402, 422):

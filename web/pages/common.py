@@ -80,6 +80,20 @@ def signed_in_user(request: Request) -> dict[str, Any] | None:
     return request.session.get("user")
 
 
+async def email_verified(request: Request) -> bool:
+    """Whether the signed-in traveller's address is verified: asked of Users until it is,
+    then remembered in the session (raises BackendError if Users does not answer)."""
+    user = signed_in_user(request)
+    if user is None:
+        return False
+    if user.get("email_verified"):
+        return True
+    account = await backends_for(request).account(str(user["user_id"]))
+    if account.email_verified:
+        request.session["user"] = {**user, "email_verified": True}
+    return account.email_verified
+
+
 def login_redirect(request: Request) -> RedirectResponse:
     """Send the visitor to sign in, and back here afterwards."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -8,7 +8,7 @@ import json
 import re
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from components.registry import oauth_clients
+from services.auth import oauth_clients as oauth_clients_module
 from services.auth.app import create_app
 from services.auth.throttle import SignInThrottle
 from services.common.app import create_service_app
@@ -108,7 +109,7 @@ class Auth:
             "response_type": "code",
             "client_id": "web",
             "redirect_uri": CALLBACK,
-            "scope": "profile reservations:read reservations:write",
+            "scope": "profile reservations:read",
             "state": "state-123",
             "code_challenge": s256(verifier),
             "code_challenge_method": "S256",
@@ -178,6 +179,14 @@ def claims_of(token: str) -> dict[str, Any]:
     """A JWT's claims, unverified (for asserting what was issued)."""
     body = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+@pytest.fixture
+def introspector(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A client the registry lets introspect tokens (none of the product's needs to)."""
+    spec = oauth_clients_module.CLIENTS["pdf"]
+    monkeypatch.setitem(oauth_clients_module.CLIENTS, "pdf", replace(spec, introspects=True))
+    return "pdf"
 
 
 # The app under test slows a pair down after 3 wrong passwords a minute.

@@ -22,7 +22,13 @@ async def _claimed_at(money, key):
 
 async def _claim_of_a_dead_process(money, token, key, age):
     """A claim as a bank process leaves it when it dies mid-request, `age` ago."""
-    body = {"token": token, "amount": 10_000, "currency": "EUR", "reference": "booking-1"}
+    body = {
+        "token": token,
+        "amount": 10_000,
+        "currency": "EUR",
+        "reference": "booking-1",
+        "customer": None,
+    }
     async with money.bank_app.state.engine.begin() as conn:
         await conn.execute(
             idempotency_keys.insert().values(

@@ -70,12 +70,16 @@ def hold_body(booking_id: str, **changes: object) -> dict[str, object]:
 
 
 @contextlib.asynccontextmanager
-async def start(database_url: str, var_dir, ttl: int = 900) -> AsyncIterator[Reservations]:
-    """Run an app with the sample inventory."""
-    settings = settings_for(
-        var_dir,
-        {"RESERVATIONS_DATABASE_URL": database_url, "RESERVATIONS_HOLD_TTL_SECONDS": str(ttl)},
-    )
+async def start(
+    database_url: str, var_dir, ttl: int = 900, max_unpaid_holds: int | None = 1000
+) -> AsyncIterator[Reservations]:
+    """Run an app with the sample inventory; one traveller may keep `max_unpaid_holds`
+    (many, so that tests of inventory need not spread their holds over travellers; None:
+    the product's default)."""
+    env = {"RESERVATIONS_DATABASE_URL": database_url, "RESERVATIONS_HOLD_TTL_SECONDS": str(ttl)}
+    if max_unpaid_holds is not None:
+        env["RESERVATIONS_MAX_UNPAID_HOLDS"] = str(max_unpaid_holds)
+    settings = settings_for(var_dir, env)
     app = create_app(settings)
     issuer = TestIssuer()
     issuer.install(app)
