@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from components.registry import AUTH_SERVER, COMPONENTS, JWKS_PATH, TOKEN_PATH, WORKERS, Worker
 from services.auth.settings import AuthSettings
+from services.common.parsers import port
 from services.common.settings import (
     SHARED_GROUPS,
     Address,
@@ -23,7 +24,6 @@ from services.common.settings import (
     TemporalSettings,
     TokenIssuer,
     Variable,
-    port,
 )
 from services.mailsink.settings import MailsinkSettings
 

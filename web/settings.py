@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from services.common.settings import SettingsGroup, counter_storage, variable
+from services.common.parsers import counter_storage
+from services.common.settings import SettingsGroup, variable
 
 
 def _secret() -> str:

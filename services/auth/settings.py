@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.common.settings import SettingsGroup, counter_storage, variable
+from services.common.parsers import counter_storage
+from services.common.settings import SettingsGroup, variable
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from services.common.settings import SettingsGroup, non_negative_int, rate, variable
+from services.common.parsers import non_negative_int, rate
+from services.common.settings import SettingsGroup, variable
 
 
 def _secret_key() -> str:

@@ -15,13 +15,21 @@ resolved by the registry. Common code knows components only by the names it is g
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from services.common.payload_keys import new_key_entry, parse_keys
+from services.common.parsers import (
+    boolean,
+    choice,
+    networks,
+    payload_keys,
+    port,
+    positive_float,
+    positive_int,
+)
+from services.common.payload_keys import new_key_entry
 
 
 class SettingsError(ValueError):
@@ -30,92 +38,6 @@ class SettingsError(ValueError):
     def __init__(self, variable: str, problem: str) -> None:
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
-
-
-def port(raw: str) -> int:
-    """A TCP port number."""
-    value = int(raw)
-    if not 0 < value < 65536:
-        raise ValueError("must be a port number from 1 to 65535")
-    return value
-
-
-def boolean(raw: str) -> bool:
-    """true/false, yes/no, on/off, 1/0."""
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError("must be true or false")
-
-
-def choice(*allowed: str) -> Callable[[str], str]:
-    """One of a few words (case-insensitive)."""
-
-    def parse(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
-        return value
-
-    return parse
-
-
-def positive_int(raw: str) -> int:
-    """A whole number above 0."""
-    value = int(raw)
-    if value <= 0:
-        raise ValueError("must be a whole number greater than 0")
-    return value
-
-
-def positive_float(raw: str) -> float:
-    """A number above 0."""
-    value = float(raw)
-    if value <= 0:
-        raise ValueError("must be greater than 0")
-    return value
-
-
-def non_negative_int(raw: str) -> int:
-    """A whole number, 0 or more."""
-    value = int(raw)
-    if value < 0:
-        raise ValueError("must be 0 or more")
-    return value
-
-
-def rate(raw: str) -> float:
-    """A share from 0 to 1."""
-    value = float(raw)
-    if not 0 <= value <= 1:
-        raise ValueError("must be a share from 0 to 1")
-    return value
-
-
-def networks(raw: str) -> str:
-    """Comma-separated IP addresses or networks (`10.0.0.0/8,192.0.2.1`)."""
-    items = [item.strip() for item in raw.split(",") if item.strip()]
-    for item in items:
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            raise ValueError(f"{item!r} is not an IP address or network") from None
-    return ",".join(items)
-
-
-def counter_storage(raw: str) -> str:
-    """Where rate-limit counts live: `memory://` or a `redis://` URL."""
-    value = raw.strip()
-    if value != "memory://" and not value.startswith(("redis://", "rediss://")):
-        raise ValueError("must be memory:// or a redis:// URL")
-    return value
-
-
-def _payload_keys(raw: str) -> str:
-    parse_keys(raw)
-    return raw.strip()
 
 
 @dataclass(frozen=True)
@@ -276,7 +198,7 @@ class TemporalSettings(SettingsGroup):
         "keys encrypting workflow and activity payloads, `id:base64key,...` (the first "
         "encrypts, every one decrypts: rotate by putting a new key first); unset: payloads "
         "are not encrypted; `staysaga up` makes one",
-        _payload_keys,
+        payload_keys,
         generate=new_key_entry,
     )
     dev_server: bool = variable(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.common.settings import SettingsGroup, port, variable
+from services.common.parsers import port
+from services.common.settings import SettingsGroup, variable
 
 
 @dataclass(frozen=True, kw_only=True)

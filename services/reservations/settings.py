@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.common.settings import SettingsGroup, positive_int, variable
+from services.common.parsers import positive_int
+from services.common.settings import SettingsGroup, variable
 
 
 @dataclass(frozen=True, kw_only=True)
