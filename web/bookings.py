@@ -79,6 +79,20 @@ def is_settled(view: BookingView) -> bool:
     return view.state == BookingState.CONFIRMED and Step.EMAILED in view.steps
 
 
+def pay_deadline(view: BookingView) -> datetime | None:
+    """When the saga stops waiting for a card: its own deadline, which comes a little before
+    the hold's expiry (a booking from before the view carried it has only the expiry)."""
+    return view.pay_by or view.hold_expires_at
+
+
+def seconds_to_pay(view: BookingView, now: datetime) -> int:
+    """Whole seconds left to pay (0 once the deadline has passed, or with none known)."""
+    deadline = pay_deadline(view)
+    if deadline is None:
+        return 0
+    return max(0, int((deadline - now).total_seconds()))
+
+
 async def temporal(app: Starlette) -> Client:
     """The app's Temporal client, connected on first use."""
     existing: Client | None = getattr(app.state, "temporal", None)

@@ -156,6 +156,9 @@ class BookingWorkflow(OperatorActions):
         self.view.total = self.hold.total
         self.view.currency = self.hold.currency
         self.view.nights = [n.model_dump(mode="json") for n in self.hold.nights]
+        # The policy the traveller pays under, shown before paying (view only: no command).
+        self.view.free_cancellation_until = self.terms.free_until(self.request.check_in)
+        self.view.late_cancellation_fee = self.hold.nights[0].price if self.hold.nights else 0
         self._done(Step.HELD)
 
     async def _describe_and_hold(self) -> None:
@@ -177,6 +180,8 @@ class BookingWorkflow(OperatorActions):
         remaining = lifetime - min(PAYMENT_MARGIN, lifetime / 4)
         if remaining <= timedelta(0):
             return False
+        # The deadline the traveller is shown is this one, not the hold's own expiry.
+        self.view.pay_by = workflow.now() + remaining
         try:
             await workflow.wait_condition(lambda: self.card_token is not None, timeout=remaining)
         except TimeoutError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -261,6 +261,10 @@ class FakeTemporal:
             check_out=arg.check_out,
             guests=arg.guests,
             hold_expires_at=datetime.now(UTC) + timedelta(minutes=15),
+            pay_by=datetime.now(UTC) + timedelta(minutes=15) - timedelta(seconds=30),
+            free_cancellation_until=datetime.combine(arg.check_in, time(14), UTC)
+            - timedelta(hours=48),
+            late_cancellation_fee=15000,
             total=30000,
             currency="EUR",
         )

@@ -4,7 +4,7 @@ import json
 import logging
 import re
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
@@ -124,11 +124,56 @@ async def test_checkout_shows_the_hold_countdown_and_no_operator_tool(site: Site
     booking_id = await _start_booking(site)
     page = await site.client.get(f"/bookings/{booking_id}/checkout")
     assert page.status_code == 200
-    assert re.search(r'<time datetime="[^"]+" data-countdown>', page.text)
+    assert re.search(r'<time datetime="[^"]+" data-countdown[^>]*>', page.text)
     # The Temporal UI and workflow ids are for operators only (/ops).
     assert site.app.state.settings.temporal_ui_url not in page.text
     assert f"booking-{booking_id}" not in page.text and "/ops" not in page.text
     assert 'autocomplete="cc-number"' in page.text and 'for="number"' in page.text
+
+
+async def test_checkout_counts_to_the_sagas_payment_deadline_in_words(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = site.temporal.views[f"booking-{booking_id}"]
+    page = await site.client.get(f"/bookings/{booking_id}/checkout")
+    countdown = re.search(r'<time datetime="([^"]+)" data-countdown[^>]*>([^<]*)</time>', page.text)
+    assert countdown is not None
+    # The saga's deadline, not the hold's expiry 30 seconds later.
+    assert countdown.group(1) == view.pay_by.isoformat() != view.hold_expires_at.isoformat()
+    assert re.fullmatch(r"14:2\d", countdown.group(2))  # 15 minutes less 30 seconds
+    assert "left to pay" in page.text and "minutes left" not in page.text
+    # Nothing that changes every second sits in a live region.
+    status = re.search(r'<p role="status"[^>]*>(.*?)</p>', page.text, re.S)
+    assert status is not None and "data-countdown" not in status.group(1)
+    assert "data-countdown" not in page.text.split('role="status"')[0].rsplit("<p", 1)[-1]
+
+
+async def test_checkout_past_the_payment_deadline_closes_the_card_form(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = site.temporal.views[f"booking-{booking_id}"]
+    # The hold itself would still run 20 seconds: the saga no longer waits, though.
+    view.hold_expires_at = datetime.now(UTC) + timedelta(seconds=20)
+    view.pay_by = datetime.now(UTC) - timedelta(seconds=10)
+    page = await site.client.get(f"/bookings/{booking_id}/checkout")
+    assert re.search(r"<fieldset[^>]*disabled", page.text)
+    assert "0:00" in page.text and "The time to pay has run out" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    paid = await site.client.post(
+        f"/bookings/{booking_id}/checkout", data={**CARD, "csrf_token": token}
+    )
+    assert paid.status_code == 400 and "The time to pay has run out" in paid.text
+    assert "bank" not in site.services.calls and site.temporal.updates == []
+
+
+async def test_checkout_shows_the_hotels_cancellation_policy_before_paying(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = site.temporal.views[f"booking-{booking_id}"]
+    page = await site.client.get(f"/bookings/{booking_id}/checkout")
+    until = view.free_cancellation_until.strftime("%-d %B %Y, %H:%M")
+    assert f"Free cancellation until {until} UTC" in page.text
+    assert "150.00 EUR (the first night)" in page.text
 
 
 async def test_paying_tokenizes_at_the_bank_and_submits_the_token(site: Site, caplog):

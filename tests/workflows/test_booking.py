@@ -617,3 +617,19 @@ async def test_cancel_is_refused_before_confirmation_and_twice(time_skipping_env
             await handle.execute_update(
                 UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote
             )
+
+
+async def test_the_view_shows_the_payment_deadline_and_the_policy_before_paying(
+    time_skipping_env,
+):
+    world = World(terms=STRICT_TERMS, hold_ttl=timedelta(minutes=15))
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start(check_in_days=10, nights=2)
+        view = await awaiting_payment(handle)
+    assert view.hold_expires_at is not None and view.pay_by is not None
+    # The saga stops waiting for a card 30 seconds before the hold lapses: that is the
+    # deadline, not the hold's expiry.
+    assert view.pay_by == view.hold_expires_at - timedelta(seconds=30)
+    check_in_at = datetime.combine(view.check_in, time(16, 0), tzinfo=UTC)
+    assert view.free_cancellation_until == check_in_at - timedelta(days=7)
+    assert view.late_cancellation_fee == world.nightly_rate

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -70,7 +71,13 @@ async def _owned_view(request: Request) -> tuple[Any, BookingView]:
 
 def _booking_context(request: Request, view: BookingView) -> dict[str, Any]:
     # No link to the Temporal UI and no workflow id: those are operator tools (/ops).
+    now = datetime.now(UTC)
+    pay_left = bookings.seconds_to_pay(view, now)
     return {
+        "now": now,
+        "pay_by": bookings.pay_deadline(view),
+        "pay_left": pay_left,
+        "pay_left_text": f"{pay_left // 60}:{pay_left % 60:02d}",
         "view": view,
         "progress": [(step.value, label, step in view.steps) for step, label in bookings.PROGRESS],
         "settled": bookings.is_settled(view),
@@ -160,7 +167,10 @@ async def checkout(request: Request) -> Response:
         return csrf_refused(request)
     form = forms.card_form(data)
     card = form.values.pop("card")
-    if form.ok:
+    if context["pay_left"] == 0:
+        # The saga has stopped waiting: the bank is not asked, nothing is charged.
+        form.errors["form"] = "The time to pay has run out: this room is no longer held for you."
+    elif form.ok:
         try:
             token = await backends_for(request).tokenize_card(card)
         except BackendError as exc:
