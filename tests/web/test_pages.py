@@ -1,5 +1,6 @@
 """The website's search pages, security headers and forms, through the ASGI client."""
 
+import html
 import re
 from datetime import date, timedelta
 
@@ -200,3 +201,24 @@ def test_prices_show_each_currencys_own_minor_units():
     assert money(5000, "JPY") == "5,000 JPY"
     assert money(12345, "KWD") == "12.345 KWD"
     assert money(None, "EUR") == ""
+
+
+async def test_a_room_too_small_for_the_party_says_so_not_sold_out(site: Site):
+    hotel = await _a_hotel(site)
+    small = min(hotel.room_types, key=lambda r: r.capacity)
+    party = small.capacity + 1
+    # Reservations answers only the rooms that sleep the party: the small one is absent.
+    site.services.availability = [
+        {"room_type_id": r.id, "rooms_left": 3} for r in hotel.room_types if r.capacity >= party
+    ]
+    response = await site.client.get(
+        f"/hotels/{hotel.id}",
+        params={"check_in": TOMORROW, "check_out": IN_THREE, "guests": party},
+    )
+    assert response.status_code == 200
+    card = re.search(
+        rf"<h3>{re.escape(html.escape(small.name))}</h3>(.*?)</li>", response.text, re.S
+    )
+    assert card is not None
+    assert "Too small for your party" in card.group(1)
+    assert "Sold out" not in card.group(1) and "/book?" not in card.group(1)
