@@ -79,6 +79,7 @@ class FakeServices:
     availability: list[dict[str, Any]] | None = None
     availability_status: int = 200
     bank_status: int = 201
+    bank_problem: dict[str, Any] | None = None
     users_status: int = 201
     calls: dict[str, list[httpx.Request]] = field(default_factory=dict)
     next_user: str = "user-1"
@@ -151,7 +152,8 @@ class FakeServices:
         if self.bank_status != 201:
             return httpx.Response(
                 self.bank_status,
-                json={"type": "card-invalid", "field": "number", "detail": "Unknown card."},
+                json=self.bank_problem
+                or {"type": "card-invalid", "field": "number", "detail": "Unknown card."},
             )
         card = json.loads(request.content)
         token = bank_api.CardToken(

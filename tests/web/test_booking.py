@@ -231,8 +231,27 @@ async def test_a_card_the_bank_refuses_is_an_error_on_the_number(site: Site):
         f"/bookings/{booking_id}/checkout", data={**CARD, "csrf_token": token}
     )
     assert response.status_code == 400
-    assert re.search(r'id="number-error">Unknown card', response.text)
+    assert re.search(r'id="number-error">This card number is not valid', response.text)
     assert site.temporal.updates == []
+
+
+async def test_the_banks_field_messages_are_put_in_words_on_their_field(site: Site):
+    site.services.bank_status = 422
+    site.services.bank_problem = {
+        "type": "validation-error",
+        "detail": "exp_year: the card has expired",
+        "field": "exp_year",
+        "errors": [{"field": "exp_year", "message": "the card has expired"}],
+    }
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    token = await _csrf(site, f"/bookings/{booking_id}/checkout")
+    response = await site.client.post(
+        f"/bookings/{booking_id}/checkout", data={**CARD, "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert "exp_year:" not in response.text and "the card has expired" not in response.text
+    assert re.search(r'id="exp_year-error">This card has expired', response.text)
 
 
 async def test_a_declined_booking_shows_the_reason_and_that_nothing_was_charged(site: Site):

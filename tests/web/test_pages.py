@@ -134,6 +134,53 @@ async def test_search_errors_sit_next_to_their_fields(site: Site):
     assert re.search(r'id="check_out-error">Check-out must be after check-in', response.text)
 
 
+async def test_a_stay_over_a_year_ahead_is_explained_next_to_the_check_in(site: Site):
+    check_in = date.today() + timedelta(days=400)
+    response = await site.client.get(
+        "/search",
+        params={"city": "Paris", "check_in": check_in, "check_out": check_in + timedelta(2)},
+    )
+    assert response.status_code == 400
+    assert "unavailable" not in response.text and "365" not in response.text
+    assert re.search(r'id="check_in-error">Rooms can be booked up to a year ahead', response.text)
+    assert 'aria-describedby="check_in-error"' in response.text
+
+
+async def test_search_refusing_the_travellers_dates_is_not_called_unavailable(
+    site: Site, monkeypatch
+):
+    async def refusing(query: HotelQuery) -> HotelPage:
+        problem = {
+            "type": "validation-error",
+            "detail": "check_in: must be within 365 days",
+            "field": "check_in",
+            "errors": [{"field": "check_in", "message": "must be within 365 days"}],
+        }
+        raise ServiceError(400, problem, "GET", "search")
+
+    monkeypatch.setattr(site.app.state.backends.search, "hotels", refusing)
+    response = await site.client.get(
+        "/search",
+        params={"city": "Paris", "check_in": IN_THREE, "check_out": IN_THREE + timedelta(1)},
+    )
+    assert response.status_code == 400
+    assert "unavailable" not in response.text and "must be within" not in response.text
+    assert re.search(r'id="check_in-error">Choose a check-in date from today', response.text)
+
+
+async def test_date_inputs_carry_the_bookable_range(site: Site):
+    today = date.today()
+    for path in ("/", "/search?city=Paris"):
+        page = await site.client.get(path)
+        field = re.search(r'<input id="check_in"[^>]*>', page.text).group(0)
+        assert f'min="{today.isoformat()}"' in field
+        assert f'max="{(today + timedelta(days=365)).isoformat()}"' in field
+        assert re.search(r'<input id="check_out"[^>]*max="[0-9-]+"', page.text)
+    hotel = await _a_hotel(site)
+    page = await site.client.get(f"/hotels/{hotel.id}")
+    assert re.search(r'<input id="check_in"[^>]*min="[0-9-]+" max="[0-9-]+"', page.text)
+
+
 async def test_unknown_city_is_an_error_on_the_city_field(site: Site):
     response = await site.client.get("/search", params={"city": "Nowhereville"})
     assert response.status_code == 404

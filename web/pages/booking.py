@@ -174,9 +174,9 @@ async def checkout(request: Request) -> Response:
         try:
             token = await backends_for(request).tokenize_card(card)
         except BackendError as exc:
-            field = exc.field if exc.field is not None and exc.field in card else "number"
             if exc.status in (400, 402, 422):
-                form.errors[field] = str(exc.problem.get("detail") or "The bank refused this card.")
+                field, message = forms.card_refusal(exc.field)
+                form.errors[field] = message
             else:
                 form.errors["form"] = "The bank is not answering. Nothing was charged; try again."
         else:

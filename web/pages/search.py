@@ -56,6 +56,14 @@ async def results(request: Request) -> Response:
         if exc.status == 404:
             form.errors["city"] = "We know no city by that name."
             return render(request, "home.html", {"form": form, "errors": form.errors}, 404)
+        if exc.status in (400, 422):
+            # The traveller's own input, refused: say which and how to fix it, in words.
+            for name in exc.fields or ["check_in"]:
+                known = name if name in forms.FILTER_NAMES else "check_in"
+                form.errors[known] = forms.STAY_REFUSALS.get(
+                    known, f"Check the {forms.FILTER_NAMES[known]}."
+                )
+            return render(request, "results.html", {"form": form, "errors": form.errors}, 400)
         log.warning("search failed: %s", exc)
         return error_page(request, 503, "Search is unavailable", "Please try again shortly.")
     v = form.values
