@@ -84,6 +84,39 @@ async def test_dated_results_show_the_price_of_the_stay_search_sends(site: Site,
     assert "Available" in response.text
 
 
+async def test_results_sorted_by_price_show_the_stays_totals_in_order_with_rooms_left(
+    site: Site,
+):
+    query = HotelQuery(city="Paris", check_in=TOMORROW, check_out=IN_THREE, guests=2, sort="price")
+    offers = {h.name: h.stay for h in (await site.app.state.backends.search.hotels(query)).items}
+    response = await site.client.get(
+        "/search",
+        params={
+            "city": "Paris",
+            "check_in": TOMORROW,
+            "check_out": IN_THREE,
+            "guests": 2,
+            "sort": "price",
+        },
+    )
+    assert response.status_code == 200, response.text
+    cards = re.findall(
+        r'<h2><a href="[^"]+">([^<]+)</a></h2>.*?<p class="price">\s*(.*?) for 2 nights, 2 guests'
+        r'\s*<span class="badge ok">([^<]+)</span>',
+        response.text,
+        re.S,
+    )
+    assert len(cards) == len(offers) >= 2
+    shown = [(html.unescape(name), price, badge) for name, price, badge in cards]
+    for name, price, badge in shown:
+        offer = offers[name]
+        assert price == money(offer.total, offer.currency)
+        expected = f"{offer.rooms_left} room" if offer.rooms_left <= 5 else "Available"
+        assert badge.startswith(expected)
+    totals = [offers[name].total for name, _, _ in shown]
+    assert totals == sorted(totals)
+
+
 async def test_filters_reach_search_and_apply(site: Site):
     response = await site.client.get(
         "/search",
