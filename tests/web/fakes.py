@@ -214,6 +214,11 @@ class FakeHandle:
                 view.steps = [Step.HELD, Step.PAID, Step.CONFIRMED, Step.CAPTURED, Step.RECEIPT]
                 view.confirmation_code = "SS-ABC123"
                 view.receipt_document_id = "doc-1"
+        elif name == UPDATE_CANCEL and view.state == BookingState.AWAITING_PAYMENT:
+            # The room given up before paying: released, nothing charged.
+            view.state = BookingState.CANCELLED
+            view.steps = [Step.HELD, Step.RELEASED]
+            view.failure_reason = "You released the room. Nothing was charged."
         elif name == UPDATE_CANCEL:
             view.state = BookingState.CANCELLED
             view.refunded = view.total or 0

@@ -176,6 +176,59 @@ async def test_checkout_shows_the_hotels_cancellation_policy_before_paying(site:
     assert "150.00 EUR (the first night)" in page.text
 
 
+async def test_booking_the_same_stay_again_reuses_the_pending_booking(site: Site):
+    await site.log_in()
+    first = await _start_booking(site)
+    # Back from checkout to the booking form, and "Hold the room" again.
+    again = await _start_booking(site)
+    assert again == first
+    assert len(site.temporal.started) == 1
+    assert any("BookingStatus = 'AWAITING_PAYMENT'" in q for q in site.temporal.queries)
+
+
+async def test_a_pending_booking_past_its_deadline_or_for_another_stay_is_not_reused(
+    site: Site,
+):
+    await site.log_in()
+    first = await _start_booking(site)
+    view = site.temporal.views[f"booking-{first}"]
+    view.guests = 2  # another party: another stay
+    second = await _start_booking(site)
+    assert second != first
+    site.temporal.views[f"booking-{second}"].pay_by = datetime.now(UTC) - timedelta(seconds=1)
+    third = await _start_booking(site)
+    assert third not in (first, second) and len(site.temporal.started) == 3
+
+
+async def test_checkout_releases_the_room_through_the_saga(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    page = await site.client.get(f"/bookings/{booking_id}/checkout")
+    assert re.search(rf'action="/bookings/{booking_id}/release"', page.text)
+    assert ">Release this room</button>" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    refused = await site.client.post(f"/bookings/{booking_id}/release")
+    assert refused.status_code == 403 and site.temporal.updates == []
+    released = await site.client.post(f"/bookings/{booking_id}/release", data={"csrf_token": token})
+    assert released.status_code == 303
+    assert released.headers["location"] == f"/bookings/{booking_id}"
+    ((workflow_id, name, arg),) = site.temporal.updates
+    assert (workflow_id, name) == (f"booking-{booking_id}", UPDATE_CANCEL)
+    assert arg.reason == "released by the traveller" and arg.operator is None
+    shown = await site.client.get(f"/bookings/{booking_id}")
+    assert "The room is released. Nothing was charged." in shown.text
+    assert "Your booking is cancelled" in shown.text
+
+
+async def test_someone_elses_booking_cannot_be_released(site: Site):
+    await site.log_in("user-1")
+    booking_id = await _start_booking(site)
+    await site.log_in("user-2")
+    token = await _csrf(site, "/bookings")
+    response = await site.client.post(f"/bookings/{booking_id}/release", data={"csrf_token": token})
+    assert response.status_code == 404 and site.temporal.updates == []
+
+
 async def test_paying_tokenizes_at_the_bank_and_submits_the_token(site: Site, caplog):
     caplog.set_level(logging.DEBUG)
     await site.log_in()
@@ -343,7 +396,8 @@ async def test_my_bookings_lists_only_mine_with_links(site: Site):
     assert f"/bookings/{booking_id}" in page.text
     assert site.app.state.settings.temporal_ui_url not in page.text
     assert f"booking-{booking_id}" not in page.text
-    assert site.temporal.queries == [f"WorkflowType = '{WORKFLOW_TYPE}' AND UserId = 'user-1'"]
+    # The last query is the list's (booking first looked for a pending one of the stay).
+    assert site.temporal.queries[-1] == f"WorkflowType = '{WORKFLOW_TYPE}' AND UserId = 'user-1'"
     site.client.cookies.clear()
     await site.log_in("user-2")
     assert booking_id not in (await site.client.get("/bookings")).text

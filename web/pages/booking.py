@@ -126,20 +126,26 @@ async def book(request: Request) -> Response:
         return render(request, "book.html", {**context, "errors": form.errors}, 400)
     booking_id = bookings.new_booking_id()
     client = await _client(request)
+    asked = BookingRequest(
+        booking_id=booking_id,
+        user_id=user["user_id"],
+        hotel_id=hotel_id,
+        room_type_id=room_type_id,
+        check_in=v["check_in"],
+        check_out=v["check_out"],
+        guests=v["guests"] or 1,
+        guest_name=form.values["guest_name"],
+    )
     try:
-        await bookings.start(
-            client,
-            BookingRequest(
-                booking_id=booking_id,
-                user_id=user["user_id"],
-                hotel_id=hotel_id,
-                room_type_id=room_type_id,
-                check_in=v["check_in"],
-                check_out=v["check_out"],
-                guests=v["guests"] or 1,
-                guest_name=form.values["guest_name"],
-            ),
-        )
+        pending = await bookings.pending_for_stay(client, asked)
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        log.warning("looking for a pending booking failed: %s", exc)
+        pending = None
+    if pending is not None:
+        # Back from checkout and booking again: the room held already is the one to pay for.
+        return RedirectResponse(f"/bookings/{pending.booking_id}/checkout", 303)
+    try:
+        await bookings.start(client, asked)
         # The hold takes a moment: the checkout page wants its countdown.
         await bookings.wait_until_held(client, booking_id)
     except RPCError as exc:
@@ -191,6 +197,25 @@ async def checkout(request: Request) -> Response:
             else:
                 return RedirectResponse(f"/bookings/{view.booking_id}", 303)
     return render(request, "checkout.html", {**context, "form": form, "errors": form.errors}, 400)
+
+
+async def release(request: Request) -> Response:
+    """POST /bookings/{id}/release: give up the room before paying (nothing is charged)."""
+    if signed_in_user(request) is None:
+        return login_redirect(request)
+    client, view = await _owned_view(request)
+    if await read_form(request) is None:
+        return csrf_refused(request)
+    try:
+        await bookings.release(client, view.booking_id)
+    except WorkflowUpdateFailedError as exc:
+        flash(request, f"The room could not be released: {update_refusal(exc)}")
+    except RPCError as exc:
+        log.warning("release failed: %s", exc)
+        return error_page(request, 503, "Releasing the room is unavailable right now")
+    else:
+        flash(request, "The room is released. Nothing was charged.")
+    return RedirectResponse(f"/bookings/{view.booking_id}", 303)
 
 
 async def booking_page(request: Request) -> Response:
