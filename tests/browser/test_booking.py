@@ -67,8 +67,9 @@ async def _sign_up_and_log_in(page, stack: StackProcess) -> str:
     return email
 
 
-async def _hold_a_room(page, stack: StackProcess) -> str:
-    """Search Paris, open a hotel, book its first available room; returns the booking id."""
+async def _hold_a_room(page, stack: StackProcess, on_the_book_page=None) -> str:
+    """Search Paris, open a hotel, book its first available room; returns the booking id.
+    `on_the_book_page(page)`, if given, looks at the booking form first."""
     check_in = date.today() + timedelta(days=30 + uuid.uuid4().int % 200)
     check_out = check_in + timedelta(days=2)
     await page.goto(
@@ -76,6 +77,8 @@ async def _hold_a_room(page, stack: StackProcess) -> str:
     )
     await page.locator("li.card.hotel h2 a").first.click()
     await page.get_by_role("link", name="Book this room").first.click()
+    if on_the_book_page is not None:
+        await on_the_book_page(page)
     await page.get_by_label("Guest's name").fill("Ada Lovelace")
     await page.get_by_role("button", name=re.compile("Hold the room")).click()
     await page.wait_for_url(re.compile(r"/bookings/\w+/checkout"))
@@ -253,10 +256,16 @@ async def test_checkout_counts_down_to_the_payment_deadline_then_closes_the_card
     await page.screenshot(path=screenshot_path("checkout-time-out"), full_page=True)
 
 
-async def test_checkout_shows_the_cancellation_policy_before_paying(stack, page):
+async def test_book_and_checkout_show_the_cancellation_policy_before_paying(stack, page):
     await _sign_up_and_log_in(page, stack)
-    await _hold_a_room(page, stack)
+    on_the_book_page = []
+
+    async def read_policy(book_page) -> None:
+        on_the_book_page.append(await book_page.locator(".policy").inner_text())
+
+    await _hold_a_room(page, stack, read_policy)
     policy = await page.locator(".policy").inner_text()
+    assert on_the_book_page == [policy]
     assert re.match(r"Free cancellation until \d+ \w+ \d{4}, \d\d:\d\d UTC", policy)
     assert "the first night" in policy
 

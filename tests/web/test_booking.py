@@ -5,6 +5,7 @@ import logging
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 
 from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
@@ -227,6 +228,33 @@ async def test_someone_elses_booking_cannot_be_released(site: Site):
     token = await _csrf(site, "/bookings")
     response = await site.client.post(f"/bookings/{booking_id}/release", data={"csrf_token": token})
     assert response.status_code == 404 and site.temporal.updates == []
+
+
+async def test_the_book_page_shows_the_policy_reservations_answers(site: Site):
+    await site.log_in()
+    hotel_id, room_id = await _room(site)
+    site.services.availability = [{"room_type_id": room_id, "rooms_left": 2}]
+    page = await site.client.get("/book", params=_stay(hotel_id, room_id))
+    assert page.status_code == 200
+    until = datetime.combine(CHECK_IN_DAY, clock(14), UTC) - timedelta(hours=48)
+    assert f"Free cancellation until {until:%-d %B %Y, %H:%M} UTC" in page.text
+    assert "100.00 EUR (the first night)" in page.text
+    assert site.services.calls["availability"][0].url.params["guests"] == "1"
+
+
+async def test_the_book_page_never_offers_a_free_cancellation_already_past(site: Site):
+    await site.log_in()
+    hotel_id, room_id = await _room(site)
+    site.services.availability = [{"room_type_id": room_id, "rooms_left": 2}]
+    tomorrow = {
+        **_stay(hotel_id, room_id),
+        "check_in": (date.today() + timedelta(days=1)).isoformat(),
+        "check_out": (date.today() + timedelta(days=2)).isoformat(),
+    }
+    page = await site.client.get("/book", params=tomorrow)
+    assert page.status_code == 200
+    assert "Free cancellation until" not in page.text
+    assert "Free cancellation has ended for these dates" in page.text
 
 
 async def test_paying_tokenizes_at_the_bank_and_submits_the_token(site: Site, caplog):

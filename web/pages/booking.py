@@ -110,7 +110,10 @@ async def book(request: Request) -> Response:
     nights = (v["check_out"] - v["check_in"]).days
     user = signed_in_user(request)
     assert user is not None
+    policy = await _policy(request, hotel_id, room_type_id, v)
     context = {
+        "policy": policy,
+        "now": datetime.now(UTC),
         "hotel": hotel,
         "room": room,
         "stay": v,
@@ -154,6 +157,26 @@ async def book(request: Request) -> Response:
             request, 503, "We could not hold the room", "Nothing was charged. Please try again."
         )
     return RedirectResponse(f"/bookings/{booking_id}/checkout", 303)
+
+
+async def _policy(
+    request: Request, hotel_id: int, room_type_id: int, stay: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The cancellation policy the stay would be booked under, as Reservations answers it
+    (the hold then carries the same terms); None if it cannot be asked right now."""
+    try:
+        found = await backends_for(request).stay_availability(
+            hotel_id, stay["check_in"], stay["check_out"], stay["guests"] or 1
+        )
+    except BackendError as exc:
+        log.warning("availability for the policy failed: %s", exc)
+        return None
+    room = next((r for r in found.room_types if r.room_type_id == room_type_id), None)
+    return {
+        "free_cancellation_until": found.terms.free_until(stay["check_in"]),
+        "late_cancellation_fee": room.nightly_rate if room else None,
+        "currency": room.currency if room else None,
+    }
 
 
 async def checkout(request: Request) -> Response:
