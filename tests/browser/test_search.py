@@ -94,3 +94,13 @@ async def test_a_room_too_small_for_the_party_says_so(stack, page):
     small = page.locator("li.card.room").filter(has_text=f"sleeps {min(sleeps)}").first
     text = await small.inner_text()
     assert "Too small for your party" in text and "Sold out" not in text
+
+
+async def test_the_hotel_page_shows_its_cancellation_policy_for_the_dates(stack, page):
+    check_in = date.today() + timedelta(days=35)
+    stay = f"check_in={check_in}&check_out={check_in + timedelta(days=2)}"
+    await page.goto(f"{stack.url('web')}/search?city=Paris&{stay}&guests=2")
+    await page.locator("li.card.hotel h2 a").first.click()
+    await page.wait_for_url(re.compile(r"/hotels/\d+"))
+    policy = await page.locator(".policy").inner_text()
+    assert re.match(r"Free cancellation until \d+ \w+ \d{4}, \d\d:\d\d UTC", policy)

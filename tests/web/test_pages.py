@@ -2,7 +2,7 @@
 
 import html
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from services.common.http import ServiceError
 from services.search.api import Hotel, HotelPage, HotelQuery
@@ -302,3 +302,17 @@ async def test_a_room_too_small_for_the_party_says_so_not_sold_out(site: Site):
     assert card is not None
     assert "Too small for your party" in card.group(1)
     assert "Sold out" not in card.group(1) and "/book?" not in card.group(1)
+
+
+async def test_the_hotel_page_with_dates_shows_the_hotels_cancellation_policy(site: Site):
+    hotel = await _a_hotel(site)
+    site.services.availability = [{"room_type_id": hotel.room_types[0].id, "rooms_left": 1}]
+    check_in = date.today() + timedelta(days=10)
+    response = await site.client.get(
+        f"/hotels/{hotel.id}",
+        params={"check_in": check_in, "check_out": check_in + timedelta(2), "guests": 1},
+    )
+    until = datetime.combine(check_in, time(14), UTC) - timedelta(hours=48)
+    assert f"Free cancellation until {until:%-d %B %Y, %H:%M} UTC" in response.text
+    undated = await site.client.get(f"/hotels/{hotel.id}")
+    assert "Free cancellation" not in undated.text
