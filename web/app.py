@@ -66,6 +66,7 @@ ROUTES = [
     Route("/bookings", booking.my_bookings, methods=["GET"]),
     Route("/bookings/{booking_id}", booking.booking_page, methods=["GET"]),
     Route("/bookings/{booking_id}/checkout", booking.checkout, methods=["GET", "POST"]),
+    Route("/bookings/{booking_id}/release", booking.release, methods=["POST"]),
     Route("/bookings/{booking_id}/events", booking.booking_events, methods=["GET"]),
     Route("/bookings/{booking_id}/receipt", booking.receipt, methods=["GET"]),
     Route("/bookings/{booking_id}/cancel", booking.cancel, methods=["GET", "POST"]),

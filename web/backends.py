@@ -169,6 +169,13 @@ class Backends:
         self, hotel_id: int, check_in: date, check_out: date, guests: int
     ) -> dict[int, reservations_api.RoomTypeAvailability]:
         """Room type id -> its availability for the stay (from Reservations)."""
+        found = await self.stay_availability(hotel_id, check_in, check_out, guests)
+        return {room.room_type_id: room for room in found.room_types}
+
+    async def stay_availability(
+        self, hotel_id: int, check_in: date, check_out: date, guests: int
+    ) -> reservations_api.StayAvailability:
+        """A hotel's availability for the stay and the terms it would be booked under."""
         query = reservations_api.AvailabilityQuery.model_construct(
             hotel_id=hotel_id, check_in=check_in, check_out=check_out, guests=guests
         )
@@ -178,7 +185,7 @@ class Backends:
             raise BackendError("Reservations refused", exc.status, exc.problem) from exc
         except (TransportError, RuntimeError, ValueError) as exc:
             raise BackendError(f"Reservations did not answer ({exc.__class__.__name__})") from exc
-        return {room.room_type_id: room for room in found.room_types}
+        return found
 
     async def register(self, email: str, name: str, password: str) -> users_api.User:
         """Create a traveller's account at Users."""

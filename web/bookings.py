@@ -79,6 +79,20 @@ def is_settled(view: BookingView) -> bool:
     return view.state == BookingState.CONFIRMED and Step.EMAILED in view.steps
 
 
+def pay_deadline(view: BookingView) -> datetime | None:
+    """When the saga stops waiting for a card: its own deadline, which comes a little before
+    the hold's expiry (a booking from before the view carried it has only the expiry)."""
+    return view.pay_by or view.hold_expires_at
+
+
+def seconds_to_pay(view: BookingView, now: datetime) -> int:
+    """Whole seconds left to pay (0 once the deadline has passed, or with none known)."""
+    deadline = pay_deadline(view)
+    if deadline is None:
+        return 0
+    return max(0, int((deadline - now).total_seconds()))
+
+
 async def temporal(app: Starlette) -> Client:
     """The app's Temporal client, connected on first use."""
     existing: Client | None = getattr(app.state, "temporal", None)
@@ -164,6 +178,41 @@ async def resend_confirmation(
     """An operator has the saga e-mail the confirmation again."""
     request = ResendRequest(operator=operator, reason=reason)
     await _handle(client, booking_id).execute_update(UPDATE_RESEND_CONFIRMATION, request)
+
+
+async def pending_for_stay(client: Client, request: BookingRequest) -> BookingView | None:
+    """The traveller's booking for this very stay that still waits for a card (with time
+    left to pay), if any: going back from checkout and booking again reuses it instead of
+    holding a second room."""
+    query = (
+        f"WorkflowType = '{WORKFLOW_TYPE}' AND UserId = '{request.user_id}' "
+        f"AND BookingStatus = '{BookingState.AWAITING_PAYMENT.value}'"
+    )
+    if not _SAFE_USER_ID.match(request.user_id):
+        return None
+    now = datetime.now(UTC)
+    for found in await _listed(client, query, limit=20):
+        view = await status(client, found.booking_id)
+        same = (view.hotel_id, view.room_type_id, view.check_in, view.check_out, view.guests) == (
+            request.hotel_id,
+            request.room_type_id,
+            request.check_in,
+            request.check_out,
+            request.guests,
+        )
+        if (
+            same
+            and view.user_id == request.user_id
+            and view.state == BookingState.AWAITING_PAYMENT
+            and seconds_to_pay(view, now) > 0
+        ):
+            return view
+    return None
+
+
+async def release(client: Client, booking_id: str) -> None:
+    """The traveller gives up an unpaid booking's room: the saga releases it and ends."""
+    await cancel(client, booking_id, "released by the traveller")
 
 
 @dataclass(frozen=True)

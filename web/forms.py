@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from starlette.datastructures import FormData, QueryParams
 
+from services.reservations.api import BOOKING_WINDOW_DAYS
 from services.search.api import AMENITIES, HotelQuery
 
 MAX_STAY_NIGHTS = 30
@@ -75,6 +76,12 @@ def stay(form: Form, source: QueryParams | FormData, today: date | None = None) 
     form.values.update(check_in=check_in, check_out=check_out, guests=guests)
     if check_in and check_in < today:
         form.errors.setdefault("check_in", "Check-in cannot be in the past.")
+    last = latest_check_in(today)
+    if check_in and check_in > last:
+        form.errors.setdefault(
+            "check_in",
+            f"Rooms can be booked up to a year ahead: choose a check-in by {last:%-d %B %Y}.",
+        )
     if check_in and not check_out and "check_out" not in form.errors:
         form.errors["check_out"] = "Choose a check-out date too."
     if check_out and not check_in and "check_in" not in form.errors:
@@ -85,6 +92,46 @@ def stay(form: Form, source: QueryParams | FormData, today: date | None = None) 
             form.errors["check_out"] = "Check-out must be after check-in."
         elif nights > MAX_STAY_NIGHTS:
             form.errors["check_out"] = f"A stay can last at most {MAX_STAY_NIGHTS} nights."
+
+
+def latest_check_in(today: date) -> date:
+    """The last check-in day hotels take bookings for (Reservations' booking window)."""
+    return today + timedelta(days=BOOKING_WINDOW_DAYS)
+
+
+def date_bounds(today: date | None = None) -> dict[str, str]:
+    """The `min`/`max` of the stay's date inputs, as ISO dates."""
+    today = today or datetime.now(UTC).date()
+    last = latest_check_in(today)
+    return {
+        "check_in_min": today.isoformat(),
+        "check_in_max": last.isoformat(),
+        "check_out_min": (today + timedelta(days=1)).isoformat(),
+        "check_out_max": (last + timedelta(days=MAX_STAY_NIGHTS)).isoformat(),
+    }
+
+
+# What a service's refusal of the traveller's own input means, in words, by field: never
+# the service's raw "field: message", never "unavailable".
+STAY_REFUSALS = {
+    "check_in": "Choose a check-in date from today to a year ahead.",
+    "check_out": f"Choose a check-out date after check-in, at most {MAX_STAY_NIGHTS} nights later.",
+    "guests": f"Enter from 1 to {MAX_GUESTS} guests.",
+}
+CARD_REFUSALS = {
+    "number": "This card number is not valid: check the digits.",
+    "exp_month": "This card has expired: check the expiry date, or use another card.",
+    "exp_year": "This card has expired: check the expiry date, or use another card.",
+    "cvc": "Check the security code on the back of the card.",
+    "holder": "Check the name on the card.",
+}
+
+
+def card_refusal(field: str | None) -> tuple[str, str]:
+    """(form field, message in words) for the bank's refusal of a card's details."""
+    if field in CARD_REFUSALS:
+        return field, CARD_REFUSALS[field]
+    return "number", "The bank refused this card: check its details, or use another card."
 
 
 def search_form(query: QueryParams, today: date | None = None) -> Form:

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         PATCH_OPERATOR_ACTIONS,
         PATCH_PARALLEL_START,
         PATCH_PAYMENT_WHILE_HOLDING,
+        PATCH_RELEASE_UNPAID,
     )
     from workflows.steps import PRE_CONFIRMATION_BUDGET, BusinessFailure
 
@@ -94,6 +95,8 @@ class BookingWorkflow(OperatorActions):
         self.terms_from_hold = False
         # Whether a payment may come while the room is being held (PATCH_PAYMENT_WHILE_HOLDING).
         self.payment_while_holding = False
+        # Whether the traveller may release the room while it awaits payment.
+        self.release_unpaid = False
         # The history length of the workflow task in which the booking began to await payment.
         self.awaiting_payment_since: int | None = None
         self.resending = False
@@ -106,6 +109,7 @@ class BookingWorkflow(OperatorActions):
         self._started()
         self.payment_while_holding = workflow.patched(PATCH_PAYMENT_WHILE_HOLDING)
         self.terms_from_hold = workflow.patched(PATCH_HOTEL_TERMS)
+        self.release_unpaid = workflow.patched(PATCH_RELEASE_UNPAID)
 
         # 1. Hold the room (and look up the hotel's names for the receipt).
         try:
@@ -124,6 +128,8 @@ class BookingWorkflow(OperatorActions):
         self.awaiting_payment_since = workflow.info().get_current_history_length()
         if not await self._wait_for_payment():
             await self._release_hold()
+            if self.cancel_request is not None:
+                return await self._released_unpaid()
             return self._end(BookingState.EXPIRED, "The hold expired before a payment arrived.")
 
         # 3. Authorise, 4. confirm, 5. capture.
@@ -156,6 +162,9 @@ class BookingWorkflow(OperatorActions):
         self.view.total = self.hold.total
         self.view.currency = self.hold.currency
         self.view.nights = [n.model_dump(mode="json") for n in self.hold.nights]
+        # The policy the traveller pays under, shown before paying (view only: no command).
+        self.view.free_cancellation_until = self.terms.free_until(self.request.check_in)
+        self.view.late_cancellation_fee = self.hold.nights[0].price if self.hold.nights else 0
         self._done(Step.HELD)
 
     async def _describe_and_hold(self) -> None:
@@ -177,11 +186,17 @@ class BookingWorkflow(OperatorActions):
         remaining = lifetime - min(PAYMENT_MARGIN, lifetime / 4)
         if remaining <= timedelta(0):
             return False
+        # The deadline the traveller is shown is this one, not the hold's own expiry.
+        self.view.pay_by = workflow.now() + remaining
         try:
-            await workflow.wait_condition(lambda: self.card_token is not None, timeout=remaining)
+            await workflow.wait_condition(
+                lambda: self.card_token is not None or self.cancel_request is not None,
+                timeout=remaining,
+            )
         except TimeoutError:
             return False
-        return True
+        # A release (PATCH_RELEASE_UNPAID) ends the wait without a card.
+        return self.card_token is not None
 
     async def _pay_and_confirm(self) -> None:
         assert self.hold is not None and self.card_token is not None
@@ -273,6 +288,14 @@ class BookingWorkflow(OperatorActions):
         )
         self._done(Step.CANCELLATION_EMAILED)
 
+    async def _released_unpaid(self) -> BookingView:
+        """The traveller gave the room up before paying: its hold is released already."""
+        self.cancel_done = True
+        view = self._end(BookingState.CANCELLED, "You released the room. Nothing was charged.")
+        # The release's update answers before the booking ends.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return view
+
     # ---- compensation --------------------------------------------------------------
 
     async def _void_and_release(self) -> None:
@@ -346,6 +369,7 @@ class BookingWorkflow(OperatorActions):
             workflow.now(),
             requested=self.cancel_request is not None,
             done=self.cancel_done,
+            unpaid_release=self.release_unpaid and self.card_token is None,
         )
 
     # ---- updates and queries -------------------------------------------------------
@@ -361,6 +385,8 @@ class BookingWorkflow(OperatorActions):
     def _validate_payment(self, payment: PaymentSubmission) -> None:
         if self.card_token is not None:
             raise ValueError("A payment was already submitted for this booking.")
+        if self.cancel_request is not None:
+            raise ValueError("This booking's room is being released.")
         state = self.view.state
         holding = state == BookingState.STARTED and self.payment_while_holding
         if state != BookingState.AWAITING_PAYMENT and not holding:
@@ -376,7 +402,8 @@ class BookingWorkflow(OperatorActions):
 
     @workflow.update(name=UPDATE_CANCEL)
     async def cancel(self, request: CancelRequest) -> CancellationQuote:
-        """Cancel a confirmed booking by the policy; answers with the refund once done."""
+        """Cancel a confirmed booking by the policy, or (since PATCH_RELEASE_UNPAID) release
+        an unpaid one's room; answers with the refund once done."""
         self.cancel_quote = self._quote()
         self.cancel_request = request
         if request.operator is not None and workflow.patched(PATCH_OPERATOR_ACTIONS):

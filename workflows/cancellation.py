@@ -1,7 +1,8 @@
 """The cancellation policy: what cancelling a booking now would refund, by the hotel's terms.
 
 Free until the terms' window before check-in; later, the first night is kept; once the
-stay has begun, no cancel. Pure and deterministic: the workflow passes its time in.
+stay has begun, no cancel. An unpaid booking may give its room up, for nothing. Pure and
+deterministic: the workflow passes its time in.
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ def quote(
     *,
     requested: bool,
     done: bool,
+    unpaid_release: bool = False,
 ) -> CancellationQuote:
-    """What cancelling at `now` refunds; `requested` and `done` say where a cancel is."""
+    """What cancelling at `now` refunds; `requested` and `done` say where a cancel is;
+    `unpaid_release`, that a booking awaiting payment may give its room up."""
     currency = view.currency or ""
+    if unpaid_release and view.state == BookingState.AWAITING_PAYMENT and not requested:
+        # Nothing was charged: releasing the room costs nothing and refunds nothing.
+        return CancellationQuote(cancellable=True, refund=0, fee=0, currency=currency)
     if view.state != BookingState.CONFIRMED or done:
         if done or requested:
             why_not = "The booking is already cancelled."

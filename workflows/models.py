@@ -166,6 +166,13 @@ class BookingView(BaseModel):
     room_type_name: str | None = None
     hold_id: str | None = None
     hold_expires_at: datetime | None = None
+    pay_by: datetime | None = None
+    """When the saga stops waiting for a card (a little before the hold lapses): the
+    deadline a traveller is shown."""
+    free_cancellation_until: datetime | None = None
+    """Until when cancelling is free, by the hotel's terms (known once the room is held)."""
+    late_cancellation_fee: int | None = None
+    """What cancelling after `free_cancellation_until` keeps: the first night."""
     total: int | None = None
     currency: str | None = None
     nights: list[dict[str, Any]] = Field(default_factory=list)

@@ -31,6 +31,11 @@ PATCH_OPERATOR_ACTIONS = "operator-actions"
 """An operator's cancel is kept in the status view (`operator_actions`: who and why); a
 booking cancelled by an operator before this kept it only in the update's input."""
 
+PATCH_RELEASE_UNPAID = "release-unpaid"
+"""The traveller may give the room up while it awaits payment (the `cancel` update): the
+hold is released and the booking ends CANCELLED, nothing charged; before, a booking could
+be cancelled only once confirmed."""
+
 LEGACY_TERMS = act.HotelTerms(
     free_cancellation_hours=48,
     tax_rate_percent=10,

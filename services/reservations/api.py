@@ -264,6 +264,13 @@ class HotelAvailability(BaseModel):
     room_types: list[RoomTypeAvailability]
 
 
+class StayAvailability(HotelAvailability):
+    """GET /availability: one hotel's room types for a stay, and the terms (cancellation
+    policy, tax, times) a hold of it would be booked under, to show before booking."""
+
+    terms: HotelTerms = Field(default_factory=HotelTerms)
+
+
 class BatchAvailability(BaseModel):
     """Availability per hotel, in the order asked (unknown hotels have no room types)."""
 

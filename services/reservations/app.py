@@ -149,7 +149,8 @@ async def show_availability(request: Request) -> JSONResponse:
     query = parse_query(api.AvailabilityQuery, request)
     domain.validate_stay(query, domain.utcnow(), status=400)
     (found,) = await queries.availability(request.app.state.engine, [query.hotel_id], query)
-    return json_response(found)
+    # The terms a hold carries: every hotel's today (the catalogue keeps none of its own).
+    return json_response({**found, "terms": api.HotelTerms().model_dump(mode="json")})
 
 
 async def _batch(engine: AsyncEngine, body: api.BatchAvailabilityRequest) -> dict[str, Any]:
@@ -251,7 +252,7 @@ ENDPOINTS = (
              errors=(400, 404), scope=WRITE),
     Endpoint("GET", api.AVAILABILITY_PATH, show_availability,
              "Rooms left and stay price per room type of one hotel",
-             query=api.AvailabilityQuery, response=api.HotelAvailability, errors=(400,),
+             query=api.AvailabilityQuery, response=api.StayAvailability, errors=(400,),
              scope=READ),
     Endpoint("POST", api.BATCH_AVAILABILITY_PATH, batch_availability,
              "Rooms left and stay price per room type of many hotels",

@@ -57,10 +57,10 @@ class ReservationsClient(TypedClient):
         reply = await self._send("POST", api.cancel_path(reservation_id), api.WRITE)
         return api.Reservation.model_validate_json(reply)
 
-    async def availability(self, query: api.AvailabilityQuery) -> api.HotelAvailability:
-        """Rooms left and the stay's price per room type of one hotel."""
+    async def availability(self, query: api.AvailabilityQuery) -> api.StayAvailability:
+        """Rooms left and the stay's price per room type of one hotel, and its terms."""
         reply = await self._send("GET", api.AVAILABILITY_PATH, api.READ, query=query)
-        return api.HotelAvailability.model_validate_json(reply)
+        return api.StayAvailability.model_validate_json(reply)
 
     async def batch_availability(
         self, request: api.BatchAvailabilityRequest

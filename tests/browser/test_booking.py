@@ -86,8 +86,9 @@ async def _verify_email(page, stack: StackProcess, email: str) -> None:
     await page.get_by_text("Your e-mail address is confirmed.").wait_for()
 
 
-async def _hold_a_room(page, stack: StackProcess) -> str:
-    """Search Paris, open a hotel, book its first available room; returns the booking id."""
+async def _hold_a_room(page, stack: StackProcess, on_the_book_page=None) -> str:
+    """Search Paris, open a hotel, book its first available room; returns the booking id.
+    `on_the_book_page(page)`, if given, looks at the booking form first."""
     check_in = date.today() + timedelta(days=30 + uuid.uuid4().int % 200)
     check_out = check_in + timedelta(days=2)
     await page.goto(
@@ -95,6 +96,8 @@ async def _hold_a_room(page, stack: StackProcess) -> str:
     )
     await page.locator("li.card.hotel h2 a").first.click()
     await page.get_by_role("link", name="Book this room").first.click()
+    if on_the_book_page is not None:
+        await on_the_book_page(page)
     await page.get_by_label("Guest's name").fill("Ada Lovelace")
     await page.get_by_role("button", name=re.compile("Hold the room")).click()
     await page.wait_for_url(re.compile(r"/bookings/\w+/checkout"))
@@ -251,3 +254,66 @@ async def test_an_operator_cancels_a_travellers_booking_on_ops_and_sees_who_did_
 
     await page.goto(f"{stack.url('web')}/bookings/{booking_id}")
     assert await page.get_by_role("heading", name="Your booking is cancelled").count() == 1
+
+
+async def test_checkout_counts_down_to_the_payment_deadline_then_closes_the_card_form(stack, page):
+    await _sign_up_and_log_in(page, stack)
+    await _hold_a_room(page, stack)
+    countdown = page.locator("time[data-countdown]")
+    assert re.fullmatch(r"\d+:\d\d left to pay", await page.locator(".hold strong").inner_text())
+    # The countdown is no live region; the status line stays quiet until the end.
+    assert await page.locator('[role="status"] time[data-countdown]').count() == 0
+    assert await page.locator("#pay-status").inner_text() == ""
+    assert await page.get_by_label("Card number").is_enabled()
+    # The short test hold: the saga's deadline comes a quarter of it before the expiry.
+    await page.get_by_text("The time to pay has run out").wait_for(
+        timeout=int(HOLD_TTL_SECONDS) * 1000
+    )
+    assert await countdown.inner_text() == "0:00"
+    assert await page.get_by_label("Card number").is_disabled()
+    assert await page.get_by_role("button", name=re.compile("^Pay")).is_disabled()
+    await page.screenshot(path=screenshot_path("checkout-time-out"), full_page=True)
+
+
+async def test_book_and_checkout_show_the_cancellation_policy_before_paying(stack, page):
+    await _sign_up_and_log_in(page, stack)
+    on_the_book_page = []
+
+    async def read_policy(book_page) -> None:
+        on_the_book_page.append(await book_page.locator(".policy").inner_text())
+
+    await _hold_a_room(page, stack, read_policy)
+    policy = await page.locator(".policy").inner_text()
+    assert on_the_book_page == [policy]
+    assert re.match(r"Free cancellation until \d+ \w+ \d{4}, \d\d:\d\d UTC", policy)
+    assert "the first night" in policy
+
+
+async def test_a_card_number_the_bank_refuses_is_explained_in_words(stack, page):
+    await _sign_up_and_log_in(page, stack)
+    await _hold_a_room(page, stack)
+    await page.get_by_label("Name on the card").fill("Ada Lovelace")
+    await page.get_by_label("Card number").fill("4242424242424241")  # fails the Luhn check
+    await page.get_by_label("Expiry month").fill("12")
+    await page.get_by_label("Expiry year").fill(str(date.today().year + 2))
+    await page.get_by_label("Security code").fill("123")
+    await page.get_by_role("button", name=re.compile("^Pay")).click()
+    error = page.locator("#number-error")
+    await error.wait_for()
+    assert (await error.inner_text()).startswith("This card number is not valid")
+    assert "number:" not in await page.content()
+
+
+async def test_going_back_from_checkout_reuses_the_hold_and_release_gives_it_up(stack, page):
+    await _sign_up_and_log_in(page, stack)
+    booking_id = await _hold_a_room(page, stack)
+    await page.go_back()
+    await page.get_by_role("button", name=re.compile("Hold the room")).click()
+    await page.wait_for_url(re.compile(r"/bookings/\w+/checkout"))
+    assert f"/bookings/{booking_id}/checkout" in page.url
+    await page.get_by_role("button", name="Release this room").click()
+    await page.wait_for_url(re.compile(rf"/bookings/{booking_id}$"))
+    await page.get_by_text("The room is released. Nothing was charged.").wait_for()
+    await page.get_by_role("heading", name="Your booking is cancelled").wait_for(
+        timeout=SETTLE_TIMEOUT_MS
+    )

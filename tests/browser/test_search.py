@@ -50,3 +50,57 @@ async def test_pages_carry_the_security_headers(stack, page):
     headers = await response.all_headers()
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_stay_over_a_year_ahead_is_explained_and_the_dates_are_bounded(stack, page):
+    check_in = date.today() + timedelta(days=400)
+    await page.goto(
+        f"{stack.url('web')}/search?city=Paris&check_in={check_in}"
+        f"&check_out={check_in + timedelta(days=2)}&guests=2"
+    )
+    error = page.locator("#check_in-error")
+    assert (await error.inner_text()).startswith("Rooms can be booked up to a year ahead")
+    assert "unavailable" not in await page.content()
+    field = page.get_by_label("Check-in")
+    assert await field.get_attribute("min") == date.today().isoformat()
+    assert await field.get_attribute("max") == (date.today() + timedelta(days=365)).isoformat()
+
+
+async def test_results_by_price_show_the_stays_totals_in_order(stack, page):
+    check_in = date.today() + timedelta(days=21)
+    await page.goto(
+        f"{stack.url('web')}/search?city=Paris&check_in={check_in}"
+        f"&check_out={check_in + timedelta(days=2)}&guests=2&sort=price"
+    )
+    prices = await page.locator("li.card.hotel .price").all_inner_texts()
+    assert prices and all(", 2 guests" in p for p in prices)
+    totals = [float(re.match(r"\s*([\d,]+\.\d\d)", p).group(1).replace(",", "")) for p in prices]
+    assert totals == sorted(totals)
+    assert all(re.search(r"room(s)? left|Available", p) for p in prices)
+
+
+async def test_a_room_too_small_for_the_party_says_so(stack, page):
+    check_in = date.today() + timedelta(days=28)
+    stay = f"check_in={check_in}&check_out={check_in + timedelta(days=2)}"
+    await page.goto(f"{stack.url('web')}/search?city=Paris&{stay}&guests=1")
+    await page.locator("li.card.hotel h2 a").first.click()
+    await page.wait_for_url(re.compile(r"/hotels/\d+"))
+    sleeps = [
+        int(re.search(r"sleeps (\d+)", t).group(1))
+        for t in await page.locator("li.card.room .meta").all_inner_texts()
+    ]
+    party = min(sleeps) + 1
+    await page.goto(re.sub(r"guests=\d+", f"guests={party}", page.url))
+    small = page.locator("li.card.room").filter(has_text=f"sleeps {min(sleeps)}").first
+    text = await small.inner_text()
+    assert "Too small for your party" in text and "Sold out" not in text
+
+
+async def test_the_hotel_page_shows_its_cancellation_policy_for_the_dates(stack, page):
+    check_in = date.today() + timedelta(days=35)
+    stay = f"check_in={check_in}&check_out={check_in + timedelta(days=2)}"
+    await page.goto(f"{stack.url('web')}/search?city=Paris&{stay}&guests=2")
+    await page.locator("li.card.hotel h2 a").first.click()
+    await page.wait_for_url(re.compile(r"/hotels/\d+"))
+    policy = await page.locator(".policy").inner_text()
+    assert re.match(r"Free cancellation until \d+ \w+ \d{4}, \d\d:\d\d UTC", policy)

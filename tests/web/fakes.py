@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -79,6 +79,7 @@ class FakeServices:
     availability: list[dict[str, Any]] | None = None
     availability_status: int = 200
     bank_status: int = 201
+    bank_problem: dict[str, Any] | None = None
     users_status: int = 201
     calls: dict[str, list[httpx.Request]] = field(default_factory=dict)
     next_user: str = "user-1"
@@ -156,7 +157,8 @@ class FakeServices:
         if self.bank_status != 201:
             return httpx.Response(
                 self.bank_status,
-                json={"type": "card-invalid", "field": "number", "detail": "Unknown card."},
+                json=self.bank_problem
+                or {"type": "card-invalid", "field": "number", "detail": "Unknown card."},
             )
         card = json.loads(request.content)
         token = bank_api.CardToken(
@@ -217,6 +219,11 @@ class FakeHandle:
                 view.steps = [Step.HELD, Step.PAID, Step.CONFIRMED, Step.CAPTURED, Step.RECEIPT]
                 view.confirmation_code = "SS-ABC123"
                 view.receipt_document_id = "doc-1"
+        elif name == UPDATE_CANCEL and view.state == BookingState.AWAITING_PAYMENT:
+            # The room given up before paying: released, nothing charged.
+            view.state = BookingState.CANCELLED
+            view.steps = [Step.HELD, Step.RELEASED]
+            view.failure_reason = "You released the room. Nothing was charged."
         elif name == UPDATE_CANCEL:
             view.state = BookingState.CANCELLED
             view.refunded = view.total or 0
@@ -266,6 +273,10 @@ class FakeTemporal:
             check_out=arg.check_out,
             guests=arg.guests,
             hold_expires_at=datetime.now(UTC) + timedelta(minutes=15),
+            pay_by=datetime.now(UTC) + timedelta(minutes=15) - timedelta(seconds=30),
+            free_cancellation_until=datetime.combine(arg.check_in, time(14), UTC)
+            - timedelta(hours=48),
+            late_cancellation_fee=15000,
             total=30000,
             currency="EUR",
         )

@@ -4,7 +4,8 @@ import json
 import logging
 import re
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 
 from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
@@ -124,11 +125,136 @@ async def test_checkout_shows_the_hold_countdown_and_no_operator_tool(site: Site
     booking_id = await _start_booking(site)
     page = await site.client.get(f"/bookings/{booking_id}/checkout")
     assert page.status_code == 200
-    assert re.search(r'<time datetime="[^"]+" data-countdown>', page.text)
+    assert re.search(r'<time datetime="[^"]+" data-countdown[^>]*>', page.text)
     # The Temporal UI and workflow ids are for operators only (/ops).
     assert site.app.state.settings.temporal_ui_url not in page.text
     assert f"booking-{booking_id}" not in page.text and "/ops" not in page.text
     assert 'autocomplete="cc-number"' in page.text and 'for="number"' in page.text
+
+
+async def test_checkout_counts_to_the_sagas_payment_deadline_in_words(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = site.temporal.views[f"booking-{booking_id}"]
+    page = await site.client.get(f"/bookings/{booking_id}/checkout")
+    countdown = re.search(r'<time datetime="([^"]+)" data-countdown[^>]*>([^<]*)</time>', page.text)
+    assert countdown is not None
+    # The saga's deadline, not the hold's expiry 30 seconds later.
+    assert countdown.group(1) == view.pay_by.isoformat() != view.hold_expires_at.isoformat()
+    assert re.fullmatch(r"14:2\d", countdown.group(2))  # 15 minutes less 30 seconds
+    assert "left to pay" in page.text and "minutes left" not in page.text
+    # Nothing that changes every second sits in a live region.
+    status = re.search(r'<p role="status"[^>]*>(.*?)</p>', page.text, re.S)
+    assert status is not None and "data-countdown" not in status.group(1)
+    assert "data-countdown" not in page.text.split('role="status"')[0].rsplit("<p", 1)[-1]
+
+
+async def test_checkout_past_the_payment_deadline_closes_the_card_form(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = site.temporal.views[f"booking-{booking_id}"]
+    # The hold itself would still run 20 seconds: the saga no longer waits, though.
+    view.hold_expires_at = datetime.now(UTC) + timedelta(seconds=20)
+    view.pay_by = datetime.now(UTC) - timedelta(seconds=10)
+    page = await site.client.get(f"/bookings/{booking_id}/checkout")
+    assert re.search(r"<fieldset[^>]*disabled", page.text)
+    assert "0:00" in page.text and "The time to pay has run out" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    paid = await site.client.post(
+        f"/bookings/{booking_id}/checkout", data={**CARD, "csrf_token": token}
+    )
+    assert paid.status_code == 400 and "The time to pay has run out" in paid.text
+    assert "bank" not in site.services.calls and site.temporal.updates == []
+
+
+async def test_checkout_shows_the_hotels_cancellation_policy_before_paying(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = site.temporal.views[f"booking-{booking_id}"]
+    page = await site.client.get(f"/bookings/{booking_id}/checkout")
+    until = view.free_cancellation_until.strftime("%-d %B %Y, %H:%M")
+    assert f"Free cancellation until {until} UTC" in page.text
+    assert "150.00 EUR (the first night)" in page.text
+
+
+async def test_booking_the_same_stay_again_reuses_the_pending_booking(site: Site):
+    await site.log_in()
+    first = await _start_booking(site)
+    # Back from checkout to the booking form, and "Hold the room" again.
+    again = await _start_booking(site)
+    assert again == first
+    assert len(site.temporal.started) == 1
+    assert any("BookingStatus = 'AWAITING_PAYMENT'" in q for q in site.temporal.queries)
+
+
+async def test_a_pending_booking_past_its_deadline_or_for_another_stay_is_not_reused(
+    site: Site,
+):
+    await site.log_in()
+    first = await _start_booking(site)
+    view = site.temporal.views[f"booking-{first}"]
+    view.guests = 2  # another party: another stay
+    second = await _start_booking(site)
+    assert second != first
+    site.temporal.views[f"booking-{second}"].pay_by = datetime.now(UTC) - timedelta(seconds=1)
+    third = await _start_booking(site)
+    assert third not in (first, second) and len(site.temporal.started) == 3
+
+
+async def test_checkout_releases_the_room_through_the_saga(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    page = await site.client.get(f"/bookings/{booking_id}/checkout")
+    assert re.search(rf'action="/bookings/{booking_id}/release"', page.text)
+    assert ">Release this room</button>" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    refused = await site.client.post(f"/bookings/{booking_id}/release")
+    assert refused.status_code == 403 and site.temporal.updates == []
+    released = await site.client.post(f"/bookings/{booking_id}/release", data={"csrf_token": token})
+    assert released.status_code == 303
+    assert released.headers["location"] == f"/bookings/{booking_id}"
+    ((workflow_id, name, arg),) = site.temporal.updates
+    assert (workflow_id, name) == (f"booking-{booking_id}", UPDATE_CANCEL)
+    assert arg.reason == "released by the traveller" and arg.operator is None
+    shown = await site.client.get(f"/bookings/{booking_id}")
+    assert "The room is released. Nothing was charged." in shown.text
+    assert "Your booking is cancelled" in shown.text
+
+
+async def test_someone_elses_booking_cannot_be_released(site: Site):
+    await site.log_in("user-1")
+    booking_id = await _start_booking(site)
+    await site.log_in("user-2")
+    token = await _csrf(site, "/bookings")
+    response = await site.client.post(f"/bookings/{booking_id}/release", data={"csrf_token": token})
+    assert response.status_code == 404 and site.temporal.updates == []
+
+
+async def test_the_book_page_shows_the_policy_reservations_answers(site: Site):
+    await site.log_in()
+    hotel_id, room_id = await _room(site)
+    site.services.availability = [{"room_type_id": room_id, "rooms_left": 2}]
+    page = await site.client.get("/book", params=_stay(hotel_id, room_id))
+    assert page.status_code == 200
+    until = datetime.combine(CHECK_IN_DAY, clock(14), UTC) - timedelta(hours=48)
+    assert f"Free cancellation until {until:%-d %B %Y, %H:%M} UTC" in page.text
+    assert "100.00 EUR (the first night)" in page.text
+    assert site.services.calls["availability"][0].url.params["guests"] == "1"
+
+
+async def test_the_book_page_never_offers_a_free_cancellation_already_past(site: Site):
+    await site.log_in()
+    hotel_id, room_id = await _room(site)
+    site.services.availability = [{"room_type_id": room_id, "rooms_left": 2}]
+    tomorrow = {
+        **_stay(hotel_id, room_id),
+        "check_in": (date.today() + timedelta(days=1)).isoformat(),
+        "check_out": (date.today() + timedelta(days=2)).isoformat(),
+    }
+    page = await site.client.get("/book", params=tomorrow)
+    assert page.status_code == 200
+    assert "Free cancellation until" not in page.text
+    assert "Free cancellation has ended for these dates" in page.text
 
 
 async def test_paying_tokenizes_at_the_bank_and_submits_the_token(site: Site, caplog):
@@ -188,8 +314,27 @@ async def test_a_card_the_bank_refuses_is_an_error_on_the_number(site: Site):
         f"/bookings/{booking_id}/checkout", data={**CARD, "csrf_token": token}
     )
     assert response.status_code == 400
-    assert re.search(r'id="number-error">Unknown card', response.text)
+    assert re.search(r'id="number-error">This card number is not valid', response.text)
     assert site.temporal.updates == []
+
+
+async def test_the_banks_field_messages_are_put_in_words_on_their_field(site: Site):
+    site.services.bank_status = 422
+    site.services.bank_problem = {
+        "type": "validation-error",
+        "detail": "exp_year: the card has expired",
+        "field": "exp_year",
+        "errors": [{"field": "exp_year", "message": "the card has expired"}],
+    }
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    token = await _csrf(site, f"/bookings/{booking_id}/checkout")
+    response = await site.client.post(
+        f"/bookings/{booking_id}/checkout", data={**CARD, "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert "exp_year:" not in response.text and "the card has expired" not in response.text
+    assert re.search(r'id="exp_year-error">This card has expired', response.text)
 
 
 async def test_a_declined_booking_shows_the_reason_and_that_nothing_was_charged(site: Site):
@@ -281,7 +426,8 @@ async def test_my_bookings_lists_only_mine_with_links(site: Site):
     assert f"/bookings/{booking_id}" in page.text
     assert site.app.state.settings.temporal_ui_url not in page.text
     assert f"booking-{booking_id}" not in page.text
-    assert site.temporal.queries == [f"WorkflowType = '{WORKFLOW_TYPE}' AND UserId = 'user-1'"]
+    # The last query is the list's (booking first looked for a pending one of the stay).
+    assert site.temporal.queries[-1] == f"WorkflowType = '{WORKFLOW_TYPE}' AND UserId = 'user-1'"
     site.client.cookies.clear()
     await site.log_in("user-2")
     assert booking_id not in (await site.client.get("/bookings")).text

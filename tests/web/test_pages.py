@@ -1,7 +1,8 @@
 """The website's search pages, security headers and forms, through the ASGI client."""
 
+import html
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from services.common.http import ServiceError
 from services.search.api import Hotel, HotelPage, HotelQuery
@@ -83,6 +84,39 @@ async def test_dated_results_show_the_price_of_the_stay_search_sends(site: Site,
     assert "Available" in response.text
 
 
+async def test_results_sorted_by_price_show_the_stays_totals_in_order_with_rooms_left(
+    site: Site,
+):
+    query = HotelQuery(city="Paris", check_in=TOMORROW, check_out=IN_THREE, guests=2, sort="price")
+    offers = {h.name: h.stay for h in (await site.app.state.backends.search.hotels(query)).items}
+    response = await site.client.get(
+        "/search",
+        params={
+            "city": "Paris",
+            "check_in": TOMORROW,
+            "check_out": IN_THREE,
+            "guests": 2,
+            "sort": "price",
+        },
+    )
+    assert response.status_code == 200, response.text
+    cards = re.findall(
+        r'<h2><a href="[^"]+">([^<]+)</a></h2>.*?<p class="price">\s*(.*?) for 2 nights, 2 guests'
+        r'\s*<span class="badge ok">([^<]+)</span>',
+        response.text,
+        re.S,
+    )
+    assert len(cards) == len(offers) >= 2
+    shown = [(html.unescape(name), price, badge) for name, price, badge in cards]
+    for name, price, badge in shown:
+        offer = offers[name]
+        assert price == money(offer.total, offer.currency)
+        expected = f"{offer.rooms_left} room" if offer.rooms_left <= 5 else "Available"
+        assert badge.startswith(expected)
+    totals = [offers[name].total for name, _, _ in shown]
+    assert totals == sorted(totals)
+
+
 async def test_filters_reach_search_and_apply(site: Site):
     response = await site.client.get(
         "/search",
@@ -131,6 +165,53 @@ async def test_search_errors_sit_next_to_their_fields(site: Site):
     assert response.status_code == 400
     assert 'aria-describedby="check_out-error"' in response.text
     assert re.search(r'id="check_out-error">Check-out must be after check-in', response.text)
+
+
+async def test_a_stay_over_a_year_ahead_is_explained_next_to_the_check_in(site: Site):
+    check_in = date.today() + timedelta(days=400)
+    response = await site.client.get(
+        "/search",
+        params={"city": "Paris", "check_in": check_in, "check_out": check_in + timedelta(2)},
+    )
+    assert response.status_code == 400
+    assert "unavailable" not in response.text and "365" not in response.text
+    assert re.search(r'id="check_in-error">Rooms can be booked up to a year ahead', response.text)
+    assert 'aria-describedby="check_in-error"' in response.text
+
+
+async def test_search_refusing_the_travellers_dates_is_not_called_unavailable(
+    site: Site, monkeypatch
+):
+    async def refusing(query: HotelQuery) -> HotelPage:
+        problem = {
+            "type": "validation-error",
+            "detail": "check_in: must be within 365 days",
+            "field": "check_in",
+            "errors": [{"field": "check_in", "message": "must be within 365 days"}],
+        }
+        raise ServiceError(400, problem, "GET", "search")
+
+    monkeypatch.setattr(site.app.state.backends.search, "hotels", refusing)
+    response = await site.client.get(
+        "/search",
+        params={"city": "Paris", "check_in": IN_THREE, "check_out": IN_THREE + timedelta(1)},
+    )
+    assert response.status_code == 400
+    assert "unavailable" not in response.text and "must be within" not in response.text
+    assert re.search(r'id="check_in-error">Choose a check-in date from today', response.text)
+
+
+async def test_date_inputs_carry_the_bookable_range(site: Site):
+    today = date.today()
+    for path in ("/", "/search?city=Paris"):
+        page = await site.client.get(path)
+        field = re.search(r'<input id="check_in"[^>]*>', page.text).group(0)
+        assert f'min="{today.isoformat()}"' in field
+        assert f'max="{(today + timedelta(days=365)).isoformat()}"' in field
+        assert re.search(r'<input id="check_out"[^>]*max="[0-9-]+"', page.text)
+    hotel = await _a_hotel(site)
+    page = await site.client.get(f"/hotels/{hotel.id}")
+    assert re.search(r'<input id="check_in"[^>]*min="[0-9-]+" max="[0-9-]+"', page.text)
 
 
 async def test_unknown_city_is_an_error_on_the_city_field(site: Site):
@@ -200,3 +281,38 @@ def test_prices_show_each_currencys_own_minor_units():
     assert money(5000, "JPY") == "5,000 JPY"
     assert money(12345, "KWD") == "12.345 KWD"
     assert money(None, "EUR") == ""
+
+
+async def test_a_room_too_small_for_the_party_says_so_not_sold_out(site: Site):
+    hotel = await _a_hotel(site)
+    small = min(hotel.room_types, key=lambda r: r.capacity)
+    party = small.capacity + 1
+    # Reservations answers only the rooms that sleep the party: the small one is absent.
+    site.services.availability = [
+        {"room_type_id": r.id, "rooms_left": 3} for r in hotel.room_types if r.capacity >= party
+    ]
+    response = await site.client.get(
+        f"/hotels/{hotel.id}",
+        params={"check_in": TOMORROW, "check_out": IN_THREE, "guests": party},
+    )
+    assert response.status_code == 200
+    card = re.search(
+        rf"<h3>{re.escape(html.escape(small.name))}</h3>(.*?)</li>", response.text, re.S
+    )
+    assert card is not None
+    assert "Too small for your party" in card.group(1)
+    assert "Sold out" not in card.group(1) and "/book?" not in card.group(1)
+
+
+async def test_the_hotel_page_with_dates_shows_the_hotels_cancellation_policy(site: Site):
+    hotel = await _a_hotel(site)
+    site.services.availability = [{"room_type_id": hotel.room_types[0].id, "rooms_left": 1}]
+    check_in = date.today() + timedelta(days=10)
+    response = await site.client.get(
+        f"/hotels/{hotel.id}",
+        params={"check_in": check_in, "check_out": check_in + timedelta(2), "guests": 1},
+    )
+    until = datetime.combine(check_in, time(14), UTC) - timedelta(hours=48)
+    assert f"Free cancellation until {until:%-d %B %Y, %H:%M} UTC" in response.text
+    undated = await site.client.get(f"/hotels/{hotel.id}")
+    assert "Free cancellation" not in undated.text

@@ -63,6 +63,12 @@ async def _operator_actions(handle: WorkflowHandle) -> None:
     await handle.execute_update(UPDATE_CANCEL, cancel, result_type=CancellationQuote)
 
 
+async def _release_unpaid(handle: WorkflowHandle) -> None:
+    await awaiting_payment(handle)
+    release = CancelRequest(reason="released by the traveller")
+    await handle.execute_update(UPDATE_CANCEL, release, result_type=CancellationQuote)
+
+
 def _driven(drive: Callable[[WorkflowHandle], Awaitable[None]] | None) -> Run:
     """A booking started, then driven by `drive` (if any), run to its end."""
 
@@ -102,6 +108,8 @@ SCENARIOS: dict[str, tuple[World, Run]] = {
     # Recorded after PATCH_OPERATOR_ACTIONS: an operator resends the confirmation, then
     # cancels the booking; both name the operator and the reason.
     "operator-actions": (World(), _driven(_operator_actions)),
+    # Recorded after PATCH_RELEASE_UNPAID: the traveller gives the room up before paying.
+    "release-unpaid": (World(), _driven(_release_unpaid)),
 }
 
 

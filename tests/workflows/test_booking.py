@@ -31,6 +31,7 @@ from activities import models as act
 from temporal.names import TaskQueue, booking_workflow_id
 from tests.support.harness import eventually
 from tests.workflows.standins import World
+from workflows import cancellation
 from workflows.booking import BookingWorkflow
 from workflows.models import (
     QUERY_CANCELLATION_QUOTE,
@@ -610,18 +611,71 @@ async def test_the_reminder_and_the_stays_end_follow_the_hotels_times(time_skipp
     assert remind_at <= view.step_times[Step.REMINDED] < remind_at + MINUTE
 
 
-async def test_cancel_is_refused_before_confirmation_and_twice(time_skipping_env):
+def test_an_unpaid_booking_could_not_be_cancelled_before_the_release_patch():
+    view = unstarted_booking().view.model_copy(update={"state": BookingState.AWAITING_PAYMENT})
+    now = datetime.now(UTC)
+    before = cancellation.quote(view, act.HotelTerms(), now, requested=False, done=False)
+    since = cancellation.quote(
+        view, act.HotelTerms(), now, requested=False, done=False, unpaid_release=True
+    )
+    assert not before.cancellable and "Only a confirmed booking" in (before.why_not or "")
+    assert since.cancellable and (since.refund, since.fee) == (0, 0)
+
+
+async def test_cancel_is_refused_twice(time_skipping_env):
     world = World()
     async with bookings(time_skipping_env, world) as running:
         handle = await running.start()
         await awaiting_payment(handle)
-        with pytest.raises(WorkflowUpdateFailedError):
-            await handle.execute_update(
-                UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote
-            )
         await pay(handle)
         await handle.execute_update(UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote)
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(
                 UPDATE_CANCEL, CancelRequest(), result_type=CancellationQuote
             )
+
+
+async def test_the_view_shows_the_payment_deadline_and_the_policy_before_paying(
+    time_skipping_env,
+):
+    world = World(terms=STRICT_TERMS, hold_ttl=timedelta(minutes=15))
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start(check_in_days=10, nights=2)
+        view = await awaiting_payment(handle)
+    assert view.hold_expires_at is not None and view.pay_by is not None
+    # The saga stops waiting for a card 30 seconds before the hold lapses: that is the
+    # deadline, not the hold's expiry.
+    assert view.pay_by == view.hold_expires_at - timedelta(seconds=30)
+    check_in_at = datetime.combine(view.check_in, time(16, 0), tzinfo=UTC)
+    assert view.free_cancellation_until == check_in_at - timedelta(days=7)
+    assert view.late_cancellation_fee == world.nightly_rate
+
+
+async def test_the_traveller_releases_an_unpaid_room_and_nothing_is_charged(time_skipping_env):
+    world = World()
+    async with bookings(time_skipping_env, world) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        quote = await handle.query(QUERY_CANCELLATION_QUOTE, result_type=CancellationQuote)
+        released = await handle.execute_update(
+            UPDATE_CANCEL,
+            CancelRequest(reason="released by the traveller"),
+            result_type=CancellationQuote,
+        )
+        view = await handle.result()
+    assert quote.cancellable and (quote.refund, quote.fee) == (0, 0)
+    assert (released.refund, released.fee) == (0, 0)
+    assert view.state == BookingState.CANCELLED
+    assert view.failure_reason == "You released the room. Nothing was charged."
+    assert view.steps == [Step.HELD, Step.RELEASED]
+    assert world.holds[view.booking_id] == "released"
+    assert act.AUTHORIZE_PAYMENT not in world.calls
+
+
+def test_a_payment_is_refused_once_the_room_is_being_released(monkeypatch):
+    booking = unstarted_booking()
+    booking.view.state = BookingState.AWAITING_PAYMENT
+    booking.awaiting_payment_since = 5
+    assert refusal(booking, 9, monkeypatch) is None
+    booking.cancel_request = CancelRequest(reason="released by the traveller")
+    assert refusal(booking, 9, monkeypatch) == "This booking's room is being released."

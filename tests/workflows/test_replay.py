@@ -45,6 +45,7 @@ def test_the_four_paths_are_committed_and_each_patched_path_too():
         "payment-with-the-hold",  # after PATCH_PAYMENT_WHILE_HOLDING
         "cancel-by-the-hotels-terms",  # after PATCH_HOTEL_TERMS
         "operator-actions",  # after PATCH_OPERATOR_ACTIONS
+        "release-unpaid",  # after PATCH_RELEASE_UNPAID
     }
     assert UNREPLAYABLE == [STUCK]
 

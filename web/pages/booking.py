@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -71,7 +72,13 @@ async def _owned_view(request: Request) -> tuple[Any, BookingView]:
 
 def _booking_context(request: Request, view: BookingView) -> dict[str, Any]:
     # No link to the Temporal UI and no workflow id: those are operator tools (/ops).
+    now = datetime.now(UTC)
+    pay_left = bookings.seconds_to_pay(view, now)
     return {
+        "now": now,
+        "pay_by": bookings.pay_deadline(view),
+        "pay_left": pay_left,
+        "pay_left_text": f"{pay_left // 60}:{pay_left % 60:02d}",
         "view": view,
         "progress": [(step.value, label, step in view.steps) for step, label in bookings.PROGRESS],
         "settled": bookings.is_settled(view),
@@ -104,7 +111,10 @@ async def book(request: Request) -> Response:
     nights = (v["check_out"] - v["check_in"]).days
     user = signed_in_user(request)
     assert user is not None
+    policy = await _policy(request, hotel_id, room_type_id, v)
     context = {
+        "policy": policy,
+        "now": datetime.now(UTC),
         "hotel": hotel,
         "room": room,
         "stay": v,
@@ -120,20 +130,26 @@ async def book(request: Request) -> Response:
         return render(request, "book.html", {**context, "errors": form.errors}, 400)
     booking_id = bookings.new_booking_id()
     client = await _client(request)
+    asked = BookingRequest(
+        booking_id=booking_id,
+        user_id=user["user_id"],
+        hotel_id=hotel_id,
+        room_type_id=room_type_id,
+        check_in=v["check_in"],
+        check_out=v["check_out"],
+        guests=v["guests"] or 1,
+        guest_name=form.values["guest_name"],
+    )
     try:
-        await bookings.start(
-            client,
-            BookingRequest(
-                booking_id=booking_id,
-                user_id=user["user_id"],
-                hotel_id=hotel_id,
-                room_type_id=room_type_id,
-                check_in=v["check_in"],
-                check_out=v["check_out"],
-                guests=v["guests"] or 1,
-                guest_name=form.values["guest_name"],
-            ),
-        )
+        pending = await bookings.pending_for_stay(client, asked)
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        log.warning("looking for a pending booking failed: %s", exc)
+        pending = None
+    if pending is not None:
+        # Back from checkout and booking again: the room held already is the one to pay for.
+        return RedirectResponse(f"/bookings/{pending.booking_id}/checkout", 303)
+    try:
+        await bookings.start(client, asked)
         # The hold takes a moment: the checkout page wants its countdown.
         await bookings.wait_until_held(client, booking_id)
     except RPCError as exc:
@@ -142,6 +158,26 @@ async def book(request: Request) -> Response:
             request, 503, "We could not hold the room", "Nothing was charged. Please try again."
         )
     return RedirectResponse(f"/bookings/{booking_id}/checkout", 303)
+
+
+async def _policy(
+    request: Request, hotel_id: int, room_type_id: int, stay: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The cancellation policy the stay would be booked under, as Reservations answers it
+    (the hold then carries the same terms); None if it cannot be asked right now."""
+    try:
+        found = await backends_for(request).stay_availability(
+            hotel_id, stay["check_in"], stay["check_out"], stay["guests"] or 1
+        )
+    except BackendError as exc:
+        log.warning("availability for the policy failed: %s", exc)
+        return None
+    room = next((r for r in found.room_types if r.room_type_id == room_type_id), None)
+    return {
+        "free_cancellation_until": found.terms.free_until(stay["check_in"]),
+        "late_cancellation_fee": room.nightly_rate if room else None,
+        "currency": room.currency if room else None,
+    }
 
 
 async def checkout(request: Request) -> Response:
@@ -174,13 +210,16 @@ async def checkout(request: Request) -> Response:
         return csrf_refused(request)
     form = forms.card_form(data)
     card = form.values.pop("card")
-    if form.ok:
+    if context["pay_left"] == 0:
+        # The saga has stopped waiting: the bank is not asked, nothing is charged.
+        form.errors["form"] = "The time to pay has run out: this room is no longer held for you."
+    elif form.ok:
         try:
             token = await backends_for(request).tokenize_card(card, user["user_id"])
         except BackendError as exc:
-            field = exc.field if exc.field is not None and exc.field in card else "number"
             if exc.status in (400, 402, 422):
-                form.errors[field] = str(exc.problem.get("detail") or "The bank refused this card.")
+                field, message = forms.card_refusal(exc.field)
+                form.errors[field] = message
             else:
                 form.errors["form"] = "The bank is not answering. Nothing was charged; try again."
         else:
@@ -195,6 +234,25 @@ async def checkout(request: Request) -> Response:
             else:
                 return RedirectResponse(f"/bookings/{view.booking_id}", 303)
     return render(request, "checkout.html", {**context, "form": form, "errors": form.errors}, 400)
+
+
+async def release(request: Request) -> Response:
+    """POST /bookings/{id}/release: give up the room before paying (nothing is charged)."""
+    if signed_in_user(request) is None:
+        return login_redirect(request)
+    client, view = await _owned_view(request)
+    if await read_form(request) is None:
+        return csrf_refused(request)
+    try:
+        await bookings.release(client, view.booking_id)
+    except WorkflowUpdateFailedError as exc:
+        flash(request, f"The room could not be released: {update_refusal(exc)}")
+    except RPCError as exc:
+        log.warning("release failed: %s", exc)
+        return error_page(request, 503, "Releasing the room is unavailable right now")
+    else:
+        flash(request, "The room is released. Nothing was charged.")
+    return RedirectResponse(f"/bookings/{view.booking_id}", 303)
 
 
 async def booking_page(request: Request) -> Response:

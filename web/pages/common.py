@@ -17,6 +17,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from services.common.money import format_money
 from services.users import api as users_api
 from web.backends import Backends
+from web.forms import date_bounds
 from web.oauth import OAuthError
 from web.sessions import CSRF_FIELD, csrf_ok, csrf_token
 
@@ -36,6 +37,8 @@ def page_templates() -> Jinja2Templates:
     """The website's Jinja2 templates, with the `money` filter."""
     found = Jinja2Templates(directory=str(HERE / "templates"))
     found.env.filters["money"] = lambda amount, currency=None: money(amount, currency)
+    # The date inputs' min/max, as of the moment a page is drawn.
+    found.env.globals["date_bounds"] = date_bounds
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -56,6 +57,14 @@ async def results(request: Request) -> Response:
         if exc.status == 404:
             form.errors["city"] = "We know no city by that name."
             return render(request, "home.html", {"form": form, "errors": form.errors}, 404)
+        if exc.status in (400, 422):
+            # The traveller's own input, refused: say which and how to fix it, in words.
+            for name in exc.fields or ["check_in"]:
+                known = name if name in forms.FILTER_NAMES else "check_in"
+                form.errors[known] = forms.STAY_REFUSALS.get(
+                    known, f"Check the {forms.FILTER_NAMES[known]}."
+                )
+            return render(request, "results.html", {"form": form, "errors": form.errors}, 400)
         log.warning("search failed: %s", exc)
         return error_page(request, 503, "Search is unavailable", "Please try again shortly.")
     v = form.values
@@ -99,12 +108,16 @@ async def hotel_page(request: Request) -> Response:
     guests = v["guests"] or 1
     availability: dict[int, RoomTypeAvailability] | None = None
     availability_error = None
+    free_until = None
     nights = (v["check_out"] - v["check_in"]).days if dated else None
     if dated:
         try:
-            availability = await backends_for(request).availability(
+            found = await backends_for(request).stay_availability(
                 hotel_id, v["check_in"], v["check_out"], guests
             )
+            availability = {room.room_type_id: room for room in found.room_types}
+            # The hotel's policy for these dates, as a hold would carry it.
+            free_until = found.terms.free_until(v["check_in"])
         except BackendError as exc:
             log.warning("availability failed: %s", exc)
             availability_error = "We cannot check availability right now; rates are shown."
@@ -149,5 +162,7 @@ async def hotel_page(request: Request) -> Response:
             "nights": nights,
             "checked": availability is not None,
             "availability_error": availability_error,
+            "free_until": free_until,
+            "now": datetime.now(UTC),
         },
     )

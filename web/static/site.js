@@ -27,16 +27,22 @@ function setupAutocomplete(input) {
   });
 }
 
-// The hold's countdown.
+// Time left to pay, to the saga's own deadline. The countdown is not a live region; the
+// status line after it is told once, when the time has run out, and the card form closes.
 function setupCountdown(element) {
   const until = Date.parse(element.getAttribute("datetime"));
   if (Number.isNaN(until)) return;
+  const form = document.getElementById(element.dataset.form || "");
+  const status = document.getElementById("pay-status");
   const tick = () => {
-    const left = Math.max(0, Math.round((until - Date.now()) / 1000));
+    const left = Math.max(0, Math.floor((until - Date.now()) / 1000));
     const minutes = Math.floor(left / 60);
     const seconds = String(left % 60).padStart(2, "0");
-    element.textContent = left > 0 ? minutes + ":" + seconds + " (minutes left)" : "now — the hold has expired";
-    if (left === 0) clearInterval(timer);
+    element.textContent = minutes + ":" + seconds;
+    if (left > 0) return;
+    clearInterval(timer);
+    if (form) form.querySelectorAll("fieldset").forEach((set) => { set.disabled = true; });
+    if (status) status.textContent = "The time to pay has run out: this room is no longer held for you.";
   };
   const timer = setInterval(tick, 1000);
   tick();

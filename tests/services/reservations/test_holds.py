@@ -31,6 +31,15 @@ async def test_a_hold_comes_with_the_hotels_terms(reservations):
     }
 
 
+async def test_a_stays_availability_carries_the_terms_its_hold_would(reservations):
+    r = reservations
+    params = {"hotel_id": 1, "guests": 1, **stay()}
+    shown = await r.client.get("/availability", params=params, headers=r.service())
+    held = await r.client.post("/holds", json=hold_body("b1"), headers=r.service())
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["terms"] == held.json()["terms"]
+
+
 async def test_same_booking_replays_the_hold_and_another_body_is_refused(reservations):
     r = reservations
     first = (await r.client.post("/holds", json=hold_body("b1"), headers=r.service())).json()
