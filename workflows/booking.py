@@ -25,18 +25,12 @@ with workflow.unsafe.imports_passed_through():
     from temporal.names import BOOKING_STATUS
     from workflows import cancellation, messages, steps
     from workflows.models import (
-        QUERY_CANCELLATION_QUOTE,
-        QUERY_STATUS,
-        UPDATE_CANCEL,
-        UPDATE_SUBMIT_PAYMENT,
         WORKFLOW_TYPE,
         BookingRequest,
         BookingState,
         BookingView,
         CancellationQuote,
         CancelRequest,
-        OperatorActionKind,
-        PaymentSubmission,
         Step,
         outcome_details,
         search_attributes,
@@ -45,25 +39,24 @@ with workflow.unsafe.imports_passed_through():
     from workflows.patches import (
         LEGACY_TERMS,
         PATCH_HOTEL_TERMS,
-        PATCH_OPERATOR_ACTIONS,
         PATCH_PARALLEL_START,
         PATCH_PAYMENT_WHILE_HOLDING,
         PATCH_RELEASE_UNPAID,
     )
     from workflows.steps import PRE_CONFIRMATION_BUDGET, BusinessFailure
+    from workflows.traveller import TravellerActions
 
 REMINDER_LEAD = timedelta(days=1)
 # Stop waiting for a card a little before the hold lapses, so that authorising and
 # confirming still fit inside it.
 PAYMENT_MARGIN = timedelta(seconds=30)
 
-_PAYMENT_OUTCOMES = (BookingState.CONFIRMED, BookingState.FAILED, BookingState.EXPIRED)
-
 
 @workflow.defn(name=WORKFLOW_TYPE)
-class BookingWorkflow(OperatorActions):
+class BookingWorkflow(TravellerActions, OperatorActions):
     """One booking, from the hold to check-out (workflow id `booking-<booking_id>`).
-    Its operators' updates are in `OperatorActions`."""
+    Its traveller's updates and queries are in `TravellerActions`, its operators' in
+    `OperatorActions`."""
 
     @workflow.init
     def __init__(self, request: BookingRequest) -> None:
@@ -371,60 +364,3 @@ class BookingWorkflow(OperatorActions):
             done=self.cancel_done,
             unpaid_release=self.release_unpaid and self.card_token is None,
         )
-
-    # ---- updates and queries -------------------------------------------------------
-
-    @workflow.update(name=UPDATE_SUBMIT_PAYMENT)
-    async def submit_payment(self, payment: PaymentSubmission) -> BookingView:
-        """Take the card token; answers once the payment is processed (or has failed)."""
-        self.card_token = payment.card_token
-        await workflow.wait_condition(lambda: self.view.state in _PAYMENT_OUTCOMES)
-        return self.view
-
-    @submit_payment.validator
-    def _validate_payment(self, payment: PaymentSubmission) -> None:
-        if self.card_token is not None:
-            raise ValueError("A payment was already submitted for this booking.")
-        if self.cancel_request is not None:
-            raise ValueError("This booking's room is being released.")
-        state = self.view.state
-        holding = state == BookingState.STARTED and self.payment_while_holding
-        if state != BookingState.AWAITING_PAYMENT and not holding:
-            raise ValueError(f"This booking is not awaiting payment (it is {state.value}).")
-        if self.awaiting_payment_since == workflow.info().get_current_history_length():
-            # The hold's result was applied earlier in this same workflow task. Accepting now
-            # would record the acceptance after the AWAITING_PAYMENT upsert, but replay hands
-            # a workflow task's updates to the workflow before its activity results, so it
-            # would accept first and fail on that history. Refused, nothing is recorded; the
-            # same payment submitted again is accepted in a later task.
-            raise ValueError("This booking was just held; please submit the payment again.")
-        # The model's own validation refused a malformed token before we got here.
-
-    @workflow.update(name=UPDATE_CANCEL)
-    async def cancel(self, request: CancelRequest) -> CancellationQuote:
-        """Cancel a confirmed booking by the policy, or (since PATCH_RELEASE_UNPAID) release
-        an unpaid one's room; answers with the refund once done."""
-        self.cancel_quote = self._quote()
-        self.cancel_request = request
-        if request.operator is not None and workflow.patched(PATCH_OPERATOR_ACTIONS):
-            self._operator_did(OperatorActionKind.CANCEL, request.operator, request.reason)
-        await workflow.wait_condition(lambda: self.cancel_done)
-        return self.cancel_quote
-
-    @cancel.validator
-    def _validate_cancel(self, request: CancelRequest) -> None:
-        if self.cancel_request is not None:
-            raise ValueError("The booking is already being cancelled.")
-        quote = self._quote()
-        if not quote.cancellable:
-            raise ValueError(quote.why_not or "This booking cannot be cancelled.")
-
-    @workflow.query(name=QUERY_STATUS)
-    def status(self) -> BookingView:
-        """Where the booking is: state, steps, amounts, failure reason, documents."""
-        return self.view
-
-    @workflow.query(name=QUERY_CANCELLATION_QUOTE)
-    def cancellation_quote(self) -> CancellationQuote:
-        """What cancelling now would refund."""
-        return self._quote()
