@@ -22,6 +22,7 @@ from services.common.auth import JwksCache, TokenVerifier, audience, authenticat
 from services.common.db import create_engine, dispose, ping
 from services.common.deadlines import DeadlineMiddleware
 from services.common.logging import RequestIdMiddleware
+from services.common.metrics import MetricsMiddleware, SampledGauge, ServiceMetrics, metrics_route
 from services.common.migrations import migrate
 from services.common.openapi import Endpoint, docs_routes
 from services.common.problems import EXCEPTION_HANDLERS, Problem, RefuseNulMiddleware
@@ -94,8 +95,10 @@ def create_service_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     extra_routes: Sequence[BaseRoute] = (),
+    gauges: Sequence[SampledGauge] = (),
 ) -> Starlette:
-    """Build a service: its endpoints, /openapi.json, /docs, health, and its own database.
+    """Build a service: its endpoints, /openapi.json, /docs, health, /metrics (with the
+    service's own `gauges`), and its own database.
 
     The engine is created and migrated when the app starts (not at import) and kept in
     `app.state.engine`; `app.state.settings` holds the settings it was built with.
@@ -106,6 +109,7 @@ def create_service_app(
         if migrations is not None:
             engine = create_engine(settings.database_url(name))
             app.state.engine = engine
+            metrics.engine = engine
             applied = await migrate(engine, migrations)
             if applied:
                 log.info("applied migrations %s", applied)
@@ -122,10 +126,14 @@ def create_service_app(
     routes: list[Any] = [_protected(e).route() if e.scope else e.route() for e in endpoints]
     routes += docs_routes(title, version, endpoints)
     routes += health_routes()
+    routes.append(metrics_route())
     routes += list(extra_routes)
+    metrics = ServiceMetrics(gauges)
     app = Starlette(
         routes=routes,
         middleware=[
+            # Outermost: the latency it records is the whole answer's.
+            Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(RequestIdMiddleware),
             Middleware(DeadlineMiddleware),
             Middleware(RefuseNulMiddleware),
@@ -135,6 +143,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.component = name
+    app.state.metrics = metrics
     # The declared operations (scopes included), for docs and the bad-token matrix test.
     app.state.endpoints = tuple(endpoints)
     # Keys are fetched lazily, on the first protected request; tests swap in their own.

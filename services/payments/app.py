@@ -27,6 +27,7 @@ from services.common.problems import Problem, ValidationProblem, parse_body, par
 from services.common.settings import Settings, SettingsError
 from services.payments import api, authorization, domain, reconciliation, records
 from services.payments.bank import BankClient
+from services.payments.metrics import GAUGES
 
 _BOOKING_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
@@ -265,6 +266,7 @@ def create_app(
         ENDPOINTS,
         title="staysaga Payments",
         migrations="services.payments.migrations",
+        gauges=GAUGES,
         on_startup=[open_bank],
         on_shutdown=[close_bank],
     )

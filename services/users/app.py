@@ -28,6 +28,7 @@ from services.common.settings import Settings
 from services.users import api, notifications
 from services.users.domain import Accounts
 from services.users.links import LinkSigner
+from services.users.metrics import GAUGES
 from services.users.outbox import Courier
 from services.users.settings import UsersSettings
 
@@ -318,6 +319,7 @@ def create_app(
         ENDPOINTS,
         title="staysaga Users",
         migrations="services.users.migrations",
+        gauges=GAUGES,
         on_startup=[start],
         on_shutdown=[stop],
     )

@@ -1,6 +1,7 @@
 import logging
 import shutil
 
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -203,3 +204,23 @@ async def test_a_nul_character_anywhere_in_the_input_is_refused_naming_where(tmp
     assert in_key.status_code == 422
     assert (in_path.status_code, problem_field(in_path)) == (400, "path")
     assert escaped.json() == {"echo": ["\\u0000"]}
+
+
+async def test_metrics_answers_requests_by_route_and_the_database_pool(tmp_path):
+    async with running_app(make_app(tmp_path)) as client:
+        await client.post("/echo?count=1", json={"name": "a"})
+        await client.get("/boom")
+        response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    ok = (("method", "POST"), ("route", "/echo"), ("status", "200"))
+    assert samples[("staysaga_http_requests_total", ok)] == 1.0
+    failed = (("method", "GET"), ("route", "/boom"), ("status", "500"))
+    assert samples[("staysaga_http_requests_total", failed)] == 1.0
+    assert ("staysaga_db_pool_checked_out", ()) in samples
