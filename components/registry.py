@@ -9,7 +9,7 @@ of each service's `api.py`, never spelled here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.auth import api as auth_api
 from services.auth.settings import AuthSettings
@@ -49,13 +49,15 @@ class Component:
 class Worker:
     """A Temporal worker (`staysaga worker <queue>`): its task queue, the port of its
     /healthz and /readyz (WORKER_<QUEUE>_HEALTH_PORT), the service its activities call
-    (None: the workflow worker) and the scopes its client may ask for."""
+    (None: the workflow worker), the scopes its client may ask for, and the port where
+    the Temporal SDK serves its metrics to Prometheus (WORKER_<QUEUE>_METRICS_PORT)."""
 
     queue: TaskQueue
     health_port: int
     calls: str | None
     scopes: tuple[str, ...] = ()
     settings: tuple[type[SettingsGroup], ...] = ()
+    metrics_port: int = field(kw_only=True)
 
     @property
     def client_id(self) -> str:
@@ -144,21 +146,29 @@ COMPONENTS: dict[str, Component] = {
 WORKERS: dict[TaskQueue, Worker] = {
     w.queue: w
     for w in (
-        Worker(TaskQueue.BOOKING, 8101, None, settings=(ReconcileSettings,)),
+        Worker(TaskQueue.BOOKING, 8101, None, settings=(ReconcileSettings,), metrics_port=8111),
         Worker(
             TaskQueue.RESERVATIONS,
             8102,
             "reservations",
             (reservations_api.READ, reservations_api.WRITE, reservations_api.RECONCILE),
+            metrics_port=8112,
         ),
         Worker(
             TaskQueue.PAYMENTS,
             8103,
             "payments",
             (payments_api.CHARGE, payments_api.READ, payments_api.RECONCILE),
+            metrics_port=8113,
         ),
-        Worker(TaskQueue.DOCUMENTS, 8104, "pdf", (pdf_api.RENDER, pdf_api.READ)),
-        Worker(TaskQueue.NOTIFICATIONS, 8105, "users", (users_api.NOTIFY, users_api.READ)),
+        Worker(TaskQueue.DOCUMENTS, 8104, "pdf", (pdf_api.RENDER, pdf_api.READ), metrics_port=8114),
+        Worker(
+            TaskQueue.NOTIFICATIONS,
+            8105,
+            "users",
+            (users_api.NOTIFY, users_api.READ),
+            metrics_port=8115,
+        ),
     )
 }
 

@@ -65,11 +65,22 @@ def _health_port_variable(worker: Worker) -> Variable:
     )
 
 
+def _metrics_port_variable(worker: Worker) -> Variable:
+    queue = worker.queue.value
+    return Variable(
+        f"WORKER_{queue.upper()}_METRICS_PORT",
+        str(worker.metrics_port),
+        f"worker of task queue {queue}: port of the Temporal SDK's Prometheus metrics",
+        port,
+    )
+
+
 def all_variables() -> tuple[Variable, ...]:
     """Every variable staysaga reads, in documentation order."""
     found = [v for g in _groups() for v in g.variables()]
     found += [v for name in COMPONENTS for v in _address_variables(name)]
     found += [_health_port_variable(w) for w in WORKERS.values()]
+    found += [_metrics_port_variable(w) for w in WORKERS.values()]
     return tuple(found)
 
 
@@ -101,6 +112,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     common = _of(groups, CommonSettings)
     addresses = {name: _address(name, source, common) for name in COMPONENTS}
     health_ports = {q.value: _health_port_variable(w).read(source) for q, w in WORKERS.items()}
+    metrics_ports = {q.value: _metrics_port_variable(w).read(source) for q, w in WORKERS.items()}
     auth = _of(groups, AuthSettings)
     auth_url = addresses[AUTH_SERVER].url
     issuer = TokenIssuer(
@@ -115,6 +127,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mail=mail,
         addresses=addresses,
         worker_health_ports=health_ports,
+        worker_metrics_ports=metrics_ports,
         issuer=issuer,
         smtp_port=mail.smtp_port or _of(groups, MailsinkSettings).smtp_port,
         groups=groups,

@@ -101,8 +101,11 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    from temporalio.runtime import Runtime
+
     from services.common.logging import configure_logging
     from temporal.health import serve_health
+    from temporal.metrics import prometheus_runtime
     from temporal.names import TaskQueue
 
     settings = load_settings()
@@ -122,6 +125,17 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             return run_activity_worker(settings, queue)
 
     port = settings.worker_health_port(queue.value)
+    metrics_port = settings.worker_metrics_port(queue.value)
+    try:
+        # Before the first client: the SDK's metrics (and the saga's) for Prometheus.
+        Runtime.set_default(prometheus_runtime(settings.host, metrics_port))
+    except ValueError as exc:  # the port is taken
+        variable = f"WORKER_{queue.value.upper()}_METRICS_PORT"
+        print(
+            f"staysaga worker: cannot serve metrics on port {metrics_port} ({variable}): {exc}",
+            file=sys.stderr,
+        )
+        return 1
 
     async def run() -> int:
         # This worker's /healthz and /readyz, for `staysaga up` to probe (temporal.health).

@@ -60,6 +60,9 @@ def dev_server_args(settings: Settings, db_file: Path | None) -> list[str]:
         LOOPBACK,
         "--ui-port",
         str(settings.temporal.ui_port),
+        # The server's own metrics (on the frontend's address), for Prometheus to scrape.
+        "--metrics-port",
+        str(settings.temporal.metrics_port),
         "--namespace",
         settings.temporal.namespace,
         "--log-level",

@@ -23,7 +23,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities import models as act
     from temporal.names import BOOKING_STATUS
-    from workflows import cancellation, messages, steps
+    from workflows import cancellation, messages, metrics, steps
     from workflows.models import (
         WORKFLOW_TYPE,
         BookingRequest,
@@ -93,6 +93,8 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         # The history length of the workflow task in which the booking began to await payment.
         self.awaiting_payment_since: int | None = None
         self.resending = False
+        # Why the booking failed (the failing step's error type), for its metrics.
+        self.failure_kind = ""
 
     # ---- the saga --------------------------------------------------------------------
 
@@ -112,7 +114,7 @@ class BookingWorkflow(TravellerActions, OperatorActions):
                 await self._describe_hotel()
                 await self._hold_room()
         except BusinessFailure as failure:
-            return self._end(BookingState.FAILED, failure.reason)
+            return self._end(BookingState.FAILED, failure.reason, failure.kind)
 
         # 2. Wait for the payment. Authorising needs the hold (and the receipt the names):
         # only now may it go ahead, though since PATCH_PAYMENT_WHILE_HOLDING the card token
@@ -130,7 +132,7 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         try:
             await self._pay_and_confirm()
         except BusinessFailure as failure:
-            return self._end(BookingState.FAILED, failure.reason)
+            return self._end(BookingState.FAILED, failure.reason, failure.kind)
         self._set_state(BookingState.CONFIRMED)
 
         # 6. Render the receipt, 7. e-mail it; meanwhile the stay: a reminder, or a cancel.
@@ -302,12 +304,14 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         await steps.void_payment(self.request.booking_id)
         self.view.payment_status = "voided"
         self._done(Step.VOIDED)
+        metrics.compensated("void")
         await self._release_hold()
 
     async def _release_hold(self) -> None:
         assert self.hold is not None
         await steps.release_hold(self.hold)
         self._done(Step.RELEASED)
+        metrics.compensated("release")
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -346,12 +350,14 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         # What the Temporal UI shows as the workflow's current details (no command: every
         # history replays as before).
         workflow.set_current_details(outcome_details(self.view))
+        metrics.state_entered(state, self.failure_kind)
         if upsert:
             pairs = search_attributes(self.request, state)
             workflow.upsert_search_attributes([p.key.value_set(p.value) for p in pairs])
 
-    def _end(self, state: BookingState, reason: str) -> BookingView:
+    def _end(self, state: BookingState, reason: str, kind: str = "") -> BookingView:
         self.view.failure_reason = reason
+        self.failure_kind = kind
         self._set_state(state)
         return self.view
 

@@ -21,6 +21,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities import models as act
     from temporal.names import TaskQueue
+    from workflows import metrics
     from workflows.models import (
         RECONCILE_WORKFLOW_TYPE,
         KindCount,
@@ -108,6 +109,7 @@ class ReconcileWorkflow:
             assert isinstance(done, act.Repaired)
             if done.changed:
                 count.repaired += 1
+                metrics.repaired(suspect.kind)
                 repaired.add(suspect.booking_id)
         summary = ReconcileSummary(kinds=list(counts.values()), repaired_bookings=sorted(repaired))
         workflow.logger.info("reconciled: %s", "; ".join(summary.lines()))

@@ -166,6 +166,12 @@ class CommonSettings(SettingsGroup):
     client_secret: str | None = variable(
         "STAYSAGA_CLIENT_SECRET", None, "this process's OAuth 2 client secret"
     )
+    prometheus_port: int = variable(
+        "PROMETHEUS_PORT",
+        "9090",
+        "`up`: port of Prometheus, started when it is installed (Debian's `prometheus`)",
+        port,
+    )
     http_client_timeout: float = variable(
         "HTTP_CLIENT_TIMEOUT",
         "10",
@@ -189,6 +195,9 @@ class TemporalSettings(SettingsGroup):
         "TEMPORAL_API_KEY", None, "API key (Temporal Cloud); implies TLS"
     )
     ui_port: int = variable("TEMPORAL_UI_PORT", "8233", "port of the dev server's web UI", port)
+    metrics_port: int = variable(
+        "TEMPORAL_METRICS_PORT", "8234", "port of the dev server's Prometheus metrics", port
+    )
     ui_url: str | None = variable(
         "TEMPORAL_UI_URL", None, "web UI link printed and shown to operators"
     )
@@ -282,6 +291,7 @@ class Settings:
     mail: MailSettings
     addresses: Mapping[str, Address]
     worker_health_ports: Mapping[str, int]
+    worker_metrics_ports: Mapping[str, int]
     issuer: TokenIssuer
     # The SMTP relay's port: SMTP_PORT, or the local mail sink's.
     smtp_port: int
@@ -316,6 +326,10 @@ class Settings:
     def worker_health_port(self, queue: str) -> int:
         """The port where the worker of a task queue answers /healthz and /readyz."""
         return self.worker_health_ports[queue]
+
+    def worker_metrics_port(self, queue: str) -> int:
+        """The port where the worker of a task queue serves the Temporal SDK's metrics."""
+        return self.worker_metrics_ports[queue]
 
     def url(self, component: str) -> str:
         """The base URL other components use to reach a component."""

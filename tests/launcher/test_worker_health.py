@@ -81,13 +81,14 @@ async def test_ready_only_once_the_worker_runs_and_the_server_sees_it_poll(dev_s
 
 
 @pytest.mark.devserver
-async def test_staysaga_worker_serves_its_health_on_its_port(dev_server_env, tmp_path):
+async def test_staysaga_worker_serves_its_health_and_metrics_on_its_ports(dev_server_env, tmp_path):
     client = dev_server_env.client
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "WORKER_BOOKING_HEALTH_PORT": str(port),
+        "WORKER_BOOKING_METRICS_PORT": str(metrics_port),
         "STAYSAGA_VAR_DIR": str(tmp_path),
     }
     worker = await asyncio.create_subprocess_exec(
@@ -112,6 +113,10 @@ async def test_staysaga_worker_serves_its_health_on_its_port(dev_server_env, tmp
         assert (await _get(port, "/healthz")).status_code == 200
         pollers = await _pollers(client, "booking", TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
         assert any(identity.startswith(f"{worker.pid}@") for identity in pollers)
+        # The Temporal SDK's own metrics, for Prometheus: its pollers of the booking queue.
+        metrics = await _get(metrics_port, "/metrics")
+        assert metrics.status_code == 200
+        assert "temporal_num_pollers{" in metrics.text and 'task_queue="booking"' in metrics.text
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(worker.wait(), 30) == 0
     finally:
@@ -127,6 +132,7 @@ async def test_a_taken_health_port_stops_the_worker_naming_its_variable(tmp_path
         env = {
             **os.environ,
             "WORKER_PAYMENTS_HEALTH_PORT": str(busy.getsockname()[1]),
+            "WORKER_PAYMENTS_METRICS_PORT": str(free_port()),
             "STAYSAGA_VAR_DIR": str(tmp_path),
         }
         worker = await asyncio.create_subprocess_exec(
@@ -143,3 +149,29 @@ async def test_a_taken_health_port_stops_the_worker_naming_its_variable(tmp_path
         output, _ = await asyncio.wait_for(worker.communicate(), 60)
     assert worker.returncode == 1
     assert b"WORKER_PAYMENTS_HEALTH_PORT" in output
+
+
+async def test_a_taken_metrics_port_stops_the_worker_naming_its_variable(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        env = {
+            **os.environ,
+            "WORKER_PAYMENTS_HEALTH_PORT": str(free_port()),
+            "WORKER_PAYMENTS_METRICS_PORT": str(busy.getsockname()[1]),
+            "STAYSAGA_VAR_DIR": str(tmp_path),
+        }
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "staysaga.cli",
+            "worker",
+            "payments",
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(worker.communicate(), 60)
+    assert worker.returncode == 1
+    assert b"WORKER_PAYMENTS_METRICS_PORT" in output

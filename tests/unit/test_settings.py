@@ -124,3 +124,15 @@ def test_each_worker_has_a_health_port_of_its_own():
     ports = {defaults.worker_health_port(queue) for queue in WORKERS}
     assert len(ports) == len(WORKERS)
     assert not ports & {component.port for component in COMPONENTS.values()}
+
+
+def test_each_worker_has_a_metrics_port_of_its_own():
+    settings = load_settings({"WORKER_PAYMENTS_METRICS_PORT": "9201"})
+    assert settings.worker_metrics_port("payments") == 9201
+    defaults = load_settings({})
+    ports = {defaults.worker_metrics_port(queue) for queue in WORKERS}
+    assert len(ports) == len(WORKERS)
+    taken = {component.port for component in COMPONENTS.values()}
+    taken |= {defaults.worker_health_port(queue) for queue in WORKERS}
+    taken |= {defaults.temporal.ui_port, defaults.temporal.metrics_port}
+    assert not ports & taken

@@ -1,0 +1,101 @@
+"""A worker's Prometheus endpoint: the SDK's own metrics and the saga's business metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from temporalio.testing import WorkflowEnvironment
+
+from activities import models as act
+from temporal.connect import ensure_search_attributes
+from temporal.devserver import temporal_test_server
+from temporal.metrics import prometheus_runtime
+from tests.conftest import DATA_CONVERTER
+from tests.support.harness import eventually, free_port
+from tests.workflows.standins import World
+from tests.workflows.test_booking import awaiting_payment, bookings, pay
+from workflows.models import BookingState
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@pytest.fixture
+async def measured_env() -> AsyncIterator[tuple[WorkflowEnvironment, int]]:
+    """A time-skipping server whose client (and so its workers) serves metrics on a port."""
+    port = free_port()
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=DATA_CONVERTER,
+        test_server_existing_path=str(temporal_test_server()),
+        runtime=prometheus_runtime("127.0.0.1", port),
+    )
+    try:
+        await ensure_search_attributes(env.client)
+        yield env, port
+    finally:
+        await env.shutdown()
+
+
+async def scrape(port: int) -> Samples:
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        response = await http.get(f"http://127.0.0.1:{port}/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include `labels`."""
+    return sum(
+        value
+        for (found, sample_labels), value in samples.items()
+        if found == name and set(labels.items()) <= set(sample_labels)
+    )
+
+
+async def test_a_declined_booking_shows_on_the_workers_metrics_endpoint(measured_env):
+    env, port = measured_env
+    world = World(decline=True)
+    async with bookings(env, world) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        view = await pay(handle)
+        await handle.result()
+        samples = await scrape(port)
+
+    assert view.state == BookingState.FAILED
+    # The SDK's own: the booking's workflow tasks, its activities' failed attempt.
+    assert total(samples, "temporal_workflow_completed_total", workflow_type="BookingWorkflow")
+    assert total(samples, "temporal_activity_execution_failed_total") >= 1
+    # The saga's: one started, one failed by the card's decline, void and release run.
+    assert total(samples, "staysaga_bookings_started_total") == 1
+    assert total(samples, "staysaga_bookings_failed_total", reason=act.PAYMENT_DECLINED) == 1
+    assert total(samples, "staysaga_bookings_confirmed_total") == 0
+    assert total(samples, "staysaga_booking_compensations_total", step="void") == 1
+    assert total(samples, "staysaga_booking_compensations_total", step="release") == 1
+
+
+async def test_a_confirmed_booking_counts_once_with_its_time_to_confirm(measured_env):
+    env, port = measured_env
+    async with bookings(env, World()) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        view = await pay(handle)
+
+        async def counted() -> Samples:
+            samples = await scrape(port)
+            assert total(samples, "staysaga_booking_time_to_confirmed_seconds_count") == 1
+            return samples
+
+        samples = await eventually(counted)
+
+    assert view.state == BookingState.CONFIRMED
+    assert total(samples, "staysaga_bookings_started_total") == 1
+    assert total(samples, "staysaga_bookings_confirmed_total") == 1
+    assert total(samples, "staysaga_bookings_failed_total") == 0
+    assert total(samples, "staysaga_booking_compensations_total") == 0
