@@ -11,6 +11,7 @@ import httpx
 from components.registry import COMPONENTS, workers_to_run
 from services.common.settings import Settings
 from staysaga.children import Child, Probe, StackError, http_probe, port_is_free
+from staysaga.prometheus import prometheus_binary, prometheus_child, prometheus_port, prometheus_url
 from temporal.devserver import dev_server_args
 from web.bookings import bookings_url
 from workflows.models import BookingState
@@ -49,6 +50,10 @@ def plan(
                 liveness=http_probe(health + "/healthz", http),
             )
         )
+    # Last, and only where installed: it scrapes everything above (staysaga.prometheus).
+    binary = prometheus_binary()
+    if binary is not None:
+        children.append(prometheus_child(settings, http, binary))
     return children
 
 
@@ -61,6 +66,7 @@ def check_ports(settings: Settings, children: Sequence[Child]) -> None:
         wanted += [
             ("TEMPORAL_ADDRESS", port),
             ("TEMPORAL_UI_PORT", settings.temporal.ui_port),
+            ("TEMPORAL_METRICS_PORT", settings.temporal.metrics_port),
         ]
     wanted += [
         (f"{name.upper()}_PORT", settings.port(name)) for name in COMPONENTS if name in names
@@ -70,6 +76,13 @@ def check_ports(settings: Settings, children: Sequence[Child]) -> None:
         for queue in workers_to_run()
         if f"worker-{queue}" in names
     ]
+    wanted += [
+        (f"WORKER_{queue.upper()}_METRICS_PORT", settings.worker_metrics_port(queue))
+        for queue in workers_to_run()
+        if f"worker-{queue}" in names
+    ]
+    if "prometheus" in names:
+        wanted.append(("PROMETHEUS_PORT", prometheus_port(settings)))
     for variable, port in wanted:
         if not port_is_free(settings.host, port):
             raise StackError(
@@ -93,6 +106,8 @@ def links(settings: Settings) -> list[str]:
         targets.append(("failed bookings", failed))
     if "mailsink" in COMPONENTS:
         targets.append(("mail inbox", f"{s.url('mailsink')}/"))
+    if prometheus_binary() is not None:
+        targets.append(("Prometheus alerts", f"{prometheus_url(s)}/alerts"))
     for name in COMPONENTS:
         if name not in ("web", "mailsink"):
             targets.append((f"{COMPONENTS[name].title} API", f"{s.url(name)}/docs"))

@@ -46,6 +46,7 @@ from staysaga.children import (
     seconds_text,
     signal_group,
 )
+from staysaga.prometheus import prometheus_binary, write_config
 from staysaga.secrets import StackSecrets, make_private
 from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
 from temporal.connect import connect
@@ -174,6 +175,10 @@ class Stack:
         """What the children need before the first starts: var/, the secrets, the catalogue."""
         make_private(self.settings.var_dir)
         self.secrets = StackSecrets.load(self.settings.var_dir)
+        if prometheus_binary() is None:
+            self.say("Prometheus is not installed (apt-get install prometheus): no metrics kept")
+        else:
+            write_config(self.settings)
         await self._seed()
 
     async def run(self) -> int:
