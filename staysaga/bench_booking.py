@@ -82,8 +82,11 @@ def start_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
     env["MAILSINK_SMTP_PORT"] = str(_free_port())
     for queue in WORKERS:
         env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(_free_port())
+        env[f"WORKER_{queue.upper()}_METRICS_PORT"] = str(_free_port())
     env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{_free_port()}"
     env["TEMPORAL_UI_PORT"] = str(_free_port())
+    env["TEMPORAL_METRICS_PORT"] = str(_free_port())
+    env["PROMETHEUS_PORT"] = str(_free_port())
     env.update(extra_env or {})
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "staysaga.cli", "up"],

@@ -49,8 +49,11 @@ class StackProcess:
         env["MAILSINK_SMTP_PORT"] = str(free_port())
         for queue in WORKERS:
             env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(free_port())
+            env[f"WORKER_{queue.upper()}_METRICS_PORT"] = str(free_port())
         env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"
         env["TEMPORAL_UI_PORT"] = str(free_port())
+        env["TEMPORAL_METRICS_PORT"] = str(free_port())
+        env["PROMETHEUS_PORT"] = str(free_port())
         return env
 
     def url(self, component: str) -> str:
