@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from components.settings import load_settings
+from staysaga.prometheus import prometheus_binary
 from staysaga.secrets import read_secrets_file
 from temporal.connect import connect
 from tests.support.harness import eventually
@@ -53,6 +54,19 @@ async def test_up_serves_search_and_ctrl_c_leaves_no_process(var_dir, stacks):
     assert ui.status_code == 200
     components = set(stack.processes().values())
     assert {"launcher", "temporal", "auth", "search"} <= components
+    if prometheus_binary() is not None:
+        # Prometheus scrapes every process: each serves its metrics where the config says.
+        assert "prometheus" in components
+        targets = f"http://127.0.0.1:{stack.env['PROMETHEUS_PORT']}/api/v1/targets"
+
+        async def every_target_up() -> None:
+            async with httpx.AsyncClient() as http:
+                active = (await http.get(targets)).json()["data"]["activeTargets"]
+            health = {t["labels"]["job"]: (t["health"], t["lastError"]) for t in active}
+            assert set(health) == set(components) - {"launcher"}, health
+            assert {job for job, (state, _) in health.items() if state != "up"} == set(), health
+
+        await eventually(every_target_up, timeout=60)
 
     # Every process is an OAuth client with a generated secret; the auth server knows them.
     secrets_file = var_dir / "secrets.env"
