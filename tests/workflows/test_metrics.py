@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from temporalio import workflow
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities import models as act
 from temporal.connect import ensure_search_attributes
@@ -71,7 +74,8 @@ async def test_a_declined_booking_shows_on_the_workers_metrics_endpoint(measured
     assert view.state == BookingState.FAILED
     # The SDK's own: the booking's workflow tasks, its activities' failed attempt.
     assert total(samples, "temporal_workflow_completed_total", workflow_type="BookingWorkflow")
-    assert total(samples, "temporal_activity_execution_failed_total") >= 1
+    failed = "temporal_activity_execution_failed_total"
+    assert total(samples, failed, activity_type=act.AUTHORIZE_PAYMENT) >= 1
     # The saga's: one started, one failed by the card's decline, void and release run.
     assert total(samples, "staysaga_bookings_started_total") == 1
     assert total(samples, "staysaga_bookings_failed_total", reason=act.PAYMENT_DECLINED) == 1
@@ -99,3 +103,43 @@ async def test_a_confirmed_booking_counts_once_with_its_time_to_confirm(measured
     assert total(samples, "staysaga_bookings_confirmed_total") == 1
     assert total(samples, "staysaga_bookings_failed_total") == 0
     assert total(samples, "staysaga_booking_compensations_total") == 0
+
+
+@workflow.defn(name="AlwaysBrokenWorkflow", sandboxed=False)
+class AlwaysBrokenWorkflow:
+    """Fails every workflow task, as code that no longer matches its history does."""
+
+    @workflow.run
+    async def run(self) -> None:
+        raise RuntimeError("this task cannot complete")
+
+
+async def test_a_workflow_task_failing_again_and_again_is_counted_with_its_type(measured_env):
+    # What the BookingWorkflowTaskFailing alert watches (ops/prometheus/alerts.yml).
+    env, port = measured_env
+    queue = f"broken-{uuid.uuid4().hex}"
+    async with Worker(env.client, task_queue=queue, workflows=[AlwaysBrokenWorkflow]):
+        handle = await env.client.start_workflow(
+            AlwaysBrokenWorkflow.run, id=f"broken-{uuid.uuid4().hex}", task_queue=queue
+        )
+
+        async def failed_twice() -> Samples:
+            samples = await scrape(port)
+            failed = total(
+                samples,
+                "temporal_workflow_task_execution_failed_total",
+                workflow_type="AlwaysBrokenWorkflow",
+            )
+            assert failed >= 2, failed
+            return samples
+
+        samples = await eventually(failed_twice)
+        await handle.terminate("test over")
+
+    labels = {
+        key
+        for (name, sample_labels) in samples
+        if name == "temporal_workflow_task_execution_failed_total"
+        for key, _ in sample_labels
+    }
+    assert {"workflow_type", "failure_reason", "task_queue"} <= labels
