@@ -19,7 +19,9 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
@@ -35,6 +37,8 @@ from services.common.db import as_utc
 
 METRICS_PATH = "/metrics"
 UNMATCHED = "<unmatched>"
+# Any other method a client sends counts as OTHER: a client picks neither labels' values.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 # Seconds: from a cached search (a millisecond) to a PDF rendered on demand (seconds).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -83,6 +87,10 @@ class ServiceMetrics:
 
     def __init__(self, sampled: Sequence[SampledGauge] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # The process's CPU, memory, open files and garbage collections, as every
+        # Prometheus client library reports them.
+        ProcessCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.requests = Counter(
             "staysaga_http_requests",
             "HTTP requests answered, by method, route template and status code",
@@ -164,7 +172,7 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in METHODS else "OTHER"
         try:
             await self.app(scope, receive, send_recording)
         except BaseException:

@@ -89,3 +89,10 @@ def test_a_taken_prometheus_port_is_refused_naming_its_variable(tmp_path, monkey
         prometheus = [child for child in stack.plan() if child.name == "prometheus"]
         with pytest.raises(StackError, match="PROMETHEUS_PORT"):
             stack.check_ports(prometheus)
+
+
+def test_the_dev_server_serves_its_metrics_on_the_configured_port(tmp_path):
+    settings = settings_for(tmp_path, {"TEMPORAL_METRICS_PORT": "9234"})
+    (temporal,) = [c for c in Stack(settings).plan() if c.name == "temporal"]
+    args = list(temporal.argv)
+    assert args[args.index("--metrics-port") + 1] == "9234"

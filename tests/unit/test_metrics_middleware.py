@@ -66,6 +66,20 @@ async def test_unknown_paths_share_one_series():
     assert counted == {(("method", "GET"), ("route", UNMATCHED), ("status", "404")): 3.0}
 
 
+async def test_a_made_up_method_counts_as_other():
+    metrics = ServiceMetrics()
+    transport = httpx.ASGITransport(app=app_with(metrics))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for method in ("BREW", "WHEN", "GET"):
+            await client.request(method, "/bookings/a")
+
+    counted = samples(metrics, "staysaga_http_requests_total")
+    assert counted == {
+        (("method", "OTHER"), ("route", "/bookings/{booking_id}"), ("status", "405")): 2.0,
+        (("method", "GET"), ("route", "/bookings/{booking_id}"), ("status", "200")): 1.0,
+    }
+
+
 async def test_an_unhandled_exception_counts_as_an_error_and_a_500():
     metrics = ServiceMetrics()
     await get(app_with(metrics), "/boom", "/bookings/x")

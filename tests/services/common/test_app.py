@@ -224,3 +224,4 @@ async def test_metrics_answers_requests_by_route_and_the_database_pool(tmp_path)
     failed = (("method", "GET"), ("route", "/boom"), ("status", "500"))
     assert samples[("staysaga_http_requests_total", failed)] == 1.0
     assert ("staysaga_db_pool_checked_out", ()) in samples
+    assert ("process_resident_memory_bytes", ()) in samples
