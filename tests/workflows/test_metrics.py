@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -16,11 +17,21 @@ from activities import models as act
 from temporal.connect import ensure_search_attributes
 from temporal.devserver import temporal_test_server
 from temporal.metrics import prometheus_runtime
+from temporal.names import TaskQueue
 from tests.conftest import DATA_CONVERTER
 from tests.support.harness import eventually, free_port
 from tests.workflows.standins import World
-from tests.workflows.test_booking import awaiting_payment, bookings, pay
-from workflows.models import BookingState
+from tests.workflows.test_booking import awaiting_payment, bookings, pay, unpaid_to_the_end
+from tests.workflows.test_reconcile import Ledger, reconciler
+from workflows.models import (
+    UPDATE_CANCEL,
+    BookingState,
+    CancellationQuote,
+    CancelRequest,
+    ReconcileInput,
+    ReconcileSummary,
+)
+from workflows.reconcile import ReconcileWorkflow
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -143,3 +154,54 @@ async def test_a_workflow_task_failing_again_and_again_is_counted_with_its_type(
         for key, _ in sample_labels
     }
     assert {"workflow_type", "failure_reason", "task_queue"} <= labels
+
+
+async def test_an_unpaid_booking_counts_as_expired_with_its_release(measured_env):
+    env, port = measured_env
+    view = await unpaid_to_the_end(env, World(hold_ttl=timedelta(minutes=15)))
+    samples = await scrape(port)
+
+    assert view.state == BookingState.EXPIRED
+    assert total(samples, "staysaga_bookings_expired_total") == 1
+    assert total(samples, "staysaga_bookings_failed_total") == 0
+    assert total(samples, "staysaga_booking_compensations_total", step="release") == 1
+    assert total(samples, "staysaga_booking_compensations_total", step="void") == 0
+
+
+async def test_a_released_booking_counts_as_cancelled(measured_env):
+    env, port = measured_env
+    async with bookings(env, World()) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        await handle.execute_update(
+            UPDATE_CANCEL, CancelRequest(reason="changed my mind"), result_type=CancellationQuote
+        )
+        view = await handle.result()
+    samples = await scrape(port)
+
+    assert view.state == BookingState.CANCELLED
+    assert total(samples, "staysaga_bookings_cancelled_total") == 1
+    assert total(samples, "staysaga_bookings_expired_total") == 0
+
+
+async def test_the_reconcilers_repairs_are_counted_by_kind(measured_env):
+    env, port = measured_env
+    ledger = Ledger(
+        payments=[act.Suspect(booking_id="gone", kind=act.UNRECORDED_PAYMENT)],
+        reservations=[act.Suspect(booking_id="gone", kind=act.LAPSED_HOLD, hold_id="h-1")],
+        verdicts={"gone": act.GAVE_UP},
+    )
+    async with reconciler(env, ledger) as client:
+        await client.execute_workflow(
+            ReconcileWorkflow.run,
+            ReconcileInput(),
+            id=f"reconcile-{uuid.uuid4().hex[:8]}",
+            task_queue=TaskQueue.BOOKING,
+            result_type=ReconcileSummary,
+        )
+    samples = await scrape(port)
+
+    repairs = "staysaga_reconciler_repairs_total"
+    assert total(samples, repairs, kind=act.UNRECORDED_PAYMENT) == 1
+    assert total(samples, repairs, kind=act.LAPSED_HOLD) == 1
+    assert total(samples, repairs) == 2
