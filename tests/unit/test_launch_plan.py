@@ -7,6 +7,7 @@ import pytest
 
 from components.registry import COMPONENTS, workers_to_run
 from staysaga import launchplan
+from staysaga import stack as stack_module
 from staysaga.children import StackError
 from staysaga.prometheus import RULES, config_file, scrape_config, write_config
 from staysaga.stack import Stack
@@ -96,3 +97,32 @@ def test_the_dev_server_serves_its_metrics_on_the_configured_port(tmp_path):
     (temporal,) = [c for c in Stack(settings).plan() if c.name == "temporal"]
     args = list(temporal.argv)
     assert args[args.index("--metrics-port") + 1] == "9234"
+
+
+async def test_up_says_prometheus_is_skipped_when_absent_and_writes_its_config_when_present(
+    tmp_path, monkeypatch
+):
+    async def no_seed(self: Stack) -> None:
+        return None
+
+    monkeypatch.setattr(Stack, "_seed", no_seed)
+    lines: list[str] = []
+    settings = settings_for(tmp_path / "var")
+
+    async def prepare() -> None:
+        stack = Stack(settings, out=lines.append)
+        try:
+            await stack.prepare()
+        finally:
+            await stack.http.aclose()
+
+    monkeypatch.setattr(stack_module, "prometheus_binary", lambda: None)
+    await prepare()
+    assert any("Prometheus is not installed" in line for line in lines)
+    assert not config_file(settings).exists()
+
+    monkeypatch.setattr(stack_module, "prometheus_binary", lambda: "/usr/bin/prometheus")
+    lines.clear()
+    await prepare()
+    assert not any("Prometheus" in line for line in lines)
+    assert config_file(settings).is_file()
