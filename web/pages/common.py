@@ -16,6 +16,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from services.common.money import format_money
 from services.users import api as users_api
+from web import bookings
 from web.backends import Backends
 from web.forms import date_bounds
 from web.oauth import OAuthError
@@ -33,10 +34,17 @@ def money(amount: int | None, currency: str | None) -> str:
     return format_money(int(amount), currency or "").strip()
 
 
+def day(value: date) -> str:
+    """A date as a traveller reads it: 'Sat 12 Dec 2026'."""
+    return f"{value:%a} {value.day} {value:%b %Y}"
+
+
 def page_templates() -> Jinja2Templates:
     """The website's Jinja2 templates, with the `money` filter."""
     found = Jinja2Templates(directory=str(HERE / "templates"))
     found.env.filters["money"] = lambda amount, currency=None: money(amount, currency)
+    found.env.filters["day"] = day
+    found.env.filters["state_words"] = bookings.state_words
     # The date inputs' min/max, as of the moment a page is drawn.
     found.env.globals["date_bounds"] = date_bounds
     return found
