@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         PATCH_HOTEL_TERMS,
         PATCH_PARALLEL_START,
         PATCH_PAYMENT_WHILE_HOLDING,
+        PATCH_RECEIPT_DETAILS,
         PATCH_RELEASE_UNPAID,
     )
     from workflows.steps import PRE_CONFIRMATION_BUDGET, BusinessFailure
@@ -93,6 +94,8 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         # The history length of the workflow task in which the booking began to await payment.
         self.awaiting_payment_since: int | None = None
         self.resending = False
+        # Whether the receipt names the room, the card and the VAT rate (PATCH_RECEIPT_DETAILS).
+        self.receipt_details = False
 
     # ---- the saga --------------------------------------------------------------------
 
@@ -198,6 +201,7 @@ class BookingWorkflow(TravellerActions, OperatorActions):
                 self.request, self.hold, self.card_token, self.budget
             )
             self.view.payment_status = payment.status
+            self.view.card_brand, self.view.card_last4 = payment.card_brand, payment.card_last4
             self._done(Step.PAID)
             reservation = await steps.confirm_reservation(self.hold, self.budget)
         except BusinessFailure as failure:
@@ -214,6 +218,8 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         self._done(Step.CAPTURED)
 
     async def _send_receipt(self) -> None:
+        # The note of a cancellation says what the receipt said: both follow this choice.
+        self.receipt_details = workflow.patched(PATCH_RECEIPT_DETAILS)
         document = await steps.render_document(self.request, "receipt", self._document_data())
         self.view.receipt_document_id = document.document_id
         self._done(Step.RECEIPT)
@@ -322,7 +328,9 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         await steps.send_email(self.request, template, event, data, attachments)
 
     def _document_data(self) -> act.ReceiptData:
-        return messages.receipt_data(self.request, self.view, self.hotel, self.terms)
+        return messages.receipt_data(
+            self.request, self.view, self.hotel, self.terms, self.receipt_details
+        )
 
     def _done(self, step: Step) -> None:
         if step not in self.view.steps:

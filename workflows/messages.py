@@ -8,6 +8,7 @@ Built inside the workflow (deterministic, no I/O) from the booking's request and
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
 
@@ -17,10 +18,24 @@ with workflow.unsafe.imports_passed_through():
 
 
 def receipt_data(
-    request: BookingRequest, view: BookingView, hotel: act.HotelInfo | None, terms: act.HotelTerms
+    request: BookingRequest,
+    view: BookingView,
+    hotel: act.HotelInfo | None,
+    terms: act.HotelTerms,
+    details: bool = False,
 ) -> act.ReceiptData:
-    """What the receipt shows of a booking."""
+    """What the receipt shows of a booking; with `details` (PATCH_RECEIPT_DETAILS), also
+    the room type, the card paid with and the VAT rate."""
+    extra: dict[str, Any] = {}
+    if details:
+        extra = {
+            "room_type_name": hotel.room_type_name if hotel else None,
+            "tax_rate_percent": terms.tax_rate_percent,
+            "card_brand": view.card_brand,
+            "card_last4": view.card_last4,
+        }
     return act.ReceiptData(
+        **extra,
         guest_name=request.guest_name,
         hotel_name=hotel.hotel_name if hotel else "",
         hotel_address=hotel.hotel_address if hotel else "",

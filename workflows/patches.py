@@ -36,6 +36,10 @@ PATCH_RELEASE_UNPAID = "release-unpaid"
 hold is released and the booking ends CANCELLED, nothing charged; before, a booking could
 be cancelled only once confirmed."""
 
+PATCH_RECEIPT_DETAILS = "receipt-details"
+"""The receipt and the cancellation note name the room type, the card paid with (brand and
+last four) and the VAT rate of the tax the total includes; before, they had none of them."""
+
 LEGACY_TERMS = act.HotelTerms(
     free_cancellation_hours=48,
     tax_rate_percent=10,

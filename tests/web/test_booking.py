@@ -546,7 +546,11 @@ async def test_checkout_and_the_booking_page_name_what_was_booked_without_raw_id
 async def test_my_bookings_name_hotel_room_dates_nights_total_and_status(site: Site):
     await site.log_in()
     booking_id = await _start_booking(site)
-    _named(site, booking_id).state = BookingState.CONFIRMED
+    view = _named(site, booking_id)
+    view.state = BookingState.CONFIRMED
+    view.card_brand, view.card_last4 = "visa", "4242"
+    assert "Paid with</dt><dd" in (await site.client.get(f"/bookings/{booking_id}")).text
+    assert "Visa ending 4242" in (await site.client.get(f"/bookings/{booking_id}")).text
     page = await site.client.get("/bookings")
     item = page.text[page.text.index('class="card booking"') :]
     for shown in (
