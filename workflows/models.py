@@ -55,6 +55,7 @@ class Step(StrEnum):
     REFUNDED = "refunded"
     CANCELLATION_NOTE = "cancellation_note"
     CANCELLATION_EMAILED = "cancellation_emailed"
+    FAILURE_EMAILED = "failure_emailed"
 
 
 class BookingRequest(BaseModel):

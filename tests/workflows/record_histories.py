@@ -113,6 +113,9 @@ SCENARIOS: dict[str, tuple[World, Run]] = {
     # Recorded after PATCH_RECEIPT_DETAILS: the receipt and the cancellation note name the
     # room, the card and the VAT rate.
     "receipt-details": (World(), _driven(_cancel)),
+    # Recorded after PATCH_FAILURE_EMAIL: a booking nobody pays for expires, and its
+    # traveller is told by e-mail.
+    "expiry-emailed": (World(), _driven(None)),
 }
 
 
