@@ -639,3 +639,13 @@ async def test_a_room_released_before_paying_shows_no_refund_nor_note(site: Site
     page = await site.client.get(f"/bookings/{booking_id}")
     assert 'data-settled="true"' in page.text
     assert "Refund sent" not in page.text and "cancellation note" not in page.text.lower()
+
+
+async def test_the_guests_name_is_pre_filled_from_the_account(site: Site):
+    await site.log_in()  # the access token names no one: the name comes from Users
+    hotel_id, room_id = await _room(site)
+    page = await site.client.get("/book", params=_stay(hotel_id, room_id))
+    assert re.search(r'id="guest_name"[^>]*value="Ada"', page.text, re.S)
+    asked = len(site.services.calls["users"])
+    await site.client.get("/book", params=_stay(hotel_id, room_id))
+    assert len(site.services.calls["users"]) == asked  # remembered in the session

@@ -20,6 +20,7 @@ from web import bookings, forms
 from web.backends import BackendError
 from web.pages.common import (
     access_token,
+    account_name,
     backends_for,
     csrf_refused,
     email_verified,
@@ -124,7 +125,7 @@ async def book(request: Request) -> Response:
         "stay": v,
         "nights": nights,
         "total": room.nightly_rate * nights,
-        "guest_name": user.get("name") or "",
+        "guest_name": await account_name(request),
     }
     if request.method == "GET":
         return render(request, "book.html", context)

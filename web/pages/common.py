@@ -17,7 +17,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from services.common.money import format_money
 from services.users import api as users_api
 from web import bookings
-from web.backends import Backends
+from web.backends import BackendError, Backends
 from web.forms import date_bounds
 from web.oauth import OAuthError
 from web.sessions import CSRF_FIELD, csrf_ok, csrf_token
@@ -103,6 +103,22 @@ async def email_verified(request: Request) -> bool:
     if account.email_verified:
         request.session["user"] = {**user, "email_verified": True}
     return account.email_verified
+
+
+async def account_name(request: Request) -> str:
+    """The signed-in traveller's name, to pre-fill the guest's: from the session, else asked
+    of Users once and remembered ('' if Users does not answer: the traveller types it)."""
+    user = signed_in_user(request)
+    if user is None:
+        return ""
+    if user.get("name"):
+        return str(user["name"])
+    try:
+        account = await backends_for(request).account(str(user["user_id"]))
+    except BackendError:
+        return ""
+    request.session["user"] = {**user, "name": account.name}
+    return account.name
 
 
 def login_redirect(request: Request) -> RedirectResponse:
