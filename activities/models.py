@@ -125,6 +125,10 @@ class Payment(BaseModel):
     refunded: int = 0
     currency: str
     reference: str | None = None
+    card_brand: str | None = None
+    """The card's scheme as the bank names it, for the receipt (none in older histories)."""
+    card_last4: str | None = None
+    """The card's last four digits, for the receipt: no other card data reaches the saga."""
 
 
 DocumentTemplate = pdf_api.Template
@@ -140,6 +144,11 @@ DocumentNight = pdf_api.Night
 """A night of the stay and its price, as a document lists it: the PDF service's own."""
 
 
+_TAKEN_SINCE_TYPED = frozenset({"room_type_name", "tax_rate_percent", "card_brand", "card_last4"})
+"""The documents' fields added after their data was typed (the untyped data had some of
+these names too, which the templates did not take then)."""
+
+
 class DocumentInput(BaseModel):
     """Render a document from a template, once per key, with the template's own data model
     (so the workflow cannot hand over data the template does not take)."""
@@ -153,11 +162,13 @@ class DocumentInput(BaseModel):
     @classmethod
     def _earlier_payload(cls, value: Any) -> Any:
         # Before the data was typed, the workflow sent every field it knew and this activity
-        # kept the template's own: a task scheduled then still reads.
+        # kept the template's own: a task scheduled then still reads, as it read then
+        # (without the fields the templates took later, so it renders the same document).
         if isinstance(value, dict) and isinstance(value.get("data"), dict):
             model = pdf_api.TEMPLATE_DATA.get(str(value.get("template")))
-            if model is not None:
-                data = {k: v for k, v in value["data"].items() if k in model.model_fields}
+            if model is not None and not set(value["data"]) <= set(model.model_fields):
+                kept = set(model.model_fields) - _TAKEN_SINCE_TYPED
+                data = {k: v for k, v in value["data"].items() if k in kept}
                 value = {**value, "data": data}
         return value
 

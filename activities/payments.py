@@ -24,6 +24,8 @@ def _payment(payment: api.Payment) -> act.Payment:
         refunded=payment.refunded,
         currency=payment.currency,
         reference=payment.bank_authorization_id,
+        card_brand=payment.card_brand,
+        card_last4=payment.card_last4,
     )
 
 

@@ -69,6 +69,7 @@ ROUTES = [
     Route("/bookings/{booking_id}/release", booking.release, methods=["POST"]),
     Route("/bookings/{booking_id}/events", booking.booking_events, methods=["GET"]),
     Route("/bookings/{booking_id}/receipt", booking.receipt, methods=["GET"]),
+    Route("/bookings/{booking_id}/cancellation-note", booking.cancellation_note, methods=["GET"]),
     Route("/bookings/{booking_id}/cancel", booking.cancel, methods=["GET", "POST"]),
     Route("/ops", ops.bookings_list, methods=["GET"]),
     Route("/ops/bookings/{booking_id}", ops.booking_detail, methods=["GET"]),

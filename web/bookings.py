@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import TypedSearchAttributes
+from temporalio.service import RPCError
 
 from temporal import connect as temporal_connect
 from temporal.names import (
@@ -55,6 +56,24 @@ PROGRESS: tuple[tuple[Step, str], ...] = (
     (Step.RECEIPT, "Receipt ready"),
     (Step.EMAILED, "Receipt e-mailed"),
 )
+# What a cancelled booking went through after that, in order.
+CANCELLATION_PROGRESS: tuple[tuple[Step, str], ...] = (
+    (Step.REFUNDED, "Refund sent to your card"),
+    (Step.RELEASED, "Booking cancelled"),
+    (Step.CANCELLATION_NOTE, "Cancellation note ready"),
+    (Step.CANCELLATION_EMAILED, "Cancellation note e-mailed"),
+)
+# A booking's state in the words a traveller reads.
+STATE_WORDS: dict[str, str] = {
+    BookingState.STARTED.value: "Holding the room",
+    BookingState.AWAITING_PAYMENT.value: "Awaiting payment",
+    BookingState.PROCESSING_PAYMENT.value: "Processing the payment",
+    BookingState.CONFIRMED.value: "Confirmed",
+    BookingState.CANCELLED.value: "Cancelled",
+    BookingState.FAILED.value: "Did not go through",
+    BookingState.EXPIRED.value: "Expired before payment",
+    BookingState.COMPLETED.value: "Stay completed",
+}
 FINAL_STATES = frozenset(
     {BookingState.FAILED, BookingState.EXPIRED, BookingState.CANCELLED, BookingState.COMPLETED}
 )
@@ -72,11 +91,38 @@ def valid_booking_id(raw: str) -> bool:
     return bool(_BOOKING_ID.match(raw))
 
 
+def was_confirmed(view: BookingView) -> bool:
+    """Whether the booking got as far as a confirmed reservation (a cancelled one then has
+    a refund and a cancellation note; one released before paying has neither)."""
+    return Step.CONFIRMED in view.steps
+
+
 def is_settled(view: BookingView) -> bool:
     """Nothing more will change without the traveller: the live page may stop."""
+    if view.state == BookingState.CANCELLED and was_confirmed(view):
+        # The refund comes first; the cancellation note is drawn and e-mailed after.
+        return Step.CANCELLATION_EMAILED in view.steps
     if view.state in FINAL_STATES:
         return True
     return view.state == BookingState.CONFIRMED and Step.EMAILED in view.steps
+
+
+def progress(view: BookingView) -> list[tuple[Step, str]]:
+    """The steps a traveller follows on the booking's page: the booking's, and once a
+    confirmed booking is cancelled, the cancellation's (the refund only if one is due)."""
+    steps = list(PROGRESS)
+    if view.state == BookingState.CANCELLED and was_confirmed(view):
+        steps += [
+            (step, label)
+            for step, label in CANCELLATION_PROGRESS
+            if step != Step.REFUNDED or view.refunded or Step.REFUNDED in view.steps
+        ]
+    return steps
+
+
+def state_words(state: str) -> str:
+    """A booking's state as a traveller reads it."""
+    return STATE_WORDS.get(state, state.replace("_", " ").capitalize())
 
 
 def pay_deadline(view: BookingView) -> datetime | None:
@@ -225,6 +271,29 @@ class BookingSummary:
     check_in: date | None
     started_at: datetime | None
     user_id: str | None = None
+
+
+VIEW_CONCURRENCY = 8
+"""How many bookings' status queries "My bookings" has in flight at once."""
+
+
+async def views_of(
+    client: Client, found: list[BookingSummary], concurrency: int = VIEW_CONCURRENCY
+) -> dict[str, BookingView]:
+    """The status views of listed bookings, by booking id: what was booked, for a list that
+    names it. A booking whose view cannot be read now is left out (the list still shows its
+    line from visibility)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(summary: BookingSummary) -> BookingView | None:
+        async with gate:
+            try:
+                return await status(client, summary.booking_id)
+            except (RPCError, WorkflowQueryFailedError):
+                return None
+
+    views = await asyncio.gather(*(one(summary) for summary in found))
+    return {view.booking_id: view for view in views if view is not None}
 
 
 async def list_for_user(client: Client, user_id: str, limit: int = 50) -> list[BookingSummary]:

@@ -38,9 +38,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.operations import OperatorActions
     from workflows.patches import (
         LEGACY_TERMS,
+        PATCH_FAILURE_EMAIL,
         PATCH_HOTEL_TERMS,
         PATCH_PARALLEL_START,
         PATCH_PAYMENT_WHILE_HOLDING,
+        PATCH_RECEIPT_DETAILS,
         PATCH_RELEASE_UNPAID,
     )
     from workflows.steps import PRE_CONFIRMATION_BUDGET, BusinessFailure
@@ -95,12 +97,30 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         self.resending = False
         # Why the booking failed (the failing step's error type), for its metrics.
         self.failure_kind = ""
+        # Whether documents and e-mails name the room, the card, the VAT rate, the address
+        # and the policy, and link to the booking (PATCH_RECEIPT_DETAILS).
+        self.details = False
 
     # ---- the saga --------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: BookingRequest) -> BookingView:
-        """Run the booking to its end state, by the design's numbered steps."""
+        """Run the booking to its end state; a booking that held a room and then failed or
+        expired tells its traveller by e-mail (PATCH_FAILURE_EMAIL)."""
+        view = await self._saga()
+        if (
+            view.state in (BookingState.FAILED, BookingState.EXPIRED)
+            and Step.HELD in view.steps
+            and self.hotel is not None
+            and workflow.patched(PATCH_FAILURE_EMAIL)
+        ):
+            self.details = True
+            await self._email("booking-failed", "failed", [])
+            self._done(Step.FAILURE_EMAILED)
+        return view
+
+    async def _saga(self) -> BookingView:
+        """The booking, by the design's numbered steps."""
         self._started()
         self.payment_while_holding = workflow.patched(PATCH_PAYMENT_WHILE_HOLDING)
         self.terms_from_hold = workflow.patched(PATCH_HOTEL_TERMS)
@@ -200,6 +220,7 @@ class BookingWorkflow(TravellerActions, OperatorActions):
                 self.request, self.hold, self.card_token, self.budget
             )
             self.view.payment_status = payment.status
+            self.view.card_brand, self.view.card_last4 = payment.card_brand, payment.card_last4
             self._done(Step.PAID)
             reservation = await steps.confirm_reservation(self.hold, self.budget)
         except BusinessFailure as failure:
@@ -216,6 +237,8 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         self._done(Step.CAPTURED)
 
     async def _send_receipt(self) -> None:
+        # The note of a cancellation says what the receipt said: both follow this choice.
+        self.details = workflow.patched(PATCH_RECEIPT_DETAILS)
         document = await steps.render_document(self.request, "receipt", self._document_data())
         self.view.receipt_document_id = document.document_id
         self._done(Step.RECEIPT)
@@ -322,11 +345,11 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         attachments: list[act.Attachment],
         refund: int | None = None,
     ) -> None:
-        data = messages.email_data(self.request, self.view, self.hotel, refund)
+        data = messages.email_data(self.request, self.view, self.hotel, refund, self.details)
         await steps.send_email(self.request, template, event, data, attachments)
 
     def _document_data(self) -> act.ReceiptData:
-        return messages.receipt_data(self.request, self.view, self.hotel, self.terms)
+        return messages.receipt_data(self.request, self.view, self.hotel, self.terms, self.details)
 
     def _done(self, step: Step) -> None:
         if step not in self.view.steps:

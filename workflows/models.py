@@ -55,6 +55,7 @@ class Step(StrEnum):
     REFUNDED = "refunded"
     CANCELLATION_NOTE = "cancellation_note"
     CANCELLATION_EMAILED = "cancellation_emailed"
+    FAILURE_EMAILED = "failure_emailed"
 
 
 class BookingRequest(BaseModel):
@@ -179,6 +180,9 @@ class BookingView(BaseModel):
     reservation_id: str | None = None
     confirmation_code: str | None = None
     payment_status: str | None = None
+    card_brand: str | None = None
+    """The card paid with: its scheme and last four digits, nothing more."""
+    card_last4: str | None = None
     captured: int = 0
     refunded: int = 0
     receipt_document_id: str | None = None

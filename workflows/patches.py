@@ -36,6 +36,16 @@ PATCH_RELEASE_UNPAID = "release-unpaid"
 hold is released and the booking ends CANCELLED, nothing charged; before, a booking could
 be cancelled only once confirmed."""
 
+PATCH_RECEIPT_DETAILS = "receipt-details"
+"""The receipt and the cancellation note name the room type, the card paid with (brand and
+last four) and the VAT rate of the tax the total includes; the e-mails name the room, the
+hotel's address and the cancellation policy, and link to the booking's page. Before, they
+had none of them."""
+
+PATCH_FAILURE_EMAIL = "failure-email"
+"""A booking that held a room and then failed or expired e-mails its traveller why (the
+`booking-failed` template); before, only the booking's page said so."""
+
 LEGACY_TERMS = act.HotelTerms(
     free_cancellation_hours=48,
     tax_rate_percent=10,

@@ -173,7 +173,8 @@ async def _form_page(
     # Browsers apply form-action to the redirect that follows the sign-in POST as well:
     # the website's callback must be allowed, or the code never reaches it.
     website = request.app.state.settings.url("web")
-    response = _page(login_page(params, csrf, email, error), status, headers, f"'self' {website}")
+    page = login_page(params, csrf, email, error, site=website)
+    response = _page(page, status, headers, f"'self' {website}")
     response.set_cookie(
         CSRF_COOKIE,
         nonce,

@@ -99,31 +99,60 @@ def same_origin(headers: Mapping[str, str], issuer: str) -> bool:
     return origin.rstrip("/") == f"{ours.scheme}://{ours.netloc}"
 
 
+# The website's look (its colours, type and header), inline: the page's policy loads nothing.
+_STYLE = """
+:root{--ink:#1d2330;--muted:#5b6475;--line:#d8dde6;--bg:#f6f7fa;--card:#fff;--accent:#0b5cad;
+--bad:#b3261e;--radius:8px;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+line-height:1.5;color:var(--ink);background:var(--bg)}
+*{box-sizing:border-box}body{margin:0}a{color:var(--accent)}
+header{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.5rem;
+padding:.75rem 1rem;background:var(--card);border-bottom:1px solid var(--line)}
+header ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0}
+.brand{font-weight:700;font-size:1.25rem;text-decoration:none;color:var(--ink)}
+main{max-width:26rem;margin:0 auto;padding:1rem}
+.card{background:var(--card);border:1px solid var(--line);border-radius:var(--radius);padding:1rem}
+h1{font-size:1.6rem;line-height:1.2}
+label{display:block;margin-top:1rem;font-weight:600}
+input[type=email],input[type=password]{font:inherit;width:100%;padding:.55rem .6rem;
+border:1px solid #9aa3b2;border-radius:var(--radius);background:#fff}
+button{font:inherit;margin-top:1.25rem;padding:.6rem 1.1rem;border:0;
+border-radius:var(--radius);background:var(--accent);color:#fff;cursor:pointer}
+button:focus-visible,a:focus-visible,input:focus-visible{outline:3px solid #f4b400;
+outline-offset:2px}
+.error{color:var(--bad);font-weight:600;border-left:4px solid var(--bad);padding:.25rem .75rem}
+footer{color:var(--muted);text-align:center;padding:2rem 1rem;font-size:.9rem}
+"""
+
+
 def login_page(
-    params: Sequence[tuple[str, str]], csrf: str, email: str = "", error: str | None = None
+    params: Sequence[tuple[str, str]],
+    csrf: str,
+    email: str = "",
+    error: str | None = None,
+    site: str = "",
 ) -> str:
-    """The sign-in form, carrying the authorization request along in hidden fields."""
+    """The sign-in form, carrying the authorization request along in hidden fields; it looks
+    like the website (`site`, its address) and links its sign-up and password reset."""
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in params
         if k not in LOGIN_FIELDS
     )
     alert = f'<p role="alert" class="error">{html.escape(error)}</p>' if error else ""
+    home = html.escape(site.rstrip("/"))
     return f"""<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in - staysaga</title>
-<style>
-body{{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}}
-label{{display:block;margin-top:1rem;font-weight:600}}
-input[type=email],input[type=password]{{width:100%;padding:.5rem;font-size:1rem}}
-button{{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}}
-.error{{color:#a00;border:1px solid #a00;padding:.5rem}}
-</style></head>
-<body><main>
-<h1>Sign in to staysaga</h1>
+<title>Sign in · staysaga</title>
+<style>{_STYLE}</style></head>
+<body>
+<header><a class="brand" href="{home}/">staysaga</a>
+<nav aria-label="Account"><ul><li><a href="{home}/">Search</a></li>
+<li><a href="{home}/signup">Sign up</a></li></ul></nav></header>
+<main>
+<h1>Sign in</h1>
 {alert}
-<form method="post" action="/oauth2/authorize">
+<form method="post" action="/oauth2/authorize" class="card">
 <input type="hidden" name="{CSRF_FIELD}" value="{html.escape(csrf)}">
 {hidden}
 <label for="email">E-mail address</label>
@@ -132,8 +161,12 @@ button{{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}}
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
+<p><a href="{home}/account/forgot-password">Forgot your password?</a></p>
 </form>
-</main></body></html>
+<p>New to staysaga? <a href="{home}/signup">Create an account</a>.</p>
+</main>
+<footer>staysaga — hotel booking, every booking a saga.</footer>
+</body></html>
 """
 
 

@@ -44,7 +44,8 @@ class Night(BaseModel):
 
 
 class ReceiptData(BaseModel):
-    """Data of the booking receipt (template `receipt`). Money in minor units."""
+    """Data of the booking receipt (template `receipt`). Money in minor units; `total` is
+    what was paid, the nights' prices summed, and `taxes` the part of it that is tax."""
 
     model_config = ConfigDict(extra="forbid")
     hotel_name: str = Field(min_length=1, max_length=200)
@@ -58,6 +59,14 @@ class ReceiptData(BaseModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     payment_reference: str = Field(min_length=1, max_length=200)
     confirmation_code: str = Field(min_length=1, max_length=64)
+    room_type_name: str | None = Field(None, min_length=1, max_length=200)
+    tax_rate_percent: int | None = Field(
+        None, ge=0, le=100, description="the VAT rate `taxes` is, included in `total`"
+    )
+    card_brand: str | None = Field(
+        None, min_length=1, max_length=20, description="the card paid with, as the bank names it"
+    )
+    card_last4: str | None = Field(None, pattern=r"^[0-9]{4}$")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ReceiptData:

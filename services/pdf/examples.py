@@ -22,11 +22,15 @@ RECEIPT = api.ReceiptData.model_validate(
             {"night": "2027-03-01", "price": 12899},
             {"night": "2027-03-02", "price": 13899},
         ],
-        "taxes": 2678,
-        "total": 29476,
+        "taxes": 2436,
+        "total": 26798,
         "currency": "EUR",
         "payment_reference": "pay_7f3a9c",
         "confirmation_code": "SG-7K4Q-92XD",
+        "room_type_name": "Double room",
+        "tax_rate_percent": 10,
+        "card_brand": "visa",
+        "card_last4": "4242",
     }
 )
 CANCELLATION = api.CancellationData.model_validate(

@@ -73,11 +73,35 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# The card schemes the bank names, as a receipt spells them.
+CARD_BRANDS = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "discover": "Discover",
+}
+
+
+def card_words(data: ReceiptData) -> str | None:
+    """The card paid with, brand and last four only ('Visa ending 4242'); None if unknown."""
+    if not data.card_last4:
+        return None
+    brand = CARD_BRANDS.get(data.card_brand or "", "Card")
+    return f"{brand} ending {data.card_last4}"
+
+
+def tax_words(data: ReceiptData) -> str:
+    """The tax the total includes: 'incl. 10% VAT 26.78 EUR'."""
+    rate = f"{data.tax_rate_percent}% VAT" if data.tax_rate_percent is not None else "taxes"
+    return f"incl. {rate} {format_money(data.taxes, data.currency)}"
+
+
 def _stay_table(data: ReceiptData) -> Table:
     money = lambda amount: format_money(amount, data.currency)  # noqa: E731
     rows: list[list[str]] = [["Night", "Price"]]
     rows += [[n.night.strftime("%a %d %b %Y"), money(n.price)] for n in data.nights]
-    rows += [["Taxes", money(data.taxes)], ["Total", money(data.total)]]
+    # The nights' prices include the tax: the total is their sum, and the tax a part of it.
+    rows += [["Total", money(data.total)], ["", tax_words(data)]]
     table = Table(rows, colWidths=[110 * mm, 50 * mm], hAlign="LEFT")
     table.setStyle(
         TableStyle(
@@ -85,9 +109,10 @@ def _stay_table(data: ReceiptData) -> Table:
                 ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
                 ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                ("LINEABOVE", (0, -2), (-1, -2), 0.5, colors.grey),
-                ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
-                ("LINEABOVE", (0, -1), (-1, -1), 1, _ACCENT),
+                ("FONTNAME", (0, -2), (-1, -2), "Helvetica-Bold"),
+                ("LINEABOVE", (0, -2), (-1, -2), 1, _ACCENT),
+                ("FONTSIZE", (0, -1), (-1, -1), 8),
+                ("TEXTCOLOR", (0, -1), (-1, -1), colors.grey),
             ]
         )
     )
@@ -102,7 +127,8 @@ def _header(data: ReceiptData, title: str) -> list[Flowable]:
                 Paragraph(
                     f"<b>{_escape(data.hotel_name)}</b><br/>{_escape(data.hotel_address)}<br/><br/>"
                     f"Guest: <b>{_escape(data.guest_name)}</b><br/>"
-                    f"Check-in: {data.check_in.isoformat()}<br/>"
+                    + (f"Room: {_escape(data.room_type_name)}<br/>" if data.room_type_name else "")
+                    + f"Check-in: {data.check_in.isoformat()}<br/>"
                     f"Check-out: {data.check_out.isoformat()} "
                     f"({len(data.nights)} night{'s' if len(data.nights) != 1 else ''})<br/>"
                     f"Confirmation code: <b>{_escape(data.confirmation_code)}</b><br/>"
@@ -120,15 +146,18 @@ def _header(data: ReceiptData, title: str) -> list[Flowable]:
 
 
 def receipt_flowables(data: ReceiptData) -> list[Flowable]:
-    """The booking receipt: hotel, guest, dates, each night, taxes, total, codes, QR."""
+    """The booking receipt: hotel, guest, room, dates, each night, total and the tax it
+    includes, the card paid with, codes, QR."""
     s = _styles()
+    card = card_words(data)
+    paid_with = f" with {_escape(card)}" if card else ""
     return [
         *_header(data, "Booking receipt"),
         Paragraph("Your stay", s["h2"]),
         _stay_table(data),
         Spacer(1, 8 * mm),
         Paragraph(
-            f"Paid: {format_money(data.total, data.currency)}, payment reference "
+            f"Paid{paid_with}: {format_money(data.total, data.currency)}, payment reference "
             f"{_escape(data.payment_reference)}. Show the QR code or the confirmation code "
             "at the front desk.",
             s["body"],
@@ -151,7 +180,8 @@ def cancellation_flowables(data: ReceiptData) -> list[Flowable]:
         _stay_table(data),
         Spacer(1, 6 * mm),
         Paragraph(
-            f"<b>Refund: {format_money(data.refund, data.currency)}</b> to the card of payment "
+            f"<b>Refund: {format_money(data.refund, data.currency)}</b> to "
+            f"{_escape(card_words(data) or 'the card paid with')}, payment reference "
             f"{_escape(data.payment_reference)}.",
             s["body"],
         ),

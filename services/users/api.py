@@ -216,7 +216,8 @@ class BookingMailData(BaseModel):
     """Template data of the booking e-mails. Money in minor units.
 
     `confirmation_code` and `total` are required except for booking-failed; `refund` for
-    booking-cancelled; `reason` for booking-failed.
+    booking-cancelled; `reason` for booking-failed. The room, the hotel's address, the
+    cancellation policy and the booking's id (for a link to its page) are shown if given.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -228,6 +229,17 @@ class BookingMailData(BaseModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     refund: MinorUnits | None = Field(None, ge=0, le=INT64_MAX)
     reason: str | None = Field(None, max_length=500)
+    booking_id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="links the e-mail to the booking's page"
+    )
+    room_type_name: str | None = Field(None, max_length=200, pattern=ONE_LINE_PATTERN)
+    hotel_address: str | None = Field(None, max_length=300, pattern=ONE_LINE_PATTERN)
+    free_cancellation_until: dt.datetime | None = Field(
+        None, description="the hotel's policy: cancelling is free until then"
+    )
+    late_cancellation_fee: MinorUnits | None = Field(
+        None, ge=0, le=INT64_MAX, description="what cancelling later keeps (the first night)"
+    )
 
     def missing_for(self, template: str) -> list[str]:
         """The fields the template requires that this data leaves out."""

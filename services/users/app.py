@@ -124,7 +124,11 @@ async def send_message(request: Request) -> JSONResponse:
     ensure_owner(principal(request), user_id, "user", user_id)
     body = await parse_body(api.NotificationRequest, request)
     status, created = await notifications.notify(
-        request.app.state.engine, request.app.state.connections, user_id, body
+        request.app.state.engine,
+        request.app.state.connections,
+        user_id,
+        body,
+        request.app.state.accounts.link_base,
     )
     if created:
         _wake_courier(request)

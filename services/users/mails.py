@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,27 @@ def render(template: str, context: dict[str, Any]) -> Rendered:
     )
 
 
-def booking_context(template: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Validated template data of a booking e-mail, or a 422 naming `data.<field>`."""
+def policy_text(data: api.BookingMailData, now: datetime) -> str:
+    """The hotel's cancellation policy in words, as of `now` ('' if the data has none)."""
+    if data.free_cancellation_until is None:
+        return ""
+    fee = (
+        f"{format_money(data.late_cancellation_fee, data.currency)} (the first night)"
+        if data.late_cancellation_fee is not None
+        else "the first night"
+    )
+    until = data.free_cancellation_until.astimezone(UTC)
+    if until <= now:
+        return f"Free cancellation has ended for these dates; if you cancel, the hotel keeps {fee}."
+    when = f"{until.day} {until:%B %Y, %H:%M} UTC"
+    return f"Free cancellation until {when}; after that, the hotel keeps {fee}."
+
+
+def booking_context(
+    template: str, data: dict[str, Any], link_base: str = "", now: datetime | None = None
+) -> dict[str, Any]:
+    """Validated template data of a booking e-mail, or a 422 naming `data.<field>`; with a
+    `link_base` (the website's address), the link to the booking's page."""
     try:
         parsed = api.BookingMailData.model_validate(data)
     except ValidationError as exc:
@@ -69,5 +89,11 @@ def booking_context(template: str, data: dict[str, Any]) -> dict[str, Any]:
     )
     context["refund_text"] = (
         format_money(parsed.refund, parsed.currency) if parsed.refund is not None else ""
+    )
+    context["policy_text"] = policy_text(parsed, now or datetime.now(UTC))
+    context["manage_link"] = (
+        f"{link_base.rstrip('/')}/bookings/{parsed.booking_id}"
+        if link_base and parsed.booking_id
+        else ""
     )
     return context

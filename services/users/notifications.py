@@ -68,8 +68,10 @@ async def notify(
     connections: ServiceConnections,
     user_id: str,
     request: api.NotificationRequest,
+    link_base: str = "",
 ) -> tuple[api.MessageStatus, bool]:
     """Queue a booking e-mail to the account's address; a repeated key returns the first.
+    Its links point at `link_base` (the website).
 
     Returns the message's status and whether this call queued it.
     """
@@ -82,7 +84,7 @@ async def notify(
         return _first_of_key(existing, user_id), False
     if account is None:
         raise not_found("user", user_id)
-    context = mails.booking_context(request.template, request.data)
+    context = mails.booking_context(request.template, request.data, link_base)
     mail = mails.render(request.template, {**context, "name": account.name, "email": account.email})
     attachments = await _fetch_attachments(connections, request.attachments)
 

@@ -43,7 +43,7 @@ def test_a_document_takes_its_own_templates_data():
 
 def test_a_field_the_template_does_not_have_is_refused():
     with pytest.raises(ValidationError):
-        act.ReceiptData(**RECEIPT, room_type_name="Double")
+        act.ReceiptData(**RECEIPT, room_type_id=11)
 
 
 def test_a_document_scheduled_with_the_earlier_untyped_data_still_reads():

@@ -11,7 +11,14 @@ from activities.payments import PaymentActivities
 from activities.reconcile import PaymentReconcileActivities
 from services.common.http import ServiceConnections
 from tests.support.harness import activity_environment, settings_for
-from tests.support.money import DECLINED, INSUFFICIENT, money_env, running_money, tokenize
+from tests.support.money import (
+    DECLINED,
+    INSUFFICIENT,
+    SUCCEEDS,
+    money_env,
+    running_money,
+    tokenize,
+)
 from tests.support.tokens import token_source
 
 
@@ -121,3 +128,11 @@ async def test_a_token_another_booking_used_is_a_non_retryable_payment_declined(
         await env.run(activities.authorize_payment, _authorize("b2", token))
     assert caught.value.type == act.PAYMENT_DECLINED and caught.value.non_retryable
     assert "already used" in caught.value.message
+
+
+async def test_the_authorization_tells_the_saga_the_cards_brand_and_last_four_only(world):
+    activities, money = world
+    token = await tokenize(money.bank)
+    paid = await activity_environment().run(activities.authorize_payment, _authorize("b1", token))
+    assert (paid.card_brand, paid.card_last4) == ("visa", SUCCEEDS[-4:])
+    assert SUCCEEDS not in paid.model_dump_json()

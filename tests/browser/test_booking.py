@@ -317,3 +317,43 @@ async def test_going_back_from_checkout_reuses_the_hold_and_release_gives_it_up(
     await page.get_by_role("heading", name="Your booking is cancelled").wait_for(
         timeout=SETTLE_TIMEOUT_MS
     )
+
+
+async def test_the_pages_name_what_was_booked_and_a_cancelled_booking_offers_its_note(stack, page):
+    await _sign_up_and_log_in(page, stack)
+    booking_id = await _hold_a_room(page, stack)
+    hotel = (await page.locator("dd.hotel").inner_text()).strip()
+    room = (await page.locator("dd.room").inner_text()).strip()
+    total = (await page.locator("dd.total").inner_text()).strip()
+    assert hotel and room and re.fullmatch(r"[\d,]+\.\d\d [A-Z]{3}", total)
+    assert (await page.locator("dd.nights").inner_text()).startswith("2 nights")
+    assert await page.locator("dd.state").inner_text() == "Awaiting payment"
+    assert booking_id not in await page.locator("main").inner_text()
+
+    await _pay(page, SUCCESS_CARD)
+    await page.get_by_role("heading", name="Your booking is confirmed").wait_for(
+        timeout=SETTLE_TIMEOUT_MS
+    )
+    await page.goto(stack.url("web") + "/bookings")
+    listed = await page.locator("li.card.booking").first.inner_text()
+    for shown in (hotel, room, total, "2 nights", "Confirmed"):
+        assert shown in listed, shown
+    assert booking_id not in await page.locator("main").inner_text()
+    await page.screenshot(path=screenshot_path("my-bookings-named"), full_page=True)
+
+    await page.goto(f"{stack.url('web')}/bookings/{booking_id}/cancel")
+    await page.get_by_role("button", name=re.compile("Cancel the booking")).click()
+    await page.get_by_role("heading", name="Your booking is cancelled").wait_for(
+        timeout=SETTLE_TIMEOUT_MS
+    )
+    # The page follows the cancellation live, and offers the note once it is drawn.
+    note = page.get_by_role("link", name="Download the cancellation note (PDF)")
+    await note.wait_for(timeout=SETTLE_TIMEOUT_MS)
+    progress = await page.locator("ol.progress").inner_text()
+    assert "Refund sent to your card" in progress and "Cancellation note e-mailed" in progress
+    assert await page.get_by_role("link", name=re.compile("receipt", re.I)).count() == 0
+    assert await page.locator("dd.refunded").count() == 1
+    await page.screenshot(path=screenshot_path("cancelled"), full_page=True)
+    async with page.expect_download() as download:
+        await note.click()
+    assert (await download.value).suggested_filename.endswith(".pdf")

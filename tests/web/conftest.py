@@ -55,6 +55,10 @@ class Site:
         """Go through login and the callback, as the auth service would send the browser."""
         self.services.next_user = user_id
         start = await self.client.get("/auth/login")
+        if "state=" not in start.headers["location"]:
+            # Someone is signed in already, and is not sent to sign in again: a new visitor.
+            self.client.cookies.clear()
+            start = await self.client.get("/auth/login")
         state = re.search(r"state=([^&]+)", start.headers["location"]).group(1)
         done = await self.client.get(f"/auth/callback?code=good&state={state}")
         assert done.status_code == 303, done.text

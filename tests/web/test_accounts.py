@@ -219,3 +219,31 @@ async def test_a_csrf_pair_an_attacker_chose_is_refused(site: Site):
         "/account/forgot-password", data={"csrf_token": "chosen", "email": "ada@example.com"}
     )
     assert refused.status_code == 403
+
+
+async def test_a_signed_in_traveller_sent_to_log_in_goes_straight_on(site: Site):
+    await site.log_in()
+    again = await site.client.get("/auth/login", params={"next": "/bookings"})
+    assert again.status_code == 303 and again.headers["location"] == "/bookings"
+    # An operator's sign-in still asks the auth service: it grants more than a traveller's.
+    operator = await site.client.get("/auth/login", params={"as": "operator"})
+    assert operator.headers["location"].startswith(site.app.state.settings.url("auth"))
+
+
+async def test_sign_up_is_not_offered_to_someone_signed_in(site: Site):
+    await site.log_in()
+    page = await site.client.get("/signup")
+    assert page.status_code == 303 and page.headers["location"] == "/"
+
+
+async def test_after_a_password_reset_the_signed_in_traveller_is_not_told_to_log_in(site: Site):
+    token = await site.csrf("/account/reset-password?token=good")
+    done = await site.client.post(
+        "/account/reset-password",
+        data={"csrf_token": token, "token": "good", "password": "a much longer password"},
+    )
+    assert done.headers["location"].startswith("/auth/login")
+    await site.log_in()
+    home = await site.client.get("/")
+    assert "Your password is changed" in home.text
+    assert "log in" not in home.text.lower().replace('href="/auth/login">log in', "")

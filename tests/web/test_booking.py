@@ -504,3 +504,148 @@ async def test_a_hold_that_cannot_start_says_nothing_was_charged(site: Site, mon
     )
     assert response.status_code == 503
     assert "Nothing was charged" in response.text
+
+
+def _text_outside_links(html: str) -> str:
+    """A page without the attributes that carry its links (where a booking's id belongs)."""
+    return re.sub(r'\s(?:href|action|data-events)="[^"]*"', "", html)
+
+
+def _named(site: Site, booking_id: str):
+    view = site.temporal.views[f"booking-{booking_id}"]
+    view.hotel_name = "Hôtel Lumière"
+    view.room_type_name = "Double room"
+    return view
+
+
+def _day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+async def test_checkout_and_the_booking_page_name_what_was_booked_without_raw_ids(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    _named(site, booking_id)
+    for path in (f"/bookings/{booking_id}/checkout", f"/bookings/{booking_id}"):
+        page = await site.client.get(path)
+        assert page.status_code == 200, path
+        for shown in (
+            "Hôtel Lumière",
+            "Double room",
+            _day(CHECK_IN_DAY),
+            _day(CHECK_OUT_DAY),
+            "2 nights",
+            "300.00 EUR",
+            "Awaiting payment",
+        ):
+            assert shown in page.text, (path, shown)
+        assert booking_id not in _text_outside_links(page.text), path
+        assert booking_id[:8].upper() in page.text  # the short reference
+
+
+async def test_my_bookings_name_hotel_room_dates_nights_total_and_status(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = _named(site, booking_id)
+    view.state = BookingState.CONFIRMED
+    view.card_brand, view.card_last4 = "visa", "4242"
+    assert "Paid with</dt><dd" in (await site.client.get(f"/bookings/{booking_id}")).text
+    assert "Visa ending 4242" in (await site.client.get(f"/bookings/{booking_id}")).text
+    page = await site.client.get("/bookings")
+    item = page.text[page.text.index('class="card booking"') :]
+    for shown in (
+        "Hôtel Lumière",
+        "Double room",
+        _day(CHECK_IN_DAY),
+        _day(CHECK_OUT_DAY),
+        "2 nights",
+        "300.00 EUR",
+        "Confirmed",
+    ):
+        assert shown in item, shown
+    assert booking_id not in _text_outside_links(page.text)
+    assert f'href="/bookings/{booking_id}/receipt"' in page.text
+
+
+async def test_my_bookings_still_lists_a_booking_whose_status_cannot_be_read(
+    site: Site, monkeypatch
+):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+
+    async def refused(self, name, *, result_type):
+        raise RPCError("no worker", RPCStatusCode.UNAVAILABLE, b"")
+
+    monkeypatch.setattr(FakeHandle, "query", refused)
+    page = await site.client.get("/bookings")
+    assert page.status_code == 200
+    assert f'href="/bookings/{booking_id}"' in page.text
+    assert "Awaiting payment" in page.text
+
+
+def _cancelled(site: Site, booking_id: str, *, note: bool):
+    view = _named(site, booking_id)
+    view.state = BookingState.CANCELLED
+    view.steps = [Step.HELD, Step.PAID, Step.CONFIRMED, Step.CAPTURED, Step.RECEIPT]
+    view.steps += [Step.EMAILED, Step.REFUNDED, Step.RELEASED]
+    view.receipt_document_id = "doc-receipt"
+    view.refunded = 30000
+    if note:
+        view.steps += [Step.CANCELLATION_NOTE, Step.CANCELLATION_EMAILED]
+        view.cancellation_document_id = "doc-note"
+    return view
+
+
+async def test_a_cancelled_booking_offers_its_cancellation_note_not_the_receipt(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    _cancelled(site, booking_id, note=True)
+    page = await site.client.get(f"/bookings/{booking_id}")
+    assert "Your booking is cancelled" in page.text
+    assert f'href="/bookings/{booking_id}/cancellation-note"' in page.text
+    assert f"/bookings/{booking_id}/receipt" not in page.text
+    for step in ("refunded", "released", "cancellation_note", "cancellation_emailed"):
+        assert re.search(rf'data-step="{step}" class="done"', page.text), step
+    assert "Refund sent to your card" in page.text
+    assert re.search(r'class="refunded">300\.00 EUR', page.text)
+    listed = await site.client.get("/bookings")
+    assert f'href="/bookings/{booking_id}/cancellation-note"' in listed.text
+    assert f"/bookings/{booking_id}/receipt" not in listed.text
+    note = await site.client.get(f"/bookings/{booking_id}/cancellation-note")
+    assert note.status_code == 200
+    assert note.headers["content-type"] == "application/pdf"
+    assert site.services.calls["pdf"][-1].url.path == "/documents/doc-note"
+
+
+async def test_a_cancellation_under_way_keeps_the_page_live_until_the_note_is_sent(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    _cancelled(site, booking_id, note=False)
+    page = await site.client.get(f"/bookings/{booking_id}")
+    assert 'data-settled="false"' in page.text
+    assert re.search(r'data-step="cancellation_note" class="todo"', page.text)
+    assert "cancellation note is on its way" in page.text
+    assert f"/bookings/{booking_id}/receipt" not in page.text
+    missing = await site.client.get(f"/bookings/{booking_id}/cancellation-note")
+    assert missing.status_code == 404
+
+
+async def test_a_room_released_before_paying_shows_no_refund_nor_note(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    view = _named(site, booking_id)
+    view.state = BookingState.CANCELLED
+    view.steps = [Step.HELD, Step.RELEASED]
+    page = await site.client.get(f"/bookings/{booking_id}")
+    assert 'data-settled="true"' in page.text
+    assert "Refund sent" not in page.text and "cancellation note" not in page.text.lower()
+
+
+async def test_the_guests_name_is_pre_filled_from_the_account(site: Site):
+    await site.log_in()  # the access token names no one: the name comes from Users
+    hotel_id, room_id = await _room(site)
+    page = await site.client.get("/book", params=_stay(hotel_id, room_id))
+    assert re.search(r'id="guest_name"[^>]*value="Ada"', page.text, re.S)
+    asked = len(site.services.calls["users"])
+    await site.client.get("/book", params=_stay(hotel_id, room_id))
+    assert len(site.services.calls["users"]) == asked  # remembered in the session

@@ -110,6 +110,12 @@ SCENARIOS: dict[str, tuple[World, Run]] = {
     "operator-actions": (World(), _driven(_operator_actions)),
     # Recorded after PATCH_RELEASE_UNPAID: the traveller gives the room up before paying.
     "release-unpaid": (World(), _driven(_release_unpaid)),
+    # Recorded after PATCH_RECEIPT_DETAILS: the receipt and the cancellation note name the
+    # room, the card and the VAT rate.
+    "receipt-details": (World(), _driven(_cancel)),
+    # Recorded after PATCH_FAILURE_EMAIL: a booking nobody pays for expires, and its
+    # traveller is told by e-mail.
+    "expiry-emailed": (World(), _driven(None)),
 }
 
 

@@ -128,6 +128,8 @@ class World:
                     "captured": 0,
                     "refunded": 0,
                     "currency": data.currency,
+                    "card_brand": "visa",
+                    "card_last4": "4242",
                 }
             return act.Payment(**world.payments[data.booking_id])
 

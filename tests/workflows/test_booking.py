@@ -462,7 +462,7 @@ async def unpaid_to_the_end(env: WorkflowEnvironment, world: World) -> BookingVi
 def assert_held_then_released(world: World, view: BookingView) -> None:
     # The catalogue lookup and the hold run together: either may be called first.
     assert sorted(world.calls[:2]) == sorted([act.DESCRIBE_HOTEL, act.HOLD_ROOM])
-    assert world.calls[2:] == [act.RELEASE_HOLD]
+    assert world.calls[2] == act.RELEASE_HOLD
     assert world.holds[view.booking_id] == "released"
 
 
@@ -471,6 +471,7 @@ async def test_no_payment_before_the_hold_lapses_expires_and_releases(time_skipp
     view = await unpaid_to_the_end(time_skipping_env, world)
     assert view.state == BookingState.EXPIRED
     assert_held_then_released(world, view)
+    assert world.calls[3:] == [f"{act.SEND_EMAIL}:booking-failed"]
 
 
 async def test_a_room_gone_fails_without_compensation(time_skipping_env):
@@ -495,6 +496,7 @@ async def test_an_unknown_hotel_fails_and_releases_the_hold_placed_meanwhile(tim
     assert view.state == BookingState.FAILED
     assert "not in our catalogue" in view.failure_reason
     assert_held_then_released(world, view)
+    assert world.calls[3:] == []  # no hotel to name: the page says why, no e-mail
     assert world.effects["hold"] == 1
 
 
@@ -504,10 +506,11 @@ async def test_an_expired_hold_at_confirmation_voids_then_releases(time_skipping
         handle = await running.start()
         await awaiting_payment(handle)
         view = await pay(handle)
+        await handle.result()
     assert view.state == BookingState.FAILED
     assert "expired" in view.failure_reason
-    tail = world.calls[-2:]
-    assert tail == [act.VOID_PAYMENT, act.RELEASE_HOLD]
+    tail = world.calls[-3:]
+    assert tail == [act.VOID_PAYMENT, act.RELEASE_HOLD, f"{act.SEND_EMAIL}:booking-failed"]
     assert world.payments[view.booking_id]["status"] == "voided"
 
 

@@ -29,6 +29,11 @@ log = logging.getLogger("staysaga.web")
 async def login(request: Request) -> Response:
     """GET /auth/login: off to the auth service, with PKCE and a state; `?as=operator`
     asks for the operator scopes too (granted to operators only)."""
+    operator = request.query_params.get("as") == "operator"
+    user = signed_in_user(request)
+    if user is not None and not operator:
+        # Signed in already (a link from an e-mail, an old tab): no second sign-in.
+        return RedirectResponse(safe_next(request.query_params.get("next")), 303)
     state = secrets.token_urlsafe(24)
     oauth: OAuthClient = request.app.state.oauth
     verifier = new_verifier()
@@ -37,7 +42,6 @@ async def login(request: Request) -> Response:
         "verifier": verifier,
         "next": safe_next(request.query_params.get("next")),
     }
-    operator = request.query_params.get("as") == "operator"
     return RedirectResponse(oauth.authorize_url(state, verifier, operator), 303)
 
 
@@ -84,6 +88,8 @@ async def logout(request: Request) -> Response:
 
 async def signup(request: Request) -> Response:
     """GET/POST /signup: create an account at Users, then log in."""
+    if signed_in_user(request) is not None:
+        return RedirectResponse("/", 303)
     if request.method == "GET":
         return render(request, "signup.html", {"form": forms.Form()})
     data = await read_form(request)
@@ -199,5 +205,6 @@ async def reset_password(request: Request) -> Response:
     if not form.ok:
         context = {"form": form, "errors": form.errors, "token": token}
         return render(request, "reset.html", context, 400)
-    flash(request, "Your password is changed: log in with it.")
+    # Shown once signed in again: it must not ask someone signed in to log in.
+    flash(request, "Your password is changed.")
     return RedirectResponse("/auth/login?next=/", 303)

@@ -20,6 +20,7 @@ from web import bookings, forms
 from web.backends import BackendError
 from web.pages.common import (
     access_token,
+    account_name,
     backends_for,
     csrf_refused,
     email_verified,
@@ -80,8 +81,12 @@ def _booking_context(request: Request, view: BookingView) -> dict[str, Any]:
         "pay_left": pay_left,
         "pay_left_text": f"{pay_left // 60}:{pay_left % 60:02d}",
         "view": view,
-        "progress": [(step.value, label, step in view.steps) for step, label in bookings.PROGRESS],
+        "progress": [
+            (step.value, label, step in view.steps) for step, label in bookings.progress(view)
+        ],
         "settled": bookings.is_settled(view),
+        "cancelled_after_confirming": view.state == BookingState.CANCELLED
+        and bookings.was_confirmed(view),
         "failed": view.state in (BookingState.FAILED, BookingState.EXPIRED),
     }
 
@@ -120,7 +125,7 @@ async def book(request: Request) -> Response:
         "stay": v,
         "nights": nights,
         "total": room.nightly_rate * nights,
-        "guest_name": user.get("name") or "",
+        "guest_name": await account_name(request),
     }
     if request.method == "GET":
         return render(request, "book.html", context)
@@ -310,22 +315,36 @@ async def receipt(request: Request) -> Response:
     if signed_in_user(request) is None:
         return login_redirect(request)
     _, view = await _owned_view(request)
-    if not view.receipt_document_id:
-        return error_page(request, 404, "The receipt is not ready yet")
+    return await _document(request, view, view.receipt_document_id, "receipt")
+
+
+async def cancellation_note(request: Request) -> Response:
+    """GET /bookings/{id}/cancellation-note: the cancellation note PDF of a cancelled booking."""
+    if signed_in_user(request) is None:
+        return login_redirect(request)
+    _, view = await _owned_view(request)
+    return await _document(request, view, view.cancellation_document_id, "cancellation note")
+
+
+async def _document(
+    request: Request, view: BookingView, document_id: str | None, what: str
+) -> Response:
+    """A booking's PDF, fetched from the PDF service with the traveller's own token."""
+    if not document_id:
+        return error_page(request, 404, f"The {what} is not ready yet")
     token = await access_token(request)
     if token is None:
         return login_redirect(request)
     try:
-        document = await backends_for(request).document(view.receipt_document_id, token)
+        document = await backends_for(request).document(document_id, token)
     except BackendError as exc:
         status = 404 if exc.status in (403, 404) else 503
-        return error_page(request, status, "The receipt is not available right now")
+        return error_page(request, status, f"The {what} is not available right now")
+    filename = f"{what.replace(' ', '-')}-{view.booking_id[:8]}.pdf"
     return Response(
         document.content,
         media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="receipt-{view.booking_id}.pdf"',
-        },
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -366,4 +385,6 @@ async def my_bookings(request: Request) -> Response:
     except RPCError as exc:
         log.warning("listing bookings failed: %s", exc)
         return error_page(request, 503, "Your bookings are unavailable right now")
-    return render(request, "bookings.html", {"items": found})
+    # Each line names what was booked, from the booking's own status view.
+    views = await bookings.views_of(client, found)
+    return render(request, "bookings.html", {"items": found, "views": views})

@@ -16,7 +16,8 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from services.common.money import format_money
 from services.users import api as users_api
-from web.backends import Backends
+from web import bookings
+from web.backends import BackendError, Backends
 from web.forms import date_bounds
 from web.oauth import OAuthError
 from web.sessions import CSRF_FIELD, csrf_ok, csrf_token
@@ -33,10 +34,17 @@ def money(amount: int | None, currency: str | None) -> str:
     return format_money(int(amount), currency or "").strip()
 
 
+def day(value: date) -> str:
+    """A date as a traveller reads it: 'Sat 12 Dec 2026'."""
+    return f"{value:%a} {value.day} {value:%b %Y}"
+
+
 def page_templates() -> Jinja2Templates:
     """The website's Jinja2 templates, with the `money` filter."""
     found = Jinja2Templates(directory=str(HERE / "templates"))
     found.env.filters["money"] = lambda amount, currency=None: money(amount, currency)
+    found.env.filters["day"] = day
+    found.env.filters["state_words"] = bookings.state_words
     # The date inputs' min/max, as of the moment a page is drawn.
     found.env.globals["date_bounds"] = date_bounds
     return found
@@ -95,6 +103,22 @@ async def email_verified(request: Request) -> bool:
     if account.email_verified:
         request.session["user"] = {**user, "email_verified": True}
     return account.email_verified
+
+
+async def account_name(request: Request) -> str:
+    """The signed-in traveller's name, to pre-fill the guest's: from the session, else asked
+    of Users once and remembered ('' if Users does not answer: the traveller types it)."""
+    user = signed_in_user(request)
+    if user is None:
+        return ""
+    if user.get("name"):
+        return str(user["name"])
+    try:
+        account = await backends_for(request).account(str(user["user_id"]))
+    except BackendError:
+        return ""
+    request.session["user"] = {**user, "name": account.name}
+    return account.name
 
 
 def login_redirect(request: Request) -> RedirectResponse:

@@ -115,6 +115,25 @@ async def test_the_sign_in_page_is_an_accessible_form(auth):
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
+async def test_the_sign_in_page_looks_like_the_site_and_links_sign_up_and_reset(auth):
+    verifier = pkce_verifier()
+    page = await auth.client.get(
+        "/oauth2/authorize",
+        params={
+            "response_type": "code",
+            "client_id": "web",
+            "redirect_uri": CALLBACK,
+            "code_challenge": s256(verifier),
+            "code_challenge_method": "S256",
+        },
+    )
+    website = auth.settings.url("web").rstrip("/")
+    assert f'<a class="brand" href="{website}/">staysaga</a>' in page.text
+    assert f'href="{website}/signup"' in page.text
+    assert f'href="{website}/account/forgot-password"' in page.text
+    assert "--accent:#0b5cad" in page.text  # the website's colours
+
+
 async def test_plain_pkce_is_refused(auth):
     verifier = pkce_verifier()
     response = await auth.client.get(

@@ -15,11 +15,15 @@ RECEIPT = {
     "check_in": "2027-03-01",
     "check_out": "2027-03-03",
     "nights": [{"night": "2027-03-01", "price": 12899}, {"night": "2027-03-02", "price": 13899}],
-    "taxes": 2678,
-    "total": 29476,
+    "taxes": 2436,
+    "total": 26798,
     "currency": "EUR",
     "payment_reference": "pay_7f3a9c",
     "confirmation_code": "SG-7K4Q-92XD",
+    "room_type_name": "Double room",
+    "tax_rate_percent": 10,
+    "card_brand": "visa",
+    "card_last4": "4242",
 }
 CANCELLATION = {**RECEIPT, "refund": 14738, "cancelled_at": "2027-02-20T09:30:00Z"}
 
@@ -66,9 +70,7 @@ async def test_receipt_has_every_fact_of_the_booking(pdf, issuer):
         "128.99 EUR",
         "Tue 02 Mar 2027",
         "138.99 EUR",
-        "Taxes",
-        "26.78 EUR",
-        "294.76 EUR",
+        "267.98 EUR",
         "pay_7f3a9c",
         "SG-7K4Q-92XD",
     ):
@@ -76,12 +78,46 @@ async def test_receipt_has_every_fact_of_the_booking(pdf, issuer):
     assert PdfReader(io.BytesIO(response.content)).metadata.title == "Booking receipt SG-7K4Q-92XD"
 
 
+async def test_receipt_names_the_room_the_card_and_the_tax_the_total_includes(pdf, issuer):
+    created = await _create(pdf, issuer)
+    response = await pdf.get(f"/documents/{created.json()['id']}", headers=_read_token(issuer))
+    text = _text(response.content)
+    for expected in (
+        "Room: Double room",
+        "Paid with Visa ending 4242: 267.98 EUR",
+        "Total\n267.98 EUR\nincl. 10% VAT 24.36 EUR",
+    ):
+        assert expected in text, expected
+    # The tax is part of the total, not a line added to the nights.
+    assert "Taxes" not in text
+
+
+async def test_a_receipt_without_room_card_or_rate_still_renders(pdf, issuer):
+    older = {
+        k: v
+        for k, v in RECEIPT.items()
+        if k not in ("room_type_name", "tax_rate_percent", "card_brand", "card_last4")
+    }
+    created = await _create(pdf, issuer, data=older, key="older-1")
+    assert created.status_code == 201, created.text
+    response = await pdf.get(f"/documents/{created.json()['id']}", headers=_read_token(issuer))
+    text = _text(response.content)
+    assert "incl. taxes 24.36 EUR" in text
+    assert "Paid: 267.98 EUR" in text and "Room:" not in text
+
+
 async def test_cancellation_note_states_the_refund(pdf, issuer):
     created = await _create(pdf, issuer, "cancellation", CANCELLATION, key="c-1")
     assert created.status_code == 201, created.text
     response = await pdf.get(f"/documents/{created.json()['id']}", headers=_read_token(issuer))
     text = _text(response.content)
-    for expected in ("Cancellation note", "Refund: 147.38 EUR", "2027-02-20 09:30", "SG-7K4Q-92XD"):
+    for expected in (
+        "Cancellation note",
+        "Refund: 147.38 EUR",
+        "to Visa ending 4242",
+        "2027-02-20 09:30",
+        "SG-7K4Q-92XD",
+    ):
         assert expected in text, expected
 
 

@@ -1,5 +1,9 @@
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 
+from services.users import api
+from services.users.mails import policy_text
 from services.users.tables import outbox
 from tests.services.users.conftest import users_world
 from tests.support.harness import eventually, problem_field
@@ -197,3 +201,58 @@ async def test_booking_mail_text_that_would_break_its_headers_is_422(world):
     )
     assert response.status_code == 422, response.text
     assert problem_field(response) == "data.hotel_name"
+
+
+async def test_the_confirmation_has_the_address_room_policy_and_a_link_to_manage_it(world, sink):
+    user = await world.register("manage@example.com")
+    data = {
+        **MAIL_DATA,
+        "booking_id": "b42",
+        "room_type_name": "Double room",
+        "hotel_address": "12 Rue de Rivoli, Paris, France",
+        "free_cancellation_until": "2099-02-27T14:00:00Z",
+        "late_cancellation_fee": 12899,
+    }
+    sent = await _notify(
+        world, user["id"], template="booking-confirmed", data=data, message_key="b42.confirmed"
+    )
+    assert sent.status_code == 202, sent.text
+    _, mail = await sink.wait_for("manage@example.com", count=2)
+    for part in (mail["text"], mail["html"]):
+        assert "12 Rue de Rivoli, Paris, France" in part
+        assert "Double room" in part
+        assert "Free cancellation until 27 February 2099, 14:00 UTC" in part
+        assert "the hotel keeps 128.99 EUR (the first night)" in part
+        assert "https://staysaga.test/bookings/b42" in part
+
+
+async def test_a_failure_mail_says_why_once_and_links_the_booking(world, sink):
+    user = await world.register("failed@example.com")
+    data = {
+        **MAIL_DATA,
+        "confirmation_code": None,
+        "booking_id": "b43",
+        "reason": "The hold expired before a payment arrived.",
+    }
+    sent = await _notify(
+        world, user["id"], template="booking-failed", data=data, message_key="b43.failed"
+    )
+    assert sent.status_code == 202, sent.text
+    _, mail = await sink.wait_for("failed@example.com", count=2)
+    assert mail["subject"] == "Your booking at Grand Hotel Paris did not go through"
+    assert "The hold expired before a payment arrived.\n" in mail["text"]
+    assert "arrived.." not in mail["text"] and "arrived.." not in mail["html"]
+    assert "https://staysaga.test/bookings/b43" in mail["text"]
+
+
+def test_a_free_cancellation_already_past_is_not_promised():
+    data = api.BookingMailData.model_validate(
+        {
+            **MAIL_DATA,
+            "free_cancellation_until": "2027-02-27T14:00:00Z",
+            "late_cancellation_fee": 100,
+        }
+    )
+    late = policy_text(data, datetime(2027, 2, 28, tzinfo=UTC))
+    assert late.startswith("Free cancellation has ended for these dates")
+    assert "1.00 EUR" in late
