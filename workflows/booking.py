@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.operations import OperatorActions
     from workflows.patches import (
         LEGACY_TERMS,
+        PATCH_DECLINE_KEEPS_HOLD,
         PATCH_HOTEL_TERMS,
         PATCH_PARALLEL_START,
         PATCH_PAYMENT_WHILE_HOLDING,
@@ -92,6 +93,8 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         self.release_unpaid = False
         # The history length of the workflow task in which the booking began to await payment.
         self.awaiting_payment_since: int | None = None
+        # Whether a declined card keeps the room for another (PATCH_DECLINE_KEEPS_HOLD).
+        self.decline_keeps_hold = False
         self.resending = False
 
     # ---- the saga --------------------------------------------------------------------
@@ -103,6 +106,7 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         self.payment_while_holding = workflow.patched(PATCH_PAYMENT_WHILE_HOLDING)
         self.terms_from_hold = workflow.patched(PATCH_HOTEL_TERMS)
         self.release_unpaid = workflow.patched(PATCH_RELEASE_UNPAID)
+        self.decline_keeps_hold = workflow.patched(PATCH_DECLINE_KEEPS_HOLD)
 
         # 1. Hold the room (and look up the hotel's names for the receipt).
         try:
@@ -116,21 +120,24 @@ class BookingWorkflow(TravellerActions, OperatorActions):
 
         # 2. Wait for the payment. Authorising needs the hold (and the receipt the names):
         # only now may it go ahead, though since PATCH_PAYMENT_WHILE_HOLDING the card token
-        # may have been submitted already.
-        self._set_state(BookingState.AWAITING_PAYMENT)
-        self.awaiting_payment_since = workflow.info().get_current_history_length()
-        if not await self._wait_for_payment():
-            await self._release_hold()
-            if self.cancel_request is not None:
-                return await self._released_unpaid()
-            return self._end(BookingState.EXPIRED, "The hold expired before a payment arrived.")
-
-        # 3. Authorise, 4. confirm, 5. capture.
-        self._set_state(BookingState.PROCESSING_PAYMENT)
-        try:
-            await self._pay_and_confirm()
-        except BusinessFailure as failure:
-            return self._end(BookingState.FAILED, failure.reason)
+        # may have been submitted already. 3. Authorise, 4. confirm, 5. capture; since
+        # PATCH_DECLINE_KEEPS_HOLD a declined card sends the booking back to waiting.
+        while True:
+            self._await_payment()
+            if not await self._wait_for_payment():
+                # After a decline, the void fences off any attempt before the room goes.
+                await (
+                    self._void_and_release() if self.view.declined_cards else self._release_hold()
+                )
+                if self.cancel_request is not None:
+                    return await self._released_unpaid()
+                return self._end(BookingState.EXPIRED, "The hold expired before a payment arrived.")
+            self._set_state(BookingState.PROCESSING_PAYMENT)
+            try:
+                if await self._pay_and_confirm():
+                    break
+            except BusinessFailure as failure:
+                return self._end(BookingState.FAILED, failure.reason)
         self._set_state(BookingState.CONFIRMED)
 
         # 6. Render the receipt, 7. e-mail it; meanwhile the stay: a reminder, or a cancel.
@@ -172,11 +179,18 @@ class BookingWorkflow(TravellerActions, OperatorActions):
             await self._release_hold()
         raise failure
 
+    def _await_payment(self) -> None:
+        self._set_state(BookingState.AWAITING_PAYMENT)
+        self.awaiting_payment_since = workflow.info().get_current_history_length()
+
     async def _wait_for_payment(self) -> bool:
         assert self.hold is not None
-        lifetime = self.hold.expires_at - workflow.now()
-        # A short hold (tests, flash sales) keeps a quarter of itself as the margin.
-        remaining = lifetime - min(PAYMENT_MARGIN, lifetime / 4)
+        if self.view.pay_by is not None:  # another card after a decline: the same deadline
+            remaining = self.view.pay_by - workflow.now()
+        else:
+            lifetime = self.hold.expires_at - workflow.now()
+            # A short hold (tests, flash sales) keeps a quarter of itself as the margin.
+            remaining = lifetime - min(PAYMENT_MARGIN, lifetime / 4)
         if remaining <= timedelta(0):
             return False
         # The deadline the traveller is shown is this one, not the hold's own expiry.
@@ -191,12 +205,23 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         # A release (PATCH_RELEASE_UNPAID) ends the wait without a card.
         return self.card_token is not None
 
-    async def _pay_and_confirm(self) -> None:
+    async def _pay_and_confirm(self) -> bool:
+        """Pay and confirm; False if the card was declined and the room is kept for another."""
         assert self.hold is not None and self.card_token is not None
         try:
-            payment = await steps.authorize_payment(
-                self.request, self.hold, self.card_token, self.budget
-            )
+            try:
+                payment = await steps.authorize_payment(
+                    self.request,
+                    self.hold,
+                    self.card_token,
+                    self.budget,
+                    attempt=self.view.declined_cards + 1,
+                )
+            except BusinessFailure as failure:
+                if self.decline_keeps_hold and failure.kind == act.PAYMENT_DECLINED:
+                    self._declined(failure.reason)
+                    return False
+                raise
             self.view.payment_status = payment.status
             self._done(Step.PAID)
             reservation = await steps.confirm_reservation(self.hold, self.budget)
@@ -212,6 +237,13 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         self.view.payment_status = captured.status
         self.view.captured = captured.captured
         self._done(Step.CAPTURED)
+        return True
+
+    def _declined(self, reason: str) -> None:
+        """The bank declined the card: final for this attempt, the room kept for the next."""
+        self.view.declined_cards += 1
+        self.view.decline_reason = reason
+        self.card_token = None
 
     async def _send_receipt(self) -> None:
         document = await steps.render_document(self.request, "receipt", self._document_data())

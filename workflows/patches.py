@@ -36,6 +36,13 @@ PATCH_RELEASE_UNPAID = "release-unpaid"
 hold is released and the booking ends CANCELLED, nothing charged; before, a booking could
 be cancelled only once confirmed."""
 
+PATCH_DECLINE_KEEPS_HOLD = "decline-keeps-the-hold"
+"""A declined card (declined, insufficient funds, expired, a token refused) no longer ends
+the booking: it returns to AWAITING_PAYMENT with the reason in the view, and the traveller
+may pay with another card (the next payment attempt) until the same `pay_by`; only that
+deadline or a release gives the room up, voiding the booking's payment first. Before, the
+booking ended FAILED, its payment voided and its hold released."""
+
 LEGACY_TERMS = act.HotelTerms(
     free_cancellation_hours=48,
     tax_rate_percent=10,

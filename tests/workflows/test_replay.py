@@ -46,6 +46,7 @@ def test_the_four_paths_are_committed_and_each_patched_path_too():
         "cancel-by-the-hotels-terms",  # after PATCH_HOTEL_TERMS
         "operator-actions",  # after PATCH_OPERATOR_ACTIONS
         "release-unpaid",  # after PATCH_RELEASE_UNPAID
+        "decline-then-pay",  # after PATCH_DECLINE_KEEPS_HOLD
     }
     assert UNREPLAYABLE == [STUCK]
 
