@@ -2,8 +2,13 @@
 declined attempt is final, at most one attempt is open at a time, and the void still
 leaves nothing authorized."""
 
+import contextlib
+from typing import Any
+
 import sqlalchemy as sa
 
+from services.payments import api
+from services.payments.client import PaymentsClient
 from services.payments.tables import intents
 from tests.support.money import DECLINED, EXPIRED, INSUFFICIENT, key_headers, tokenize
 
@@ -115,3 +120,29 @@ async def test_a_void_after_a_lost_second_attempt_voids_it_at_the_bank(money):
     assert voided.json()["payment"]["status"] == "voided"
     [bank] = await _bank_view(money)
     assert bank["status"] == "voided"
+
+
+class _Recording(PaymentsClient):
+    """The client, answering nothing: what it would send."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    async def _send(self, method, path, scope, body=None, query=None):
+        self.sent.append(body)
+        raise RuntimeError("not sent")
+
+
+async def test_the_client_sends_a_first_attempt_as_it_always_did():
+    client = _Recording()
+    facts = {
+        "booking_id": "b-1",
+        "user_id": "user-1",
+        "amount": 25_000,
+        "currency": "EUR",
+        "card_token": "tok_1",
+    }
+    for attempt in (1, 2):
+        with contextlib.suppress(RuntimeError):
+            await client.authorize(api.PaymentRequest(**facts, attempt=attempt))
+    assert client.sent == [facts, {**facts, "attempt": 2}]
