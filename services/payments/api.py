@@ -116,7 +116,7 @@ class PaymentRequest(BaseModel):
         ge=1,
         le=MAX_ATTEMPTS,
         description="which of the booking's attempts this is: each has its own bank key; "
-        "attempt n+1 is taken only once attempt n was declined",
+        "a later attempt is taken only once the one before was declined",
     )
 
 

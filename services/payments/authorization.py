@@ -51,8 +51,8 @@ def _voided_problem(booking_id: str) -> Problem:
 async def _open_intent(engine: AsyncEngine, request: api.PaymentRequest) -> Any:
     """Claim the booking's intent for this attempt; the intent as it then stands.
 
-    A later attempt takes the intent over only while it is `requested` and the attempt
-    before was declined, so at most one attempt is ever open at the bank. The request's
+    A later attempt takes the intent over only while it is `requested` and the intent's
+    attempt was declined, so at most one attempt is ever open at the bank. The request's
     facts are kept with it, so that an authorization whose answer never got recorded can
     still be recorded by a repair."""
     now = datetime.now(UTC)
@@ -77,7 +77,8 @@ async def _open_intent(engine: AsyncEngine, request: api.PaymentRequest) -> Any:
                     intents.c.booking_id == booking_id,
                     intents.c.state == api.INTENT_REQUESTED,
                     sa.func.coalesce(intents.c.attempt, 1) < request.attempt,
-                    sa.func.coalesce(intents.c.declined_attempt, 0) == request.attempt - 1,
+                    sa.func.coalesce(intents.c.declined_attempt, 0)
+                    >= sa.func.coalesce(intents.c.attempt, 1),
                 )
                 .values(updated_at=now, **facts)
             )
@@ -108,7 +109,8 @@ def _refuse_another_attempt(intent: Any, request: api.PaymentRequest) -> None:
 
 
 async def _record_decline(engine: AsyncEngine, request: api.PaymentRequest) -> None:
-    """Record that the bank declined the attempt: it is final, and the next may come."""
+    """Record that the bank declined or refused the attempt: it is final, and the next
+    may come."""
     async with write_transaction(engine) as conn:
         await conn.execute(
             intents.update()
@@ -200,7 +202,9 @@ async def authorize(
             request.attempt,
         )
     except Problem as problem:
-        if problem.type in api.DECLINE_TYPES:
+        if 400 <= problem.status < 500:
+            # The bank's final refusal (a decline, a token it will not take), stored under
+            # the attempt's key: nothing can authorize under it any more.
             await _record_decline(engine, request)
         raise
     movement = movement_of(result, bank_api.AUTHORIZE)

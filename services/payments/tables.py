@@ -67,8 +67,9 @@ intents = sa.Table(
     sa.Column("currency", sa.String(3), nullable=True),
     sa.Column("card_token", sa.String(64), nullable=True),
     sa.Column("reconciled_at", sa.DateTime(timezone=True), nullable=True),
-    # The attempt the facts are of (null: the first), and the latest the bank declined.
-    # Attempt n+1 is taken only once attempt n is declined, so at most one is ever open.
+    # The attempt the facts are of (null: the first), and the latest the bank declined (or
+    # refused the token of). A later attempt is taken only once the intent's is declined,
+    # so at most one is ever open.
     sa.Column("attempt", sa.Integer, nullable=True),
     sa.Column("declined_attempt", sa.Integer, nullable=True),
 )

@@ -10,7 +10,16 @@ import sqlalchemy as sa
 from services.payments import api
 from services.payments.client import PaymentsClient
 from services.payments.tables import intents
-from tests.support.money import DECLINED, EXPIRED, INSUFFICIENT, key_headers, tokenize
+from tests.support.money import (
+    DECLINED,
+    EXPIRED,
+    INSUFFICIENT,
+    PUBLISHABLE_KEY,
+    SUCCEEDS,
+    card,
+    key_headers,
+    tokenize,
+)
 
 
 def _type(response):
@@ -82,12 +91,29 @@ async def test_a_later_attempt_after_an_authorized_one_is_refused(money):
     assert len(await _bank_view(money)) == 1
 
 
-async def test_an_attempt_skipping_an_undecided_one_is_refused(money):
-    declined = await _pay(money, await tokenize(money.bank, DECLINED))
-    assert declined.status_code == 402
-    skipping = await _pay(money, await tokenize(money.bank), attempt=3)
-    assert skipping.status_code == 409 and _type(skipping) == "payment-attempt-open"
-    assert await _bank_view(money) == []
+async def test_a_later_attempt_is_refused_while_the_one_before_is_undecided(money):
+    await money.set_faults(timeout_rate=1.0)  # the bank authorizes; its answer is lost
+    lost = await _pay(money, await tokenize(money.bank))
+    assert lost.status_code == 503
+    await money.set_faults()
+    second = await _pay(money, await tokenize(money.bank), attempt=2)
+    assert second.status_code == 409 and _type(second) == "payment-attempt-open"
+    [only] = await _bank_view(money)
+    assert (await _intent(money)).attempt == 1 and only["status"] == "authorized"
+
+
+async def test_a_token_the_bank_refuses_lets_the_next_attempt_come(money):
+    theirs = await money.bank.post(
+        "/tokens",
+        json=card(SUCCEEDS, customer="someone-else"),
+        headers=key_headers(PUBLISHABLE_KEY),
+    )
+    assert theirs.status_code == 201, theirs.text
+    refused = await _pay(money, theirs.json()["token"])
+    assert refused.status_code == 422 and _type(refused) == "card-token-of-another-payer"
+    assert (await _intent(money)).declined_attempt == 1
+    paid = await _pay(money, await tokenize(money.bank), attempt=2)
+    assert paid.status_code == 201, paid.text
 
 
 async def test_an_earlier_attempt_after_a_later_one_is_refused(money):
