@@ -1,7 +1,8 @@
 """The booking saga: hold, wait for payment, authorise, confirm, capture, receipt, e-mail.
 
-Business failures (sold out, declined card, expired hold) are non-retryable and end the
-booking FAILED (or EXPIRED) after compensating in reverse order: void, then release.
+Business failures (sold out, expired hold) are non-retryable and end the booking FAILED
+(or EXPIRED) after compensating in reverse order: void, then release; a declined card
+sends it back to awaiting another (PATCH_DECLINE_KEEPS_HOLD).
 Infrastructure failures are retried by Temporal; every activity is idempotent, keyed by
 the booking and the step. Once confirmed, the booking never fails because a PDF or an
 e-mail is late: those steps retry until they succeed. Then the workflow waits for a
