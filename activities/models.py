@@ -91,13 +91,15 @@ class ReservationRef(BaseModel):
 
 
 class AuthorizeInput(BaseModel):
-    """Authorise the stay's amount on a card token."""
+    """Authorise the stay's amount on a card token: the booking's `attempt`-th card (each
+    attempt has its own bank key; inputs recorded before attempts were the first)."""
 
     booking_id: str
     user_id: str
     amount: int
     currency: str
     card_token: str
+    attempt: int = 1
 
 
 class PaymentRef(BaseModel):

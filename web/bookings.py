@@ -202,11 +202,13 @@ async def cancellation_quote(client: Client, booking_id: str) -> CancellationQuo
     return quote
 
 
-async def submit_payment(client: Client, booking_id: str, card_token: str) -> None:
-    """Hand the card token to the saga (its validator may refuse it)."""
-    await _handle(client, booking_id).execute_update(
-        UPDATE_SUBMIT_PAYMENT, PaymentSubmission(card_token=card_token)
+async def submit_payment(client: Client, booking_id: str, card_token: str) -> BookingView:
+    """Hand the card token to the saga (its validator may refuse it); the booking once the
+    payment went through, failed, or was declined with the room kept for another card."""
+    view: BookingView = await _handle(client, booking_id).execute_update(
+        UPDATE_SUBMIT_PAYMENT, PaymentSubmission(card_token=card_token), result_type=BookingView
     )
+    return view
 
 
 async def cancel(

@@ -1,7 +1,8 @@
 """The booking saga: hold, wait for payment, authorise, confirm, capture, receipt, e-mail.
 
-Business failures (sold out, declined card, expired hold) are non-retryable and end the
-booking FAILED (or EXPIRED) after compensating in reverse order: void, then release.
+Business failures (sold out, expired hold) are non-retryable and end the booking FAILED
+(or EXPIRED) after compensating in reverse order: void, then release; a declined card
+sends it back to awaiting another (PATCH_DECLINE_KEEPS_HOLD).
 Infrastructure failures are retried by Temporal; every activity is idempotent, keyed by
 the booking and the step. Once confirmed, the booking never fails because a PDF or an
 e-mail is late: those steps retry until they succeed. Then the workflow waits for a
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.operations import OperatorActions
     from workflows.patches import (
         LEGACY_TERMS,
+        PATCH_DECLINE_KEEPS_HOLD,
         PATCH_FAILURE_EMAIL,
         PATCH_HOTEL_TERMS,
         PATCH_PARALLEL_START,
@@ -45,20 +47,18 @@ with workflow.unsafe.imports_passed_through():
         PATCH_RECEIPT_DETAILS,
         PATCH_RELEASE_UNPAID,
     )
+    from workflows.payment import PaymentSteps
     from workflows.steps import PRE_CONFIRMATION_BUDGET, BusinessFailure
     from workflows.traveller import TravellerActions
 
 REMINDER_LEAD = timedelta(days=1)
-# Stop waiting for a card a little before the hold lapses, so that authorising and
-# confirming still fit inside it.
-PAYMENT_MARGIN = timedelta(seconds=30)
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
-class BookingWorkflow(TravellerActions, OperatorActions):
+class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
     """One booking, from the hold to check-out (workflow id `booking-<booking_id>`).
-    Its traveller's updates and queries are in `TravellerActions`, its operators' in
-    `OperatorActions`."""
+    Waiting for a card and paying are in `PaymentSteps`; its traveller's updates and
+    queries are in `TravellerActions`, its operators' in `OperatorActions`."""
 
     @workflow.init
     def __init__(self, request: BookingRequest) -> None:
@@ -94,6 +94,8 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         self.release_unpaid = False
         # The history length of the workflow task in which the booking began to await payment.
         self.awaiting_payment_since: int | None = None
+        # Whether a declined card keeps the room for another (PATCH_DECLINE_KEEPS_HOLD).
+        self.decline_keeps_hold = False
         self.resending = False
         # Why the booking failed (the failing step's error type), for its metrics.
         self.failure_kind = ""
@@ -125,6 +127,7 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         self.payment_while_holding = workflow.patched(PATCH_PAYMENT_WHILE_HOLDING)
         self.terms_from_hold = workflow.patched(PATCH_HOTEL_TERMS)
         self.release_unpaid = workflow.patched(PATCH_RELEASE_UNPAID)
+        self.decline_keeps_hold = workflow.patched(PATCH_DECLINE_KEEPS_HOLD)
 
         # 1. Hold the room (and look up the hotel's names for the receipt).
         try:
@@ -138,21 +141,24 @@ class BookingWorkflow(TravellerActions, OperatorActions):
 
         # 2. Wait for the payment. Authorising needs the hold (and the receipt the names):
         # only now may it go ahead, though since PATCH_PAYMENT_WHILE_HOLDING the card token
-        # may have been submitted already.
-        self._set_state(BookingState.AWAITING_PAYMENT)
-        self.awaiting_payment_since = workflow.info().get_current_history_length()
-        if not await self._wait_for_payment():
-            await self._release_hold()
-            if self.cancel_request is not None:
-                return await self._released_unpaid()
-            return self._end(BookingState.EXPIRED, "The hold expired before a payment arrived.")
-
-        # 3. Authorise, 4. confirm, 5. capture.
-        self._set_state(BookingState.PROCESSING_PAYMENT)
-        try:
-            await self._pay_and_confirm()
-        except BusinessFailure as failure:
-            return self._end(BookingState.FAILED, failure.reason, failure.kind)
+        # may have been submitted already. 3. Authorise, 4. confirm, 5. capture; since
+        # PATCH_DECLINE_KEEPS_HOLD a declined card sends the booking back to waiting.
+        while True:
+            self._await_payment()
+            if not await self._wait_for_payment():
+                # After a decline, the void fences off any attempt before the room goes.
+                await (
+                    self._void_and_release() if self.view.declined_cards else self._release_hold()
+                )
+                if self.cancel_request is not None:
+                    return await self._released_unpaid()
+                return self._end(BookingState.EXPIRED, "The hold expired before a payment arrived.")
+            self._set_state(BookingState.PROCESSING_PAYMENT)
+            try:
+                if await self._pay_and_confirm():
+                    break
+            except BusinessFailure as failure:
+                return self._end(BookingState.FAILED, failure.reason, failure.kind)
         self._set_state(BookingState.CONFIRMED)
 
         # 6. Render the receipt, 7. e-mail it; meanwhile the stay: a reminder, or a cancel.
@@ -194,31 +200,23 @@ class BookingWorkflow(TravellerActions, OperatorActions):
             await self._release_hold()
         raise failure
 
-    async def _wait_for_payment(self) -> bool:
-        assert self.hold is not None
-        lifetime = self.hold.expires_at - workflow.now()
-        # A short hold (tests, flash sales) keeps a quarter of itself as the margin.
-        remaining = lifetime - min(PAYMENT_MARGIN, lifetime / 4)
-        if remaining <= timedelta(0):
-            return False
-        # The deadline the traveller is shown is this one, not the hold's own expiry.
-        self.view.pay_by = workflow.now() + remaining
-        try:
-            await workflow.wait_condition(
-                lambda: self.card_token is not None or self.cancel_request is not None,
-                timeout=remaining,
-            )
-        except TimeoutError:
-            return False
-        # A release (PATCH_RELEASE_UNPAID) ends the wait without a card.
-        return self.card_token is not None
-
-    async def _pay_and_confirm(self) -> None:
+    async def _pay_and_confirm(self) -> bool:
+        """Pay and confirm; False if the card was declined and the room is kept for another."""
         assert self.hold is not None and self.card_token is not None
         try:
-            payment = await steps.authorize_payment(
-                self.request, self.hold, self.card_token, self.budget
-            )
+            try:
+                payment = await steps.authorize_payment(
+                    self.request,
+                    self.hold,
+                    self.card_token,
+                    self.budget,
+                    attempt=self.view.declined_cards + 1,
+                )
+            except BusinessFailure as failure:
+                if self.decline_keeps_hold and failure.kind == act.PAYMENT_DECLINED:
+                    self._declined(failure.reason)
+                    return False
+                raise
             self.view.payment_status = payment.status
             self.view.card_brand, self.view.card_last4 = payment.card_brand, payment.card_last4
             self._done(Step.PAID)
@@ -235,6 +233,7 @@ class BookingWorkflow(TravellerActions, OperatorActions):
         self.view.payment_status = captured.status
         self.view.captured = captured.captured
         self._done(Step.CAPTURED)
+        return True
 
     async def _send_receipt(self) -> None:
         # The note of a cancellation says what the receipt said: both follow this choice.

@@ -188,6 +188,11 @@ class BookingView(BaseModel):
     receipt_document_id: str | None = None
     cancellation_document_id: str | None = None
     failure_reason: str | None = None
+    declined_cards: int = 0
+    """How many cards the bank declined; since a decline keeps the room, the traveller may
+    pay with another until `pay_by`."""
+    decline_reason: str | None = None
+    """Why the latest card was declined, in the traveller's words."""
     updated_at: datetime | None = None
     step_times: dict[Step, datetime] = Field(default_factory=dict)
     """When each step was done (workflow time), for operators and for timing milestones."""

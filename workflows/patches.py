@@ -45,6 +45,12 @@ had none of them."""
 PATCH_FAILURE_EMAIL = "failure-email"
 """A booking that held a room and then failed or expired e-mails its traveller why (the
 `booking-failed` template); before, only the booking's page said so."""
+PATCH_DECLINE_KEEPS_HOLD = "decline-keeps-the-hold"
+"""A declined card (declined, insufficient funds, expired, a token refused) no longer ends
+the booking: it returns to AWAITING_PAYMENT with the reason in the view, and the traveller
+may pay with another card (the next payment attempt) until the same `pay_by`; only that
+deadline or a release gives the room up, voiding the booking's payment first. Before, the
+booking ended FAILED, its payment voided and its hold released."""
 
 LEGACY_TERMS = act.HotelTerms(
     free_cancellation_hours=48,

@@ -127,15 +127,16 @@ async def hold_room(request: BookingRequest, budget: timedelta) -> act.Hold:
 
 
 async def authorize_payment(
-    request: BookingRequest, hold: act.Hold, card_token: str, budget: timedelta
+    request: BookingRequest, hold: act.Hold, card_token: str, budget: timedelta, attempt: int = 1
 ) -> act.Payment:
-    """3. Authorise the hold's total on the card token."""
+    """3. Authorise the hold's total on the card token, as the booking's `attempt`-th card."""
     payment = act.AuthorizeInput(
         booking_id=request.booking_id,
         user_id=request.user_id,
         amount=hold.total,
         currency=hold.currency,
         card_token=card_token,
+        attempt=attempt,
     )
     return await step(
         act.AUTHORIZE_PAYMENT, payment, act.Payment, TaskQueue.PAYMENTS, BOUNDED, budget

@@ -50,9 +50,13 @@ class TravellerActions:
 
     @workflow.update(name=UPDATE_SUBMIT_PAYMENT)
     async def submit_payment(self, payment: PaymentSubmission) -> BookingView:
-        """Take the card token; answers once the payment is processed (or has failed)."""
+        """Take the card token; answers once the payment is processed, has failed, or (since
+        PATCH_DECLINE_KEEPS_HOLD) was declined with the room kept for another card."""
         self.card_token = payment.card_token
-        await workflow.wait_condition(lambda: self.view.state in _PAYMENT_OUTCOMES)
+        declined = self.view.declined_cards
+        await workflow.wait_condition(
+            lambda: self.view.state in _PAYMENT_OUTCOMES or self.view.declined_cards > declined
+        )
         return self.view
 
     @submit_payment.validator

@@ -3,7 +3,8 @@
 `services/payments/client.py` is the one client that calls these paths.
 
 Money is integer minor units with an ISO 4217 currency code. Every mutation is idempotent:
-per booking for the authorization, capture and void, per (booking, refund_id) for refunds.
+per (booking, attempt) for the authorization, per booking for the capture and void, per
+(booking, refund_id) for refunds.
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ CARD_TOKEN_OF_ANOTHER_PAYER = "card-token-of-another-payer"  # noqa: S105 - a pr
 BANK_UNAVAILABLE = "bank-unavailable"
 BANK_ERROR = "bank-error"
 PAYMENT_VOIDED = "payment-voided"
+PAYMENT_ATTEMPT_OPEN = "payment-attempt-open"
+"""409: a later attempt came while the booking's previous one was not declined."""
+PAYMENT_ATTEMPT_SUPERSEDED = "payment-attempt-superseded"
+"""409: an attempt came after the booking had moved on to a later one."""
+MAX_ATTEMPTS = 100
 
 MAX_AMOUNT = 10**12
 
@@ -105,6 +111,13 @@ class PaymentRequest(BaseModel):
     amount: MinorUnits = Field(gt=0, le=MAX_AMOUNT, description="minor units")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")
     card_token: str = Field(min_length=1, max_length=64, description="from the bank's /tokens")
+    attempt: int = Field(
+        1,
+        ge=1,
+        le=MAX_ATTEMPTS,
+        description="which of the booking's attempts this is: each has its own bank key; "
+        "a later attempt is taken only once the one before was declined",
+    )
 
 
 class CaptureRequest(BaseModel):

@@ -1,6 +1,7 @@
 """Authorizing a booking's payment, once, fenced by the booking's intent.
 
-The bank call comes first (with an idempotency key derived from the booking), then the
+The bank call comes first (with an idempotency key derived from the booking and the
+attempt: a booking whose card was declined may try another), then the
 payment row and its first transition are recorded in one transaction with the intent's
 move from `requested` to `authorized`. A crash between the two leaves the bank ahead of
 us; the caller's retry sends the same key, gets the bank's stored answer and records it.
@@ -47,15 +48,16 @@ def _voided_problem(booking_id: str) -> Problem:
     )
 
 
-async def _open_intent(
-    engine: AsyncEngine, booking_id: str, request: api.PaymentRequest | None = None
-) -> str:
-    """Claim the booking's intent for an authorization; its state (`voided` if fenced).
+async def _open_intent(engine: AsyncEngine, request: api.PaymentRequest) -> Any:
+    """Claim the booking's intent for this attempt; the intent as it then stands.
 
-    The request's facts are kept with it, so that an authorization whose answer never got
-    recorded can still be recorded by a repair."""
+    A later attempt takes the intent over only while it is `requested` and the intent's
+    attempt was declined, so at most one attempt is ever open at the bank. The request's
+    facts are kept with it, so that an authorization whose answer never got recorded can
+    still be recorded by a repair."""
     now = datetime.now(UTC)
-    facts = {} if request is None else _intent_facts(request)
+    booking_id = request.booking_id
+    facts = {**_intent_facts(request), "attempt": request.attempt}
     async with write_transaction(engine) as conn:
         await conn.execute(
             dialect_insert(conn)(intents)
@@ -68,7 +70,56 @@ async def _open_intent(
             )
             .on_conflict_do_nothing(index_elements=["booking_id"])
         )
-        return await _intent_state(conn, booking_id)
+        if request.attempt > 1:
+            await conn.execute(
+                intents.update()
+                .where(
+                    intents.c.booking_id == booking_id,
+                    intents.c.state == api.INTENT_REQUESTED,
+                    sa.func.coalesce(intents.c.attempt, 1) < request.attempt,
+                    sa.func.coalesce(intents.c.declined_attempt, 0)
+                    >= sa.func.coalesce(intents.c.attempt, 1),
+                )
+                .values(updated_at=now, **facts)
+            )
+        query = sa.select(intents).where(intents.c.booking_id == booking_id)
+        return (await conn.execute(query)).one()
+
+
+def _refuse_another_attempt(intent: Any, request: api.PaymentRequest) -> None:
+    """409 unless the intent is this attempt's: an earlier one was superseded, and a later
+    one waits for the one before it to be declined."""
+    current = intent.attempt or 1
+    if request.attempt < current:
+        raise Problem(
+            409,
+            api.PAYMENT_ATTEMPT_SUPERSEDED,
+            "A later payment attempt was made for this booking.",
+            f"Attempt {request.attempt} was followed by attempt {current}.",
+            field="attempt",
+        )
+    if request.attempt > current:
+        raise Problem(
+            409,
+            api.PAYMENT_ATTEMPT_OPEN,
+            "The booking's previous payment attempt was not declined.",
+            f"Attempt {current} of booking {request.booking_id} is still open.",
+            field="attempt",
+        )
+
+
+async def _record_decline(engine: AsyncEngine, request: api.PaymentRequest) -> None:
+    """Record that the bank declined or refused the attempt: it is final, and the next
+    may come."""
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            intents.update()
+            .where(
+                intents.c.booking_id == request.booking_id,
+                sa.func.coalesce(intents.c.attempt, 1) == request.attempt,
+            )
+            .values(declined_attempt=request.attempt, updated_at=datetime.now(UTC))
+        )
 
 
 def _intent_facts(request: api.PaymentRequest) -> dict[str, Any]:
@@ -124,7 +175,9 @@ def _payment_values(
 async def authorize(
     engine: AsyncEngine, bank: BankClient, request: api.PaymentRequest
 ) -> api.Payment:
-    """Authorize a booking's payment, once; a repeat of the same request returns it.
+    """Authorize a booking's payment attempt, once; a repeat of the same request returns it.
+
+    After a declined attempt the booking may make the next one, with another card token.
 
     Refused (409 payment-voided) once the booking's payment was voided, even if the bank
     authorized meanwhile: that authorization is voided at the bank before the answer.
@@ -135,11 +188,25 @@ async def authorize(
         _same_request(existing, request)
         return await show(engine, request.booking_id)
     await _refuse_a_spent_token(engine, request)
-    if await _open_intent(engine, request.booking_id, request) == api.INTENT_VOIDED:
+    intent = await _open_intent(engine, request)
+    if intent.state == api.INTENT_VOIDED:
         raise _voided_problem(request.booking_id)
-    result = await bank.authorize(
-        request.booking_id, request.amount, request.currency, request.card_token, request.user_id
-    )
+    _refuse_another_attempt(intent, request)
+    try:
+        result = await bank.authorize(
+            request.booking_id,
+            request.amount,
+            request.currency,
+            request.card_token,
+            request.user_id,
+            request.attempt,
+        )
+    except Problem as problem:
+        if 400 <= problem.status < 500:
+            # The bank's final refusal (a decline, a token it will not take), stored under
+            # the attempt's key: nothing can authorize under it any more.
+            await _record_decline(engine, request)
+        raise
     movement = movement_of(result, bank_api.AUTHORIZE)
     now = datetime.now(UTC)
 
@@ -253,16 +320,25 @@ async def settle_unrecorded(engine: AsyncEngine, bank: BankClient, booking_id: s
         recorded = await find(conn, booking_id)
     if recorded is not None or intent is None or intent.card_token is None:
         return
+    attempt = intent.attempt or 1
+    if (intent.declined_attempt or 0) >= attempt:
+        return  # the latest attempt was declined, and so was every one before it
     request = api.PaymentRequest(
         booking_id=booking_id,
         user_id=intent.user_id,
         amount=intent.amount,
         currency=intent.currency,
         card_token=intent.card_token,
+        attempt=attempt,
     )
     try:
         result = await bank.authorize(
-            booking_id, request.amount, request.currency, request.card_token, request.user_id
+            booking_id,
+            request.amount,
+            request.currency,
+            request.card_token,
+            request.user_id,
+            attempt,
         )
     except Problem as problem:
         if problem.status >= 500:

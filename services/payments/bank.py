@@ -34,10 +34,17 @@ _FINAL_TYPES = {
 }
 
 
-def idempotency_key(booking_id: str, operation: str, refund_id: str | None = None) -> str:
-    """The bank key of one operation on a booking's payment: the same from any caller."""
-    parts = ["staysaga", booking_id, operation] + ([refund_id] if refund_id else [])
+def idempotency_key(booking_id: str, operation: str, qualifier: str | None = None) -> str:
+    """The bank key of one operation on a booking's payment (a refund's id, an attempt
+    after the first): the same from any caller."""
+    parts = ["staysaga", booking_id, operation] + ([qualifier] if qualifier else [])
     return ":".join(parts)
+
+
+def authorize_key(booking_id: str, attempt: int) -> str:
+    """The bank key of a booking's authorization attempt; the first keeps the key every
+    booking had before a second card could be tried."""
+    return idempotency_key(booking_id, "authorize", str(attempt) if attempt > 1 else None)
 
 
 def unavailable(detail: str) -> Problem:
@@ -107,14 +114,15 @@ class BankClient:
         return Problem(502, api.BANK_ERROR, "The bank refused our request.", f"{status} {kind}")
 
     async def authorize(
-        self, booking_id: str, amount: int, currency: str, token: str, payer: str
+        self, booking_id: str, amount: int, currency: str, token: str, payer: str, attempt: int = 1
     ) -> bank_api.Authorization:
-        """Authorize the booking's amount on a card token, for its payer (the bank's customer)."""
+        """Authorize the booking's amount on a card token, for its payer (the bank's
+        customer), under the attempt's own key."""
         # Unvalidated here: the bank judges the request, and its refusal is sorted above.
         request = bank_api.AuthorizationRequest.model_construct(
             token=token, amount=amount, currency=currency, reference=booking_id, customer=payer
         )
-        key = idempotency_key(booking_id, "authorize")
+        key = authorize_key(booking_id, attempt)
         path = bank_api.AUTHORIZATIONS_PATH
         return await self._call("POST", path, self.bank.authorize(request, key))
 

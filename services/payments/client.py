@@ -16,8 +16,12 @@ class PaymentsClient(TypedClient):
     """Payments' routes, one typed method each."""
 
     async def authorize(self, request: api.PaymentRequest) -> api.Payment:
-        """Authorize a booking's amount on a card token (idempotent per booking)."""
-        body = request.model_dump(mode="json")
+        """Authorize a booking's amount on a card token (idempotent per booking and attempt)."""
+        # The first attempt goes as it always did, so a Payments not yet knowing attempts
+        # takes it while the services are upgraded one by one.
+        body = request.model_dump(
+            mode="json", exclude={"attempt"} if request.attempt == 1 else None
+        )
         return api.Payment.model_validate_json(
             await self._send("POST", api.PAYMENTS_PATH, api.CHARGE, body)
         )

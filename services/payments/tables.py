@@ -51,6 +51,8 @@ refunds = sa.Table(
 # one row an authorization and a void both change, so whichever comes second sees the
 # first. `requested` -> `authorized` (the payment row exists) or -> `voided` (the booking
 # gave up; an authorization landing later is voided at the bank, never kept open).
+# A booking may try several cards: a declined attempt is final, and the next one takes
+# the intent over (still `requested`), its facts and bank key its own.
 # The facts of the requested payment (null on a void with no payment asked for) let the
 # reconciler record an authorization Payments never heard the answer of.
 intents = sa.Table(
@@ -65,4 +67,9 @@ intents = sa.Table(
     sa.Column("currency", sa.String(3), nullable=True),
     sa.Column("card_token", sa.String(64), nullable=True),
     sa.Column("reconciled_at", sa.DateTime(timezone=True), nullable=True),
+    # The attempt the facts are of (null: the first), and the latest the bank declined (or
+    # refused the token of). A later attempt is taken only once the intent's is declined,
+    # so at most one is ever open.
+    sa.Column("attempt", sa.Integer, nullable=True),
+    sa.Column("declined_attempt", sa.Integer, nullable=True),
 )

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowUpdateStage
 
 from components.registry import COMPONENTS
 from staysaga.driver import StackDriver
+from temporal.names import booking_workflow_id
 from tests.support.harness import eventually
 from tests.support.stack import running_stack, stack_driver
 from workflows.models import (
@@ -105,19 +106,19 @@ async def test_a_booking_is_confirmed_and_its_receipt_mailed(driver, stack):
     assert view.confirmation_code in (detail.get("text") or "")
 
 
-async def test_a_declined_card_fails_releases_and_charges_nothing(driver):
+async def test_a_declined_card_keeps_the_room_and_another_card_pays(driver):
     user_id, _ = await driver.register_user()
     view, _ = await driver.book(user_id, card=DECLINED)
-    assert view.state == BookingState.FAILED
-    assert "declined" in view.failure_reason and "Nothing was charged" in view.failure_reason
-    assert Step.RELEASED in view.steps
-    payment = await _payment(driver, view.booking_id)
-    assert payment.status_code == 404 or payment.json()["captured"] == 0
+    assert view.state == BookingState.AWAITING_PAYMENT
+    assert view.declined_cards == 1 and "declined" in (view.decline_reason or "")
     headers = await _service(driver, "worker-reservations", "reservations:read", "reservations")
-    hold = await driver.http.get(
-        f"{driver.settings.url('reservations')}/holds/{view.hold_id}", headers=headers
-    )
-    assert hold.json()["status"] == "released"
+    hold_url = f"{driver.settings.url('reservations')}/holds/{view.hold_id}"
+    assert (await driver.http.get(hold_url, headers=headers)).json()["status"] == "held"
+    handle = driver.temporal.get_workflow_handle(booking_workflow_id(view.booking_id))
+    paid = await driver.pay(handle, await driver.tokenize(SUCCEEDS, user_id))
+    assert paid.state == BookingState.CONFIRMED
+    payment = await _payment(driver, view.booking_id)
+    assert payment.json()["captured"] == paid.total
 
 
 async def test_a_bank_failing_half_its_calls_still_charges_each_booking_once(driver, stack):

@@ -205,11 +205,16 @@ class FakeHandle:
             currency=view.currency or "EUR",
         )
 
-    async def execute_update(self, name: str, arg: Any) -> None:
-        """UPDATE_SUBMIT_PAYMENT / UPDATE_CANCEL, with the outcome the test chose."""
+    async def execute_update(self, name: str, arg: Any, result_type: Any = None) -> Any:
+        """UPDATE_SUBMIT_PAYMENT / UPDATE_CANCEL, with the outcome the test chose; the
+        payment answers with the booking."""
         view = self._view()
         self.temporal.updates.append((self.id, name, arg))
-        if name == UPDATE_SUBMIT_PAYMENT:
+        if name == UPDATE_SUBMIT_PAYMENT and self.temporal.declines_to_come:
+            self.temporal.declines_to_come -= 1
+            view.declined_cards += 1
+            view.decline_reason = "Your card has insufficient funds."
+        elif name == UPDATE_SUBMIT_PAYMENT:
             if self.temporal.decline:
                 view.state = BookingState.FAILED
                 view.steps = [Step.HELD, Step.RELEASED]
@@ -232,6 +237,7 @@ class FakeHandle:
         elif name == UPDATE_RESEND_CONFIRMATION:
             kind = OperatorActionKind.RESEND_CONFIRMATION
             self._operator_did(view, kind, arg.operator, arg.reason)
+        return view.model_copy(deep=True) if name == UPDATE_SUBMIT_PAYMENT else None
 
     @staticmethod
     def _operator_did(
@@ -257,7 +263,8 @@ class FakeTemporal:
         self.started: list[dict[str, Any]] = []
         self.updates: list[tuple[str, str, Any]] = []
         self.queries: list[str] = []
-        self.decline = False
+        self.decline = False  # a decline ends the booking (bookings from before the patch)
+        self.declines_to_come = 0  # so many cards are declined, the room kept for the next
 
     async def start_workflow(self, workflow: str, arg: BookingRequest, **options: Any) -> None:
         """Record the start and hold the room at once."""

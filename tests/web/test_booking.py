@@ -349,6 +349,27 @@ async def test_a_declined_booking_shows_the_reason_and_that_nothing_was_charged(
     assert "Nothing was charged." in page.text
 
 
+async def test_a_declined_card_returns_to_the_card_form_saying_why_then_another_pays(
+    site: Site,
+):
+    site.temporal.declines_to_come = 1
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    checkout = f"/bookings/{booking_id}/checkout"
+    token = await _csrf(site, checkout)
+    declined = await site.client.post(checkout, data={**CARD, "csrf_token": token})
+    assert declined.status_code == 303 and declined.headers["location"] == checkout
+    page = await site.client.get(checkout)
+    assert re.search(r'role="alert" id="declined">Your card has insufficient funds\.', page.text)
+    assert "pay with another card" in page.text and "left to pay" in page.text
+    assert 'id="card-form"' in page.text and "Try again" not in page.text
+    token = await _csrf(site, checkout)
+    paid = await site.client.post(checkout, data={**CARD, "csrf_token": token})
+    assert paid.status_code == 303 and paid.headers["location"] == f"/bookings/{booking_id}"
+    assert len(site.temporal.updates) == 2
+    assert "Your booking is confirmed" in (await site.client.get(f"/bookings/{booking_id}")).text
+
+
 async def test_progress_streams_as_server_sent_events_until_settled(site: Site):
     await site.log_in()
     booking_id = await _start_booking(site)

@@ -92,6 +92,18 @@ async def _payment_with_the_hold(env: WorkflowEnvironment, world: World) -> Work
     return handle
 
 
+async def _decline_then_pay(env: WorkflowEnvironment, world: World) -> WorkflowHandle:
+    """A booking whose first card is declined and whose second pays, to its end."""
+    async with bookings(env, world) as running:
+        handle = await running.start(check_in_days=5, nights=2)
+        await awaiting_payment(handle)
+        await pay(handle)
+        world.decline = False
+        await pay(handle)
+        await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, tuple[World, Run]] = {
     "happy": (World(), _driven(_happy)),
     "decline": (World(decline=True), _driven(_happy)),
@@ -116,6 +128,9 @@ SCENARIOS: dict[str, tuple[World, Run]] = {
     # Recorded after PATCH_FAILURE_EMAIL: a booking nobody pays for expires, and its
     # traveller is told by e-mail.
     "expiry-emailed": (World(), _driven(None)),
+    # Recorded after PATCH_DECLINE_KEEPS_HOLD: the first card is declined, the room kept,
+    # and another card pays.
+    "decline-then-pay": (World(decline=True), _decline_then_pay),
 }
 
 

@@ -28,6 +28,7 @@ class World:
     too_many_holds: bool = False  # the traveller keeps as many unpaid holds as allowed
     unknown_hotel: bool = False
     decline: bool = False
+    attempts: list[int] = field(default_factory=list)  # each authorization's attempt number
     confirm_error: str | None = None  # e.g. act.HOLD_EXPIRED
     authorize_flaky: int = 0  # fail this many attempts with an infrastructure error
     hold_gate: asyncio.Event | None = None  # if given, a hold answers only once it is set
@@ -112,6 +113,7 @@ class World:
         @activity.defn(name=act.AUTHORIZE_PAYMENT)
         async def authorize_payment(data: act.AuthorizeInput) -> act.Payment:
             world.calls.append(act.AUTHORIZE_PAYMENT)
+            world.attempts.append(data.attempt)
             if world.authorize_flaky > 0:
                 world.authorize_flaky -= 1
                 raise RuntimeError("bank timed out")

@@ -261,20 +261,6 @@ async def test_happy_path_confirms_captures_and_emails_the_receipt(workflow_env)
     assert mail.data.confirmation_code == "K7Q2ZP" and mail.data.total == view.total
 
 
-async def test_declined_card_voids_and_releases_and_fails_readably(workflow_env):
-    world = World(decline=True)
-    async with bookings(workflow_env, world) as running:
-        handle = await running.start()
-        await awaiting_payment(handle)
-        view = await pay(handle)
-    assert view.state == BookingState.FAILED
-    assert "declined" in view.failure_reason and "Nothing was charged" in view.failure_reason
-    assert world.calls.index(act.VOID_PAYMENT) < world.calls.index(act.RELEASE_HOLD)
-    assert act.CONFIRM_RESERVATION not in world.calls
-    assert world.holds[view.booking_id] == "released"
-    assert Step.RELEASED in view.steps
-
-
 async def test_a_second_payment_and_a_malformed_token_are_refused(workflow_env):
     world = World()
     async with bookings(workflow_env, world) as running:

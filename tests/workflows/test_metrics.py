@@ -72,9 +72,10 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     )
 
 
-async def test_a_declined_booking_shows_on_the_workers_metrics_endpoint(measured_env):
+async def test_a_failed_booking_shows_on_the_workers_metrics_endpoint(measured_env):
     env, port = measured_env
-    world = World(decline=True)
+    # The hold lapses at confirmation: the payment is voided, the room released, FAILED.
+    world = World(confirm_error=act.HOLD_EXPIRED)
     async with bookings(env, world) as running:
         handle = await running.start()
         await awaiting_payment(handle)
@@ -86,10 +87,10 @@ async def test_a_declined_booking_shows_on_the_workers_metrics_endpoint(measured
     # The SDK's own: the booking's workflow tasks, its activities' failed attempt.
     assert total(samples, "temporal_workflow_completed_total", workflow_type="BookingWorkflow")
     failed = "temporal_activity_execution_failed_total"
-    assert total(samples, failed, activity_type=act.AUTHORIZE_PAYMENT) >= 1
-    # The saga's: one started, one failed by the card's decline, void and release run.
+    assert total(samples, failed, activity_type=act.CONFIRM_RESERVATION) >= 1
+    # The saga's: one started, one failed as the hold lapsed, void and release run.
     assert total(samples, "staysaga_bookings_started_total") == 1
-    assert total(samples, "staysaga_bookings_failed_total", reason=act.PAYMENT_DECLINED) == 1
+    assert total(samples, "staysaga_bookings_failed_total", reason=act.HOLD_EXPIRED) == 1
     assert total(samples, "staysaga_bookings_confirmed_total") == 0
     assert total(samples, "staysaga_booking_compensations_total", step="void") == 1
     assert total(samples, "staysaga_booking_compensations_total", step="release") == 1

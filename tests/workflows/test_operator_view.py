@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from temporalio.client import WorkflowHandle
 
+from activities import models as act
 from temporal.names import workflow_id_given
 from tests.support.harness import eventually
 from tests.workflows.standins import World
@@ -88,7 +89,7 @@ def test_the_failed_bookings_link_is_a_query_on_the_booking_status():
 
 
 async def test_operators_find_a_failed_booking_by_its_summary_outcome_and_query(dev_server_env):
-    world = World(decline=True)
+    world = World(confirm_error=act.HOLD_EXPIRED)
     request = _request()
     async with bookings(dev_server_env, world) as running:
         handle = await web_bookings.start(dev_server_env.client, request)
@@ -105,7 +106,7 @@ async def test_operators_find_a_failed_booking_by_its_summary_outcome_and_query(
         view = BookingView.model_validate(await handle.result())
         assert view.state == BookingState.FAILED
         details = await _current_details(handle)
-        assert details.startswith("**FAILED**") and "declined" in details
+        assert details.startswith("**FAILED**") and "expired" in details
 
         url = web_bookings.bookings_url("http://ui", "default", BookingState.FAILED)
         (query,) = parse_qs(urlsplit(url).query)["query"]

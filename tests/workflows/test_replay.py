@@ -48,6 +48,7 @@ def test_the_four_paths_are_committed_and_each_patched_path_too():
         "release-unpaid",  # after PATCH_RELEASE_UNPAID
         "receipt-details",  # after PATCH_RECEIPT_DETAILS
         "expiry-emailed",  # after PATCH_FAILURE_EMAIL
+        "decline-then-pay",  # after PATCH_DECLINE_KEEPS_HOLD
     }
     assert UNREPLAYABLE == [STUCK]
 

@@ -229,7 +229,7 @@ async def checkout(request: Request) -> Response:
                 form.errors["form"] = "The bank is not answering. Nothing was charged; try again."
         else:
             try:
-                await bookings.submit_payment(client, view.booking_id, token.token)
+                paid = await bookings.submit_payment(client, view.booking_id, token.token)
             except WorkflowUpdateFailedError as exc:
                 cause = update_refusal(exc)
                 form.errors["form"] = f"The booking did not accept the payment: {cause}"
@@ -237,7 +237,10 @@ async def checkout(request: Request) -> Response:
                 log.warning("payment update failed: %s", exc)
                 form.errors["form"] = "We could not submit the payment. Nothing was charged."
             else:
-                return RedirectResponse(f"/bookings/{view.booking_id}", 303)
+                # Declined with the room kept: back to the card form, which says why.
+                again = paid.state == BookingState.AWAITING_PAYMENT
+                page = f"/bookings/{view.booking_id}" + ("/checkout" if again else "")
+                return RedirectResponse(page, 303)
     return render(request, "checkout.html", {**context, "form": form, "errors": form.errors}, 400)
 
 
