@@ -110,7 +110,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.add_exception_handler(Exception, _unexpected)
     secure = settings.url("web").startswith("https://")
     # Inside the sessions: the limits count per session and account too.
-    limiter = RateLimiter(storage_for(settings.of(WebSettings).rate_limit_storage))
+    web = settings.of(WebSettings)
+    limiter = RateLimiter(storage_for(web.rate_limit_storage), scale=web.rate_limit_scale)
     app.state.rate_limiter = limiter
     app.add_middleware(RateLimitMiddleware, limiter=limiter)
     app.add_middleware(SessionMiddleware, store=SessionStore(app.state, secret), secure=secure)

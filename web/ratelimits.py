@@ -51,7 +51,7 @@ class Rule:
         """Whether the rule counts this request."""
         return method == self.method and self.pattern.fullmatch(path) is not None
 
-    def limits(self) -> list[tuple[str, RateLimitItem]]:
+    def limits(self, scale: float = 1.0) -> list[tuple[str, RateLimitItem]]:
         """(what it counts by, its limit) for each limit the rule sets."""
         found = []
         for by, text in (
@@ -60,7 +60,11 @@ class Rule:
             ("account", self.per_account),
         ):
             if text is not None:
-                found.append((by, parse(text)))
+                item = parse(text)
+                if scale != 1.0:
+                    amount = max(1, round(item.amount * scale))
+                    item = type(item)(amount, item.multiples, item.namespace)
+                found.append((by, item))
         return found
 
 
@@ -90,15 +94,20 @@ RULES = (
 class RateLimiter:
     """Counts requests against the rules; says how long one over a limit must wait."""
 
-    def __init__(self, storage: Storage | None = None, rules: tuple[Rule, ...] = RULES) -> None:
+    def __init__(
+        self, storage: Storage | None = None, rules: tuple[Rule, ...] = RULES, scale: float = 1.0
+    ) -> None:
         self.limiter = MovingWindowRateLimiter(storage or MemoryStorage())
         self.rules = rules
+        # Every limit times this (WEB_RATE_LIMIT_SCALE): more generous behind a shared
+        # address (an office, a test run), stricter under attack.
+        self.scale = scale
         self.open_streams: Counter[str] = Counter()
 
     async def hit(self, rule: Rule, keys: dict[str, str | None]) -> int | None:
         """Count the request; the seconds to wait if it is over a limit (then not counted)."""
         waits = []
-        checks = [(by, item, keys.get(by)) for by, item in rule.limits()]
+        checks = [(by, item, keys.get(by)) for by, item in rule.limits(self.scale)]
         for by, item, key in checks:
             if key is not None:
                 wait = await seconds_to_wait(self.limiter, item, NAMESPACE, rule.name, by, key)

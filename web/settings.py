@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from services.common.parsers import counter_storage
+from services.common.parsers import counter_storage, positive_float
 from services.common.settings import SettingsGroup, variable
 
 
@@ -29,4 +29,11 @@ class WebSettings(SettingsGroup):
         "where the website counts requests against its rate limits: memory:// (each copy "
         "on its own) or a redis:// URL shared by every copy",
         counter_storage,
+    )
+    rate_limit_scale: float = variable(
+        "WEB_RATE_LIMIT_SCALE",
+        "1",
+        "every rate limit of the website (docs/OPERATIONS.md) times this: 10 lets a shared "
+        "address sign up ten times as often",
+        positive_float,
     )

@@ -57,7 +57,9 @@ def stack(tmp_path_factory) -> AsyncIterator[StackProcess]:
     """The whole local stack on free ports, as `staysaga up` runs it."""
     skip_without_chromium()
     var_dir = tmp_path_factory.mktemp("browser-stack")
-    with running_stack(var_dir, {"WEB_SESSION_SECRET": "browser-test-secret"}) as running:
+    # Every browser test signs up from 127.0.0.1, more often than a visitor may.
+    env = {"WEB_SESSION_SECRET": "browser-test-secret", "WEB_RATE_LIMIT_SCALE": "20"}
+    with running_stack(var_dir, env) as running:
         yield running
 
 

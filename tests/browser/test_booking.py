@@ -42,7 +42,12 @@ def stack(tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("booking-stack")
     with running_stack(
         var_dir,
-        {"WEB_SESSION_SECRET": "browser-test-secret", HOLD_TTL_VARIABLE: HOLD_TTL_SECONDS},
+        {
+            "WEB_SESSION_SECRET": "browser-test-secret",
+            HOLD_TTL_VARIABLE: HOLD_TTL_SECONDS,
+            # Every test here signs up from 127.0.0.1, more often than a visitor may.
+            "WEB_RATE_LIMIT_SCALE": "20",
+        },
         ready_timeout=300,
     ) as running:
         yield running

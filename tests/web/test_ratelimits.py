@@ -171,3 +171,11 @@ async def test_copies_sharing_redis_count_together():
     assert await two.hit(rule, {"address": address}) is None
     assert await one.hit(rule, {"address": address}) is None
     assert await two.hit(rule, {"address": address}) is not None
+
+
+async def test_the_scale_multiplies_every_limit():
+    rule = Rule("sign-up", "POST", "/signup", per_address="2/hour")
+    limiter = RateLimiter(rules=(rule,), scale=2)
+    keys = {"address": f"test-{secrets.token_hex(6)}"}
+    assert [await limiter.hit(rule, keys) for _ in range(4)] == [None] * 4
+    assert await limiter.hit(rule, keys) is not None
