@@ -355,10 +355,17 @@ async def test_the_pages_name_what_was_booked_and_a_cancelled_booking_offers_its
     await page.get_by_role("heading", name="Your booking is confirmed").wait_for(
         timeout=SETTLE_TIMEOUT_MS
     )
-    await page.goto(stack.url("web") + "/bookings")
-    listed = await page.locator("li.card.booking").first.inner_text()
-    for shown in (hotel, room, total, "2 nights", "Confirmed"):
-        assert shown in listed, shown
+
+    async def named_in_my_bookings() -> None:
+        # The list comes from Temporal's visibility, which may lag the booking a moment.
+        await page.goto(stack.url("web") + "/bookings")
+        cards = page.locator("li.card.booking")
+        assert await cards.count() == 1, await page.locator("main").inner_text()
+        listed = await cards.first.inner_text()
+        for shown in (hotel, room, total, "2 nights", "Confirmed"):
+            assert shown in listed, (shown, listed)
+
+    await eventually(named_in_my_bookings, timeout=30, interval=1.0)
     assert booking_id not in await page.locator("main").inner_text()
     await page.screenshot(path=screenshot_path("my-bookings-named"), full_page=True)
 
