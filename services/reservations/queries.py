@@ -26,6 +26,7 @@ def stay_nights(check_in: dt.date, check_out: dt.date) -> list[dt.date]:
 
 
 def hold_of(row: Any) -> api.Hold:
+    """A hold as the API answers it, from its row."""
     return api.Hold(
         hold_id=row.id,
         booking_id=row.booking_id,
@@ -55,6 +56,7 @@ _reservation_columns = (
 
 
 def reservation_of(row: Any) -> api.Reservation:
+    """A reservation as the API answers it, from its row joined with its hold's."""
     return api.Reservation(
         reservation_id=row.reservation_id,
         confirmation_code=row.confirmation_code,
@@ -76,6 +78,7 @@ def reservation_of(row: Any) -> api.Reservation:
 
 
 def reservations_query() -> sa.Select[Any]:
+    """Reservations joined with their holds, the columns `reservation_of` reads."""
     return sa.select(*_reservation_columns).join(holds, holds.c.id == reservations.c.hold_id)
 
 
@@ -93,6 +96,7 @@ async def get_reservation(conn: AsyncConnection, reservation_id: str) -> api.Res
 
 
 async def reservation_of_hold(conn: AsyncConnection, hold_id: str) -> api.Reservation | None:
+    """The reservation a hold became, if it became one."""
     row = (await conn.execute(reservations_query().where(holds.c.id == hold_id))).first()
     return reservation_of(row) if row else None
 
