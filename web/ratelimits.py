@@ -103,11 +103,20 @@ class RateLimiter:
         # address (an office, a test run), stricter under attack.
         self.scale = scale
         self.open_streams: Counter[str] = Counter()
+        # Each rule's limits, parsed and scaled once rather than on every request.
+        self._limits: dict[Rule, list[tuple[str, RateLimitItem]]] = {}
+
+    def limits_of(self, rule: Rule) -> list[tuple[str, RateLimitItem]]:
+        """The rule's limits at this limiter's scale."""
+        found = self._limits.get(rule)
+        if found is None:
+            found = self._limits[rule] = rule.limits(self.scale)
+        return found
 
     async def hit(self, rule: Rule, keys: dict[str, str | None]) -> int | None:
         """Count the request; the seconds to wait if it is over a limit (then not counted)."""
         waits = []
-        checks = [(by, item, keys.get(by)) for by, item in rule.limits(self.scale)]
+        checks = [(by, item, keys.get(by)) for by, item in self.limits_of(rule)]
         for by, item, key in checks:
             if key is not None:
                 wait = await seconds_to_wait(self.limiter, item, NAMESPACE, rule.name, by, key)
