@@ -480,7 +480,13 @@ def ingresses() -> list[Manifest]:
     """The edge (ingress-nginx): the website, the sign-in pages, the operators' codec."""
     closed = {"nginx.ingress.kubernetes.io/whitelist-source-range": "127.0.0.1/32"}
     return [
-        _ingress("www", "www", [("/", "Prefix", "web")]),
+        # The booking page follows a booking over server-sent events: unbuffered.
+        _ingress(
+            "www",
+            "www",
+            [("/", "Prefix", "web")],
+            **{"nginx.ingress.kubernetes.io/proxy-buffering": "off"},
+        ),
         _ingress("auth", "auth", [("/", "Prefix", "auth")]),
         # Processes' /metrics are for Prometheus inside the cluster: closed at the edge.
         _ingress("www-metrics", "www", [("/metrics", "Exact", "web")], **closed),
