@@ -171,3 +171,21 @@ def test_every_component_is_startable_by_a_documented_command(component):
 def test_every_worker_is_startable_by_a_documented_command(queue):
     assert build_parser().parse_args(["worker", queue]).queue == queue
     assert re.search(rf"\b{queue}\b", documented_roles().split("worker <queue>")[1])
+
+
+def exposed_ports() -> set[int]:
+    ports: set[int] = set()
+    for instruction in final_stage():
+        if instruction.keyword != "EXPOSE":
+            continue
+        for word in instruction.argument.split():
+            low, _, high = word.partition("-")
+            ports.update(range(int(low), int(high or low) + 1))
+    return ports
+
+
+def test_the_image_exposes_every_deployed_role_s_ports():
+    wanted = {c.port for c in manifests.deployed_components()}
+    wanted |= {w.health_port for w in WORKERS.values()}
+    wanted |= {w.metrics_port for w in WORKERS.values()}
+    assert wanted <= exposed_ports()
