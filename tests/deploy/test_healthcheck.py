@@ -4,9 +4,14 @@ real /healthz asked."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
 
 from staysaga.healthcheck import health_port, main, main_process_command
 from temporal.health import serve_health
+from tests.support.harness import eventually
 
 PYTHON = "/opt/staysaga/bin/python"
 STAYSAGA = "/opt/staysaga/bin/staysaga"
@@ -45,4 +50,33 @@ async def test_a_worker_answering_its_health_endpoint_is_healthy_and_a_silent_on
     finally:
         server.close()
         await server.wait_closed()
+    assert await asyncio.to_thread(main, command, env) == 1
+
+
+async def test_a_running_service_is_healthy_and_one_that_stopped_is_not(tmp_path):
+    # `staysaga serve codec` as the image runs it (no dev server), on a free port.
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    env = {
+        **os.environ,
+        "STAYSAGA_HOST": "127.0.0.1",
+        "STAYSAGA_VAR_DIR": str(tmp_path),
+        "TEMPORAL_DEV_SERVER": "false",
+        "CODEC_PORT": str(port),
+    }
+    command = [str(Path(sys.executable).parent / "staysaga"), "serve", "codec"]
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+
+        async def healthy() -> None:
+            assert process.returncode is None, f"serve codec exited {process.returncode}"
+            assert await asyncio.to_thread(main, command, env) == 0
+
+        await eventually(healthy, timeout=60)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=30)
     assert await asyncio.to_thread(main, command, env) == 1
