@@ -511,6 +511,50 @@ def namespace_manifest() -> Manifest:
     }
 
 
+def temporal_policies() -> list[Manifest]:
+    """NetworkPolicies for the Temporal chart's pods (namespace `temporal`): its frontend
+    answers only Temporal's own pods, staysaga's Temporal clients and Prometheus; its web
+    UI only the edge and Temporal's own pods."""
+
+    def policy(component: str, ingress: list[Any]) -> Manifest:
+        selector = {"app.kubernetes.io/name": "temporal", "app.kubernetes.io/component": component}
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": f"temporal-{component}", "namespace": TEMPORAL_NAMESPACE_NAME},
+            "spec": {
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress"],
+                "ingress": ingress,
+            },
+        }
+
+    own = {"from": [{"podSelector": {}}]}
+    clients = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
+        "podSelector": {
+            "matchExpressions": [
+                {
+                    "key": "app.kubernetes.io/name",
+                    "operator": "In",
+                    "values": sorted(TEMPORAL_CLIENTS),
+                }
+            ]
+        },
+    }
+    return [
+        policy(
+            "frontend",
+            [
+                own,
+                {"from": [clients], "ports": _tcp(7233)},
+                {"from": [_namespace_peer(MONITORING_NAMESPACE)], "ports": _tcp(9090)},
+            ],
+        ),
+        policy("web", [own, {"from": [_namespace_peer(INGRESS_NAMESPACE)], "ports": _tcp(8080)}]),
+    ]
+
+
 def seed_job() -> list[Manifest]:
     """A Job that loads the demo catalogue (`staysaga seed`) into Search and Reservations,
     run once on a fresh cluster, and the NetworkPolicy that lets it reach PostgreSQL only."""
@@ -608,11 +652,21 @@ def _write(directory: Path, rendered: dict[str, str]) -> list[Path]:
     return written
 
 
+def render_temporal() -> str:
+    """deploy/temporal/network-policies.yaml, applied beside the Temporal chart."""
+    return _dump(temporal_policies())
+
+
 def write(directory: Path = DEPLOY_DIR) -> list[Path]:
-    """Write base/ and jobs/, removing files a removed component left; returns what it wrote."""
-    return _write(directory / "base", render()) + _write(directory / "jobs", render_jobs())
+    """Write base/, jobs/ and Temporal's policies, removing files a removed component left;
+    returns what it wrote."""
+    written = _write(directory / "base", render()) + _write(directory / "jobs", render_jobs())
+    temporal = directory.parent / "temporal" / "network-policies.yaml"
+    temporal.parent.mkdir(parents=True, exist_ok=True)
+    temporal.write_text(render_temporal())
+    return [*written, temporal]
 
 
 if __name__ == "__main__":
-    for path in write(Path(sys.argv[1]) if len(sys.argv) > 1 else DEPLOY_DIR):
+    for path in write(Path(sys.argv[1]) / "k8s" if len(sys.argv) > 1 else DEPLOY_DIR):
         print(path)

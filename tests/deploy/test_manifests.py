@@ -29,6 +29,7 @@ BASE = ROOT / "deploy" / "k8s" / "base"
 JOBS = ROOT / "deploy" / "k8s" / "jobs"
 OVERLAY = ROOT / "deploy" / "k8s" / "overlays" / "production"
 TEMPORAL_VALUES = ROOT / "deploy" / "temporal" / "values.yaml"
+TEMPORAL_POLICIES = ROOT / "deploy" / "temporal" / "network-policies.yaml"
 DEPLOY_DOC = ROOT / "docs" / "DEPLOY.md"
 
 
@@ -59,6 +60,7 @@ def test_the_committed_base_is_what_the_registry_generates(tmp_path):
     assert committed == rendered, "deploy/k8s/base is stale: run `python -m staysaga.manifests`"
     jobs = {p.name: p.read_text() for p in JOBS.glob("*.yaml")}
     assert jobs == manifests.render_jobs(), "deploy/k8s/jobs is stale: run the same"
+    assert TEMPORAL_POLICIES.read_text() == manifests.render_temporal()
 
 
 def test_every_deployed_service_runs_replicated_on_its_registry_port_with_probes():
@@ -232,6 +234,7 @@ def test_every_manifest_is_valid_for_kubernetes(tmp_path):
     files = [str(p) for p in sorted(BASE.glob("*.yaml")) if p.name != "kustomization.yaml"]
     files.append(str(OVERLAY / "config.yaml"))
     files += [str(p) for p in sorted(JOBS.glob("*.yaml"))]
+    files.append(str(TEMPORAL_POLICIES))
     with contextlib.suppress(pytest.skip.Exception):
         files.append(str(overlay_rendered(tmp_path)))
     result = run(kubernetes_validate(), "--strict", "--quiet", *files)
@@ -266,7 +269,7 @@ def checkov_failures(directory: Path) -> tuple[int, str]:
 
 def test_checkov_finds_no_insecure_default_in_the_topology(tmp_path):
     (tmp_path / "base").mkdir()
-    for path in [*BASE.glob("*.yaml"), *JOBS.glob("*.yaml")]:
+    for path in [*BASE.glob("*.yaml"), *JOBS.glob("*.yaml"), TEMPORAL_POLICIES]:
         if path.name != "kustomization.yaml":
             shutil.copy(path, tmp_path / "base" / f"{path.parent.name}-{path.name}")
     with contextlib.suppress(pytest.skip.Exception):
@@ -335,6 +338,30 @@ def test_the_secret_file_holds_every_key_the_pods_refer_to(tmp_path):
     filled = {line.partition("=")[0] for line in lines if line and not line.startswith("#")}
     assert filled == set(generated)
     assert cluster_secrets.main([str(path)]) == 2  # never overwritten
+
+
+def test_the_temporal_frontend_answers_only_the_processes_that_are_its_clients():
+    frontend, ui = documents(TEMPORAL_POLICIES)
+    allowed = {
+        name
+        for rule in frontend["spec"]["ingress"]
+        for peer in rule.get("from", [])
+        for expression in peer.get("podSelector", {}).get("matchExpressions", [])
+        for name in expression["values"]
+    }
+    policies = of_kind("NetworkPolicy")
+    reaching = {
+        name
+        for name, policy in policies.items()
+        for rule in policy["spec"].get("egress", [])
+        for peer in rule.get("to", [])
+        if peer.get("namespaceSelector", {})
+        .get("matchLabels", {})
+        .get("kubernetes.io/metadata.name")
+        == manifests.TEMPORAL_NAMESPACE_NAME
+    }
+    assert allowed == reaching == set(manifests.TEMPORAL_CLIENTS)
+    assert ui["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
 
 
 def test_the_deploy_guide_names_every_key_of_the_secret():
