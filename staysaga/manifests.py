@@ -529,7 +529,7 @@ def temporal_policies() -> list[Manifest]:
             },
         }
 
-    own = {"from": [{"podSelector": {}}]}
+    own: dict[str, Any] = {"from": [{"podSelector": {}}]}
     clients = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
         "podSelector": {
