@@ -4,7 +4,9 @@
 service a ServiceAccount, a Deployment of N replicas, a Service and a PodDisruptionBudget;
 for every worker the same without a Service; the namespace's NetworkPolicies (the trust
 planes: who may call whom), the edge's Ingresses (ingress-nginx) and the shared, non-secret
-settings. Ports, probes, OAuth client ids and databases come from `components/registry.py`,
+settings. Beside it, `deploy/k8s/jobs/seed.yaml` (the catalogue, loaded once) and
+`deploy/temporal/network-policies.yaml` (who may reach the Temporal chart's frontend).
+Ports, probes, OAuth client ids and databases come from `components/registry.py`,
 so a component added there is deployed, reachable and fenced off alike; the test suite
 checks that the committed files are what this module generates. Nothing secret is written:
 every secret is a reference to the Secret `staysaga` the platform creates (docs/DEPLOY.md).
@@ -38,8 +40,6 @@ CONFIG = "staysaga-config"
 REPLICAS = 2
 UID = 10001
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
-BASE_DIR = DEPLOY_DIR / "base"
-JOBS_DIR = DEPLOY_DIR / "jobs"
 
 # Local development tools, not deployed: a real SMTP relay replaces the mail sink.
 LOCAL_ONLY = frozenset({"mailsink"})
