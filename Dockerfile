@@ -29,7 +29,7 @@ COPY activities ./activities
 COPY workflows ./workflows
 COPY web ./web
 # The Temporal CLI and test server are for `./dev up` and the tests, never run in a
-# container (a cluster or Temporal Cloud is the engine there): about 200 MB left out.
+# container (a cluster or Temporal Cloud is the engine there): 230 MB left out.
 # pip and setuptools go too: nothing installs at run time.
 # Compiled here: the root file system is read-only at run time.
 RUN /opt/staysaga/bin/python -m pip install --no-cache-dir . \
