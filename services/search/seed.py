@@ -10,9 +10,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.catalogue import DEFAULT_MIN_POPULATION, generate_hotels, load_cities
+from services.common.catalogue import (
+    DEFAULT_MIN_POPULATION,
+    generate_hotels,
+    load_cities,
+    load_city_names,
+)
 from services.common.db import write_transaction
-from services.search.tables import cities, hotels, room_types
+from services.search.tables import cities, city_names, hotels, room_types
 
 log = logging.getLogger("staysaga.search.seed")
 _CHUNK = 2000
@@ -40,11 +45,13 @@ async def seed_catalogue(
                 for t in (cities, hotels, room_types)
             ]
             return SeedResult(False, *counts)
-        for table in (room_types, hotels, cities):
+        for table in (room_types, hotels, city_names, cities):
             await conn.execute(table.delete())
         city_rows = load_cities(min_population)
         for chunk in _chunks([asdict(c) for c in city_rows]):
             await conn.execute(cities.insert(), chunk)
+        for chunk in _chunks([asdict(n) for n in load_city_names(min_population)]):
+            await conn.execute(city_names.insert(), chunk)
         hotel_count = room_type_count = 0
         generated = generate_hotels(city_rows, min_population)
         while batch := list(islice(generated, _CHUNK)):
