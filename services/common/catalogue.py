@@ -172,12 +172,12 @@ def local_price(euro_cents: float, currency: str) -> int:
 
     Three or four significant digits of the currency's major unit, then one minor unit
     less (128.99 EUR, 110.99 GBP); a currency without minor units ends on a round
-    figure instead (22,600 JPY). Integer arithmetic after the one conversion.
+    figure instead (22,580 JPY, 7,630 JPY). Integer arithmetic after the one conversion.
     """
     major = euro_cents / 100.0 * UNITS_PER_EURO[currency]
-    step = int(10 ** max(0, len(str(int(major))) - 4))
-    rounded = max(1, int(round(major / step))) * step
     exponent = minor_unit_exponent(currency)
+    step = int(10 ** max(0 if exponent else 1, len(str(int(major))) - 4))
+    rounded = max(1, int(round(major / step))) * step
     return int(rounded * 10**exponent - (1 if exponent else 0))
 
 

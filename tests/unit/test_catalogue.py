@@ -84,3 +84,7 @@ def test_other_city_names_are_the_ones_people_write():
     assert not any(n.name.isascii() and n.name.islower() for n in names)
     assert all(len(n.search_key) >= 3 for n in names)
     assert all(n.search_key != search_key(cities[n.city_id]) for n in names)
+
+
+def test_a_cheap_yen_price_is_a_round_figure_too():
+    assert local_price(4_999, "JPY") % 10 == 0
