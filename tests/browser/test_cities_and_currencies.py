@@ -22,9 +22,16 @@ YEN = re.compile(r"\b\d{1,3}(?:,\d{3})* JPY\b")
 YEN_WITH_DECIMALS = re.compile(r"\d\.\d+ JPY")
 
 
+async def _fill_stay(page, days_ahead: int = 20) -> None:
+    check_in = date.today() + timedelta(days=days_ahead)
+    await page.get_by_label("Check-in").fill(check_in.isoformat())
+    await page.get_by_label("Check-out").fill((check_in + timedelta(days=2)).isoformat())
+
+
 async def test_roma_finds_rome(stack, page):
     await page.goto(stack.url("web") + "/")
     await page.get_by_label("City").fill("Roma")
+    await _fill_stay(page)
     await page.get_by_role("button", name="Search").click()
     await page.wait_for_url(re.compile(r"/search\?"))
     assert await page.get_by_role("heading", level=1).inner_text() == "Hotels in Rome, Italy"
@@ -34,6 +41,7 @@ async def test_roma_finds_rome(stack, page):
 async def test_a_typo_offers_did_you_mean_london(stack, page):
     await page.goto(stack.url("web") + "/")
     await page.get_by_label("City").fill("Lodnon")
+    await _fill_stay(page)
     await page.get_by_role("button", name="Search").click()
     await page.wait_for_url(re.compile(r"/search\?"))
     assert await page.locator("#city-error").inner_text() == "We know no city by that name."
@@ -56,6 +64,7 @@ async def test_london_offers_the_uk_and_canada_and_the_choice_sticks(stack, page
     assert await page.locator("#city-suggestions option[value='London, United Kingdom']").count()
     # Choosing a suggestion (as the datalist does) puts its id in the form.
     await page.get_by_label("City").fill("London, Canada")
+    await _fill_stay(page)
     assert re.fullmatch(r"\d+", await page.locator("input[name=city_id]").input_value())
     await page.get_by_role("button", name="Search").click()
     await page.wait_for_url(re.compile(r"city_id=\d+"))
