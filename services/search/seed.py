@@ -8,7 +8,7 @@ from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.catalogue import (
     DEFAULT_MIN_POPULATION,
@@ -40,6 +40,8 @@ async def seed_catalogue(
     async with write_transaction(engine) as conn:
         existing = (await conn.execute(sa.select(sa.func.count()).select_from(cities))).scalar()
         if existing and not force:
+            # A catalogue seeded before cities had other names gets them, as they are.
+            await _add_missing_city_names(conn)
             counts = [
                 (await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one()
                 for t in (cities, hotels, room_types)
@@ -73,6 +75,18 @@ async def seed_catalogue(
         extra={"cities": len(city_rows), "hotels": hotel_count, "room_types": room_type_count},
     )
     return SeedResult(True, len(city_rows), hotel_count, room_type_count)
+
+
+async def _add_missing_city_names(conn: AsyncConnection) -> None:
+    """Fill an empty city_names table for the cities already there (prices untouched)."""
+    if (await conn.execute(sa.select(sa.func.count()).select_from(city_names))).scalar():
+        return
+    present = set((await conn.execute(sa.select(cities.c.id))).scalars())
+    least = (await conn.execute(sa.select(sa.func.min(cities.c.population)))).scalar_one()
+    rows = [asdict(n) for n in load_city_names(least) if n.city_id in present]
+    for chunk in _chunks(rows):
+        await conn.execute(city_names.insert(), chunk)
+    log.info("added other city names", extra={"names": len(rows)})
 
 
 def _chunks(rows: list[dict[str, Any]], size: int = _CHUNK) -> list[list[dict[str, Any]]]:
