@@ -54,6 +54,11 @@ async def test_a_chosen_city_id_wins_while_the_field_still_names_that_city(site:
     typed = await site.client.get("/search", params={"city": "Paris", "city_id": london.id})
     assert typed.status_code == 200
     assert "Hotels in Paris, France" in typed.text
+    assert 'name="city_id" value=""' in typed.text
+    # An id no city has: the name still finds the city.
+    gone = await site.client.get("/search", params={"city": "Paris", "city_id": 1})
+    assert gone.status_code == 200
+    assert "Hotels in Paris, France" in gone.text
 
 
 async def test_a_city_id_that_is_not_a_number_is_a_400_on_the_city_field(site: Site):

@@ -86,17 +86,24 @@ async def _search(request: Request, form: forms.Form) -> SearchResult:
     backends = backends_for(request)
     v = form.values
     by_id = v["city_id"] is not None
-    result = await backends.hotels(forms.search_query(form, PAGE_SIZE, by_id=by_id))
-    city = result.page.city
-    if by_id and not _chose(city, v["city"]):
-        # The traveller typed another city over a chosen one (no script to clear the id).
-        by_id = False
+    result = None
+    if by_id:
+        try:
+            result = await backends.hotels(forms.search_query(form, PAGE_SIZE))
+        except BackendError as exc:
+            if exc.status != 404:
+                raise
+        # Typed over a chosen city (no script cleared the id), or an id gone: the name wins.
+        by_id = result is not None and _chose(result.page.city, v["city"])
+    if result is None or not by_id:
         result = await backends.hotels(forms.search_query(form, PAGE_SIZE, by_id=False))
-        city = result.page.city
+    city = result.page.city
     priced = v["min_price"] is not None or v["max_price"] is not None
     if priced and minor_unit_exponent(city.currency) != minor_unit_exponent("EUR"):
-        query = forms.search_query(form, PAGE_SIZE, city.currency, by_id=by_id)
+        query = forms.search_query(form, PAGE_SIZE, city.currency)
         result = await backends.hotels(query.model_copy(update={"city_id": city.id}))
+    # The form keeps the id only of the city shown, so its next submit asks once.
+    v["city_id"] = city.id if by_id else None
     return result
 
 
