@@ -131,13 +131,13 @@ class Backends:
         """Close the connection pool."""
         await self.http.aclose()
 
-    async def cities(self, prefix: str) -> list[search_api.City]:
-        """Autocomplete suggestions."""
+    async def cities(self, prefix: str) -> search_api.CityList:
+        """Autocomplete suggestions, or the nearest names when none starts so."""
         # Unvalidated here, as every query below: the service judges it, and its refusal
         # is a BackendError.
         query = search_api.CityQuery.model_construct(prefix=prefix, limit=CITY_SUGGESTIONS)
         with _answers("Search"):
-            return (await self.search.cities(query)).items
+            return await self.search.cities(query)
 
     async def hotels(self, query: search_api.HotelQuery) -> SearchResult:
         """A page of a city's hotels; filters Search refuses are dropped and reported."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.datastructures import FormData, QueryParams
 
+from services.common.money import minor_unit_exponent
 from services.reservations.api import BOOKING_WINDOW_DAYS
 from services.search.api import AMENITIES, HotelQuery
 
@@ -32,6 +33,7 @@ FILTER_NAMES = {
     "sort": "sorting",
     "q": "hotel name",
 }
+MAX_PRICE = 1_000_000_000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -143,10 +145,16 @@ def search_form(query: QueryParams, today: date | None = None) -> Form:
         form.errors["city"] = "Enter a city."
     elif len(city) > 100:
         form.errors["city"] = "That is too long for a city name."
+    # The id of the city chosen from a suggestion (London, Canada rather than London, UK).
+    city_id = str(query.get("city_id", "")).strip()
+    form.values["city_id"] = int(city_id) if city_id.isdigit() and len(city_id) <= 12 else None
+    if city_id and form.values["city_id"] is None:
+        form.errors["city"] = "Choose the city again from the suggestions."
     stay(form, query, today)
     form.values["stars"] = _int(form, "stars", query.get("stars", "").strip(), 1, 5)
+    # Whole units of the city's currency: up to a billion, for a night in dong or rupiah.
     for name in ("min_price", "max_price"):
-        form.values[name] = _int(form, name, query.get(name, "").strip(), 0, 100_000)
+        form.values[name] = _int(form, name, query.get(name, "").strip(), 0, MAX_PRICE)
     low, high = form.values["min_price"], form.values["max_price"]
     if low is not None and high is not None and low > high:
         form.errors["max_price"] = "The highest price must be at least the lowest."
@@ -158,13 +166,19 @@ def search_form(query: QueryParams, today: date | None = None) -> Form:
     return form
 
 
-def search_query(form: Form, page_size: int = 10) -> HotelQuery:
-    """The Search query for a valid search form (prices go in minor units).
+def search_query(
+    form: Form, page_size: int = 10, currency: str = "EUR", *, by_id: bool = True
+) -> HotelQuery:
+    """The Search query for a valid search form.
 
-    Unvalidated here: Search judges it, and the filters it refuses are dropped."""
+    Prices go in minor units of `currency` (the city's, once known); the city by the id
+    its suggestion carried, if any and `by_id`, else by name. Unvalidated here: Search
+    judges it, and the filters it refuses are dropped."""
     v = form.values
+    unit = 10 ** minor_unit_exponent(currency)
     return HotelQuery.model_construct(
         city=v["city"],
+        city_id=v.get("city_id") if by_id else None,
         page=v["page"],
         page_size=page_size,
         check_in=v["check_in"] or None,
@@ -172,8 +186,8 @@ def search_query(form: Form, page_size: int = 10) -> HotelQuery:
         guests=v["guests"],
         # The form asks for a minimum; Search takes the ratings to include.
         stars=list(range(v["stars"], 6)) if v["stars"] else None,
-        min_price=v["min_price"] * 100 if v["min_price"] is not None else None,
-        max_price=v["max_price"] * 100 if v["max_price"] is not None else None,
+        min_price=v["min_price"] * unit if v["min_price"] is not None else None,
+        max_price=v["max_price"] * unit if v["max_price"] is not None else None,
         amenities=list(v["amenities"]) or None,
         sort=v["sort"] or "distance",
         q=v["q"] or None,

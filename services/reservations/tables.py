@@ -16,7 +16,7 @@ room_types = sa.Table(
     sa.Column("hotel_id", sa.Integer, nullable=False),
     sa.Column("capacity", sa.Integer, nullable=False),
     sa.Column("total_rooms", sa.Integer, nullable=False),
-    sa.Column("nightly_rate", sa.Integer, nullable=False),
+    sa.Column("nightly_rate", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
 )
 
@@ -43,7 +43,7 @@ holds = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     # [{"night": "2026-12-01", "price": 12899}, ...] as priced when held.
     sa.Column("nights", sa.JSON, nullable=False),
-    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("total", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -33,7 +33,8 @@ Amenity = Annotated[str, Field(pattern=r"^[a-z][a-z-]{0,39}$")]
 
 
 class CityQuery(BaseModel):
-    """GET /cities: autocomplete by name prefix (case and accents ignored)."""
+    """GET /cities: autocomplete by the start of any of a city's names (case and accents
+    ignored); when nothing starts so, the nearest names ("did you mean")."""
 
     model_config = ConfigDict(extra="forbid")
     prefix: str = Field(min_length=1, max_length=100, description="start of the city's name")
@@ -51,13 +52,21 @@ class City(BaseModel):
     longitude: float
     population: int
     timezone: str
+    currency: str = Field(description="ISO 4217 code its hotels price in")
     hotel_count: int = 0
+    known_as: str | None = Field(
+        None, description="the other name that matched the query, e.g. 'Roma' for Rome"
+    )
 
 
 class CityList(BaseModel):
-    """Autocomplete suggestions, most populous first."""
+    """Autocomplete suggestions: own names first, then most populous first."""
 
     items: list[City]
+    did_you_mean: list[City] = Field(
+        default_factory=list,
+        description="with no item: the cities whose names are nearest to the prefix",
+    )
 
 
 class HotelQuery(BaseModel):
@@ -68,8 +77,14 @@ class HotelQuery(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    city: str | None = Field(None, min_length=1, max_length=100, description="city name")
-    city_id: Id | None = Field(None, description="city id, from /cities")
+    city: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="a name of the city, any language ('Roma'); 'London, Canada' or "
+        "'London, CA' picks by country",
+    )
+    city_id: Id | None = Field(None, description="city id, from /cities (wins over city)")
     check_in: dt.date | None = Field(None, description="first night (with check_out, guests)")
     check_out: dt.date | None = Field(None, description="day of departure")
     guests: int | None = Field(None, ge=1, le=20, description="people in one room")
@@ -136,6 +151,10 @@ class HotelPage(BaseModel):
     page_size: int
     total: int
     has_next: bool
+    namesakes: list[City] = Field(
+        default_factory=list,
+        description="other cities the name may mean (London, Canada): search by their id",
+    )
 
 
 class RoomType(BaseModel):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,11 +30,83 @@ log = logging.getLogger("staysaga.search")
 STAY_FIELDS = ("check_in", "check_out", "guests")
 
 
+# How long the "did you mean" index of city names is kept before it is read again (a
+# reseeded catalogue is seen within this time).
+NAME_INDEX_SECONDS = 600.0
+
+
+async def _name_index(request: Request) -> domain.NameIndex:
+    """Every city name, read from the database at most once per NAME_INDEX_SECONDS."""
+    state = request.app.state
+    now = time.monotonic()
+    loaded = getattr(state, "name_index", None)
+    if loaded is None or now - loaded[0] > NAME_INDEX_SECONDS:
+        async with state.name_index_lock:
+            loaded = getattr(state, "name_index", None)
+            if loaded is None or now - loaded[0] > NAME_INDEX_SECONDS:
+                loaded = (now, await domain.NameIndex.load(state.engine))
+                state.name_index = loaded
+    index: domain.NameIndex = loaded[1]
+    return index
+
+
+async def _did_you_mean(request: Request, text: str, limit: int = 5) -> list[api.City]:
+    engine = request.app.state.engine
+    return await domain.did_you_mean(engine, await _name_index(request), text, limit)
+
+
 async def list_cities(request: Request) -> JSONResponse:
-    """GET /cities?prefix=: autocomplete."""
+    """GET /cities?prefix=: autocomplete, or the nearest names when nothing matches."""
     query = parse_query(api.CityQuery, request)
     items = await domain.suggest_cities(request.app.state.engine, query.prefix, query.limit)
-    return model_response(api.CityList(items=items))
+    nearest = [] if items else await _did_you_mean(request, query.prefix, query.limit)
+    return model_response(api.CityList(items=items, did_you_mean=nearest))
+
+
+async def _resolve_city(
+    request: Request, query: api.HotelQuery
+) -> tuple[tuple[object, ...], api.City, list[api.City]]:
+    """(cache key, the city, its namesakes) for the query's city_id or city name; 404
+    naming the field, with the nearest names as `suggestions`, for a city nobody has."""
+    cache: TtlCache = request.app.state.catalogue_cache
+    engine = request.app.state.engine
+    if query.city_id is not None:
+        city_key: tuple[object, ...] = ("city_id", query.city_id)
+    else:
+        assert query.city is not None
+        city_key = ("city", search_key(query.city))
+    cached = cache.get(city_key)
+    if cached is not None:
+        return city_key, cached[0], cached[1]
+    if query.city_id is not None:
+        city = await domain.get_city(engine, query.city_id)
+        if city is None:
+            raise Problem(
+                404,
+                "unknown-city",
+                "No such city.",
+                f"We know no city with id {query.city_id}.",
+                field="city_id",
+            )
+        namesakes = await domain.namesakes(engine, city)
+    else:
+        assert query.city is not None
+        found = await domain.find_cities(engine, query.city)
+        if not found:
+            suggestions = await _did_you_mean(request, query.city)
+            raise Problem(
+                404,
+                "unknown-city",
+                "No such city.",
+                f"We know no city {query.city!r}.",
+                field="city",
+                suggestions=[c.model_dump(mode="json") for c in suggestions],
+            )
+        city, namesakes = found[0], found[1:]
+        if len(found) == 1:
+            namesakes = await domain.namesakes(engine, city)
+    cache.put(city_key, (city, namesakes))
+    return city_key, city, namesakes
 
 
 def _check_stay(query: api.HotelQuery) -> None:
@@ -122,38 +196,21 @@ async def list_hotels(request: Request) -> JSONResponse:
     _check_stay(query)
     cache: TtlCache = request.app.state.catalogue_cache
     engine = request.app.state.engine
-    if query.city_id is not None:
-        field, given = "city_id", str(query.city_id)
-        city_key: tuple[object, ...] = ("city_id", query.city_id)
-    else:
-        assert query.city is not None
-        field, given = "city", query.city
-        city_key = ("city", search_key(query.city))
-    city = cache.get(city_key)
+    city_key, city, namesakes = await _resolve_city(request, query)
     candidates_key = (
         city_key,
         tuple(sorted(set(query.stars or ()))),
         tuple(sorted(set(query.amenities or ()))),
         search_key(query.q) if query.q else None,
     )
-    if city is None:
-        if query.city_id is not None:
-            city = await domain.get_city(engine, query.city_id)
-        else:
-            city = await domain.find_city(engine, given)
-        if city is None:
-            raise Problem(
-                404, "unknown-city", "No such city.", f"We know no city {given!r}.", field=field
-            )
-        cache.put(city_key, city)
     if not query.dated:
-        return model_response(await domain.hotels_page(engine, city, query))
+        return model_response(await domain.hotels_page(engine, city, query, namesakes))
     candidates = cache.get(candidates_key)
     if candidates is None:
         candidates = await domain.dated_candidates(engine, city, query)
         cache.put(candidates_key, candidates)
     offers = await _offers(request, query, [h["id"] for h in candidates])
-    return json_response(domain.dated_page(city, query, candidates, offers))
+    return json_response(domain.dated_page(city, query, candidates, offers, namesakes))
 
 
 async def show_hotel(request: Request) -> JSONResponse:
@@ -208,6 +265,7 @@ def create_app(
     async def open_clients(app: Starlette) -> None:
         app.state.connections = connections or ServiceConnections(settings)
         app.state.catalogue_cache = TtlCache()
+        app.state.name_index_lock = asyncio.Lock()
         reservations = ReservationsClient(app.state.connections["reservations"])
         # Plain JSON fields both ways on this hot path (see search_availability_fields).
         app.state.availability = AvailabilityBatcher(reservations.search_availability_fields)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import fetch_all
 from services.common.text import search_key
 from services.search import api
-from services.search.tables import cities, hotels, room_types
+from services.search.tables import cities, city_names, hotels, room_types
 
 _hotel_count = (
     sa.select(sa.func.count())
@@ -29,19 +33,69 @@ def _city(row: Any) -> api.City:
     return api.City.model_validate(row, from_attributes=True)
 
 
-_CITY_BY_KEY = (
-    sa.select(cities, _hotel_count)
-    .where(cities.c.search_key == sa.bindparam("key"))
-    .order_by(cities.c.population.desc(), cities.c.id)
-    .limit(1)
-)
 _CITY_BY_ID = sa.select(cities, _hotel_count).where(cities.c.id == sa.bindparam("city_id"))
+# How many cities one name may pick between ("Springfield" has many; the page shows these).
+MAX_SAME_NAME = 10
+
+
+def _named(condition_on_key: Any, limit: int) -> sa.Select[Any]:
+    """Cities whose own name, or another name, passes the condition on its search key.
+
+    Each row says which: `known_as` is None for the city's own name, else the other name
+    that matched. Own names rank first, then population.
+    """
+    own = sa.select(
+        cities.c.id.label("city_id"), sa.null().label("known_as"), sa.literal(0).label("rank")
+    ).where(condition_on_key(cities.c.search_key))
+    other = sa.select(
+        city_names.c.city_id, city_names.c.name.label("known_as"), sa.literal(1).label("rank")
+    ).where(condition_on_key(city_names.c.search_key))
+    matched = sa.union_all(own, other).subquery()
+    return (
+        sa.select(cities, _hotel_count, matched.c.known_as, matched.c.rank)
+        .join(matched, matched.c.city_id == cities.c.id)
+        .order_by(matched.c.rank, cities.c.population.desc(), cities.c.id)
+        .limit(limit)
+    )
+
+
+def _distinct_cities(rows: Sequence[Any], limit: int) -> list[api.City]:
+    """One City per id, in the order given (the best match of each city)."""
+    found: dict[int, api.City] = {}
+    for row in rows:
+        if row.id not in found:
+            found[row.id] = _city(row)
+    return list(found.values())[:limit]
+
+
+def _split_country(name: str) -> tuple[str, str | None]:
+    """ "London, Canada" -> ("London", "canada"); "London, CA" too; "London" -> ("London", None)."""
+    place, comma, country = name.rpartition(",")
+    if comma and place.strip() and search_key(country):
+        return place, search_key(country)
+    return name, None
+
+
+async def find_cities(engine: AsyncEngine, name: str) -> list[api.City]:
+    """The cities a traveller may mean by `name`, the likeliest first.
+
+    Own names before other names ("Roma" is Rome, Italy; "London" is London, GB before
+    London, Canada), then population. "London, Canada" or "London, CA" picks by country.
+    """
+    place, country = _split_country(name)
+    if country is not None:
+        rows = await fetch_all(engine, _named(lambda key: key == search_key(place), 50))
+        picked = [r for r in rows if country in (search_key(r.country), r.country_code.casefold())]
+        if picked:
+            return _distinct_cities(picked, MAX_SAME_NAME)
+    rows = await fetch_all(engine, _named(lambda key: key == search_key(name), 50))
+    return _distinct_cities(rows, MAX_SAME_NAME)
 
 
 async def find_city(engine: AsyncEngine, name: str) -> api.City | None:
-    """The most populous city of that name, whatever its case and accents."""
-    rows = await fetch_all(engine, _CITY_BY_KEY, {"key": search_key(name)})
-    return _city(rows[0]) if rows else None
+    """The city a traveller most likely means by `name` (see `find_cities`)."""
+    found = await find_cities(engine, name)
+    return found[0] if found else None
 
 
 async def get_city(engine: AsyncEngine, city_id: int) -> api.City | None:
@@ -50,19 +104,94 @@ async def get_city(engine: AsyncEngine, city_id: int) -> api.City | None:
     return _city(rows[0]) if rows else None
 
 
-async def suggest_cities(engine: AsyncEngine, prefix: str, limit: int) -> list[api.City]:
-    """Cities whose name starts with `prefix`, most populous first."""
-    key = search_key(prefix)
-    if not key:
-        return []
+async def namesakes(engine: AsyncEngine, city: api.City) -> list[api.City]:
+    """Other cities with the same own name (London, Canada for London, GB)."""
     rows = await fetch_all(
         engine,
         sa.select(cities, _hotel_count)
-        .where(cities.c.search_key.like(_escape_like(key) + "%", escape="\\"))
+        .where(cities.c.search_key == search_key(city.name), cities.c.id != city.id)
         .order_by(cities.c.population.desc(), cities.c.id)
-        .limit(limit),
+        .limit(MAX_SAME_NAME),
     )
     return [_city(row) for row in rows]
+
+
+async def suggest_cities(engine: AsyncEngine, prefix: str, limit: int) -> list[api.City]:
+    """Cities whose name, or another of their names, starts with `prefix`.
+
+    Own names first, then population: "Mün" suggests Munich (as München), "Rom" Rome.
+    """
+    key = search_key(prefix)
+    if not key:
+        return []
+    pattern = _escape_like(key) + "%"
+    rows = await fetch_all(
+        engine, _named(lambda column: column.like(pattern, escape="\\"), limit * 4)
+    )
+    return _distinct_cities(rows, limit)
+
+
+@dataclass(frozen=True)
+class NameIndex:
+    """Every name of every city, folded, for "did you mean" (a few MB for the catalogue)."""
+
+    keys: list[str]
+    city_ids: list[int]
+
+    @classmethod
+    async def load(cls, engine: AsyncEngine) -> NameIndex:
+        """All names from the database: cities' own, then their other names."""
+        rows = await fetch_all(
+            engine,
+            sa.union_all(
+                sa.select(cities.c.search_key, cities.c.id.label("city_id")),
+                sa.select(city_names.c.search_key, city_names.c.city_id),
+            ),
+        )
+        return cls([r.search_key for r in rows], [r.city_id for r in rows])
+
+    def closest(self, text: str, limit: int) -> list[tuple[int, float]]:
+        """(city id, score 0-100) of the names nearest to `text`, best city first."""
+        key = search_key(text)
+        if len(key) < 3:
+            return []
+        matches = process.extract(
+            key, self.keys, scorer=fuzz.ratio, score_cutoff=DID_YOU_MEAN_CUTOFF, limit=limit * 20
+        )
+        best: dict[int, float] = {}
+        for _, score, position in matches:
+            city_id = self.city_ids[position]
+            best[city_id] = max(best.get(city_id, 0.0), score)
+        if not best:
+            return []
+        # Only the names about as near as the nearest: a far second guess only confuses.
+        top = max(best.values())
+        near = [(c, score) for c, score in best.items() if score >= top - DID_YOU_MEAN_SPREAD]
+        return sorted(near, key=lambda item: -item[1])
+
+
+# How alike (rapidfuzz's normalised Indel similarity, 0-100) a typo must be to a name:
+# "Lodnon" is 83 to "London", "Pariss" 91 to "Paris".
+DID_YOU_MEAN_CUTOFF = 78.0
+DID_YOU_MEAN_SPREAD = 6.0
+
+
+async def did_you_mean(
+    engine: AsyncEngine, index: NameIndex, text: str, limit: int = 5
+) -> list[api.City]:
+    """The cities whose names are nearest to a name nobody has: best match, then biggest."""
+    # Some tens of milliseconds of CPU over every name: off the event loop.
+    scored = await asyncio.to_thread(index.closest, text, limit)
+    if not scored:
+        return []
+    rows = await fetch_all(
+        engine,
+        sa.select(cities, _hotel_count).where(cities.c.id.in_([c for c, _ in scored])),
+    )
+    by_id = {row.id: _city(row) for row in rows}
+    score = dict(scored)
+    ranked = sorted(by_id.values(), key=lambda c: (-score[c.id], -c.population, c.id))
+    return ranked[:limit]
 
 
 def _summary(row: Any) -> dict[str, Any]:
@@ -119,7 +248,12 @@ def _filtered(query: api.HotelQuery) -> bool:
     )
 
 
-async def hotels_page(engine: AsyncEngine, city: api.City, query: api.HotelQuery) -> api.HotelPage:
+async def hotels_page(
+    engine: AsyncEngine,
+    city: api.City,
+    query: api.HotelQuery,
+    namesakes: list[api.City] | None = None,
+) -> api.HotelPage:
     """One page of a city's hotels without dates, filtered and sorted in the database."""
     conditions = _filters(city, query)
     rows = await fetch_all(
@@ -143,6 +277,7 @@ async def hotels_page(engine: AsyncEngine, city: api.City, query: api.HotelQuery
         page_size=query.page_size,
         total=total,
         has_next=len(rows) > query.page_size,
+        namesakes=namesakes or [],
     )
 
 
@@ -171,6 +306,7 @@ def dated_page(
     query: api.HotelQuery,
     candidates: list[dict[str, Any]],
     offers: dict[int, dict[str, Any]],
+    namesakes: list[api.City] | None = None,
 ) -> dict[str, Any]:
     """A page of the candidates that have a room for the stay, within the price range.
 
@@ -202,6 +338,7 @@ def dated_page(
         "page_size": query.page_size,
         "total": len(found),
         "has_next": len(found) > start + query.page_size,
+        "namesakes": [c.model_dump(mode="json") for c in namesakes or ()],
     }
 
 

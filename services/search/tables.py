@@ -16,6 +16,17 @@ cities = sa.Table(
     sa.Column("longitude", sa.Float, nullable=False),
     sa.Column("population", sa.Integer, nullable=False),
     sa.Column("timezone", sa.String(64), nullable=False),
+    # ISO 4217: what the city's hotels price in.
+    sa.Column("currency", sa.String(3), nullable=False),
+)
+
+# Other names of a city, any language ("Roma", "München"); the city's own name is not here.
+city_names = sa.Table(
+    "city_names",
+    metadata,
+    sa.Column("city_id", sa.Integer, sa.ForeignKey("cities.id"), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("search_key", sa.String(200), primary_key=True),
 )
 
 hotels = sa.Table(
@@ -35,7 +46,7 @@ hotels = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     # The cheapest room type's nightly rate, kept here so a city page needs one query.
-    sa.Column("min_rate", sa.Integer, nullable=False),
+    sa.Column("min_rate", sa.BigInteger, nullable=False),
 )
 
 room_types = sa.Table(
@@ -47,6 +58,6 @@ room_types = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("capacity", sa.Integer, nullable=False),
     sa.Column("beds", sa.String(100), nullable=False),
-    sa.Column("nightly_rate", sa.Integer, nullable=False),
+    sa.Column("nightly_rate", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
 )

@@ -15,8 +15,10 @@ async def test_search_paris_then_open_a_hotel(stack, page):
     await page.screenshot(path=screenshot_path("home-phone"), full_page=True)
     await page.set_viewport_size(DESKTOP)
     await page.get_by_label("City").fill("Pari")
-    # The autocomplete script fills the datalist from Search.
-    await page.wait_for_selector("#city-suggestions option[value='Paris']", state="attached")
+    # The autocomplete script fills the datalist from Search, each city with its country.
+    await page.wait_for_selector(
+        "#city-suggestions option[value='Paris, France']", state="attached"
+    )
     await page.get_by_label("City").fill("Paris")
     await page.get_by_label("Check-in").fill(check_in.isoformat())
     await page.get_by_label("Check-out").fill(check_out.isoformat())

@@ -1,4 +1,12 @@
-from services.common.catalogue import generate_hotels, haversine_km, load_cities
+from services.common.catalogue import (
+    UNITS_PER_EURO,
+    country_currency,
+    generate_hotels,
+    haversine_km,
+    load_cities,
+    load_city_names,
+    local_price,
+)
 from services.common.text import search_key
 
 
@@ -32,3 +40,51 @@ def test_generated_catalogue_is_deterministic_and_sane():
         assert 2 <= len(hotel.room_types) <= 4
         assert hotel.min_rate == min(r.nightly_rate for r in hotel.room_types)
         assert all(r.nightly_rate > 0 and r.capacity >= 1 for r in hotel.room_types)
+
+
+def test_hotels_price_in_their_countrys_currency():
+    cities = {c.name: c for c in load_cities(5_000_000)}
+    assert cities["London"].currency == "GBP"
+    assert cities["Tokyo"].currency == "JPY"
+    assert cities["New York City"].currency == "USD"
+    for hotel in generate_hotels(list(cities.values()), 5_000_000):
+        city = next(c for c in cities.values() if c.id == hotel.city_id)
+        assert hotel.currency == city.currency
+        assert {r.currency for r in hotel.room_types} == {city.currency}
+
+
+def test_a_country_without_a_demo_rate_prices_in_euros():
+    assert country_currency({"currencycode": "CHF"}) == "CHF"
+    assert country_currency({"currencycode": "XTS"}) == "EUR"
+    assert country_currency(None) == "EUR"
+
+
+def test_local_prices_use_the_currencys_minor_units():
+    # Euro prices are as they always were: whole euros less one cent.
+    assert local_price(12_850, "EUR") == 12_899 - 100
+    assert local_price(12_899, "EUR") == 12_899
+    # The yen has no minor unit: a round figure, in yen.
+    yen = local_price(12_899, "JPY")
+    assert yen == round(128.99 * UNITS_PER_EURO["JPY"], -1)
+    assert yen % 10 == 0
+    # The Kuwaiti dinar has three decimals: whole dinars less one fils.
+    assert local_price(12_899, "KWD") == 46_000 - 1
+    assert local_price(12_899, "GBP") % 100 == 99
+
+
+def test_other_city_names_are_the_ones_people_write():
+    cities = {c.id: c.name for c in load_cities(1_000_000)}
+    names = load_city_names(1_000_000)
+    assert {n.city_id for n in names} <= set(cities)
+    by_key = {(cities[n.city_id], n.search_key) for n in names}
+    assert ("Rome", "roma") in by_key
+    assert ("Munich", "munchen") in by_key
+    assert ("New York City", "new york") in by_key
+    # Machine transliterations and two-letter codes are not names to match.
+    assert not any(n.name.isascii() and n.name.islower() for n in names)
+    assert all(len(n.search_key) >= 3 for n in names)
+    assert all(n.search_key != search_key(cities[n.city_id]) for n in names)
+
+
+def test_a_cheap_yen_price_is_a_round_figure_too():
+    assert local_price(4_999, "JPY") % 10 == 0

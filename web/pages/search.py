@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from services.common.money import minor_unit_exponent
+from services.common.text import search_key
 from services.reservations.api import RoomTypeAvailability
-from services.search.api import AMENITIES
+from services.search.api import AMENITIES, City
 from web import forms
-from web.backends import BackendError
+from web.backends import BackendError, SearchResult
 from web.pages.common import (
     backends_for,
     error_page,
@@ -30,19 +33,85 @@ async def home(request: Request) -> Response:
     return render(request, "home.html", {"form": forms.Form(values={"guests": 2})})
 
 
+def city_label(city: City) -> str:
+    """How a suggestion reads and what the city field then holds: "London, Canada"."""
+    return f"{city.name}, {city.country}"
+
+
+def _suggestion(city: City) -> dict[str, Any]:
+    return {
+        "id": city.id,
+        "name": city.name,
+        "country": city.country,
+        "label": city_label(city),
+        "known_as": city.known_as,
+    }
+
+
 async def city_suggestions(request: Request) -> Response:
-    """GET /api/cities?prefix=: autocomplete for the search form's script."""
+    """GET /api/cities?prefix=: autocomplete for the search form's script.
+
+    Each suggestion carries its city's id (the form sends it with the label, so London,
+    Canada stays London, Canada); with no suggestion, `did_you_mean` has the nearest."""
     prefix = request.query_params.get("prefix", "").strip()[:100]
     if not prefix:
-        return JSONResponse({"items": []})
+        return JSONResponse({"items": [], "did_you_mean": []})
     try:
-        items = await backends_for(request).cities(prefix)
+        found = await backends_for(request).cities(prefix)
+        items, nearest = found.items, found.did_you_mean
     except BackendError:
-        items = []
+        items, nearest = [], []
     return JSONResponse(
-        {"items": [{"name": c.name, "country": c.country} for c in items]},
+        {
+            "items": [_suggestion(c) for c in items],
+            "did_you_mean": [_suggestion(c) for c in nearest],
+        },
         headers={"Cache-Control": "public, max-age=300"},
     )
+
+
+def _chose(city: City, written: str) -> bool:
+    """Whether the city field still says the city an id was chosen for."""
+    key = search_key(written)
+    return key in {
+        search_key(city.name),
+        search_key(city_label(city)),
+        search_key(f"{city.name}, {city.country_code}"),
+    }
+
+
+async def _search(request: Request, form: forms.Form) -> SearchResult:
+    """Search's page for the form: the city by its chosen id while the field still names
+    it, else by name; prices converted in the city's own currency once it is known."""
+    backends = backends_for(request)
+    v = form.values
+    by_id = v["city_id"] is not None
+    result = None
+    if by_id:
+        try:
+            result = await backends.hotels(forms.search_query(form, PAGE_SIZE))
+        except BackendError as exc:
+            if exc.status != 404:
+                raise
+        # Typed over a chosen city (no script cleared the id), or an id gone: the name wins.
+        by_id = result is not None and _chose(result.page.city, v["city"])
+    if result is None or not by_id:
+        result = await backends.hotels(forms.search_query(form, PAGE_SIZE, by_id=False))
+    city = result.page.city
+    priced = v["min_price"] is not None or v["max_price"] is not None
+    if priced and minor_unit_exponent(city.currency) != minor_unit_exponent("EUR"):
+        query = forms.search_query(form, PAGE_SIZE, city.currency)
+        result = await backends.hotels(query.model_copy(update={"city_id": city.id}))
+    # The form keeps the id only of the city shown, so its next submit asks once.
+    v["city_id"] = city.id if by_id else None
+    return result
+
+
+def _choice_link(request: Request, city: City) -> str:
+    """This search again, for another city chosen by its id."""
+    replaced = ("city", "city_id", "page")
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in replaced]
+    return "/search?" + urlencode([("city", city_label(city)), ("city_id", city.id), *kept])
 
 
 async def results(request: Request) -> Response:
@@ -52,11 +121,16 @@ async def results(request: Request) -> Response:
         template = "results.html" if form.values.get("city") else "home.html"
         return render(request, template, {"form": form, "errors": form.errors}, 400)
     try:
-        result = await backends_for(request).hotels(forms.search_query(form, PAGE_SIZE))
+        result = await _search(request, form)
     except BackendError as exc:
         if exc.status == 404:
             form.errors["city"] = "We know no city by that name."
-            return render(request, "home.html", {"form": form, "errors": form.errors}, 404)
+            suggestions = [City.model_validate(c) for c in exc.problem.get("suggestions") or []]
+            choices = [
+                {"label": city_label(c), "link": _choice_link(request, c)} for c in suggestions
+            ]
+            context = {"form": form, "errors": form.errors, "did_you_mean": choices}
+            return render(request, "home.html", context, 404)
         if exc.status in (400, 422):
             # The traveller's own input, refused: say which and how to fix it, in words.
             for name in exc.fields or ["check_in"]:
@@ -88,6 +162,9 @@ async def results(request: Request) -> Response:
             "next_link": page_link(page.page + 1) if page.has_next else None,
             "sorts": forms.SORTS,
             "amenities": AMENITIES,
+            "namesakes": [
+                {"label": city_label(c), "link": _choice_link(request, c)} for c in page.namesakes
+            ],
         },
     )
 

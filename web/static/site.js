@@ -1,15 +1,20 @@
 // Progressive enhancement only: every page works without this file.
 "use strict";
 
-// City autocomplete from /api/cities (fills the input's datalist).
+// City autocomplete from /api/cities (fills the input's datalist). A suggestion reads
+// "London, Canada" and carries its city's id, which goes in the hidden city_id field
+// while the input still says that suggestion: two Londons stay apart.
 function setupAutocomplete(input) {
   const list = document.getElementById(input.getAttribute("list"));
   if (!list) return;
+  const cityId = input.form && input.form.querySelector("input[data-city-id]");
+  const chosen = new Map();
   let timer = null;
   input.addEventListener("input", () => {
+    if (cityId) cityId.value = chosen.get(input.value) || "";
     clearTimeout(timer);
     const prefix = input.value.trim();
-    if (prefix.length < 2) return;
+    if (prefix.length < 2 || chosen.has(input.value)) return;
     timer = setTimeout(async () => {
       try {
         const url = input.dataset.autocomplete + "?prefix=" + encodeURIComponent(prefix);
@@ -17,9 +22,10 @@ function setupAutocomplete(input) {
         if (!response.ok) return;
         const body = await response.json();
         list.replaceChildren(...body.items.map((city) => {
+          chosen.set(city.label, String(city.id));
           const option = document.createElement("option");
-          option.value = city.name;
-          option.label = city.name + ", " + city.country;
+          option.value = city.label;
+          if (city.known_as) option.label = city.known_as;
           return option;
         }));
       } catch (_) { /* offline or slow: the plain input still works */ }

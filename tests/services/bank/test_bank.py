@@ -407,3 +407,22 @@ async def test_fault_settings_that_are_not_json_numbers_are_422(money, override)
     response = await money.bank.put("/admin/faults", json=override, headers=key_headers())
     assert response.status_code == 422, response.text
     assert problem_field(response) == next(iter(override))
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(45_160, "JPY"), (7_740_000_000, "IDR")])
+async def test_local_currency_amounts_move_exactly_in_minor_units(money, amount, currency):
+    body = {
+        "token": await tokenize(money.bank),
+        "amount": amount,
+        "currency": currency,
+        "reference": f"booking-{currency}",
+    }
+    key = f"k-{currency}"
+    created = await money.bank.post(
+        "/authorizations", json=body, headers=key_headers(idempotency_key=key)
+    )
+    assert created.status_code == 201, created.text
+    assert (created.json()["amount"], created.json()["currency"]) == (amount, currency)
+    captured = await _post(money.bank, f"/authorizations/{created.json()['id']}/captures", "c-1")
+    assert captured.status_code == 200, captured.text
+    assert captured.json()["captured"] == amount

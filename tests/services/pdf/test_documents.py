@@ -92,6 +92,26 @@ async def test_receipt_names_the_room_the_card_and_the_tax_the_total_includes(pd
     assert "Taxes" not in text
 
 
+async def test_a_yen_receipt_has_whole_yen_everywhere(pdf, issuer):
+    yen = {
+        **RECEIPT,
+        "hotel_name": "Grand Hotel Tokyo",
+        "nights": [
+            {"night": "2027-03-01", "price": 22580},
+            {"night": "2027-03-02", "price": 22580},
+        ],
+        "taxes": 4105,
+        "total": 45160,
+        "currency": "JPY",
+    }
+    created = await _create(pdf, issuer, data=yen, key="k-yen")
+    response = await pdf.get(f"/documents/{created.json()['id']}", headers=_read_token(issuer))
+    text = _text(response.content)
+    for expected in ("22,580 JPY", "Paid with Visa ending 4242: 45,160 JPY", "VAT 4,105 JPY"):
+        assert expected in text, expected
+    assert ".00 JPY" not in text and "451.60" not in text
+
+
 async def test_a_receipt_without_room_card_or_rate_still_renders(pdf, issuer):
     older = {
         k: v

@@ -230,3 +230,15 @@ async def test_without_reservations_a_dated_search_is_503_and_an_undated_one_wor
     assert dated.json()["type"].endswith("/availability-unavailable")
     assert dated.headers["retry-after"] == "5"
     assert undated.status_code == 200 and undated.json()["items"]
+
+
+async def test_a_tokyo_stay_is_priced_in_yen(search):
+    response = await search.get("/hotels", params={"city": "Tokyo", **stay(length=2)})
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert items
+    for hotel in items:
+        offer = hotel["stay"]
+        assert offer["currency"] == hotel["currency"] == "JPY"
+        assert offer["total"] % 10 == 0
+        assert offer["nightly_rate"] % 10 == 0

@@ -256,3 +256,25 @@ def test_a_free_cancellation_already_past_is_not_promised():
     late = policy_text(data, datetime(2027, 2, 28, tzinfo=UTC))
     assert late.startswith("Free cancellation has ended for these dates")
     assert "1.00 EUR" in late
+
+
+async def test_a_yen_confirmation_states_whole_yen(world, sink):
+    user = await world.register("yen@example.com")
+    data = {
+        **MAIL_DATA,
+        "hotel_name": "Grand Hotel Tokyo",
+        "total": 45160,
+        "currency": "JPY",
+        "booking_id": "b44",
+        "free_cancellation_until": "2099-02-27T14:00:00Z",
+        "late_cancellation_fee": 22580,
+    }
+    sent = await _notify(
+        world, user["id"], template="booking-confirmed", data=data, message_key="b44.confirmed"
+    )
+    assert sent.status_code == 202, sent.text
+    _, mail = await sink.wait_for("yen@example.com", count=2)
+    for part in (mail["text"], mail["html"]):
+        assert "45,160 JPY" in part
+        assert "the hotel keeps 22,580 JPY (the first night)" in part
+        assert "451.60" not in part and ".00 JPY" not in part
