@@ -40,8 +40,9 @@ _state: _Tracing | None = None
 class _Tracing:
     """What a process with tracing on keeps: its tracer and how to read the current ids."""
 
-    def __init__(self, tracer: Any, current_ids: Callable[[], tuple[str, str] | None]) -> None:
-        self.tracer = tracer
+    def __init__(self, provider: Any, current_ids: Callable[[], tuple[str, str] | None]) -> None:
+        self.provider = provider
+        self.tracer = provider.get_tracer(TRACER_NAME)
         self.current_ids = current_ids
 
 
@@ -110,23 +111,32 @@ def configure_tracing(
             return None
         return trace.format_trace_id(context.trace_id), trace.format_span_id(context.span_id)
 
-    _state = _Tracing(provider.get_tracer(TRACER_NAME), current_ids)
+    _state = _Tracing(provider, current_ids)
     log.info(
         "tracing on: spans go out over OTLP as %s", provider.resource.attributes.get("service.name")
     )
     return True
 
 
+def flush_tracing() -> None:
+    """Send the spans still buffered now."""
+    if _state is not None:
+        _state.provider.force_flush()
+
+
 def shutdown_tracing() -> None:
-    """Send the spans still buffered (a process about to exit)."""
+    """Send the spans still buffered and stop tracing (a process about to exit, or a test
+    done with it): the clients are no longer instrumented, and nothing new is traced."""
+    global _state
     if _state is None:
         return
-    from opentelemetry import trace
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-    provider = trace.get_tracer_provider()
-    shutdown = getattr(provider, "shutdown", None)
-    if callable(shutdown):
-        shutdown()
+    AioHttpClientInstrumentor().uninstrument()
+    HTTPXClientInstrumentor().uninstrument()
+    _state.provider.shutdown()
+    _state = None
 
 
 def current_trace_ids() -> tuple[str, str] | None:
@@ -147,7 +157,7 @@ def instrument_app(app: Starlette) -> None:
         return
     from opentelemetry.instrumentation.starlette import StarletteInstrumentor
 
-    StarletteInstrumentor.instrument_app(app)
+    StarletteInstrumentor.instrument_app(app, tracer_provider=_state.provider)
 
 
 def instrument_engine(engine: Engine) -> None:
