@@ -42,10 +42,12 @@ class Trace:
             found.append(span)
         return found
 
-    def named(self, service: str, prefix: str = "") -> list[Span]:
-        """The spans of a service whose name starts with `prefix`."""
+    def named(self, service: str | None, prefix: str = "") -> list[Span]:
+        """The spans of a service (any if None) whose name starts with `prefix`."""
         return [
-            s for s in self.spans.values() if s.service == service and s.name.startswith(prefix)
+            s
+            for s in self.spans.values()
+            if service in (None, s.service) and s.name.startswith(prefix)
         ]
 
 

@@ -9,10 +9,11 @@ from temporalio.client import Client
 
 from services.common import tracing
 from temporal.connect import interceptors
+from tests.support.harness import eventually
 from tests.support.tracing import traced_in_memory
 from tests.workflows.standins import World
-from tests.workflows.test_booking import awaiting_payment, bookings
-from workflows.models import trace_id_of
+from tests.workflows.test_booking import awaiting_payment, bookings, pay, status
+from workflows.models import BookingState, trace_id_of
 
 
 async def test_a_booking_started_in_a_trace_runs_its_workflow_and_activities_in_it(
@@ -25,7 +26,17 @@ async def test_a_booking_started_in_a_trace_runs_its_workflow_and_activities_in_
                 handle = await running.start()
             trace_id = f"{request_span.get_span_context().trace_id:032x}"
             view = await awaiting_payment(handle)
+            # The checkout is a request (and a trace) of its own; the saga's steps after it
+            # stay in the booking's trace.
+            with tracing.active_tracer().start_as_current_span("POST /checkout") as checkout:
+                await pay(handle)
+
+            async def confirmed() -> None:
+                assert (await status(handle)).state == BookingState.CONFIRMED
+
+            await eventually(confirmed, timeout=30)
         found = spans.trace(trace_id)
+        paid = spans.trace(f"{checkout.get_span_context().trace_id:032x}")
 
     assert view.trace_id == trace_id
     (run,) = [s for s in found.spans.values() if s.name == "RunWorkflow:BookingWorkflow"]
@@ -38,6 +49,10 @@ async def test_a_booking_started_in_a_trace_runs_its_workflow_and_activities_in_
         "StartWorkflow:BookingWorkflow",
         "POST /book",
     ]
+    for later in ("authorize_payment", "capture_payment", "confirm_reservation"):
+        assert found.named(None, f"RunActivity:{later}"), later
+    assert paid.named(None, "StartWorkflowUpdate:submit_payment")
+    assert not paid.named(None, "RunActivity:")
 
 
 async def test_a_booking_started_without_tracing_names_no_trace(workflow_env):
