@@ -88,7 +88,6 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
             check_in=request.check_in,
             check_out=request.check_out,
             guests=request.guests,
-            trace_id=_started_trace(),
         )
         # How long each step before confirmation may take, retries included.
         self.budget = (
@@ -140,6 +139,7 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
 
     async def _saga(self) -> BookingView:
         """The booking, by the design's numbered steps."""
+        self.view.trace_id = _started_trace()
         self._started()
         self.payment_while_holding = workflow.patched(PATCH_PAYMENT_WHILE_HOLDING)
         self.terms_from_hold = workflow.patched(PATCH_HOTEL_TERMS)
