@@ -25,15 +25,20 @@ def _cmd_up(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from services.common import tracing
     from services.common.app import settle_for_serving
     from services.common.logging import configure_logging
 
     settings = load_settings()
     configure_logging(args.component, settings.common.log_level, settings.common.log_format)
+    # Before the app is built: its engine, clients and Temporal client are traced too.
+    tracing.configure_tracing(args.component, settings.env)
     module_name, _, factory_name = COMPONENTS[args.component].app.partition(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
+    app = factory(settings)
+    tracing.instrument_app(app)
     config = uvicorn.Config(
-        factory(settings),
+        app,
         # The mail sink is a local development tool with no tokens, and the codec server
         # answers the dev server's UI without one: loopback only.
         host="127.0.0.1" if _loopback_only(args.component, settings) else settings.host,
@@ -44,7 +49,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         **proxy_options(settings),
     )
     settle_for_serving()
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        tracing.shutdown_tracing()
     return 0
 
 
@@ -103,6 +111,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     from temporalio.runtime import Runtime
 
+    from services.common import tracing
     from services.common.logging import configure_logging
     from temporal.health import serve_health
     from temporal.metrics import prometheus_runtime
@@ -113,6 +122,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     configure_logging(
         f"worker-{queue.value}", settings.common.log_level, settings.common.log_format
     )
+    # Before the first client: workers inherit its tracing interceptor.
+    tracing.configure_tracing(f"worker-{queue.value}", settings.env)
     if queue is TaskQueue.BOOKING:
         from workflows.worker import main as run_workflow_worker
 
@@ -154,7 +165,10 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             health.close()
         return 0
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    finally:
+        tracing.shutdown_tracing()
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

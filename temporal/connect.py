@@ -10,9 +10,10 @@ from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from services.common import tracing
 from services.common.settings import Settings
 from temporal.codec import data_converter
 from temporal.names import SEARCH_ATTRIBUTE_KEYS
@@ -33,15 +34,29 @@ def _tls(settings: Settings) -> TLSConfig | bool:
     return bool(settings.temporal.api_key)
 
 
+def interceptors() -> list[Interceptor]:
+    """With tracing on, temporalio's TracingInterceptor: it starts spans for workflows,
+    activities, updates and queries, and carries the trace in Temporal headers; workers
+    built on the client inherit it."""
+    tracer = tracing.active_tracer()
+    if tracer is None:
+        return []
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    return [TracingInterceptor(tracer)]
+
+
 async def connect(settings: Settings) -> Client:
     """A client for the configured Temporal service, with staysaga's data converter
-    (encrypting payloads when TEMPORAL_PAYLOAD_KEYS is set)."""
+    (encrypting payloads when TEMPORAL_PAYLOAD_KEYS is set) and, with tracing on, its
+    tracing interceptor."""
     return await Client.connect(
         settings.temporal.address,
         namespace=settings.temporal.namespace,
         api_key=settings.temporal.api_key,
         tls=_tls(settings),
         data_converter=data_converter(settings.temporal.payload_keys),
+        interceptors=interceptors(),
     )
 
 

@@ -38,6 +38,10 @@ def search_attribute_flags() -> list[str]:
     return flags
 
 
+TRACE_HEADER = "_tracer-data"
+"""The Temporal header in which temporalio's TracingInterceptor carries the W3C trace
+context (`{"traceparent": ...}`) from the starter to the workflow and its activities."""
+
 BOOKING_WORKFLOW_PREFIX = "booking-"
 
 

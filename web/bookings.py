@@ -20,6 +20,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import TypedSearchAttributes
 from temporalio.service import RPCError
 
+from services.common.tracing import current_trace_id
 from temporal import connect as temporal_connect
 from temporal.names import (
     BOOKING_STATUS,
@@ -157,7 +158,12 @@ def _handle(client: Client, booking_id: str) -> WorkflowHandle[Any, Any]:
 
 async def start(client: Client, request: BookingRequest) -> WorkflowHandle[Any, Any]:
     """Start the saga (it holds the room at once), with the summary and details the
-    Temporal UI shows operators."""
+    Temporal UI shows operators: with tracing on, the details name the request's trace,
+    which the saga continues."""
+    details = request.details()
+    trace_id = current_trace_id()
+    if trace_id:
+        details += f"  \n**Trace** `{trace_id}`"
     return await client.start_workflow(
         WORKFLOW_TYPE,
         request,
@@ -165,7 +171,7 @@ async def start(client: Client, request: BookingRequest) -> WorkflowHandle[Any, 
         task_queue=TaskQueue.BOOKING.value,
         search_attributes=TypedSearchAttributes(search_attributes(request, BookingState.STARTED)),
         static_summary=request.summary(),
-        static_details=request.details(),
+        static_details=details,
     )
 
 

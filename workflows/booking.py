@@ -23,7 +23,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities import models as act
-    from temporal.names import BOOKING_STATUS
+    from temporal.names import BOOKING_STATUS, TRACE_HEADER
     from workflows import cancellation, messages, metrics, steps
     from workflows.models import (
         WORKFLOW_TYPE,
@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         Step,
         outcome_details,
         search_attributes,
+        trace_id_of,
     )
     from workflows.operations import OperatorActions
     from workflows.patches import (
@@ -52,6 +53,21 @@ with workflow.unsafe.imports_passed_through():
     from workflows.traveller import TravellerActions
 
 REMINDER_LEAD = timedelta(days=1)
+
+
+def _started_trace() -> str | None:
+    """The trace the booking was started in, from the tracing header of its start (the
+    same in every replay); None when it was started untraced. No command: it only shows
+    in the status view."""
+    payload = workflow.info().headers.get(TRACE_HEADER)
+    if payload is None:
+        return None
+    try:
+        carrier = workflow.payload_converter().from_payload(payload, dict)
+    except Exception:
+        # A header another tool wrote: the booking goes on without its trace id.
+        return None
+    return trace_id_of(carrier.get("traceparent")) if isinstance(carrier, dict) else None
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -123,6 +139,7 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
 
     async def _saga(self) -> BookingView:
         """The booking, by the design's numbered steps."""
+        self.view.trace_id = _started_trace()
         self._started()
         self.payment_while_holding = workflow.patched(PATCH_PAYMENT_WHILE_HOLDING)
         self.terms_from_hold = workflow.patched(PATCH_HOTEL_TERMS)

@@ -198,6 +198,22 @@ class BookingView(BaseModel):
     """When each step was done (workflow time), for operators and for timing milestones."""
     operator_actions: list[OperatorAction] = Field(default_factory=list)
     """What operators did to the booking, oldest first."""
+    trace_id: str | None = None
+    """The OpenTelemetry trace the booking was started in (the website's request, then
+    the workflow, its activities and the services they call); None when untraced."""
+
+
+def trace_id_of(traceparent: object) -> str | None:
+    """The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), or None."""
+    if not isinstance(traceparent, str):
+        return None
+    parts = traceparent.strip().split("-")
+    if len(parts) < 4 or len(parts[1]) != 32:
+        return None
+    trace_id = parts[1].lower()
+    if set(trace_id) - set("0123456789abcdef") or trace_id == "0" * 32:
+        return None
+    return trace_id
 
 
 def search_attributes(

@@ -20,6 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from services.common.tracing import instrument_engine
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 T = TypeVar("T")
@@ -44,11 +46,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine)
+        instrument_engine(engine.sync_engine)
         if database and database != ":memory:":
             _inline_readers[engine] = _inline_reader(parsed.set(drivername="sqlite+pysqlite"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    instrument_engine(engine.sync_engine)
+    return engine
 
 
 def _switch_to_wal(cursor: Any) -> None:
@@ -115,6 +120,7 @@ def _inline_reader(url: sa.URL) -> Engine:
         cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
+    instrument_engine(engine)
     return engine
 
 

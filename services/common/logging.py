@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object a line, carrying the request id of the request."""
+"""Structured logs: one JSON object a line, carrying the request id of the request and,
+with tracing on, the trace and span ids of the span active (services.common.tracing)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.tracing import current_trace_ids
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -39,6 +42,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             document["request_id"] = request_id
+        ids = current_trace_ids()
+        if ids:
+            document["trace_id"], document["span_id"] = ids
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 document[key] = value
@@ -48,12 +54,14 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """A human format for local reading, still with the request id."""
+    """A human format for local reading, still with the request id and the trace id."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one readable line."""
         request_id = request_id_var.get()
-        prefix = f"[{request_id}] " if request_id else ""
+        ids = current_trace_ids()
+        marks = ([request_id] if request_id else []) + ([f"trace {ids[0]}"] if ids else [])
+        prefix = f"[{' '.join(marks)}] " if marks else ""
         line = f"{record.levelname.lower():7} {record.name}: {prefix}{record.getMessage()}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)

@@ -94,3 +94,19 @@ def payload_keys(raw: str) -> str:
     """`id:base64key,...`: keys that encrypt workflow payloads (services/common/payload_keys)."""
     parse_keys(raw)
     return raw.strip()
+
+
+def http_url(raw: str) -> str:
+    """An http:// or https:// URL."""
+    value = raw.strip()
+    if not value.startswith(("http://", "https://")) or len(value) < 10:
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def trace_link(raw: str) -> str:
+    """An http(s) URL template with `{trace_id}` where a trace's id goes."""
+    value = http_url(raw)
+    if "{trace_id}" not in value:
+        raise ValueError("must contain {trace_id} where the trace's id goes")
+    return value

@@ -23,11 +23,13 @@ from typing import Any, Self, TypeVar
 from services.common.parsers import (
     boolean,
     choice,
+    http_url,
     networks,
     payload_keys,
     port,
     positive_float,
     positive_int,
+    trace_link,
 )
 from services.common.payload_keys import new_key_entry
 
@@ -256,7 +258,34 @@ class MailSettings(SettingsGroup):
             raise SettingsError("SMTP_STARTTLS", "SMTP_TLS and SMTP_STARTTLS exclude each other")
 
 
-SHARED_GROUPS: tuple[type[SettingsGroup], ...] = (CommonSettings, TemporalSettings, MailSettings)
+@dataclass(frozen=True, kw_only=True)
+class TracingSettings(SettingsGroup):
+    """Where traces go (services.common.tracing), and where operators read one."""
+
+    otlp_endpoint: str | None = variable(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        None,
+        "OpenTelemetry collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318: every "
+        "process sends its spans there (the SDK's other OTEL_* variables apply); unset: "
+        "no tracing, and OpenTelemetry is not even loaded",
+        http_url,
+    )
+    trace_url: str | None = variable(
+        "STAYSAGA_TRACE_URL",
+        None,
+        "a trace viewer's page of one trace, with {trace_id} in it, e.g. Jaeger's "
+        "http://127.0.0.1:16686/trace/{trace_id}: the operator pages link each booking's "
+        "trace there",
+        trace_link,
+    )
+
+
+SHARED_GROUPS: tuple[type[SettingsGroup], ...] = (
+    CommonSettings,
+    TemporalSettings,
+    MailSettings,
+    TracingSettings,
+)
 
 
 @dataclass(frozen=True)

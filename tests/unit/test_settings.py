@@ -51,6 +51,8 @@ def test_environment_overrides_port_url_and_database():
         ("WORKER_PAYMENTS_HEALTH_PORT", "0", "from 1 to 65535"),
         ("STAYSAGA_TRUSTED_PROXIES", "10.0.0.1, proxy.local", "not an IP address or network"),
         ("AUTH_SIGNIN_THROTTLE_STORAGE", "memcached://cache", "memory:// or a redis:// URL"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "http:// or https:// URL"),
+        ("STAYSAGA_TRACE_URL", "http://jaeger:16686/search", "{trace_id}"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable, value, message):

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from services.common.settings import SettingsError
 from tests.web.conftest import Site
 from workflows.models import (
     UPDATE_CANCEL,
@@ -186,3 +187,51 @@ async def test_an_action_needs_a_reason_and_the_forms_csrf_token(site: Site):
     assert no_reason.status_code == 303
     assert site.temporal.updates == []
     assert "Say why" in (await site.client.get("/ops/bookings/b1")).text
+
+
+async def test_an_operator_finds_the_failed_bookings_in_the_temporal_ui_from_ops(site: Site):
+    await _operator(site)
+    page = await site.client.get("/ops")
+    link = re.search(
+        r'<a href="([^"]+)"[^>]*>Failed and expired bookings in the Temporal UI</a>', page.text
+    )
+    assert link, page.text
+    target = urlsplit(link.group(1).replace("&amp;", "&"))
+    assert f"{target.scheme}://{target.netloc}" == site.app.state.settings.temporal_ui_url
+    assert parse_qs(target.query)["query"] == [
+        f'WorkflowType="{WORKFLOW_TYPE}" AND BookingStatus IN ("FAILED", "EXPIRED")'
+    ]
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+async def test_a_bookings_page_shows_its_trace_linked_to_the_configured_viewer(site: Site):
+    _booking(site, "b1", "user-1")
+    view = site.temporal.views["booking-b1"]
+    site.temporal.views["booking-b1"] = view.model_copy(update={"trace_id": TRACE_ID})
+    _booking(site, "b2", "user-2")
+    await _operator(site)
+
+    page = await site.client.get("/ops/bookings/b1")
+    assert f"<code>{TRACE_ID}</code>" in page.text
+    assert "Open its trace" not in page.text
+    untraced = await site.client.get("/ops/bookings/b2")
+    assert "started without tracing" in untraced.text
+
+    site.app.state.settings = site.app.state.settings.with_overrides(
+        STAYSAGA_TRACE_URL="http://127.0.0.1:16686/trace/{trace_id}"
+    )
+    page = await site.client.get("/ops/bookings/b1")
+    assert f'<a href="http://127.0.0.1:16686/trace/{TRACE_ID}"' in page.text
+    assert "Open its trace" in page.text
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("jaeger/trace/{trace_id}", "http:// or https://"), ("http://jaeger/trace", "{trace_id}")],
+)
+def test_a_trace_link_without_a_url_or_the_id_is_refused(site: Site, value, message):
+    with pytest.raises(SettingsError) as refused:
+        site.app.state.settings.with_overrides(STAYSAGA_TRACE_URL=value)
+    assert refused.value.variable == "STAYSAGA_TRACE_URL" and message in str(refused.value)

@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.common.settings import Settings
+from services.common.settings import Settings, TracingSettings
 from services.users import api as users_api
 from web import bookings
 from web.pages.common import (
@@ -93,11 +93,18 @@ async def bookings_list(request: Request) -> Response:
     except RPCError as exc:
         log.warning("listing bookings failed: %s", exc)
         raise HTTPException(503, "Temporal is unavailable right now.") from exc
+    settings: Settings = request.app.state.settings
     context = {
         "items": found,
         "values": values,
         "errors": errors,
         "states": [s.value for s in BookingState],
+        "failed_url": bookings.bookings_url(
+            settings.temporal_ui_url,
+            settings.temporal.namespace,
+            BookingState.FAILED,
+            BookingState.EXPIRED,
+        ),
     }
     return render(request, "ops.html", context, 400 if errors else 200)
 
@@ -135,10 +142,19 @@ async def booking_detail(request: Request) -> Response:
             "workflow_url": bookings.workflow_url(
                 settings.temporal_ui_url, settings.temporal.namespace, view.booking_id
             ),
+            "trace_url": trace_url(settings, view.trace_id),
             "can_write": users_api.OPS_WRITE in (signed_in_user(request) or {}).get("scopes", ()),
             "can_resend": view.state == BookingState.CONFIRMED and Step.EMAILED in view.steps,
         },
     )
+
+
+def trace_url(settings: Settings, trace_id: str | None) -> str | None:
+    """The booking's trace in the trace viewer STAYSAGA_TRACE_URL names, if both exist."""
+    template = settings.of(TracingSettings).trace_url
+    if not template or not trace_id:
+        return None
+    return template.replace("{trace_id}", trace_id)
 
 
 async def _act(request: Request) -> tuple[Any, BookingView, Operator, str] | Response:
