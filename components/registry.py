@@ -22,7 +22,7 @@ from services.reservations import api as reservations_api
 from services.reservations.settings import ReservationsSettings
 from services.users import api as users_api
 from services.users.settings import UsersSettings
-from temporal.names import TaskQueue
+from temporal.queues import TaskQueue
 from web.settings import WebSettings
 from workflows.settings import ReconcileSettings
 
