@@ -1,5 +1,6 @@
-"""Task-queue names, workflow ids and the custom search attributes' names and types, as
-plain data: what every process may read without loading the Temporal SDK.
+"""Task-queue names, workflow ids, the custom search attributes' names and types and where
+the payload codec is served, as plain data: what every process may read without loading
+the Temporal SDK.
 
 The services, the website and the launcher only name queues and workflows; loading the
 SDK (its protobuf modules and its native core) costs a process about 30 MB it would never
@@ -25,8 +26,9 @@ class TaskQueue(StrEnum):
 # Custom search attributes operators filter on in the Temporal UI, name -> type as the
 # Temporal CLI spells it. Never personal data: they are stored and indexed in clear (a
 # payload codec, were one added, would not encrypt them). UserId is an opaque id.
+BOOKING_STATUS_ATTRIBUTE = "BookingStatus"
 SEARCH_ATTRIBUTES: dict[str, str] = {
-    "BookingStatus": "Keyword",
+    BOOKING_STATUS_ATTRIBUTE: "Keyword",
     "HotelId": "Keyword",
     "CheckIn": "Datetime",
     "UserId": "Keyword",
@@ -56,3 +58,9 @@ def workflow_id_given(text: str) -> str:
     if text.startswith(BOOKING_WORKFLOW_PREFIX) or not re.fullmatch(r"[0-9a-f]{32}", text):
         return text
     return booking_workflow_id(text)
+
+
+CODEC_COMPONENT = "codec"
+"""The component serving the codec to the Temporal UI (temporal/codec_server.py)."""
+CODEC_PATH = "/codec"
+"""Where it serves it: the UI posts to `<url>/codec/decode` and `/codec/encode`."""

@@ -259,6 +259,10 @@ class MailSettings(SettingsGroup):
 SHARED_GROUPS: tuple[type[SettingsGroup], ...] = (CommonSettings, TemporalSettings, MailSettings)
 
 
+METRICS_PATH = "/metrics"
+"""Where every process of the stack serves its metrics to Prometheus."""
+
+
 @dataclass(frozen=True)
 class Address:
     """Where a component listens, where others reach it, and its own database if any."""

@@ -19,10 +19,13 @@ TEMPORAL_SDK_USERS = {"web", "codec"}
 REPORTLAB_USERS = {"pdf"}
 
 
-def _loaded(*modules: str) -> set[str]:
-    """The top-level packages a fresh interpreter holds after importing `modules`."""
+def _loaded(command: str, *modules: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds once it has parsed the arguments of
+    `staysaga COMMAND` and imported `modules`, as a process of the stack does."""
     code = (
         "import importlib, json, sys\n"
+        "from staysaga.cli import build_parser\n"
+        f"build_parser({command!r})\n"
         f"for name in {list(modules)!r}: importlib.import_module(name)\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )
@@ -35,14 +38,15 @@ def _loaded(*modules: str) -> set[str]:
 @pytest.mark.parametrize("name", sorted(COMPONENTS))
 def test_a_service_process_loads_only_the_libraries_it_serves_with(name):
     app_module = COMPONENTS[name].app.partition(":")[0]
-    loaded = _loaded("staysaga.cli", app_module)
+    loaded = _loaded("serve", app_module)
     assert ("temporalio" in loaded) == (name in TEMPORAL_SDK_USERS)
     assert ("reportlab" in loaded) == (name in REPORTLAB_USERS)
     assert "alembic" not in loaded
 
 
-def test_the_launcher_and_the_registry_do_not_load_the_temporal_sdk():
-    assert "temporalio" not in _loaded("staysaga.cli", "components.settings")
+def test_the_launcher_loads_neither_the_temporal_sdk_nor_a_services_libraries():
+    loaded = _loaded("up", "staysaga.stack", "components.settings")
+    assert not {"temporalio", "sqlalchemy", "prometheus_client"} & loaded
 
 
 def test_the_plain_search_attributes_match_the_sdks_typed_keys():
@@ -51,3 +55,10 @@ def test_the_plain_search_attributes_match_the_sdks_typed_keys():
         kind = key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_").title()
         assert SEARCH_ATTRIBUTES[key.name] == kind
     assert search_attribute_flags().count("--search-attribute") == len(SEARCH_ATTRIBUTE_KEYS)
+
+
+@pytest.mark.parametrize("queue", ["booking", "reservations"])
+def test_a_worker_loads_no_web_server_nor_database_library(queue):
+    module = "workflows.worker" if queue == "booking" else "activities.worker"
+    loaded = _loaded("worker", module)
+    assert not {"sqlalchemy", "alembic", "reportlab", "uvicorn"} & loaded
