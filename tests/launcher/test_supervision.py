@@ -211,6 +211,10 @@ async def test_children_start_side_by_side_each_once_what_it_names_answers(tmp_p
         order = [words[0] for words in said if words[1:] == ["is", "ready"]]
         # The one that waits for nobody does not queue behind the slow one.
         assert order == ["independent", "slow", "dependent"]
+        # Once up, it says how much memory each process holds, and the total.
+        table = stack.output.split("memory (RSS):", 1)[1].split("staysaga is up")[0]
+        listed = {line.partition("|")[2].split()[0] for line in table.splitlines() if "MB" in line}
+        assert listed == {"slow", "dependent", "independent", "staysaga", "total"}
     finally:
         status = await _stopped(stack, running)
     assert status == 0, stack.output
