@@ -414,6 +414,7 @@ def run_soak(args: argparse.Namespace) -> int:
                         args.bookings,
                         args.concurrency,
                         lambda: stack_memory(stack.process.pid),
+                        lambda line: print(line, flush=True),
                     )
                 finally:
                     await driver.close()

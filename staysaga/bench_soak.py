@@ -61,6 +61,8 @@ class Soak:
     """Bookings done at each reading."""
     readings: list[dict[str, int]] = field(default_factory=list)
     failures: int = 0
+    first_error: str | None = None
+    """What the first booking that raised said (a timeout on a loaded machine, say)."""
     seconds: float = 0.0
 
     def growth_per_step(self) -> dict[str, float]:
@@ -81,10 +83,15 @@ def _slope(points: Sequence[tuple[int, int]]) -> float:
 
 
 async def soak(
-    driver: StackDriver, count: int, concurrency: int, memory: Callable[[], dict[str, int]]
+    driver: StackDriver,
+    count: int,
+    concurrency: int,
+    memory: Callable[[], dict[str, int]],
+    say: Callable[[str], None] = lambda _line: None,
 ) -> Soak:
     """Book `count` times at `concurrency`, reading the stack's memory first and after
-    every SOAK_STEP bookings."""
+    every SOAK_STEP bookings (each reading also said as it comes). A booking that fails,
+    or whose driver call raises, is counted and the soak goes on."""
     result = Soak()
     travellers: asyncio.Queue[str] = asyncio.Queue()
     for _ in range(concurrency):
@@ -99,6 +106,10 @@ async def soak(
             user_id = await travellers.get()
             try:
                 view, timings = await driver.book(user_id)
+            except Exception as exc:
+                result.failures += 1
+                result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
+                return
             finally:
                 travellers.put_nowait(user_id)
             if view.state != BookingState.CONFIRMED or timings.emailed is None:
@@ -112,6 +123,10 @@ async def soak(
         done += size
         result.done.append(done)
         result.readings.append(memory())
+        say(
+            f"after {done} bookings ({result.failures} failed): the stack holds "
+            f"{megabytes(sum(result.readings[-1].values()))}"
+        )
     result.seconds = time.monotonic() - started
     return result
 
@@ -152,6 +167,8 @@ def soak_report(result: Soak, target_bytes: int | None = None) -> list[str]:
         f"{result.done[-1]} bookings in {result.seconds:.0f} s, {result.failures} failed; "
         f"stack total {megabytes(total)}{verdict}"
     )
+    if result.first_error:
+        lines.append(f"first failure: {result.first_error}")
     return lines
 
 

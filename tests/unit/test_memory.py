@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from typing import cast
 
-from staysaga.bench_soak import WARM_UP_STEPS, Soak, soak_report
+from staysaga.bench_soak import WARM_UP_STEPS, Soak, soak, soak_report
+from staysaga.driver import StackDriver
 from staysaga.memory import descendants, memory_table, rss_bytes, rss_of
 from tests.support.harness import eventually
+from workflows.models import BookingState
 
 # A process that starts one child and waits; both end when their stdin closes.
 PARENT = (
@@ -88,3 +91,44 @@ def test_the_soak_counts_growth_only_after_the_warm_up():
     assert row["leaky"].endswith("+2.0M") and row["flat"].endswith("+0.0M")
     assert "700 bookings" in lines[-1] and "meets" in lines[-1]
     assert "misses" in soak_report(result, target_bytes=100_000_000)[-1]
+
+
+class _Driver:
+    """Books instantly; the third booking's status query times out."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def register_user(self) -> tuple[str, str]:
+        return f"user-{self.calls}", "token"
+
+    async def load_rooms(self) -> None:
+        return None
+
+    async def book(self, user_id: str) -> tuple[object, object]:
+        self.calls += 1
+        if self.calls == 3:
+            raise TimeoutError("status query timed out")
+        return _View(), _Timings()
+
+
+class _View:
+    state = BookingState.CONFIRMED
+
+
+class _Timings:
+    emailed = 1.0
+
+
+async def test_a_soak_counts_a_booking_that_raises_and_goes_on():
+    said: list[str] = []
+    result = await soak(
+        cast(StackDriver, _Driver()), 200, 5, lambda: {"bank": 80_000_000}, said.append
+    )
+    assert result.done == [0, 100, 200]
+    assert result.failures == 1
+    assert result.first_error == "TimeoutError: status query timed out"
+    assert said == [
+        "after 100 bookings (1 failed): the stack holds 80 MB",
+        "after 200 bookings (1 failed): the stack holds 80 MB",
+    ]
