@@ -24,7 +24,7 @@ from services.users import api as users_api
 from services.users.settings import UsersSettings
 from temporal.queues import TaskQueue
 from web.settings import WebSettings
-from workflows.settings import ReconcileSettings
+from workflows.settings import ReconcileSettings, WorkflowWorkerSettings
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,13 @@ COMPONENTS: dict[str, Component] = {
 WORKERS: dict[TaskQueue, Worker] = {
     w.queue: w
     for w in (
-        Worker(TaskQueue.BOOKING, 8101, None, settings=(ReconcileSettings,), metrics_port=8111),
+        Worker(
+            TaskQueue.BOOKING,
+            8101,
+            None,
+            settings=(ReconcileSettings, WorkflowWorkerSettings),
+            metrics_port=8111,
+        ),
         Worker(
             TaskQueue.RESERVATIONS,
             8102,
