@@ -55,6 +55,9 @@ STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 120.0
 # One readiness probe gets this long; the launcher retries it until READY_TIMEOUT_SECONDS.
 READY_PROBE_TIMEOUT_SECONDS = 10.0
+# Between two readiness probes of a starting child: a refused connection costs next to
+# nothing, and each child's wait adds to the start of those that wait for it.
+READY_POLL_SECONDS = 0.05
 # Probes and waits a watcher may be cancelled in use asyncio.timeout, not asyncio.wait_for:
 # on Python 3.11 wait_for loses a cancellation that lands as its awaitable finishes.
 
@@ -150,7 +153,7 @@ class Stack:
                 return None
             except Exception as exc:
                 last_error = exc
-                if await self._stops_within(0.2):
+                if await self._stops_within(READY_POLL_SECONDS):
                     return None
         reason = describe(last_error, READY_PROBE_TIMEOUT_SECONDS) if last_error else "no probe"
         return f"did not become ready in {READY_TIMEOUT_SECONDS:.0f} s: {reason}"
