@@ -22,9 +22,9 @@ from services.reservations import api as reservations_api
 from services.reservations.settings import ReservationsSettings
 from services.users import api as users_api
 from services.users.settings import UsersSettings
-from temporal.names import TaskQueue
+from temporal.queues import TaskQueue
 from web.settings import WebSettings
-from workflows.settings import ReconcileSettings
+from workflows.settings import ReconcileSettings, WorkflowWorkerSettings
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,9 @@ class Component:
 
     `scopes` is what its OAuth 2 client may ask for itself (None: it has no client, e.g.
     the bank, which takes API keys). Its settings are <NAME>_PORT, <NAME>_URL and, where
-    it owns data, <NAME>_DATABASE_URL, plus the groups in `settings`.
+    it owns data, <NAME>_DATABASE_URL, plus the groups in `settings`. `after` names what
+    must answer before `staysaga up` starts it ("temporal": the Temporal server); the
+    rest starts at once, side by side.
     """
 
     name: str
@@ -43,6 +45,7 @@ class Component:
     scopes: tuple[str, ...] | None = ()
     has_database: bool = True
     settings: tuple[type[SettingsGroup], ...] = ()
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,9 @@ class Worker:
         return f"worker-{self.queue.value}"
 
 
-# In the order `staysaga up` starts them. Auth comes first (right after the Temporal
-# server): every other process needs tokens.
+# In the order `staysaga up` starts them, each as soon as what it names in `after` answers.
+# Auth comes first (beside the Temporal server): every process with an OAuth 2 client
+# needs tokens.
 COMPONENTS: dict[str, Component] = {
     c.name: c
     for c in (
@@ -85,6 +89,7 @@ COMPONENTS: dict[str, Component] = {
             "Reservations",
             "services.reservations.app:create_app",
             settings=(ReservationsSettings,),
+            after=("auth",),
         ),
         # Search asks Reservations for availability: it starts after it.
         Component(
@@ -93,6 +98,7 @@ COMPONENTS: dict[str, Component] = {
             "Search",
             "services.search.app:create_app",
             scopes=(reservations_api.READ,),
+            after=("auth", "reservations"),
         ),
         Component(
             "bank",
@@ -102,7 +108,9 @@ COMPONENTS: dict[str, Component] = {
             scopes=None,
             settings=(BankSettings,),
         ),
-        Component("payments", 8005, "Payments", "services.payments.app:create_app"),
+        Component(
+            "payments", 8005, "Payments", "services.payments.app:create_app", after=("auth", "bank")
+        ),
         # The mail sink first: Users hands e-mails to its SMTP port as soon as it starts.
         Component(
             "mailsink",
@@ -112,7 +120,7 @@ COMPONENTS: dict[str, Component] = {
             scopes=None,
             settings=(MailsinkSettings,),
         ),
-        Component("pdf", 8006, "PDF reporting", "services.pdf.app:create_app"),
+        Component("pdf", 8006, "PDF reporting", "services.pdf.app:create_app", after=("auth",)),
         # Operators' Temporal UI decrypts payloads through it (the dev server is told so).
         Component(
             "codec",
@@ -129,6 +137,7 @@ COMPONENTS: dict[str, Component] = {
             "services.users.app:create_app",
             scopes=(pdf_api.READ,),
             settings=(UsersSettings,),
+            after=("auth", "mailsink", "pdf"),
         ),
         # Last: the website calls everything above. It registers travellers and shows
         # their account, and reads bookings for pages.
@@ -139,6 +148,7 @@ COMPONENTS: dict[str, Component] = {
             "web.app:create_app",
             scopes=(users_api.REGISTER, users_api.READ, reservations_api.READ),
             settings=(WebSettings,),
+            after=("temporal", "auth", "reservations", "search", "payments", "pdf", "users"),
         ),
     )
 }
@@ -146,7 +156,13 @@ COMPONENTS: dict[str, Component] = {
 WORKERS: dict[TaskQueue, Worker] = {
     w.queue: w
     for w in (
-        Worker(TaskQueue.BOOKING, 8101, None, settings=(ReconcileSettings,), metrics_port=8111),
+        Worker(
+            TaskQueue.BOOKING,
+            8101,
+            None,
+            settings=(ReconcileSettings, WorkflowWorkerSettings),
+            metrics_port=8111,
+        ),
         Worker(
             TaskQueue.RESERVATIONS,
             8102,

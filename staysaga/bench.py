@@ -231,6 +231,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--concurrency", type=int, default=10, help="booking: runs in flight (default %(default)s)"
     )
+    parser.add_argument(
+        "--soak",
+        action="store_true",
+        help="booking: only bookings (no baseline), every process's memory read every 100; "
+        "e.g. --soak --bookings 1000",
+    )
 
 
 def _main(argv: list[str]) -> None:

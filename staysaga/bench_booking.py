@@ -31,6 +31,15 @@ from components.registry import COMPONENTS, WORKERS
 from components.settings import load_settings
 from services.common.settings import Settings
 from staysaga.bench_servers import cpu_seconds
+from staysaga.bench_soak import (
+    MEMORY_TARGET_BYTES,
+    SOAK_STEP,
+    Soak,
+    after_run,
+    soak,
+    soak_report,
+    stack_memory,
+)
 from staysaga.bench_workers import READY
 from staysaga.driver import StackDriver
 from temporal.names import TaskQueue
@@ -335,6 +344,8 @@ def report(baseline: Series, bookings: Series, concurrency: int) -> list[str]:
 
 def run_booking_bench(args: argparse.Namespace) -> int:
     """Start a stack, measure, print, stop."""
+    if args.soak:
+        return run_soak(args)
     with tempfile.TemporaryDirectory(prefix="staysaga-bench-booking-") as temp:
         var_dir = Path(args.var_dir or temp)
         print(f"starting the stack in {var_dir} ...", flush=True)
@@ -367,6 +378,7 @@ def run_booking_bench(args: argparse.Namespace) -> int:
                     await driver.close()
 
             baseline, bookings = asyncio.run(run())
+            memory = stack_memory(stack.process.pid)
         finally:
             if baseline_workers is not None and baseline_workers.poll() is None:
                 baseline_workers.send_signal(signal.SIGINT)
@@ -374,4 +386,42 @@ def run_booking_bench(args: argparse.Namespace) -> int:
             stack.stop()
     for line in report(baseline, bookings, args.concurrency):
         print(line, flush=True)
+    for line in after_run(memory, MEMORY_TARGET_BYTES):
+        print(line, flush=True)
     return 0 if bookings.failures == 0 else 1
+
+
+def run_soak(args: argparse.Namespace) -> int:
+    """`bench booking --soak`: book N times on one stack, reading every process's memory
+    every hundred bookings; no baseline."""
+    with tempfile.TemporaryDirectory(prefix="staysaga-bench-soak-") as temp:
+        var_dir = Path(args.var_dir or temp)
+        print(f"starting the stack in {var_dir} ...", flush=True)
+        stack = start_stack(var_dir)
+        try:
+            stack.wait_until_up()
+            print(
+                f"stack up; {args.bookings} bookings at concurrency {args.concurrency}, "
+                f"memory read every {SOAK_STEP}",
+                flush=True,
+            )
+
+            async def run() -> Soak:
+                driver = await StackDriver.open(stack.settings)
+                try:
+                    return await soak(
+                        driver,
+                        args.bookings,
+                        args.concurrency,
+                        lambda: stack_memory(stack.process.pid),
+                        lambda line: print(line, flush=True),
+                    )
+                finally:
+                    await driver.close()
+
+            result = asyncio.run(run())
+        finally:
+            stack.stop()
+    for line in soak_report(result, MEMORY_TARGET_BYTES):
+        print(line, flush=True)
+    return 0 if result.failures == 0 else 1

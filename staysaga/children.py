@@ -37,6 +37,9 @@ class Child:
     restart: bool = True
     liveness: Probe | None = None
     """Passes while the child is alive (default: `probe`); probed once the stack is up."""
+    after: tuple[str, ...] = ()
+    """The children that must be ready before it starts (names absent from the plan are
+    ignored); the others start at the same time."""
     process: asyncio.subprocess.Process | None = None
     pump: asyncio.Task[None] | None = None
     started: float = 0.0

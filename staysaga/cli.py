@@ -198,8 +198,16 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+# The commands `staysaga up` runs in every process of the stack: their parser leaves out
+# the options of the benchmarks and the fault drill, whose modules load the Temporal
+# client, the test driver and most of the project (~45 MB a process).
+STACK_COMMANDS = frozenset({"up", "serve", "worker", "seed"})
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand; given the command about to run, one of
+    STACK_COMMANDS, without the options only the benchmarks and the drill take."""
+    heavy = command not in STACK_COMMANDS
     parser = argparse.ArgumentParser(
         prog="staysaga", description="Hotel booking as microservices and a Temporal saga."
     )
@@ -250,12 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers["users"].add_argument("email", help="the account's e-mail address")
     subparsers["users"].error = _one_line_error("users")  # type: ignore[method-assign,assignment]
     from services.common.catalogue import DEFAULT_MIN_POPULATION
-    from staysaga.bench import add_arguments as add_bench_arguments
 
-    add_bench_arguments(subparsers["bench"])
-    from staysaga.chaos_plan import add_arguments as add_chaos_arguments
+    if heavy:
+        from staysaga.bench import add_arguments as add_bench_arguments
+        from staysaga.chaos_plan import add_arguments as add_chaos_arguments
 
-    add_chaos_arguments(subparsers["chaos"])
+        add_bench_arguments(subparsers["bench"])
+        add_chaos_arguments(subparsers["chaos"])
     subparsers["chaos"].error = _one_line_error("chaos")  # type: ignore[method-assign,assignment]
 
     subparsers["seed"].add_argument("--force", action="store_true", help="replace existing data")
@@ -280,7 +289,8 @@ def _one_line_error(command: str) -> Callable[[str], NoReturn]:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run a command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(given[0] if given else None).parse_args(given)
     try:
         status: int = args.handler(args)
         return status

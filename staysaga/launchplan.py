@@ -8,19 +8,23 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from components.registry import COMPONENTS, workers_to_run
+from components.registry import AUTH_SERVER, COMPONENTS, WORKERS, workers_to_run
 from services.common.settings import Settings
 from staysaga.children import Child, Probe, StackError, http_probe, port_is_free
 from staysaga.prometheus import prometheus_binary, prometheus_child, prometheus_port, prometheus_url
 from temporal.devserver import dev_server_args
-from web.bookings import bookings_url
-from workflows.models import BookingState
+from workflows.states import BookingState, bookings_url
+
+SEED = "seed"
+"""What the catalogue's owners wait for: `staysaga seed`, which the launcher runs first."""
+_SEEDED = ("search", "reservations")
 
 
 def plan(
     settings: Settings, http: httpx.AsyncClient, temporal_probe: Callable[[str], Probe]
 ) -> list[Child]:
-    """The children to run, in start order."""
+    """The children to run, in start order; each starts once those it names in `after`
+    are ready, the rest at the same time."""
     python = sys.executable
     cli = [python, "-m", "staysaga.cli"]
     children: list[Child] = []
@@ -28,7 +32,7 @@ def plan(
         db_file = (settings.var_dir / "temporal.db").resolve()
         ui = f"http://127.0.0.1:{settings.temporal.ui_port}/"
         children.append(Child("temporal", dev_server_args(settings, db_file), temporal_probe(ui)))
-    for name in COMPONENTS:
+    for name, component in COMPONENTS.items():
         url = settings.url(name)
         children.append(
             Child(
@@ -36,21 +40,26 @@ def plan(
                 [*cli, "serve", name],
                 http_probe(url + "/readyz", http),
                 liveness=http_probe(url + "/healthz", http),
+                after=(*component.after, *((SEED,) if name in _SEEDED else ())),
             )
         )
     # Workers come last: Temporal and the services they call already answer. Each is
     # ready once it polls its task queue (temporal.health).
     for queue in workers_to_run():
         health = f"http://{settings.host}:{settings.worker_health_port(queue)}"
+        calls = WORKERS[queue].calls
         children.append(
             Child(
                 f"worker-{queue}",
                 [*cli, "worker", queue],
                 http_probe(health + "/readyz", http),
                 liveness=http_probe(health + "/healthz", http),
+                after=("temporal", AUTH_SERVER, *((calls,) if calls else ())),
             )
         )
-    # Last, and only where installed: it scrapes everything above (staysaga.prometheus).
+    # Last, and only where installed: it scrapes everything above (staysaga.prometheus). It
+    # needs none of them to start: a target that does not answer yet is one missed scrape,
+    # well within the `for:` of the alert on it.
     binary = prometheus_binary()
     if binary is not None:
         children.append(prometheus_child(settings, http, binary))

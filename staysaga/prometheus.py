@@ -18,8 +18,7 @@ from typing import Any
 import httpx
 
 from components.registry import COMPONENTS, workers_to_run
-from services.common.metrics import METRICS_PATH
-from services.common.settings import CommonSettings, Settings
+from services.common.settings import METRICS_PATH, CommonSettings, Settings
 from staysaga.children import Child, http_probe
 from temporal.devserver import LOOPBACK
 

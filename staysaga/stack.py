@@ -26,11 +26,10 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
-from temporalio.client import Client
 
 from components.registry import oauth_clients
 from services.common.settings import Settings
@@ -46,15 +45,19 @@ from staysaga.children import (
     seconds_text,
     signal_group,
 )
+from staysaga.launchplan import SEED
+from staysaga.memory import memory_table, rss_bytes, rss_of
 from staysaga.prometheus import prometheus_binary, write_config
 from staysaga.secrets import StackSecrets, make_private
 from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
-from temporal.connect import connect
 
 STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 120.0
 # One readiness probe gets this long; the launcher retries it until READY_TIMEOUT_SECONDS.
 READY_PROBE_TIMEOUT_SECONDS = 10.0
+# Between two readiness probes of a starting child: a refused connection costs next to
+# nothing, and each child's wait adds to the start of those that wait for it.
+READY_POLL_SECONDS = 0.05
 # Probes and waits a watcher may be cancelled in use asyncio.timeout, not asyncio.wait_for:
 # on Python 3.11 wait_for loses a cancellation that lands as its awaitable finishes.
 
@@ -80,7 +83,7 @@ class Stack:
         self._colour = sys.stdout.isatty()
         self._width = 14
         self._watchers: list[asyncio.Task[None]] = []
-        self._temporal: Client | None = None
+        self._seeding: asyncio.Task[None] | None = None
         self.secrets: StackSecrets | None = None
 
     def say(self, text: str) -> None:
@@ -98,19 +101,10 @@ class Stack:
         return launchplan.plan(self.settings, self.http, self._temporal_probe)
 
     def _temporal_probe(self, ui_url: str) -> Probe:
-        async def probe() -> None:
-            try:
-                if self._temporal is None:
-                    self._temporal = await connect(self.settings)
-                await self._temporal.service_client.check_health(
-                    timeout=timedelta(seconds=self.liveness.timeout)
-                )
-            except Exception:
-                self._temporal = None  # connect afresh next time
-                raise
-            await http_probe(ui_url, self.http)()
-
-        return probe
+        # The UI answers this by asking the server's frontend for our namespace: one probe
+        # of both, without loading the Temporal SDK into the launcher (~30 MB).
+        namespace = quote(self.settings.temporal.namespace, safe="")
+        return http_probe(f"{ui_url.rstrip('/')}/api/v1/namespaces/{namespace}", self.http)
 
     def check_ports(self, children: Sequence[Child]) -> None:
         """Refuse to start if a port we need is taken, naming the variable that sets it."""
@@ -159,7 +153,7 @@ class Stack:
                 return None
             except Exception as exc:
                 last_error = exc
-                if await self._stops_within(0.2):
+                if await self._stops_within(READY_POLL_SECONDS):
                     return None
         reason = describe(last_error, READY_PROBE_TIMEOUT_SECONDS) if last_error else "no probe"
         return f"did not become ready in {READY_TIMEOUT_SECONDS:.0f} s: {reason}"
@@ -179,7 +173,8 @@ class Stack:
             self.say("Prometheus is not installed (apt-get install prometheus): no metrics kept")
         else:
             write_config(self.settings)
-        await self._seed()
+        # Beside the first children; what reads the catalogue waits for it (SEED).
+        self._seeding = asyncio.create_task(self._seed())
 
     async def run(self) -> int:
         """Start everything, print where to click, supervise until told to stop."""
@@ -191,22 +186,13 @@ class Stack:
         self._width = max(len(c.name) for c in [*children, Child("staysaga", [])]) + 1
         try:
             self.check_ports(children)
+            started = time.monotonic()
             await self.prepare()
-            for index, child in enumerate(children):
-                if self.stopping.is_set():
-                    break
-                self.children.append(child)
-                child.exits = ExitHistory(self.policy)
-                await self._spawn(child, index)
-                failure = await self._wait_ready(child)
-                if self.stopping.is_set():
-                    break
-                if failure is not None:
-                    raise StackError(f"{child.name} {failure}")
-                self.say(f"{child.name} is ready")
-                self._watchers.append(asyncio.create_task(self._watch(child)))
+            await self._start_all(children)
             if not self.stopping.is_set():
                 self.up.set()
+                self.say(f"everything answered in {seconds_text(time.monotonic() - started)}")
+                self.print_memory()
                 self._print_urls()
                 await self._supervise()
         except StackError as exc:
@@ -224,15 +210,76 @@ class Stack:
         self.say("stopped; every process has exited")
         return 0
 
+    async def _start_all(self, children: Sequence[Child]) -> None:
+        """Start each child once those it names in `after` are ready, the others at the
+        same time; return once every one answers (or the stack is told to stop), raise
+        StackError for the first that cannot start."""
+        starts: dict[str, asyncio.Task[None]] = {}
+        if self._seeding is not None:
+            starts[SEED] = self._seeding
+        for index, child in enumerate(children):
+            starts[child.name] = asyncio.create_task(self._start(index, child, starts))
+        tasks = list(starts.values())
+        try:
+            for finished in asyncio.as_completed(tasks):
+                await finished
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _start(self, index: int, child: Child, starts: dict[str, asyncio.Task[None]]) -> None:
+        for name in child.after:
+            before = starts.get(name)
+            if before is not None:
+                # asyncio.wait, not await: this start being cancelled must not cancel that one.
+                await asyncio.wait({before})
+                if before.cancelled() or before.exception() is not None:
+                    return  # its own task reports why
+        if self.stopping.is_set():
+            return
+        self.children.append(child)
+        child.exits = ExitHistory(self.policy)
+        await self._spawn(child, index)
+        failure = await self._wait_ready(child)
+        if self.stopping.is_set():
+            return
+        if failure is not None:
+            raise StackError(f"{child.name} {failure}")
+        self.say(f"{child.name} is ready")
+        self._watchers.append(asyncio.create_task(self._watch(child)))
+
     async def _seed(self) -> None:
         self.say("seeding the catalogue (first start only) ...")
-        seeder = Child("seed", [sys.executable, "-m", "staysaga.cli", "seed"], restart=False)
+        seeder = Child(SEED, [sys.executable, "-m", "staysaga.cli", "seed"], restart=False)
         await self._spawn(seeder, len(self.children) + 1)
         assert seeder.process is not None and seeder.pump is not None
-        status = await seeder.process.wait()
+        try:
+            status = await seeder.process.wait()
+        except asyncio.CancelledError:
+            kill_group(seeder.process.pid)
+            raise
         await seeder.pump
         if status != 0:
             raise StackError(f"`staysaga seed` failed with status {status}")
+
+    def memory(self) -> dict[str, int]:
+        """Bytes resident in each process of the stack (its children counted in it), the
+        launcher's own included."""
+        used = rss_of(
+            {
+                c.name: [c.process.pid]
+                for c in self.children
+                if c.process and c.process.returncode is None
+            }
+        )
+        used["staysaga (launcher)"] = rss_bytes(os.getpid()) or 0
+        return used
+
+    def print_memory(self) -> None:
+        """The stack's memory, per process and in total, as `up` prints it once up."""
+        for line in memory_table(self.memory()):
+            self.say(line)
 
     def _print_urls(self) -> None:
         for line in launchplan.links(self.settings):

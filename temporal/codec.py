@@ -24,11 +24,8 @@ from temporalio.converter import DataConverter, PayloadCodec
 
 from services.common.payload_keys import parse_keys
 from temporal.converter import DATA_CONVERTER
-
-CODEC_COMPONENT = "codec"
-"""The component serving the codec to the Temporal UI (temporal/codec_server.py)."""
-CODEC_PATH = "/codec"
-"""Where it serves it: the UI posts to `<url>/codec/decode` and `/codec/encode`."""
+from temporal.queues import CODEC_COMPONENT as CODEC_COMPONENT
+from temporal.queues import CODEC_PATH as CODEC_PATH
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"

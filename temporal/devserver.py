@@ -8,8 +8,7 @@ import sysconfig
 from pathlib import Path
 
 from services.common.settings import Settings
-from temporal.codec import CODEC_COMPONENT, CODEC_PATH
-from temporal.names import search_attribute_flags
+from temporal.queues import CODEC_COMPONENT, CODEC_PATH, search_attribute_flags
 
 
 def _venv_binary(name: str) -> Path:

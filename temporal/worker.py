@@ -27,14 +27,20 @@ async def run_until_signalled(
     *,
     workflows: Sequence[type] = (),
     activities: Sequence[Any] = (),
+    max_cached_workflows: int | None = None,
 ) -> None:
-    """Poll `task_queue` until SIGINT or SIGTERM, then finish in-flight work and return."""
+    """Poll `task_queue` until SIGINT or SIGTERM, then finish in-flight work and return.
+    `max_cached_workflows`: how many workflows it keeps in memory (None: the SDK's 1,000)."""
+    options: dict[str, Any] = {}
+    if max_cached_workflows is not None:
+        options["max_cached_workflows"] = max_cached_workflows
     worker = Worker(
         client,
         task_queue=task_queue,
         workflows=list(workflows),
         activities=list(activities),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        **options,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
@@ -48,6 +47,7 @@ from workflows.models import (
     Step,
     search_attributes,
 )
+from workflows.states import bookings_url as bookings_url
 
 # The progress a traveller follows, in order, with the words the page uses.
 PROGRESS: tuple[tuple[Step, str], ...] = (
@@ -371,13 +371,3 @@ async def _listed(client: Client, query: str, limit: int) -> list[BookingSummary
 def workflow_url(ui_url: str, namespace: str, booking_id: str) -> str:
     """The booking's workflow in the Temporal UI (an operator tool: for the /ops pages)."""
     return f"{ui_url}/namespaces/{namespace}/workflows/{booking_workflow_id(booking_id)}"
-
-
-def bookings_url(ui_url: str, namespace: str, *states: BookingState) -> str:
-    """The Temporal UI's list of bookings in these states (every booking if none): a saved
-    query, e.g. every failed or expired booking in one click."""
-    query = f'WorkflowType="{WORKFLOW_TYPE}"'
-    if states:
-        listed = ", ".join(f'"{state.value}"' for state in states)
-        query += f" AND {BOOKING_STATUS.name} IN ({listed})"
-    return f"{ui_url}/namespaces/{namespace}/workflows?{urlencode({'query': query})}"

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributePair
 
 from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID
+from workflows.states import WORKFLOW_TYPE as WORKFLOW_TYPE
+from workflows.states import BookingState as BookingState
 
-WORKFLOW_TYPE = "BookingWorkflow"
 UPDATE_SUBMIT_PAYMENT = "submit_payment"
 UPDATE_CANCEL = "cancel"
 UPDATE_RESEND_CONFIRMATION = "resend_confirmation"
@@ -25,19 +26,6 @@ QUERY_CANCELLATION_QUOTE = "cancellation_quote"
 # The CheckIn search attribute is the check-in date at this UTC time (filtering only: the
 # times a stay begins and ends by the hotel's terms come from Reservations with the hold).
 CHECK_IN_TIME = time(14, 0, tzinfo=UTC)
-
-
-class BookingState(StrEnum):
-    """Where a booking is in its life. Also the BookingStatus search attribute."""
-
-    STARTED = "STARTED"
-    AWAITING_PAYMENT = "AWAITING_PAYMENT"
-    PROCESSING_PAYMENT = "PROCESSING_PAYMENT"
-    CONFIRMED = "CONFIRMED"
-    CANCELLED = "CANCELLED"
-    FAILED = "FAILED"
-    EXPIRED = "EXPIRED"
-    COMPLETED = "COMPLETED"
 
 
 class Step(StrEnum):

@@ -1,4 +1,5 @@
-"""The reconciler's settings (the booking worker keeps its Temporal Schedule)."""
+"""The workflow worker's settings: its cache of workflows, and the reconciler's (the
+booking worker keeps its Temporal Schedule)."""
 
 from __future__ import annotations
 
@@ -24,5 +25,20 @@ class ReconcileSettings(SettingsGroup):
         "600",
         "how old a suspect payment, reservation or lapsed hold must be before the "
         "reconciler checks its booking",
+        positive_int,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkflowWorkerSettings(SettingsGroup):
+    """How many workflows the booking worker keeps in memory."""
+
+    cached_workflows: int = variable(
+        "WORKER_BOOKING_CACHED_WORKFLOWS",
+        "100",
+        "workflows the booking worker keeps in memory between their tasks, the least "
+        "recently used evicted first; an evicted booking (one waiting for its stay, say) is "
+        "replayed from its history at its next task. Each costs about 0.4 MB: the SDK's "
+        "default of 1,000 let the worker grow by that much per booking",
         positive_int,
     )

@@ -12,6 +12,7 @@ from temporal.worker import run_until_signalled
 from workflows.booking import BookingWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.schedules import ensure_reconciler_schedule
+from workflows.settings import WorkflowWorkerSettings
 
 log = logging.getLogger("staysaga.worker")
 
@@ -26,4 +27,9 @@ async def main(settings: Settings) -> None:
     except Exception:
         # Bookings must not wait for the reconciler: the next start tries again.
         log.exception("could not create or update the reconciler's schedule")
-    await run_until_signalled(client, TaskQueue.BOOKING, workflows=WORKFLOWS)
+    await run_until_signalled(
+        client,
+        TaskQueue.BOOKING,
+        workflows=WORKFLOWS,
+        max_cached_workflows=settings.of(WorkflowWorkerSettings).cached_workflows,
+    )

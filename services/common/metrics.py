@@ -34,8 +34,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.db import as_utc
+from services.common.settings import METRICS_PATH as METRICS_PATH
 
-METRICS_PATH = "/metrics"
 UNMATCHED = "<unmatched>"
 # Any other method a client sends counts as OTHER: a client picks neither labels' values.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -288,6 +288,10 @@ SHARED_GROUPS: tuple[type[SettingsGroup], ...] = (
 )
 
 
+METRICS_PATH = "/metrics"
+"""Where every process of the stack serves its metrics to Prometheus."""
+
+
 @dataclass(frozen=True)
 class Address:
     """Where a component listens, where others reach it, and its own database if any."""

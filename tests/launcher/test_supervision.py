@@ -184,3 +184,37 @@ def _is_child_of_this_test(pid: int) -> bool:
     except OSError:
         return False
     return int(stat[1]) == os.getpid() and stat[0] != "Z"
+
+
+async def test_children_start_side_by_side_each_once_what_it_names_answers(tmp_path):
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+
+    def server(name: str, before: str = "", after: tuple[str, ...] = ()) -> tuple[Child, str]:
+        port = free_port()
+        code = f"{before}\nimport runpy, sys\nsys.argv = ['server', '{port}']\n"
+        code += f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
+        url = f"http://127.0.0.1:{port}"
+        return Child(
+            name, [sys.executable, "-c", code], http_probe(url + "/healthz"), after=after
+        ), url
+
+    slow, slow_url = server("slow", "import time; time.sleep(1.5)")
+    # It exits at once (failing `up`) unless `slow` already answers when it starts.
+    checks = f"import sys, urllib.request\nurllib.request.urlopen({slow_url + '/healthz'!r})"
+    dependent, _ = server("dependent", checks, after=("slow",))
+    independent, _ = server("independent")
+    stack = TinyStack(settings_for(tmp_path, FAST), [slow, dependent, independent])
+    running = await _started(stack)
+    try:
+        said = [line.partition("|")[2].split() for line in stack.lines]
+        order = [words[0] for words in said if words[1:] == ["is", "ready"]]
+        # The one that waits for nobody does not queue behind the slow one.
+        assert order == ["independent", "slow", "dependent"]
+        # Once up, it says how much memory each process holds, and the total.
+        table = stack.output.split("memory (RSS):", 1)[1].split("staysaga is up")[0]
+        listed = {line.partition("|")[2].split()[0] for line in table.splitlines() if "MB" in line}
+        assert listed == {"slow", "dependent", "independent", "staysaga", "total"}
+    finally:
+        status = await _stopped(stack, running)
+    assert status == 0, stack.output

@@ -25,7 +25,7 @@ WORKFLOW_PLUMBING = {
     "workflows.schedules",
     "workflows.settings",
 }
-WORKFLOW_DEPENDENCIES = ("workflows.", "activities.models", "temporal.names")
+WORKFLOW_DEPENDENCIES = ("workflows.", "activities.models", "temporal.names", "temporal.queues")
 
 
 def _imports() -> dict[str, set[str]]:
@@ -110,7 +110,7 @@ def test_common_knows_no_service():
 
 # What the component registry may read: each service's contract and settings, the other
 # settings groups (website, reconciler) and the task-queue names.
-REGISTRY_READS = ("services.", "web.settings", "workflows.settings", "temporal.names")
+REGISTRY_READS = ("services.", "web.settings", "workflows.settings", "temporal.queues")
 
 
 def test_the_registry_reads_only_contracts_settings_and_names():

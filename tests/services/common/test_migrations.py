@@ -1,4 +1,5 @@
 import asyncio
+import sys
 
 import sqlalchemy as sa
 
@@ -37,3 +38,28 @@ async def test_copies_starting_together_migrate_exactly_once(database_url):
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_an_up_to_date_database_is_checked_without_loading_alembic(database_url):
+    engine = create_engine(database_url)
+    try:
+        assert await migrate(engine, V2) == [1, 2]
+    finally:
+        await engine.dispose()
+    # A fresh process, as a service starting again: alembic stays out of its memory.
+    code = (
+        "import asyncio, sys\n"
+        "from services.common.db import create_engine\n"
+        "from services.common.migrations import migrate\n"
+        "async def main():\n"
+        f"    engine = create_engine({database_url!r})\n"
+        f"    print(await migrate(engine, {V2!r}), 'alembic' in sys.modules)\n"
+        "    await engine.dispose()\n"
+        "asyncio.run(main())\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert out.decode().split() == ["[]", "False"]
