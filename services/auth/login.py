@@ -20,10 +20,12 @@ from services.users.client import UsersClient
 
 CSRF_COOKIE = "staysaga_auth_csrf"
 CSRF_FIELD = "csrf_token"
-LOGIN_FIELDS = ("email", "password", CSRF_FIELD)
+SIGNUP_TICKET = "signup_ticket"
+LOGIN_FIELDS = ("email", "password", CSRF_FIELD, SIGNUP_TICKET)
 WRONG_CREDENTIALS = "The e-mail address or password is not right."
 TOO_MANY = "Too many wrong passwords. Please wait a moment and try again, or reset your password."
 UNAVAILABLE = "Signing in is not possible right now. Please try again in a moment."
+SIGNUP_TICKET_REFUSED = "Your account is ready: please sign in with it."
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,24 @@ async def check_credentials(connections: ServiceConnections, email: str, passwor
     except ServiceError as exc:
         # Only Users' own "no" counts against the traveller; a refused service token or a
         # Users outage must not look like a wrong password (nor lock anyone out).
+        if exc.type == "invalid-credentials" or exc.status in (400, 422):
+            raise InvalidCredentials from None
+        raise
+    return Account(valid.user_id, valid.name, valid.email_verified, tuple(valid.roles))
+
+
+async def signed_up_account(
+    connections: ServiceConnections, ticket: str, code_challenge: str
+) -> Account:
+    """The account a sign-up ticket signs in, for the authorization request with this code
+    challenge (Users made the ticket for it); raise InvalidCredentials if not."""
+    try:
+        redeem = users_api.SignupTicket(ticket=ticket, code_challenge=code_challenge)
+    except ValueError:
+        raise InvalidCredentials from None
+    try:
+        valid = await UsersClient(connections["users"]).redeem_signup_ticket(redeem)
+    except ServiceError as exc:
         if exc.type == "invalid-credentials" or exc.status in (400, 422):
             raise InvalidCredentials from None
         raise

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -94,7 +95,7 @@ async def test_signup_without_csrf_token_is_refused(site: Site):
     assert "users" not in site.services.calls
 
 
-async def test_signup_creates_the_account_then_logs_in(site: Site):
+async def test_signup_creates_the_account_then_signs_it_in_with_code_and_pkce(site: Site):
     token = await site.csrf("/signup")
     response = await site.client.post(
         "/signup",
@@ -103,14 +104,36 @@ async def test_signup_creates_the_account_then_logs_in(site: Site):
             "email": "ada@example.com",
             "name": "Ada",
             "password": "correct horse battery",
+            "next": "/bookings",
         },
     )
     assert response.status_code == 303
-    assert response.headers["location"].startswith("/auth/login")
     call = site.services.calls["users"][0]
     assert call.url.path == "/users"
     assert call.headers["authorization"].startswith("Bearer ")
     assert b"ada@example.com" in call.content
+    # Straight to the auth service with Users' ticket, bound to this sign-in's challenge:
+    # the traveller does not type the password a second time.
+    location = urlsplit(response.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == (
+        site.app.state.settings.url("auth") + "/oauth2/authorize"
+    )
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    sent = json.loads(call.content)
+    assert query["code_challenge"] == sent["signin_challenge"]
+    assert query["signup_ticket"] == f"ticket-for-{sent['signin_challenge']}"
+    assert query["code_challenge_method"] == "S256"
+
+    # The auth service answers with a code for this session's own request: signed in.
+    back = await site.client.get(
+        "/auth/callback", params={"state": query["state"], "code": "code-1"}
+    )
+    assert back.status_code == 303 and back.headers["location"] == "/bookings"
+    exchange = form_of(site.services.calls["/oauth2/token"][-1])
+    digest = hashlib.sha256(exchange["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == query["code_challenge"]
+    home = await site.client.get("/")
+    assert "Log out" in home.text and "Log in" not in home.text
 
 
 async def test_signup_errors_sit_next_to_their_fields(site: Site):
