@@ -137,8 +137,8 @@ input[type=email],input[type=password]{font:inherit;width:100%;padding:.55rem .6
 border:1px solid #9aa3b2;border-radius:var(--radius);background:#fff}
 button{font:inherit;margin-top:1.25rem;padding:.6rem 1.1rem;border:0;
 border-radius:var(--radius);background:var(--accent);color:#fff;cursor:pointer}
-button:focus-visible,a:focus-visible,input:focus-visible{outline:3px solid #f4b400;
-outline-offset:2px}
+button:focus-visible,a:focus-visible,input:focus-visible,[tabindex="-1"]:focus{
+outline:3px solid var(--ink);outline-offset:2px}
 .error{color:var(--bad);font-weight:600;border-left:4px solid var(--bad);padding:.25rem .75rem}
 footer{color:var(--muted);text-align:center;padding:2rem 1rem;font-size:.9rem}
 """
@@ -158,7 +158,13 @@ def login_page(
         for k, v in params
         if k not in LOGIN_FIELDS
     )
-    alert = f'<p role="alert" class="error">{html.escape(error)}</p>' if error else ""
+    # Focused as the page opens (no script runs here), so it is read before the form.
+    alert = (
+        f'<p role="alert" class="error" id="sign-in-error" tabindex="-1" autofocus>'
+        f"{html.escape(error)}</p>"
+        if error
+        else ""
+    )
     home = html.escape(site.rstrip("/"))
     return f"""<!doctype html>
 <html lang="en">

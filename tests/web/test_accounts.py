@@ -148,6 +148,19 @@ async def test_signup_errors_sit_next_to_their_fields(site: Site):
     assert "short" not in response.text, "the password is never shown again"
 
 
+async def test_a_refused_sign_up_opens_with_a_summary_linking_each_field(site: Site):
+    token = await site.csrf("/signup")
+    response = await site.client.post(
+        "/signup", data={"csrf_token": token, "email": "nope", "name": "", "password": "short"}
+    )
+    summary = re.search(r'<div class="error-summary".*?</div>', response.text, re.S)
+    assert summary, response.text
+    assert 'role="alert"' in summary.group(0) and 'tabindex="-1"' in summary.group(0)
+    assert "Please fix these 3 things" in summary.group(0)
+    links = re.findall(r'<a href="#(\w+)">([^<:]+):', summary.group(0))
+    assert links == [("name", "Your name"), ("email", "E-mail address"), ("password", "Password")]
+
+
 async def test_signup_with_a_taken_email_says_so_on_the_email_field(site: Site):
     site.services.users_status = 409
     token = await site.csrf("/signup")
