@@ -215,6 +215,11 @@ async def test_every_page_has_no_serious_or_critical_axe_violation(stack, page, 
     await page.get_by_role("heading", name="Your booking is confirmed").wait_for(
         timeout=SETTLE_TIMEOUT_MS
     )
+    # Once settled: until then the page reloads itself as the saga moves on.
+    await page.get_by_role("link", name=re.compile("Download the receipt")).wait_for(
+        timeout=SETTLE_TIMEOUT_MS
+    )
+    await page.locator("ol.progress[data-settled='true']").wait_for()
     await assert_accessible(page, "booking confirmed")
     await page.goto(web + "/bookings")
     await assert_accessible(page, "my bookings")
@@ -224,6 +229,10 @@ async def test_every_page_has_no_serious_or_critical_axe_violation(stack, page, 
     await page.get_by_role("heading", name="Your booking is cancelled").wait_for(
         timeout=SETTLE_TIMEOUT_MS
     )
+    await page.get_by_role("link", name="Download the cancellation note (PDF)").wait_for(
+        timeout=SETTLE_TIMEOUT_MS
+    )
+    await page.locator("ol.progress[data-settled='true']").wait_for()
     await assert_accessible(page, "booking cancelled")
 
     # The operator pages.
