@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,12 +27,23 @@ from tests.browser.test_booking import (
     _pay,
     _verify_email,
 )
-from tests.support.stack import StackProcess
+from tests.support.stack import StackProcess, running_stack
 
 pytestmark = pytest.mark.skipif(
     bool(MISSING),
     reason=f"the booking pages need {', '.join(MISSING)} in components.registry.COMPONENTS",
 )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    """The whole stack, given as long to start as the booking paths' (a busy machine)."""
+    var_dir = tmp_path_factory.mktemp("accessibility-stack")
+    # Every test here signs up from 127.0.0.1, more often than a visitor may.
+    env = {"WEB_SESSION_SECRET": "browser-test-secret", "WEB_RATE_LIMIT_SCALE": "20"}
+    with running_stack(var_dir, env, ready_timeout=300) as running:
+        yield running
+
 
 PASSWORD = "a long test password"  # noqa: S105 - a test account's
 BAD_IMPACTS = ("serious", "critical")
