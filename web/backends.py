@@ -187,10 +187,13 @@ class Backends:
             raise BackendError(f"Reservations did not answer ({exc.__class__.__name__})") from exc
         return found
 
-    async def register(self, email: str, name: str, password: str) -> users_api.User:
-        """Create a traveller's account at Users."""
+    async def register(
+        self, email: str, name: str, password: str, signin_challenge: str
+    ) -> users_api.Registered:
+        """Create a traveller's account at Users, with the ticket that signs it in for the
+        sign-in whose PKCE challenge is `signin_challenge`."""
         registration = users_api.Registration.model_construct(
-            email=email, name=name, password=password
+            email=email, name=name, password=password, signin_challenge=signin_challenge
         )
         with _answers("Users"):
             return await self.users.register(registration)

@@ -103,9 +103,12 @@ class OAuthClient:
         self.secret = settings.common.client_secret or ""
         self.redirect_uri = f"{settings.url('web')}/auth/callback"
 
-    def authorize_url(self, state: str, verifier: str, operator: bool = False) -> str:
-        """Where to send the browser to log in (as an operator: asking for their scopes too)."""
-        query = {
+    def authorize_url(
+        self, state: str, verifier: str, operator: bool = False, signup_ticket: str | None = None
+    ) -> str:
+        """Where to send the browser to log in (as an operator: asking for their scopes too;
+        right after sign-up, with Users' ticket, which signs the new account in)."""
+        query: dict[str, str | tuple[str, ...]] = {
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": self.redirect_uri,
@@ -115,6 +118,8 @@ class OAuthClient:
             "code_challenge": challenge(verifier),
             "code_challenge_method": "S256",
         }
+        if signup_ticket is not None:
+            query["signup_ticket"] = signup_ticket
         return f"{self.auth_url}{auth_api.AUTHORIZE_PATH}?{urlencode(query, doseq=True)}"
 
     async def _token(self, form: dict[str, str]) -> Tokens:

@@ -107,6 +107,11 @@ class AuthorizationRequest(BaseModel):
     code_challenge: str
     code_challenge_method: str = Field(description="S256")
     resource: str | None = None
+    signup_ticket: str | None = Field(
+        None,
+        description="From Users' answer to a sign-up whose signin_challenge is this "
+        "request's code_challenge: signs the new account in without the form",
+    )
 
 
 class SignInForm(AuthorizationRequest):

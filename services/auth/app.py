@@ -22,6 +22,8 @@ from services.auth.login import (
     CSRF_COOKIE,
     CSRF_FIELD,
     LOGIN_FIELDS,
+    SIGNUP_TICKET,
+    SIGNUP_TICKET_REFUSED,
     TOO_MANY,
     UNAVAILABLE,
     WRONG_CREDENTIALS,
@@ -32,6 +34,7 @@ from services.auth.login import (
     login_page,
     new_csrf_pair,
     same_origin,
+    signed_up_account,
 )
 from services.auth.oauth_clients import (
     AUTHORIZATION_CODE,
@@ -201,15 +204,37 @@ def _refused(result: tuple[int, Any, Any]) -> Response:
 
 
 async def authorize_form(request: Request) -> Response:
-    """GET /oauth2/authorize: check the website's request, then show the sign-in form."""
+    """GET /oauth2/authorize: check the website's request, then show the sign-in form; with
+    a sign-up ticket (`signup_ticket`) from Users, sign the new account in at once."""
     snap = await snapshot(request)
     malformed = malformed_parameter(snap.query)
     if malformed is not None:
         return _malformed_page(malformed)
+    ticket = dict(snap.query).get(SIGNUP_TICKET)
+    params = [(k, v) for k, v in snap.query if k != SIGNUP_TICKET]
+    snap = Snapshot(snap.method, snap.path, snap.headers, params, snap.form)
     refused = await run_in_threadpool(_oauth(request).check_authorization_request, snap)
     if refused is not None:
         return _refused(refused)
+    if ticket is not None:
+        return await _sign_in_after_sign_up(request, snap, ticket)
     return await _form_page(request, snap.query)
+
+
+async def _sign_in_after_sign_up(request: Request, snap: Snapshot, ticket: str) -> Response:
+    """A code for the account just created, if Users made the ticket for this request's
+    code challenge: whoever holds the ticket but not the session that started the request
+    (its PKCE verifier and state) gets a code nobody can redeem for them."""
+    challenge = dict(snap.query).get("code_challenge", "")
+    try:
+        account = await signed_up_account(request.app.state.connections, ticket, challenge)
+    except InvalidCredentials:
+        return await _form_page(request, snap.query, 400, error=SIGNUP_TICKET_REFUSED)
+    except (ServiceError, TransportError) as exc:
+        log.warning("cannot redeem a sign-up ticket with Users: %s", exc)
+        return await _form_page(request, snap.query, 503, error=UNAVAILABLE)
+    user = User(account.user_id, account.roles)
+    return _respond(await run_in_threadpool(_oauth(request).authorize, snap, user))
 
 
 async def authorize_submit(request: Request) -> Response:

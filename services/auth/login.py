@@ -20,10 +20,12 @@ from services.users.client import UsersClient
 
 CSRF_COOKIE = "staysaga_auth_csrf"
 CSRF_FIELD = "csrf_token"
-LOGIN_FIELDS = ("email", "password", CSRF_FIELD)
+SIGNUP_TICKET = "signup_ticket"
+LOGIN_FIELDS = ("email", "password", CSRF_FIELD, SIGNUP_TICKET)
 WRONG_CREDENTIALS = "The e-mail address or password is not right."
 TOO_MANY = "Too many wrong passwords. Please wait a moment and try again, or reset your password."
 UNAVAILABLE = "Signing in is not possible right now. Please try again in a moment."
+SIGNUP_TICKET_REFUSED = "Your account is ready: please sign in with it."
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,24 @@ async def check_credentials(connections: ServiceConnections, email: str, passwor
     except ServiceError as exc:
         # Only Users' own "no" counts against the traveller; a refused service token or a
         # Users outage must not look like a wrong password (nor lock anyone out).
+        if exc.type == "invalid-credentials" or exc.status in (400, 422):
+            raise InvalidCredentials from None
+        raise
+    return Account(valid.user_id, valid.name, valid.email_verified, tuple(valid.roles))
+
+
+async def signed_up_account(
+    connections: ServiceConnections, ticket: str, code_challenge: str
+) -> Account:
+    """The account a sign-up ticket signs in, for the authorization request with this code
+    challenge (Users made the ticket for it); raise InvalidCredentials if not."""
+    try:
+        redeem = users_api.SignupTicket(ticket=ticket, code_challenge=code_challenge)
+    except ValueError:
+        raise InvalidCredentials from None
+    try:
+        valid = await UsersClient(connections["users"]).redeem_signup_ticket(redeem)
+    except ServiceError as exc:
         if exc.type == "invalid-credentials" or exc.status in (400, 422):
             raise InvalidCredentials from None
         raise
@@ -117,8 +137,8 @@ input[type=email],input[type=password]{font:inherit;width:100%;padding:.55rem .6
 border:1px solid #9aa3b2;border-radius:var(--radius);background:#fff}
 button{font:inherit;margin-top:1.25rem;padding:.6rem 1.1rem;border:0;
 border-radius:var(--radius);background:var(--accent);color:#fff;cursor:pointer}
-button:focus-visible,a:focus-visible,input:focus-visible{outline:3px solid #f4b400;
-outline-offset:2px}
+button:focus-visible,a:focus-visible,input:focus-visible,[tabindex="-1"]:focus{
+outline:3px solid var(--ink);outline-offset:2px}
 .error{color:var(--bad);font-weight:600;border-left:4px solid var(--bad);padding:.25rem .75rem}
 footer{color:var(--muted);text-align:center;padding:2rem 1rem;font-size:.9rem}
 """
@@ -138,7 +158,13 @@ def login_page(
         for k, v in params
         if k not in LOGIN_FIELDS
     )
-    alert = f'<p role="alert" class="error">{html.escape(error)}</p>' if error else ""
+    # Focused as the page opens (no script runs here), so it is read before the form.
+    alert = (
+        f'<p role="alert" class="error" id="sign-in-error" tabindex="-1" autofocus>'
+        f"{html.escape(error)}</p>"
+        if error
+        else ""
+    )
     home = html.escape(site.rstrip("/"))
     return f"""<!doctype html>
 <html lang="en">

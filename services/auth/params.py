@@ -41,6 +41,7 @@ SYNTAX: dict[str, re.Pattern[str]] = {
         # Our own message about an unknown resource quotes it: no apostrophe either.
         "resource": _URI.replace("'", ""),
         "token_type_hint": _UNRESERVED,
+        "signup_ticket": _UNRESERVED,
     }.items()
 }
 

@@ -43,6 +43,7 @@ EMAIL_VERIFICATIONS_PATH = "/email-verifications"
 PASSWORD_RESETS_PATH = "/password-resets"  # noqa: S105 - a path, not a secret
 PASSWORD_RESET_CONFIRM_PATH = "/password-resets/confirm"  # noqa: S105 - a path
 CREDENTIALS_CHECK_PATH = "/credentials/check"
+SIGNUP_TICKETS_PATH = "/credentials/sign-up-tickets"
 MESSAGES_PATH = "/users/{user_id}/messages"
 VERIFICATION_MAIL_PATH = "/users/{user_id}/verification-email"
 MESSAGE_PATH = "/users/{user_id}/messages/{message_id}"
@@ -73,6 +74,8 @@ def message_path(user_id: str, message_id: str) -> str:
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
 # Text a mail header quotes (a subject): a line break there would end the header.
+PKCE_CHALLENGE_PATTERN = r"^[A-Za-z0-9_-]{43}$"
+"""An S256 code challenge: the base64url SHA-256 of the verifier (RFC 7636)."""
 ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 BookingTemplate = Literal[
@@ -136,6 +139,12 @@ class Registration(BaseModel):
     password: NewPassword = Field(
         description=f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters"
     )
+    signin_challenge: str | None = Field(
+        None,
+        pattern=PKCE_CHALLENGE_PATTERN,
+        description="The PKCE S256 challenge of the sign-in the website starts for this "
+        "visitor: the answer then carries a sign-up ticket bound to it",
+    )
 
 
 class User(BaseModel):
@@ -146,6 +155,16 @@ class User(BaseModel):
     name: str
     email_verified: bool
     created_at: dt.datetime
+
+
+class Registered(User):
+    """The new account, and the ticket that signs it in once (when a challenge was given)."""
+
+    signin_ticket: str | None = Field(
+        None,
+        description="Redeemed by the auth server (POST /credentials/sign-up-tickets) for "
+        "the authorization request with the same code challenge, within ten minutes",
+    )
 
 
 class ProfileUpdate(BaseModel):
@@ -195,6 +214,15 @@ class CredentialCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: Email = Field(max_length=320)
     password: str = Field(max_length=PASSWORD_MAX_LENGTH * 4)
+
+
+class SignupTicket(BaseModel):
+    """POST /credentials/sign-up-tickets (auth service only): the account a sign-up ticket
+    signs in, for the authorization request carrying this code challenge."""
+
+    model_config = ConfigDict(extra="forbid")
+    ticket: str = Field(min_length=1, max_length=1000)
+    code_challenge: str = Field(pattern=PKCE_CHALLENGE_PATTERN)
 
 
 def _traveller_only() -> list[Role]:

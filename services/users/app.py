@@ -118,6 +118,15 @@ async def check_credentials(request: Request) -> JSONResponse:
     return model_response(found)
 
 
+async def redeem_signup_ticket(request: Request) -> JSONResponse:
+    """POST /credentials/sign-up-tickets: the account a sign-up ticket signs in, or 401."""
+    body = await parse_body(api.SignupTicket, request)
+    found = await _accounts(request).redeem_signup_ticket(body.ticket, body.code_challenge)
+    if found is None:
+        raise Problem(401, "invalid-credentials", "The sign-up ticket is not valid.")
+    return model_response(found)
+
+
 async def send_message(request: Request) -> JSONResponse:
     """POST /users/{user_id}/messages: queue a booking e-mail (idempotent on message_key)."""
     user_id = request.path_params["user_id"]
@@ -175,7 +184,7 @@ ENDPOINTS = (
         register,
         "Sign up: create an account and e-mail its verification link",
         body=api.Registration,
-        response=api.User,
+        response=api.Registered,
         status=201,
         errors=(409, 422),
         scope=api.REGISTER,
@@ -252,6 +261,17 @@ ENDPOINTS = (
         check_credentials,
         "Check an e-mail and password (the auth service's sign-in)",
         body=api.CredentialCheck,
+        response=api.CredentialsValid,
+        errors=(401, 422),
+        scope=api.CREDENTIALS,
+        tags=("auth",),
+    ),
+    Endpoint(
+        "POST",
+        api.SIGNUP_TICKETS_PATH,
+        redeem_signup_ticket,
+        "The account a sign-up ticket signs in (the auth service's sign-in after sign-up)",
+        body=api.SignupTicket,
         response=api.CredentialsValid,
         errors=(401, 422),
         scope=api.CREDENTIALS,

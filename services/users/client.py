@@ -15,10 +15,10 @@ from services.users import api
 class UsersClient(TypedClient):
     """Users' routes, one typed method each."""
 
-    async def register(self, registration: api.Registration) -> api.User:
+    async def register(self, registration: api.Registration) -> api.Registered:
         """Create a traveller's account and e-mail its verification link."""
         reply = await self._send("POST", api.USERS_PATH, api.REGISTER, registration)
-        return api.User.model_validate_json(reply)
+        return api.Registered.model_validate_json(reply)
 
     async def user(self, user_id: str) -> api.User:
         """An account by id (whether its address is verified, say)."""
@@ -48,6 +48,11 @@ class UsersClient(TypedClient):
     async def check_credentials(self, check: api.CredentialCheck) -> api.CredentialsValid:
         """The account an e-mail and password belong to (401 if they do not match)."""
         reply = await self._send("POST", api.CREDENTIALS_CHECK_PATH, api.CREDENTIALS, check)
+        return api.CredentialsValid.model_validate_json(reply)
+
+    async def redeem_signup_ticket(self, ticket: api.SignupTicket) -> api.CredentialsValid:
+        """The account a sign-up ticket signs in (401 if it is not valid for the challenge)."""
+        reply = await self._send("POST", api.SIGNUP_TICKETS_PATH, api.CREDENTIALS, ticket)
         return api.CredentialsValid.model_validate_json(reply)
 
     async def notify(self, user_id: str, request: api.NotificationRequest) -> api.MessageStatus:

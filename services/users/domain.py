@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,8 +97,9 @@ class Accounts:
                 )
         return api.Accepted(status="accepted")
 
-    async def register(self, registration: api.Registration) -> api.User:
-        """Create an account and queue its verification e-mail, in one transaction."""
+    async def register(self, registration: api.Registration) -> api.Registered:
+        """Create an account and queue its verification e-mail, in one transaction; with a
+        sign-in challenge, the answer carries the ticket that signs the account in."""
         password_hash = await passwords.hash_password(registration.password)
         user_id = uuid.uuid4().hex
         now = datetime.now(UTC)
@@ -131,10 +133,46 @@ class Accounts:
                 "Sign in, or reset the password if you forgot it.",
                 field="email",
             ) from None
-        return api.User(
+        ticket = None
+        if registration.signin_challenge is not None:
+            ticket = self.signer.make(
+                links.SIGN_IN_AFTER_SIGN_UP,
+                user_id,
+                registration.signin_challenge,
+                links.SIGN_IN_AFTER_SIGN_UP_TTL_SECONDS,
+            )
+        return api.Registered(
             id=user_id, email=registration.email, name=registration.name,
-            email_verified=False, created_at=now,
+            email_verified=False, created_at=now, signin_ticket=ticket,
         )  # fmt: skip
+
+    async def redeem_signup_ticket(
+        self, ticket: str, code_challenge: str
+    ) -> api.CredentialsValid | None:
+        """The account a sign-up ticket signs in, if it was made for this code challenge and
+        has not expired; None otherwise."""
+        try:
+            claims = self.signer.check(ticket, links.SIGN_IN_AFTER_SIGN_UP)
+        except links.InvalidLink:
+            return None
+        if not hmac.compare_digest(claims.fingerprint, links.fingerprint(code_challenge)):
+            return None
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(users.c.id, users.c.name, users.c.email_verified).where(
+                        users.c.id == claims.user_id
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return api.CredentialsValid(
+            user_id=row.id,
+            name=row.name,
+            email_verified=row.email_verified,
+            roles=await roles(self.engine, row.id),
+        )
 
     async def verify_email(self, token: str) -> api.User:
         """Mark the address of the link's account verified (again is fine)."""

@@ -1,4 +1,5 @@
-"""Signed, expiring tokens for the links in account e-mails (verify address, reset password).
+"""Signed, expiring tokens for the links in account e-mails (verify address, reset password)
+and for signing a new account in right after sign-up.
 
 A token is `<payload>.<signature>`, both base64url: the payload is JSON naming the purpose,
 the user, the expiry and a fingerprint of the state the link is for (the address being
@@ -19,6 +20,10 @@ VERIFY_EMAIL = "verify-email"
 RESET_PASSWORD = "reset-password"  # noqa: S105 - a purpose name, not a secret
 VERIFY_EMAIL_TTL_SECONDS = 48 * 3600
 RESET_PASSWORD_TTL_SECONDS = 3600
+# A sign-up ticket signs the new account in once, for the sign-in whose PKCE challenge it
+# names: stolen alone it is useless, since only the website's session holds the verifier.
+SIGN_IN_AFTER_SIGN_UP = "sign-in-after-sign-up"
+SIGN_IN_AFTER_SIGN_UP_TTL_SECONDS = 600
 
 
 class InvalidLink(Exception):

@@ -139,7 +139,11 @@ class FakeServices:
             return _json(200 if "confirm" in request.url.path else 202, accepted)
         if self.users_status == 409:
             return httpx.Response(409, json={"type": "email-taken", "field": "email"})
-        return _json(self.users_status, self._user("user-new", body["email"], body["name"]))
+        created = self._user("user-new", body["email"], body["name"])
+        challenge = body.get("signin_challenge")
+        ticket = f"ticket-for-{challenge}" if challenge else None
+        registered = users_api.Registered(**created.model_dump(), signin_ticket=ticket)
+        return _json(self.users_status, registered)
 
     @staticmethod
     def _user(user_id: str, email: str, name: str, verified: bool = False) -> users_api.User:

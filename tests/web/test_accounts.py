@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -94,7 +95,7 @@ async def test_signup_without_csrf_token_is_refused(site: Site):
     assert "users" not in site.services.calls
 
 
-async def test_signup_creates_the_account_then_logs_in(site: Site):
+async def test_signup_creates_the_account_then_signs_it_in_with_code_and_pkce(site: Site):
     token = await site.csrf("/signup")
     response = await site.client.post(
         "/signup",
@@ -103,14 +104,36 @@ async def test_signup_creates_the_account_then_logs_in(site: Site):
             "email": "ada@example.com",
             "name": "Ada",
             "password": "correct horse battery",
+            "next": "/bookings",
         },
     )
     assert response.status_code == 303
-    assert response.headers["location"].startswith("/auth/login")
     call = site.services.calls["users"][0]
     assert call.url.path == "/users"
     assert call.headers["authorization"].startswith("Bearer ")
     assert b"ada@example.com" in call.content
+    # Straight to the auth service with Users' ticket, bound to this sign-in's challenge:
+    # the traveller does not type the password a second time.
+    location = urlsplit(response.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == (
+        site.app.state.settings.url("auth") + "/oauth2/authorize"
+    )
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    sent = json.loads(call.content)
+    assert query["code_challenge"] == sent["signin_challenge"]
+    assert query["signup_ticket"] == f"ticket-for-{sent['signin_challenge']}"
+    assert query["code_challenge_method"] == "S256"
+
+    # The auth service answers with a code for this session's own request: signed in.
+    back = await site.client.get(
+        "/auth/callback", params={"state": query["state"], "code": "code-1"}
+    )
+    assert back.status_code == 303 and back.headers["location"] == "/bookings"
+    exchange = form_of(site.services.calls["/oauth2/token"][-1])
+    digest = hashlib.sha256(exchange["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == query["code_challenge"]
+    home = await site.client.get("/")
+    assert "Log out" in home.text and "Log in" not in home.text
 
 
 async def test_signup_errors_sit_next_to_their_fields(site: Site):
@@ -123,6 +146,19 @@ async def test_signup_errors_sit_next_to_their_fields(site: Site):
         assert f'aria-describedby="{field}-error"' in response.text
         assert f'id="{field}-error"' in response.text
     assert "short" not in response.text, "the password is never shown again"
+
+
+async def test_a_refused_sign_up_opens_with_a_summary_linking_each_field(site: Site):
+    token = await site.csrf("/signup")
+    response = await site.client.post(
+        "/signup", data={"csrf_token": token, "email": "nope", "name": "", "password": "short"}
+    )
+    summary = re.search(r'<div class="error-summary".*?</div>', response.text, re.S)
+    assert summary, response.text
+    assert 'role="alert"' in summary.group(0) and 'tabindex="-1"' in summary.group(0)
+    assert "Please fix these 3 things" in summary.group(0)
+    links = re.findall(r'<a href="#(\w+)">([^<:]+):', summary.group(0))
+    assert links == [("name", "Your name"), ("email", "E-mail address"), ("password", "Password")]
 
 
 async def test_signup_with_a_taken_email_says_so_on_the_email_field(site: Site):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from web import forms
 from web.backends import BackendError
-from web.oauth import OAuthClient, OAuthError, new_verifier
+from web.oauth import OAuthClient, OAuthError, challenge, new_verifier
 from web.pages.common import (
     backends_for,
     csrf_refused,
@@ -26,6 +27,14 @@ from web.pages.common import (
 log = logging.getLogger("staysaga.web")
 
 
+def _start_sign_in(request: Request, verifier: str, next_url: str | None) -> str:
+    """A new authorization request's state, kept in the session with its PKCE verifier
+    for the callback."""
+    state = secrets.token_urlsafe(24)
+    request.session["oauth"] = {"state": state, "verifier": verifier, "next": safe_next(next_url)}
+    return state
+
+
 async def login(request: Request) -> Response:
     """GET /auth/login: off to the auth service, with PKCE and a state; `?as=operator`
     asks for the operator scopes too (granted to operators only)."""
@@ -34,14 +43,9 @@ async def login(request: Request) -> Response:
     if user is not None and not operator:
         # Signed in already (a link from an e-mail, an old tab): no second sign-in.
         return RedirectResponse(safe_next(request.query_params.get("next")), 303)
-    state = secrets.token_urlsafe(24)
     oauth: OAuthClient = request.app.state.oauth
     verifier = new_verifier()
-    request.session["oauth"] = {
-        "state": state,
-        "verifier": verifier,
-        "next": safe_next(request.query_params.get("next")),
-    }
+    state = _start_sign_in(request, verifier, request.query_params.get("next"))
     return RedirectResponse(oauth.authorize_url(state, verifier, operator), 303)
 
 
@@ -87,19 +91,28 @@ async def logout(request: Request) -> Response:
 
 
 async def signup(request: Request) -> Response:
-    """GET/POST /signup: create an account at Users, then log in."""
+    """GET/POST /signup: create an account at Users, then sign it in through the auth
+    service: the authorization request carries Users' sign-up ticket, which is bound to
+    its PKCE challenge, so only this session can redeem the code it brings back."""
+    next_url = safe_next(request.query_params.get("next"))
     if signed_in_user(request) is not None:
-        return RedirectResponse("/", 303)
+        return RedirectResponse(next_url, 303)
     if request.method == "GET":
-        return render(request, "signup.html", {"form": forms.Form()})
+        return render(request, "signup.html", {"form": forms.Form(), "next": next_url})
     data = await read_form(request)
     if data is None:
         return csrf_refused(request)
+    next_url = safe_next(str(data.get("next") or "/"))
     form = forms.signup_form(data)
+    registered = None
+    verifier = new_verifier()
     if form.ok:
         try:
-            await backends_for(request).register(
-                form.values["email"], form.values["name"], form.values["password"]
+            registered = await backends_for(request).register(
+                form.values["email"],
+                form.values["name"],
+                form.values["password"],
+                signin_challenge=challenge(verifier),
             )
         except BackendError as exc:
             if exc.status == 409:
@@ -111,10 +124,16 @@ async def signup(request: Request) -> Response:
                 log.warning("sign-up failed: %s", exc)
                 form.errors["form"] = "We could not create your account now. Please try again."
     form.values.pop("password", None)
-    if not form.ok:
-        return render(request, "signup.html", {"form": form, "errors": form.errors}, 400)
+    if not form.ok or registered is None:
+        context = {"form": form, "errors": form.errors, "next": next_url}
+        return render(request, "signup.html", context, 400)
     flash(request, "Your account is ready.")
-    return RedirectResponse("/auth/login?next=/", 303)
+    if registered.signin_ticket is None:
+        return RedirectResponse(f"/auth/login?{urlencode({'next': next_url})}", 303)
+    state = _start_sign_in(request, verifier, next_url)
+    oauth: OAuthClient = request.app.state.oauth
+    url = oauth.authorize_url(state, verifier, signup_ticket=registered.signin_ticket)
+    return RedirectResponse(url, 303)
 
 
 async def verify_email(request: Request) -> Response:

@@ -18,6 +18,7 @@ from services.common.money import format_money
 from services.users import api as users_api
 from web import bookings
 from web.backends import BackendError, Backends
+from web.error_summary import error_summary
 from web.forms import date_bounds
 from web.oauth import OAuthError
 from web.sessions import CSRF_FIELD, csrf_ok, csrf_token
@@ -47,6 +48,7 @@ def page_templates() -> Jinja2Templates:
     found.env.filters["state_words"] = bookings.state_words
     # The date inputs' min/max, as of the moment a page is drawn.
     found.env.globals["date_bounds"] = date_bounds
+    found.env.globals["error_summary"] = error_summary
     return found
 
 

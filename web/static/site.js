@@ -78,7 +78,37 @@ function setupProgress(list) {
   });
 }
 
+// After a refused form: focus the error summary, and let its links focus their inputs.
+function setupErrorSummary(summary) {
+  summary.focus();
+  summary.querySelectorAll("a[href^='#']").forEach((link) => {
+    link.addEventListener("click", (event) => {
+      const input = document.getElementById(link.getAttribute("href").slice(1));
+      if (!input) return;
+      event.preventDefault();
+      const fold = input.closest("details");
+      if (fold) fold.open = true;
+      input.focus();
+    });
+  });
+}
+
+// On a phone the results come first and the stay and filters fold away below them; the
+// link above the results unfolds them. Left open when a field in them needs fixing.
+function setupFilterFold(fold) {
+  const narrow = window.matchMedia("(max-width: 47.99rem)");
+  const fit = () => { fold.open = !narrow.matches || fold.hasAttribute("data-keep-open"); };
+  fit();
+  narrow.addEventListener("change", fit);
+  document.querySelectorAll("a.to-filters").forEach((link) => {
+    link.addEventListener("click", () => { fold.open = true; });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.getElementById("error-summary");
+  if (summary) setupErrorSummary(summary);
+  document.querySelectorAll("details.filters-fold").forEach(setupFilterFold);
   document.querySelectorAll("input[data-autocomplete]").forEach(setupAutocomplete);
   document.querySelectorAll("[data-countdown]").forEach(setupCountdown);
   document.querySelectorAll("ol.progress[data-events]").forEach(setupProgress);

@@ -36,6 +36,8 @@ ACCOUNTS = {
     "grace@example.com": ("operator horse battery", "user-grace"),
 }
 OPERATORS = {"grace@example.com"}
+# Sign-up tickets the stand-in Users made: ticket -> (code challenge, user id).
+SIGNUP_TICKETS = {"ticket-of-new-account": ("", "user-new")}
 CALLBACK = "http://127.0.0.1:8000/auth/callback"
 
 
@@ -52,10 +54,24 @@ def stand_in_users(settings: Settings, auth_client: dict[str, httpx.AsyncClient]
             {"user_id": found[1], "name": "Ada", "email_verified": True, "roles": roles}
         )
 
+    async def redeem(request: Request) -> JSONResponse:
+        body = await request.json()
+        found = SIGNUP_TICKETS.get(body.get("ticket", ""))
+        if found is None or found[0] != body.get("code_challenge"):
+            raise Problem(401, "invalid-credentials", "Not a valid sign-up ticket.")
+        return JSONResponse(
+            {"user_id": found[1], "name": "New", "email_verified": False, "roles": ["traveller"]}
+        )
+
     app = create_service_app(
         "users",
         settings,
-        [Endpoint("POST", "/credentials/check", check, "check", scope="users:credentials")],
+        [
+            Endpoint("POST", "/credentials/check", check, "check", scope="users:credentials"),
+            Endpoint(
+                "POST", "/credentials/sign-up-tickets", redeem, "redeem", scope="users:credentials"
+            ),
+        ],
         title="stand-in users",
     )
 

@@ -172,7 +172,7 @@ async def test_a_traveller_reads_and_renames_only_their_own_account(world):
     mine = await world.register("mine@example.com", "Mine")
     theirs = await world.register("theirs@example.com", "Theirs")
     me = await world.client.get("/users/me", headers=world.traveller(mine["id"]))
-    assert me.json() == mine
+    assert me.json() == {k: v for k, v in mine.items() if k != "signin_ticket"}
     renamed = await world.client.patch(
         "/users/me", json={"name": "Renamed"}, headers=world.traveller(mine["id"])
     )
@@ -208,6 +208,7 @@ async def test_a_traveller_reads_and_renames_only_their_own_account(world):
         ("POST", "/password-resets", "users:register", {}),
         ("POST", "/password-resets/confirm", "users:register", {}),
         ("POST", "/credentials/check", "users:credentials", {}),
+        ("POST", "/credentials/sign-up-tickets", "users:credentials", {}),
         ("POST", "/users/u1/messages", "users:notify", {}),
         ("GET", "/users/u1/messages/m1", "users:notify", None),
     ],
@@ -237,3 +238,62 @@ async def test_a_link_token_with_a_non_ascii_signature_is_an_invalid_link(world,
     response = await world.client.post(path, json=body, headers=world.website())
     assert response.status_code == 400, response.text
     assert response.json()["type"].endswith("/invalid-link")
+
+
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+OTHER_CHALLENGE = "x" * 43
+
+
+async def _redeem(world, ticket: str, challenge: str):
+    return await world.client.post(
+        "/credentials/sign-up-tickets",
+        json={"ticket": ticket, "code_challenge": challenge},
+        headers=world.auth_service(),
+    )
+
+
+async def test_a_sign_up_ticket_signs_in_only_the_sign_in_with_its_challenge(world):
+    body = {"email": "new@example.com", "name": "New", "password": PASSWORD}
+    created = await world.client.post(
+        "/users", json={**body, "signin_challenge": CHALLENGE}, headers=world.website()
+    )
+    assert created.status_code == 201, created.text
+    ticket = created.json()["signin_ticket"]
+    assert ticket
+
+    redeemed = await _redeem(world, ticket, CHALLENGE)
+    assert redeemed.status_code == 200, redeemed.text
+    assert redeemed.json() == {
+        "user_id": created.json()["id"],
+        "name": "New",
+        "email_verified": False,
+        "roles": ["traveller"],
+    }
+    # Stolen with its link, the ticket is no good to a sign-in someone else started.
+    refused = await _redeem(world, ticket, OTHER_CHALLENGE)
+    assert refused.status_code == 401
+    assert refused.json()["type"].endswith("/invalid-credentials")
+    tampered = await _redeem(world, ticket[:-2] + "AA", CHALLENGE)
+    assert tampered.status_code == 401
+
+
+async def test_a_verification_link_is_not_a_sign_up_ticket(world, sink):
+    await world.register("link@example.com")
+    (mail,) = await sink.wait_for("link@example.com")
+    token = _token_from(mail, "/account/verify-email")
+    refused = await _redeem(world, token, CHALLENGE)
+    assert refused.status_code == 401
+
+
+async def test_a_sign_up_without_a_challenge_gets_no_ticket(world):
+    created = await world.register("plain@example.com")
+    assert created["signin_ticket"] is None
+
+
+async def test_a_sign_in_challenge_that_is_not_s256_is_422(world):
+    body = {"email": "c@example.com", "name": "C", "password": PASSWORD}
+    response = await world.client.post(
+        "/users", json={**body, "signin_challenge": "short"}, headers=world.website()
+    )
+    assert response.status_code == 422
+    assert problem_field(response) == "signin_challenge"
