@@ -33,7 +33,11 @@ class Component:
 
     `scopes` is what its OAuth 2 client may ask for itself (None: it has no client, e.g.
     the bank, which takes API keys). Its settings are <NAME>_PORT, <NAME>_URL and, where
-    it owns data, <NAME>_DATABASE_URL, plus the groups in `settings`.
+    it owns data, <NAME>_DATABASE_URL, plus the groups in `settings`. A `stand_in` plays a
+    third party locally (the bank, an SMTP relay and its inbox): `up --scaled` runs one
+    copy of it, where it runs two of each of staysaga's own. A `public` one is what
+    travellers' browsers reach (the website, the sign-in pages): the scaled stack's edge
+    limits each address's request rate there.
     """
 
     name: str
@@ -43,6 +47,8 @@ class Component:
     scopes: tuple[str, ...] | None = ()
     has_database: bool = True
     settings: tuple[type[SettingsGroup], ...] = ()
+    stand_in: bool = False
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ COMPONENTS: dict[str, Component] = {
             # It checks passwords (it mints this token itself, but keeps the row).
             scopes=(users_api.CREDENTIALS,),
             settings=(AuthSettings,),
+            public=True,
         ),
         Component(
             "reservations",
@@ -101,6 +108,7 @@ COMPONENTS: dict[str, Component] = {
             "services.bank.app:create_app",
             scopes=None,
             settings=(BankSettings,),
+            stand_in=True,
         ),
         Component("payments", 8005, "Payments", "services.payments.app:create_app"),
         # The mail sink first: Users hands e-mails to its SMTP port as soon as it starts.
@@ -111,6 +119,7 @@ COMPONENTS: dict[str, Component] = {
             "services.mailsink.app:create_app",
             scopes=None,
             settings=(MailsinkSettings,),
+            stand_in=True,
         ),
         Component("pdf", 8006, "PDF reporting", "services.pdf.app:create_app"),
         # Operators' Temporal UI decrypts payloads through it (the dev server is told so).
@@ -139,6 +148,7 @@ COMPONENTS: dict[str, Component] = {
             "web.app:create_app",
             scopes=(users_api.REGISTER, users_api.READ, reservations_api.READ),
             settings=(WebSettings,),
+            public=True,
         ),
     )
 }

@@ -41,6 +41,18 @@ class Child:
     pump: asyncio.Task[None] | None = None
     started: float = 0.0
     exits: ExitHistory = field(default_factory=ExitHistory)
+    env: dict[str, str] = field(default_factory=dict)
+    """Variables of its own, over the stack's (a copy's port)."""
+    runs_as: str | None = None
+    """The registry name it runs as (its OAuth client), when its name says which copy."""
+    group: str | None = None
+    """Children of one group start together and are awaited together (copies of one
+    component); None: it starts alone."""
+
+    @property
+    def client_id(self) -> str:
+        """Its OAuth 2 client id, if it is one of the registry's clients."""
+        return self.runs_as or self.name
 
 
 def die_with_parent() -> None:

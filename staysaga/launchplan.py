@@ -1,10 +1,14 @@
 """What `staysaga up` runs and where: the children in start order, the ports they need,
-and the links it prints once they answer."""
+and the links it prints once they answer.
+
+`Layout` is the embedded default, one copy of everything; `staysaga.scaled` lays out the
+production shape (copies behind an edge, PostgreSQL) through the same few methods.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
@@ -15,6 +19,42 @@ from staysaga.prometheus import prometheus_binary, prometheus_child, prometheus_
 from temporal.devserver import dev_server_args
 from web.bookings import bookings_url
 from workflows.models import BookingState
+
+
+class Layout:
+    """How `up` lays the stack out: by default each component and worker once, on the
+    ports of the registry, each with its SQLite file."""
+
+    seed_alongside = False
+    """Whether the catalogue is seeded while the children start, not before: a service
+    starting meanwhile would wait on the seeder's write lock of a SQLite file (PostgreSQL
+    takes concurrent writers)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def environment(self) -> dict[str, str]:
+        """Variables every child gets over the launcher's own (the seeder's included)."""
+        return {}
+
+    def plan(self, http: httpx.AsyncClient, temporal_probe: Callable[[str], Probe]) -> list[Child]:
+        """The children to run, in start order."""
+        return plan(self.settings, http, temporal_probe)
+
+    def check_ports(self, children: Sequence[Child]) -> None:
+        """Refuse to start if a port we need is taken, naming the variable that sets it."""
+        check_ports(self.settings, children)
+
+    async def prepare(self, say: Callable[[str], None]) -> None:
+        """What must exist before the first child starts, beyond var/ and the secrets."""
+
+    def scrape_targets(self) -> Mapping[str, list[str]] | None:
+        """Prometheus's targets by job, if not one per registry entry (`scrape_jobs`)."""
+        return None
+
+    def links(self) -> list[str]:
+        """What `up` prints once everything answers."""
+        return links(self.settings)
 
 
 def plan(

@@ -61,11 +61,28 @@ READY_PROBE_TIMEOUT_SECONDS = 10.0
 _COLOURS = (36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94)
 
 
+def _groups(children: Sequence[Child]) -> list[list[Child]]:
+    """The children in start order, those of one group together."""
+    groups: list[list[Child]] = []
+    for child in children:
+        if groups and child.group is not None and groups[-1][0].group == child.group:
+            groups[-1].append(child)
+        else:
+            groups.append([child])
+    return groups
+
+
 class Stack:
     """Starts, watches and stops the children of `staysaga up`."""
 
-    def __init__(self, settings: Settings, out: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        out: Callable[[str], None] | None = None,
+        layout: launchplan.Layout | None = None,
+    ) -> None:
         self.settings = settings
+        self.layout = layout or launchplan.Layout(settings)
         self.children: list[Child] = []
         self.stopping = asyncio.Event()
         self.up = asyncio.Event()
@@ -82,6 +99,8 @@ class Stack:
         self._watchers: list[asyncio.Task[None]] = []
         self._temporal: Client | None = None
         self.secrets: StackSecrets | None = None
+        self._seeder: Child | None = None
+        self._seeding: asyncio.Task[None] | None = None
 
     def say(self, text: str) -> None:
         """A line from the launcher itself."""
@@ -95,7 +114,7 @@ class Stack:
 
     def plan(self) -> list[Child]:
         """The children to run, in start order."""
-        return launchplan.plan(self.settings, self.http, self._temporal_probe)
+        return self.layout.plan(self.http, self._temporal_probe)
 
     def _temporal_probe(self, ui_url: str) -> Probe:
         async def probe() -> None:
@@ -114,13 +133,15 @@ class Stack:
 
     def check_ports(self, children: Sequence[Child]) -> None:
         """Refuse to start if a port we need is taken, naming the variable that sets it."""
-        launchplan.check_ports(self.settings, children)
+        self.layout.check_ports(children)
 
     async def _spawn(self, child: Child, index: int) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "STAYSAGA_COMPONENT": child.name}
+        env = {**os.environ, **self.layout.environment(), **child.env}
+        env.update({"PYTHONUNBUFFERED": "1", "STAYSAGA_COMPONENT": child.name})
         if self.secrets is not None:
-            # Each child is its own OAuth 2 client: the component name, or worker-<queue>.
-            client_id = child.name if child.name in oauth_clients() else None
+            # Each child is its own OAuth 2 client: the component name, or worker-<queue>
+            # (every copy of one component is the same client).
+            client_id = child.client_id if child.client_id in oauth_clients() else None
             env.update(self.secrets.child_env(client_id))
         if self._colour and not os.environ.get("STAYSAGA_LOG_FORMAT"):
             # A person is reading the terminal: one readable line a record, not JSON.
@@ -178,8 +199,10 @@ class Stack:
         if prometheus_binary() is None:
             self.say("Prometheus is not installed (apt-get install prometheus): no metrics kept")
         else:
-            write_config(self.settings)
-        await self._seed()
+            write_config(self.settings, self.layout.scrape_targets())
+        await self.layout.prepare(self.say)
+        if not self.layout.seed_alongside:
+            await self._seed()
 
     async def run(self) -> int:
         """Start everything, print where to click, supervise until told to stop."""
@@ -192,19 +215,16 @@ class Stack:
         try:
             self.check_ports(children)
             await self.prepare()
-            for index, child in enumerate(children):
+            if self.layout.seed_alongside:
+                self._seeding = asyncio.create_task(self._seed())
+            for group in _groups(children):
                 if self.stopping.is_set():
                     break
-                self.children.append(child)
-                child.exits = ExitHistory(self.policy)
-                await self._spawn(child, index)
-                failure = await self._wait_ready(child)
-                if self.stopping.is_set():
-                    break
-                if failure is not None:
-                    raise StackError(f"{child.name} {failure}")
-                self.say(f"{child.name} is ready")
-                self._watchers.append(asyncio.create_task(self._watch(child)))
+                await self._start_group(group, len(self.children))
+                if self._seeding is not None and self._seeding.done():
+                    self._seeding.result()  # a failed seeder stops the start at once
+            if self._seeding is not None and not self.stopping.is_set():
+                await self._seeding
             if not self.stopping.is_set():
                 self.up.set()
                 self._print_urls()
@@ -213,6 +233,7 @@ class Stack:
             self.failure = str(exc)
         finally:
             self.stopping.set()
+            await self._end_seeding()
             await self._end_watchers()
             await self._stop_all()
             await self.http.aclose()
@@ -224,9 +245,26 @@ class Stack:
         self.say("stopped; every process has exited")
         return 0
 
+    async def _start_group(self, group: list[Child], first_index: int) -> None:
+        """Start children together, wait until each is ready, then watch each."""
+        for offset, child in enumerate(group):
+            self.children.append(child)
+            child.exits = ExitHistory(self.policy)
+            await self._spawn(child, first_index + offset)
+        failures = await asyncio.gather(*(self._wait_ready(child) for child in group))
+        if self.stopping.is_set():
+            return
+        for child, failure in zip(group, failures, strict=True):
+            if failure is not None:
+                raise StackError(f"{child.name} {failure}")
+        for child in group:
+            self.say(f"{child.name} is ready")
+            self._watchers.append(asyncio.create_task(self._watch(child)))
+
     async def _seed(self) -> None:
         self.say("seeding the catalogue (first start only) ...")
         seeder = Child("seed", [sys.executable, "-m", "staysaga.cli", "seed"], restart=False)
+        self._seeder = seeder
         await self._spawn(seeder, len(self.children) + 1)
         assert seeder.process is not None and seeder.pump is not None
         status = await seeder.process.wait()
@@ -234,8 +272,17 @@ class Stack:
         if status != 0:
             raise StackError(f"`staysaga seed` failed with status {status}")
 
+    async def _end_seeding(self) -> None:
+        """A seeder still running when the stack stops (a failed start) goes too."""
+        seeder = self._seeder
+        if seeder is not None and seeder.process is not None and seeder.process.returncode is None:
+            kill_group(seeder.process.pid)
+        if self._seeding is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._seeding
+
     def _print_urls(self) -> None:
-        for line in launchplan.links(self.settings):
+        for line in self.layout.links():
             self.say(line)
 
     async def _supervise(self) -> None:

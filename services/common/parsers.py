@@ -4,6 +4,7 @@ value, or raises ValueError saying what the value must be (the settings name the
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 
 from services.common.payload_keys import parse_keys
@@ -94,3 +95,25 @@ def payload_keys(raw: str) -> str:
     """`id:base64key,...`: keys that encrypt workflow payloads (services/common/payload_keys)."""
     parse_keys(raw)
     return raw.strip()
+
+
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def sql_name(raw: str) -> str:
+    """A lower-case SQL name: a letter, then up to 39 letters, digits or underscores."""
+    value = raw.strip()
+    if not _NAME.fullmatch(value):
+        raise ValueError("must be a lower-case letter, then letters, digits or _ (at most 40)")
+    return value
+
+
+def postgres_server(raw: str) -> str:
+    """A PostgreSQL server as an asyncpg SQLAlchemy URL naming no database."""
+    value = raw.strip().rstrip("/")
+    scheme, sep, rest = value.partition("://")
+    if scheme != "postgresql+asyncpg" or not sep or not rest:
+        raise ValueError("must be a postgresql+asyncpg://user@host:port URL")
+    if "/" in rest:
+        raise ValueError("must name no database (each service's is made from it)")
+    return value
