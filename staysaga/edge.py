@@ -250,16 +250,21 @@ def write_config(
     return path
 
 
-def edge_child(settings: Settings, http: httpx.AsyncClient, status_port: int) -> Child:
-    """nginx as a child of the stack, in the foreground, on the written configuration."""
+def edge_argv(settings: Settings) -> list[str]:
+    """nginx's command line: in the foreground (`daemon off`), on the written configuration."""
     binary = nginx_binary()
     if binary is None:
         raise StackError(
             "`up --scaled` needs nginx as its edge: apt-get install nginx-light (or nginx)"
         )
+    # -e: even before it reads the configuration, nginx logs to the launcher, not /var/log.
+    return [binary, "-e", "stderr", "-p", str(edge_dir(settings)), "-c", str(config_path(settings))]
+
+
+def edge_child(settings: Settings, http: httpx.AsyncClient, status_port: int) -> Child:
+    """nginx as a child of the stack, probed on its status listener."""
     url = f"http://{LOOPBACK}:{status_port}{HEALTH_PATH}"
-    argv = [binary, "-e", "stderr", "-p", str(edge_dir(settings)), "-c", str(config_path(settings))]
-    return Child("edge", argv, http_probe(url, http))
+    return Child("edge", edge_argv(settings), http_probe(url, http))
 
 
 def upstreams_of(copies: Mapping[str, Sequence[int]], settings: Settings) -> list[Upstream]:
