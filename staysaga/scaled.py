@@ -15,9 +15,11 @@ and the edge's configuration is written again at every start.
 
 from __future__ import annotations
 
+import random
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from sqlalchemy import text
@@ -35,6 +37,9 @@ from staysaga.stackprocess import free_port
 from temporal.devserver import LOOPBACK, dev_server_args
 from temporal.names import TaskQueue
 
+EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+# Copies listen from here up to the ephemeral range: clear of the registry's ports.
+COPY_PORTS_FROM = 20000
 # The database every PostgreSQL server has, to create the others from.
 ADMIN_DATABASE = "postgres"
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -52,6 +57,27 @@ class Copy:
     """A component's HTTP port; a worker's /healthz and /readyz."""
     metrics_port: int | None = None
     """A worker's Temporal SDK metrics."""
+
+
+def _ephemeral_ports() -> range:
+    """The ports Linux gives outgoing connections (a listener there may find its port
+    taken by a connection of the stack itself between the pick and the bind)."""
+    try:
+        low, high = Path(EPHEMERAL_RANGE).read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
+
+
+def quiet_port() -> int:
+    """A free port below the ephemeral range, for a copy to listen on."""
+    top = min(_ephemeral_ports().start, 65536)
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        port = rng.randrange(COPY_PORTS_FROM, top) if top > COPY_PORTS_FROM else free_port()
+        if port_is_free(LOOPBACK, port):
+            return port
+    return free_port()
 
 
 def _configured_ports(settings: Settings) -> set[int]:
@@ -89,6 +115,11 @@ def database_name(settings: Settings, component: str) -> str:
     return f"{settings.of(ScaledSettings).database_prefix}_{component}"
 
 
+def server_url(url: str) -> str:
+    """A PostgreSQL URL without its database: the server, as SCALED_POSTGRES_SERVER takes it."""
+    return make_url(url).set(database="").render_as_string(hide_password=False).rstrip("/")
+
+
 def database_url(settings: Settings, component: str) -> str:
     """A service's SQLAlchemy URL in the scaled stack."""
     server = settings.of(ScaledSettings).postgres_server
@@ -100,10 +131,10 @@ class ScaledLayout(Layout):
 
     seed_alongside = True
 
-    def __init__(self, settings: Settings, pick_port: Callable[[], int] = free_port) -> None:
+    def __init__(self, settings: Settings, pick_port: Callable[[], int] | None = None) -> None:
         super().__init__(settings)
         count = settings.of(ScaledSettings).replicas
-        pick_port = _distinct(pick_port, _configured_ports(settings))
+        pick_port = _distinct(pick_port or quiet_port, _configured_ports(settings))
         self.copies: dict[str, list[Copy]] = {}
         for name, component in COMPONENTS.items():
             if component.stand_in:

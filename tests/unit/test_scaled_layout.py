@@ -8,13 +8,12 @@ import subprocess
 import uuid
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from components.registry import AUTH_SERVER, COMPONENTS, workers_to_run
 from services.common.settings import SettingsError
 from staysaga import edge, launchplan, scaled
 from staysaga.children import StackError
-from staysaga.scaled import ScaledLayout, database_name
+from staysaga.scaled import ScaledLayout, database_name, server_url
 from staysaga.stack import Stack, _groups
 from tests.conftest import postgres_admin_url
 from tests.support.harness import free_port, settings_for
@@ -150,7 +149,7 @@ async def test_databases_are_created_once_and_dropped_with_the_stack():
     admin = postgres_admin_url()
     if admin is None:
         pytest.skip("TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
-    server = make_url(admin).set(database=None).render_as_string(hide_password=False)
+    server = server_url(admin)
     prefix = f"unit_{uuid.uuid4().hex[:8]}"
     names = [f"{prefix}_search", f"{prefix}_users"]
     try:
