@@ -231,6 +231,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--concurrency", type=int, default=10, help="booking: runs in flight (default %(default)s)"
     )
+    parser.add_argument(
+        "--scaled",
+        action="store_true",
+        help="booking: the embedded stack, then `up --scaled` (PostgreSQL, two copies of "
+        "everything behind nginx), one after the other",
+    )
 
 
 def _main(argv: list[str]) -> None:
