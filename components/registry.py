@@ -35,7 +35,7 @@ class Component:
     the bank, which takes API keys). Its settings are <NAME>_PORT, <NAME>_URL and, where
     it owns data, <NAME>_DATABASE_URL, plus the groups in `settings`. A `stand_in` plays a
     third party locally (the bank, an SMTP relay and its inbox): `up --scaled` runs one
-    copy of it, where it runs two of each of staysaga's own. A `public` one is what
+    copy of it, where it runs SCALED_REPLICAS of each of staysaga's own. A `public` one is what
     travellers' browsers reach (the website, the sign-in pages): the scaled stack's edge
     limits each address's request rate there.
     """

@@ -353,7 +353,8 @@ def measure_stack(var_dir: Path, args: argparse.Namespace, scaled: bool) -> tupl
     stack = start_stack(var_dir, scaled=scaled)
     baseline_workers: subprocess.Popen[str] | None = None
     try:
-        stack.wait_until_up()
+        # A shared machine under load takes minutes to start either stack.
+        stack.wait_until_up(timeout=600)
         baseline_workers = start_baseline_workers(stack.env)
         workers_pid = baseline_workers.pid
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

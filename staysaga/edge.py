@@ -44,6 +44,7 @@ session or an account need the application.
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
@@ -119,8 +120,6 @@ def _workers_user() -> list[str]:
     if os.geteuid() != 0:
         return []
     nobody = pwd.getpwnam("nobody")
-    import grp
-
     return [f"user nobody {grp.getgrgid(nobody.pw_gid).gr_name};"]
 
 

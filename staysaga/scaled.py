@@ -244,13 +244,15 @@ class ScaledLayout(Layout):
                     if copy.metrics_port is not None:
                         wanted.append((copy.name, copy.metrics_port))
         for what, port in wanted:
-            if not port_is_free(LOOPBACK, port):
+            if port_is_free(LOOPBACK, port):
+                continue
+            if what.endswith("_PORT"):
                 raise StackError(
                     f"port {port} is already in use ({what}); stop what holds it "
                     f"(another `staysaga up`?) or set {what} to another port"
-                    if what.endswith("_PORT")
-                    else f"port {port} is already in use ({what}); start again"
                 )
+            # A copy's port, picked free a moment ago: the next start picks others.
+            raise StackError(f"port {port} was taken meanwhile ({what}); start again")
 
     # ---- before the first child --------------------------------------------------------
 

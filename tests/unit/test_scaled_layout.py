@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 
@@ -164,3 +165,14 @@ async def test_an_unreachable_postgresql_server_is_named(tmp_path):
     server = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}"
     with pytest.raises(StackError, match="does not answer"):
         await scaled.ensure_databases(server, ["x_search"])
+
+
+def test_a_taken_edge_port_is_refused_naming_its_variable(tmp_path, monkeypatch):
+    monkeypatch.setattr(edge, "nginx_binary", lambda: "/usr/sbin/nginx")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        layout = ScaledLayout(settings_for(tmp_path, {"WEB_PORT": str(port)}))
+        with pytest.raises(StackError, match="WEB_PORT"):
+            layout.check_ports(_plan(layout))
