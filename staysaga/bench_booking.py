@@ -15,7 +15,6 @@ import contextlib
 import os
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from services.common.settings import ScaledSettings, Settings
 from staysaga.bench_servers import cpu_seconds
 from staysaga.bench_workers import READY
 from staysaga.driver import StackDriver
+from staysaga.scaled import quiet_port
 from temporal.names import TaskQueue
 from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE, baseline_queue
 from workflows.models import BookingState
@@ -41,9 +41,8 @@ TARGET_RATIO = 0.6
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    # Below the ephemeral range: a connection of the stack itself cannot take it first.
+    return quiet_port()
 
 
 @dataclass
@@ -414,11 +413,11 @@ def run_booking_bench(args: argparse.Namespace) -> int:
         for name, scaled in kinds.items():
             root = Path(args.var_dir or temp)
             runs[name] = measure_stack(root / name if args.scaled else root, args, scaled)
-    for name, (baseline, bookings) in runs.items():
-        if args.scaled:
-            print(f"-- {name} --", flush=True)
-        for line in report(baseline, bookings, args.concurrency):
-            print(line, flush=True)
+            baseline, bookings = runs[name]
+            if args.scaled:
+                print(f"-- {name} --", flush=True)
+            for line in report(baseline, bookings, args.concurrency):
+                print(line, flush=True)
     if args.scaled:
         for line in compare(runs):
             print(line, flush=True)
