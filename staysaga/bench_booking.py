@@ -31,8 +31,8 @@ from components.settings import load_settings
 from services.common.settings import ScaledSettings, Settings
 from staysaga.bench_servers import cpu_seconds
 from staysaga.bench_workers import READY
+from staysaga.children import quiet_port
 from staysaga.driver import StackDriver
-from staysaga.scaled import quiet_port
 from temporal.names import TaskQueue
 from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE, baseline_queue
 from workflows.models import BookingState

@@ -15,11 +15,9 @@ and the edge's configuration is written again at every start.
 
 from __future__ import annotations
 
-import random
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from sqlalchemy import text
@@ -30,16 +28,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from components.registry import AUTH_SERVER, COMPONENTS, workers_to_run
 from services.common.settings import ScaledSettings, Settings
 from staysaga import edge
-from staysaga.children import Child, Probe, StackError, http_probe, port_is_free
+from staysaga.children import Child, Probe, StackError, http_probe, port_is_free, quiet_port
 from staysaga.launchplan import Layout, check_ports, links
 from staysaga.prometheus import prometheus_binary, prometheus_child, prometheus_port
-from staysaga.stackprocess import free_port
 from temporal.devserver import LOOPBACK, dev_server_args
 from temporal.names import TaskQueue
 
-EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
-# Copies listen from here up to the ephemeral range: clear of the registry's ports.
-COPY_PORTS_FROM = 20000
 # The database every PostgreSQL server has, to create the others from.
 ADMIN_DATABASE = "postgres"
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -57,27 +51,6 @@ class Copy:
     """A component's HTTP port; a worker's /healthz and /readyz."""
     metrics_port: int | None = None
     """A worker's Temporal SDK metrics."""
-
-
-def _ephemeral_ports() -> range:
-    """The ports Linux gives outgoing connections (a listener there may find its port
-    taken by a connection of the stack itself between the pick and the bind)."""
-    try:
-        low, high = Path(EPHEMERAL_RANGE).read_text().split()
-        return range(int(low), int(high) + 1)
-    except (OSError, ValueError):
-        return range(32768, 61000)
-
-
-def quiet_port() -> int:
-    """A free port below the ephemeral range, for a copy to listen on."""
-    top = min(_ephemeral_ports().start, 65536)
-    rng = random.SystemRandom()
-    for _ in range(1000):
-        port = rng.randrange(COPY_PORTS_FROM, top) if top > COPY_PORTS_FROM else free_port()
-        if port_is_free(LOOPBACK, port):
-            return port
-    return free_port()
 
 
 def _configured_ports(settings: Settings) -> set[int]:

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from components.registry import COMPONENTS, WORKERS
+from staysaga.children import quiet_port
 
 MARKER = "STAYSAGA_TEST_STACK"  # the variable marking one stack's processes
 # The last line `up` prints once everything answers (the links come before it).
@@ -27,6 +28,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _stack_port() -> int:
+    # Below the ephemeral range: the many connections of a starting stack cannot take
+    # one of its ports before the process that listens there binds it.
+    return quiet_port()
 
 
 class StackProcess:
@@ -52,15 +59,15 @@ class StackProcess:
 
     @staticmethod
     def _ports() -> dict[str, str]:
-        env = {f"{c.name.upper()}_PORT": str(free_port()) for c in COMPONENTS.values()}
-        env["MAILSINK_SMTP_PORT"] = str(free_port())
+        env = {f"{c.name.upper()}_PORT": str(_stack_port()) for c in COMPONENTS.values()}
+        env["MAILSINK_SMTP_PORT"] = str(_stack_port())
         for queue in WORKERS:
-            env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(free_port())
-            env[f"WORKER_{queue.upper()}_METRICS_PORT"] = str(free_port())
-        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"
-        env["TEMPORAL_UI_PORT"] = str(free_port())
-        env["TEMPORAL_METRICS_PORT"] = str(free_port())
-        env["PROMETHEUS_PORT"] = str(free_port())
+            env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(_stack_port())
+            env[f"WORKER_{queue.upper()}_METRICS_PORT"] = str(_stack_port())
+        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{_stack_port()}"
+        env["TEMPORAL_UI_PORT"] = str(_stack_port())
+        env["TEMPORAL_METRICS_PORT"] = str(_stack_port())
+        env["PROMETHEUS_PORT"] = str(_stack_port())
         return env
 
     def url(self, component: str) -> str:
