@@ -35,7 +35,11 @@ class Component:
     the bank, which takes API keys). Its settings are <NAME>_PORT, <NAME>_URL and, where
     it owns data, <NAME>_DATABASE_URL, plus the groups in `settings`. `after` names what
     must answer before `staysaga up` starts it ("temporal": the Temporal server); the
-    rest starts at once, side by side.
+    rest starts at once, side by side. A `stand_in` plays a third party locally (the bank,
+    an SMTP relay and its inbox): `up --scaled` runs one copy of it, where it runs
+    SCALED_REPLICAS of each of staysaga's own. A `public` one is what travellers' browsers
+    reach (the website, the sign-in pages): the scaled stack's edge limits each address's
+    request rate there.
     """
 
     name: str
@@ -46,6 +50,8 @@ class Component:
     has_database: bool = True
     settings: tuple[type[SettingsGroup], ...] = ()
     after: tuple[str, ...] = ()
+    stand_in: bool = False
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ COMPONENTS: dict[str, Component] = {
             # It checks passwords (it mints this token itself, but keeps the row).
             scopes=(users_api.CREDENTIALS,),
             settings=(AuthSettings,),
+            public=True,
         ),
         Component(
             "reservations",
@@ -107,6 +114,7 @@ COMPONENTS: dict[str, Component] = {
             "services.bank.app:create_app",
             scopes=None,
             settings=(BankSettings,),
+            stand_in=True,
         ),
         Component(
             "payments", 8005, "Payments", "services.payments.app:create_app", after=("auth", "bank")
@@ -119,6 +127,7 @@ COMPONENTS: dict[str, Component] = {
             "services.mailsink.app:create_app",
             scopes=None,
             settings=(MailsinkSettings,),
+            stand_in=True,
         ),
         Component("pdf", 8006, "PDF reporting", "services.pdf.app:create_app", after=("auth",)),
         # Operators' Temporal UI decrypts payloads through it (the dev server is told so).
@@ -149,6 +158,7 @@ COMPONENTS: dict[str, Component] = {
             scopes=(users_api.REGISTER, users_api.READ, reservations_api.READ),
             settings=(WebSettings,),
             after=("temporal", "auth", "reservations", "search", "payments", "pdf", "users"),
+            public=True,
         ),
     )
 }

@@ -237,6 +237,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="booking: only bookings (no baseline), every process's memory read every 100; "
         "e.g. --soak --bookings 1000",
     )
+    parser.add_argument(
+        "--scaled",
+        action="store_true",
+        help="booking: the embedded stack, then `up --scaled` (PostgreSQL, two copies of "
+        "everything behind nginx), one after the other",
+    )
 
 
 def _main(argv: list[str]) -> None:

@@ -15,7 +15,6 @@ import contextlib
 import os
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 from components.registry import COMPONENTS, WORKERS
 from components.settings import load_settings
-from services.common.settings import Settings
+from services.common.settings import ScaledSettings, Settings
 from staysaga.bench_servers import cpu_seconds
 from staysaga.bench_soak import (
     MEMORY_TARGET_BYTES,
@@ -41,6 +40,7 @@ from staysaga.bench_soak import (
     stack_memory,
 )
 from staysaga.bench_workers import READY
+from staysaga.children import quiet_port
 from staysaga.driver import StackDriver
 from temporal.names import TaskQueue
 from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE, baseline_queue
@@ -50,9 +50,8 @@ TARGET_RATIO = 0.6
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    # Below the ephemeral range: a connection of the stack itself cannot take it first.
+    return quiet_port()
 
 
 @dataclass
@@ -62,6 +61,7 @@ class RunningStack:
     process: subprocess.Popen[str]
     settings: Settings
     env: dict[str, str]
+    scaled: bool = False
     lines: list[str] = field(default_factory=list)
 
     def wait_until_up(self, timeout: float = 240.0) -> None:
@@ -76,15 +76,26 @@ class RunningStack:
         raise RuntimeError("the stack did not come up in time:\n" + "\n".join(self.lines[-40:]))
 
     def stop(self) -> None:
-        """Ctrl-C the launcher and wait for every child to go."""
+        """Ctrl-C the launcher and wait for every child to go (and a scaled stack's
+        databases with them)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             self.process.wait(60)
+        if self.scaled:
+            from staysaga.scaled import drop_databases
+
+            scaled = self.settings.of(ScaledSettings)
+            asyncio.run(drop_databases(scaled.postgres_server, scaled.database_prefix))
 
 
-def start_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> RunningStack:
-    """Launch `staysaga up` with every port free-picked and state under `var_dir`."""
+def start_stack(
+    var_dir: Path, extra_env: dict[str, str] | None = None, scaled: bool = False
+) -> RunningStack:
+    """Launch `staysaga up` (`up --scaled`, on databases of its own) with every port
+    free-picked and state under `var_dir`."""
     env = {**os.environ, "STAYSAGA_VAR_DIR": str(var_dir), "STAYSAGA_LOG_LEVEL": "warning"}
+    if scaled:
+        env["SCALED_DATABASE_PREFIX"] = f"bench_{uuid.uuid4().hex[:12]}"
     for component in COMPONENTS.values():
         env[f"{component.name.upper()}_PORT"] = str(_free_port())
         env.pop(f"{component.name.upper()}_URL", None)
@@ -97,15 +108,16 @@ def start_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
     env["TEMPORAL_METRICS_PORT"] = str(_free_port())
     env["PROMETHEUS_PORT"] = str(_free_port())
     env.update(extra_env or {})
+    argv = [sys.executable, "-m", "staysaga.cli", "up", *(["--scaled"] if scaled else [])]
     process = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "staysaga.cli", "up"],
+        argv,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    stack = RunningStack(process, load_settings(env), env)
+    stack = RunningStack(process, load_settings(env), env, scaled=scaled)
 
     def read() -> None:
         assert process.stdout is not None
@@ -342,53 +354,92 @@ def report(baseline: Series, bookings: Series, concurrency: int) -> list[str]:
     return lines
 
 
+Measured = tuple[Series, Series, dict[str, int]]
+"""A stack's baseline, its bookings, and every process's memory after the run."""
+
+
+def measure_stack(var_dir: Path, args: argparse.Namespace, scaled: bool) -> Measured:
+    """Start a stack (embedded, or `up --scaled`), measure it, read its memory, stop it."""
+    kind = "`up --scaled`" if scaled else "the embedded stack"
+    print(f"starting {kind} in {var_dir} ...", flush=True)
+    stack = start_stack(var_dir, scaled=scaled)
+    baseline_workers: subprocess.Popen[str] | None = None
+    try:
+        # A shared machine under load takes minutes to start either stack.
+        stack.wait_until_up(timeout=600)
+        baseline_workers = start_baseline_workers(stack.env)
+        workers_pid = baseline_workers.pid
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(
+            f"stack up; load average {load}; {args.bookings} runs each at concurrency "
+            f"{args.concurrency}; {os.cpu_count()} CPUs shared by the stack and this driver",
+            flush=True,
+        )
+
+        async def run() -> tuple[Series, Series]:
+            driver = await StackDriver.open(stack.settings)
+            try:
+                return await measure(
+                    driver,
+                    args.bookings,
+                    args.concurrency,
+                    lambda: {
+                        **stack_cpu(stack.process.pid),
+                        "bench workers": cpu_seconds(workers_pid) or 0.0,
+                    },
+                )
+            finally:
+                await driver.close()
+
+        baseline, bookings = asyncio.run(run())
+        return baseline, bookings, stack_memory(stack.process.pid)
+    finally:
+        if baseline_workers is not None and baseline_workers.poll() is None:
+            baseline_workers.send_signal(signal.SIGINT)
+            baseline_workers.wait(60)
+        stack.stop()
+
+
+def compare(runs: dict[str, Measured]) -> list[str]:
+    """One line per stack: the baseline's rate, the bookings' rate and latencies."""
+    lines = [
+        f"{'stack':<10} {'baseline/s':>10} {'bookings/s':>10} {'confirmed p50/p95 ms':>21} "
+        f"{'emailed p50/p95 ms':>19} {'failed':>6}"
+    ]
+    for name, (baseline, bookings, _) in runs.items():
+        confirmed = [v * 1000 for v in bookings.latencies["confirmed"]]
+        emailed = [v * 1000 for v in bookings.latencies["emailed"]]
+        lines.append(
+            f"{name:<10} {baseline.rate:>10.2f} {bookings.rate:>10.2f} "
+            f"{_percentile(confirmed, 50):>10.0f} / {_percentile(confirmed, 95):>6.0f} "
+            f"{_percentile(emailed, 50):>9.0f} / {_percentile(emailed, 95):>6.0f} "
+            f"{bookings.failures:>6}"
+        )
+    return lines
+
+
 def run_booking_bench(args: argparse.Namespace) -> int:
-    """Start a stack, measure, print, stop."""
+    """Start a stack, measure, print, stop; with --scaled, the embedded stack first and
+    then `up --scaled`, one after the other in the same run."""
     if args.soak:
         return run_soak(args)
+    kinds = {"embedded": False, "scaled": True} if args.scaled else {"embedded": False}
+    runs: dict[str, Measured] = {}
     with tempfile.TemporaryDirectory(prefix="staysaga-bench-booking-") as temp:
-        var_dir = Path(args.var_dir or temp)
-        print(f"starting the stack in {var_dir} ...", flush=True)
-        stack = start_stack(var_dir)
-        baseline_workers: subprocess.Popen[str] | None = None
-        try:
-            stack.wait_until_up()
-            baseline_workers = start_baseline_workers(stack.env)
-            workers_pid = baseline_workers.pid
-            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-            print(
-                f"stack up; load average {load}; {args.bookings} runs each at concurrency "
-                f"{args.concurrency}; {os.cpu_count()} CPUs shared by the stack and this driver",
-                flush=True,
-            )
-
-            async def run() -> tuple[Series, Series]:
-                driver = await StackDriver.open(stack.settings)
-                try:
-                    return await measure(
-                        driver,
-                        args.bookings,
-                        args.concurrency,
-                        lambda: {
-                            **stack_cpu(stack.process.pid),
-                            "bench workers": cpu_seconds(workers_pid) or 0.0,
-                        },
-                    )
-                finally:
-                    await driver.close()
-
-            baseline, bookings = asyncio.run(run())
-            memory = stack_memory(stack.process.pid)
-        finally:
-            if baseline_workers is not None and baseline_workers.poll() is None:
-                baseline_workers.send_signal(signal.SIGINT)
-                baseline_workers.wait(60)
-            stack.stop()
-    for line in report(baseline, bookings, args.concurrency):
-        print(line, flush=True)
-    for line in after_run(memory, MEMORY_TARGET_BYTES):
-        print(line, flush=True)
-    return 0 if bookings.failures == 0 else 1
+        for name, scaled in kinds.items():
+            root = Path(args.var_dir or temp)
+            runs[name] = measure_stack(root / name if args.scaled else root, args, scaled)
+            baseline, bookings, memory = runs[name]
+            if args.scaled:
+                print(f"-- {name} --", flush=True)
+            for line in report(baseline, bookings, args.concurrency):
+                print(line, flush=True)
+            for line in after_run(memory, None if scaled else MEMORY_TARGET_BYTES):
+                print(line, flush=True)
+    if args.scaled:
+        for line in compare(runs):
+            print(line, flush=True)
+    return 0 if all(bookings.failures == 0 for _, bookings, _ in runs.values()) else 1
 
 
 def run_soak(args: argparse.Namespace) -> int:

@@ -8,16 +8,21 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
 from staysaga.supervision import ExitHistory
 
 _PR_SET_PDEATHSIG = 1
+EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+# Quiet ports are picked from here up to the ephemeral range: clear of the registry's.
+QUIET_PORTS_FROM = 20000
 
 Probe = Callable[[], Awaitable[None]]
 
@@ -44,6 +49,15 @@ class Child:
     pump: asyncio.Task[None] | None = None
     started: float = 0.0
     exits: ExitHistory = field(default_factory=ExitHistory)
+    env: dict[str, str] = field(default_factory=dict)
+    """Variables of its own, over the stack's (a copy's port)."""
+    runs_as: str | None = None
+    """The registry name it runs as (its OAuth client), when its name says which copy."""
+
+    @property
+    def client_id(self) -> str:
+        """Its OAuth 2 client id, if it is one of the registry's clients."""
+        return self.runs_as or self.name
 
 
 def die_with_parent() -> None:
@@ -78,6 +92,34 @@ def http_probe(url: str, client: httpx.AsyncClient | None = None) -> Probe:
             raise StackError(f"{url} answered {response.status_code}")
 
     return probe
+
+
+def _ephemeral_ports() -> range:
+    """The ports Linux gives outgoing connections (a listener there may find its port
+    taken by a connection of the stack itself between the pick and the bind)."""
+    try:
+        low, high = Path(EPHEMERAL_RANGE).read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
+
+
+def quiet_port() -> int:
+    """A free port below the ephemeral range: one a connection of the machine cannot take
+    between the pick and the bind (a stack picks its ports so, then starts)."""
+    top = min(_ephemeral_ports().start, 65536)
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        port = rng.randrange(QUIET_PORTS_FROM, top) if top > QUIET_PORTS_FROM else _any_free_port()
+        if port_is_free("127.0.0.1", port):
+            return port
+    return _any_free_port()
+
+
+def _any_free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def describe(error: BaseException, timeout: float) -> str:

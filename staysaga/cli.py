@@ -19,7 +19,12 @@ from staysaga import operator_commands
 def _cmd_up(args: argparse.Namespace) -> int:
     from staysaga.stack import Stack
 
-    return asyncio.run(Stack(load_settings()).run())
+    settings = load_settings()
+    if args.scaled:
+        from staysaga.scaled import ScaledLayout
+
+        return asyncio.run(Stack(settings, layout=ScaledLayout(settings)).run())
+    return asyncio.run(Stack(settings).run())
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -237,6 +242,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, help_text, handler in commands:
         subparsers[name] = sub.add_parser(name, help=help_text, description=help_text)
         subparsers[name].set_defaults(handler=handler)
+    subparsers["up"].add_argument(
+        "--scaled",
+        action="store_true",
+        help="the production shape: every service on PostgreSQL, two copies of every service "
+        "and worker, nginx as the edge in front (needs nginx and a PostgreSQL server)",
+    )
     subparsers["serve"].add_argument("component", choices=sorted(COMPONENTS))
     subparsers["worker"].add_argument(
         "queue", choices=["booking", "reservations", "payments", "documents", "notifications"]

@@ -1,10 +1,14 @@
 """What `staysaga up` runs and where: the children in start order, the ports they need,
-and the links it prints once they answer."""
+and the links it prints once they answer.
+
+`Layout` is the embedded default, one copy of everything; `staysaga.scaled` lays out the
+production shape (copies behind an edge, PostgreSQL) through the same few methods.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
@@ -17,7 +21,39 @@ from workflows.states import BookingState, bookings_url
 
 SEED = "seed"
 """What the catalogue's owners wait for: `staysaga seed`, which the launcher runs first."""
-_SEEDED = ("search", "reservations")
+SEEDED = ("search", "reservations")
+"""The components whose data the seeder writes: they start once it is done."""
+
+
+class Layout:
+    """How `up` lays the stack out: by default each component and worker once, on the
+    ports of the registry, each with its SQLite file."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def environment(self) -> dict[str, str]:
+        """Variables every child gets over the launcher's own (the seeder's included)."""
+        return {}
+
+    def plan(self, http: httpx.AsyncClient, temporal_probe: Callable[[str], Probe]) -> list[Child]:
+        """The children to run, in start order."""
+        return plan(self.settings, http, temporal_probe)
+
+    def check_ports(self, children: Sequence[Child]) -> None:
+        """Refuse to start if a port we need is taken, naming the variable that sets it."""
+        check_ports(self.settings, children)
+
+    async def prepare(self, say: Callable[[str], None]) -> None:
+        """What must exist before the first child starts, beyond var/ and the secrets."""
+
+    def scrape_targets(self) -> Mapping[str, list[str]] | None:
+        """Prometheus's targets by job, if not one per registry entry (`scrape_jobs`)."""
+        return None
+
+    def links(self) -> list[str]:
+        """What `up` prints once everything answers."""
+        return links(self.settings)
 
 
 def plan(
@@ -40,7 +76,7 @@ def plan(
                 [*cli, "serve", name],
                 http_probe(url + "/readyz", http),
                 liveness=http_probe(url + "/healthz", http),
-                after=(*component.after, *((SEED,) if name in _SEEDED else ())),
+                after=(*component.after, *((SEED,) if name in SEEDED else ())),
             )
         )
     # Workers come last: Temporal and the services they call already answer. Each is

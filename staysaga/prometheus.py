@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,13 @@ def scrape_jobs(settings: Settings) -> dict[str, str]:
     return jobs
 
 
-def scrape_config(settings: Settings, rules: Path = RULES) -> dict[str, Any]:
-    """Prometheus's configuration: every job of `scrape_jobs`, the alert rules."""
+def scrape_config(
+    settings: Settings, rules: Path = RULES, targets: Mapping[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """Prometheus's configuration: every job of `scrape_jobs` (or `targets`, job by job: a
+    job's copies, each scraped alone), the alert rules."""
+    if targets is None:
+        targets = {job: [target] for job, target in scrape_jobs(settings).items()}
     return {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
         "rule_files": [str(rules)],
@@ -73,9 +79,9 @@ def scrape_config(settings: Settings, rules: Path = RULES) -> dict[str, Any]:
             {
                 "job_name": job,
                 "metrics_path": METRICS_PATH,
-                "static_configs": [{"targets": [target]}],
+                "static_configs": [{"targets": list(found)}],
             }
-            for job, target in scrape_jobs(settings).items()
+            for job, found in targets.items()
         ],
     }
 
@@ -85,11 +91,11 @@ def config_file(settings: Settings) -> Path:
     return (settings.var_dir / "prometheus" / "prometheus.yml").resolve()
 
 
-def write_config(settings: Settings) -> Path:
+def write_config(settings: Settings, targets: Mapping[str, list[str]] | None = None) -> Path:
     """Write the configuration for these settings; JSON is YAML, so no YAML writer."""
     path = config_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(scrape_config(settings), indent=2)
+    text = json.dumps(scrape_config(settings, targets=targets), indent=2)
     path.write_text(f"# Written by `staysaga up` from the component registry.\n{text}\n")
     return path
 

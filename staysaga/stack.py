@@ -67,8 +67,14 @@ _COLOURS = (36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94)
 class Stack:
     """Starts, watches and stops the children of `staysaga up`."""
 
-    def __init__(self, settings: Settings, out: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        out: Callable[[str], None] | None = None,
+        layout: launchplan.Layout | None = None,
+    ) -> None:
         self.settings = settings
+        self.layout = layout or launchplan.Layout(settings)
         self.children: list[Child] = []
         self.stopping = asyncio.Event()
         self.up = asyncio.Event()
@@ -98,7 +104,7 @@ class Stack:
 
     def plan(self) -> list[Child]:
         """The children to run, in start order."""
-        return launchplan.plan(self.settings, self.http, self._temporal_probe)
+        return self.layout.plan(self.http, self._temporal_probe)
 
     def _temporal_probe(self, ui_url: str) -> Probe:
         # The UI answers this by asking the server's frontend for our namespace: one probe
@@ -108,13 +114,15 @@ class Stack:
 
     def check_ports(self, children: Sequence[Child]) -> None:
         """Refuse to start if a port we need is taken, naming the variable that sets it."""
-        launchplan.check_ports(self.settings, children)
+        self.layout.check_ports(children)
 
     async def _spawn(self, child: Child, index: int) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "STAYSAGA_COMPONENT": child.name}
+        env = {**os.environ, **self.layout.environment(), **child.env}
+        env.update({"PYTHONUNBUFFERED": "1", "STAYSAGA_COMPONENT": child.name})
         if self.secrets is not None:
-            # Each child is its own OAuth 2 client: the component name, or worker-<queue>.
-            client_id = child.name if child.name in oauth_clients() else None
+            # Each child is its own OAuth 2 client: the component name, or worker-<queue>
+            # (every copy of one component is the same client).
+            client_id = child.client_id if child.client_id in oauth_clients() else None
             env.update(self.secrets.child_env(client_id))
         if self._colour and not os.environ.get("STAYSAGA_LOG_FORMAT"):
             # A person is reading the terminal: one readable line a record, not JSON.
@@ -172,7 +180,8 @@ class Stack:
         if prometheus_binary() is None:
             self.say("Prometheus is not installed (apt-get install prometheus): no metrics kept")
         else:
-            write_config(self.settings)
+            write_config(self.settings, self.layout.scrape_targets())
+        await self.layout.prepare(self.say)
         # Beside the first children; what reads the catalogue waits for it (SEED).
         self._seeding = asyncio.create_task(self._seed())
 
@@ -199,6 +208,7 @@ class Stack:
             self.failure = str(exc)
         finally:
             self.stopping.set()
+            await self._end_seeding()
             await self._end_watchers()
             await self._stop_all()
             await self.http.aclose()
@@ -281,8 +291,15 @@ class Stack:
         for line in memory_table(self.memory()):
             self.say(line)
 
+    async def _end_seeding(self) -> None:
+        """A seeder still running when the stack stops (a failed start) goes too."""
+        if self._seeding is not None:
+            self._seeding.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._seeding
+
     def _print_urls(self) -> None:
-        for line in launchplan.links(self.settings):
+        for line in self.layout.links():
             self.say(line)
 
     async def _supervise(self) -> None:

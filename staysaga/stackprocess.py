@@ -3,6 +3,7 @@ processes."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -15,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from components.registry import COMPONENTS, WORKERS
+from staysaga.children import quiet_port
 
 MARKER = "STAYSAGA_TEST_STACK"  # the variable marking one stack's processes
 # The last line `up` prints once everything answers (the links come before it).
@@ -28,32 +30,44 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _stack_port() -> int:
+    # Below the ephemeral range: the many connections of a starting stack cannot take
+    # one of its ports before the process that listens there binds it.
+    return quiet_port()
+
+
 class StackProcess:
     """One `staysaga up` child process, with its output collected as it comes; it may be
     stopped and started again on the same ports and var dir."""
 
-    def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, var_dir: Path, extra_env: dict[str, str] | None = None, scaled: bool = False
+    ) -> None:
         self.var_dir = var_dir
         self.marker = uuid.uuid4().hex
+        self.scaled = scaled
         self.env = {**os.environ, **self._ports(), **(extra_env or {})}
         self.env.update(
             {MARKER: self.marker, "STAYSAGA_VAR_DIR": str(var_dir), "STAYSAGA_LOG_FORMAT": "text"}
         )
+        if scaled:
+            # Databases of its own on the shared PostgreSQL server (drop_databases).
+            self.env.setdefault("SCALED_DATABASE_PREFIX", f"stack_{self.marker[:12]}")
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None
         self._started_at_line = 0
 
     @staticmethod
     def _ports() -> dict[str, str]:
-        env = {f"{c.name.upper()}_PORT": str(free_port()) for c in COMPONENTS.values()}
-        env["MAILSINK_SMTP_PORT"] = str(free_port())
+        env = {f"{c.name.upper()}_PORT": str(_stack_port()) for c in COMPONENTS.values()}
+        env["MAILSINK_SMTP_PORT"] = str(_stack_port())
         for queue in WORKERS:
-            env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(free_port())
-            env[f"WORKER_{queue.upper()}_METRICS_PORT"] = str(free_port())
-        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"
-        env["TEMPORAL_UI_PORT"] = str(free_port())
-        env["TEMPORAL_METRICS_PORT"] = str(free_port())
-        env["PROMETHEUS_PORT"] = str(free_port())
+            env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(_stack_port())
+            env[f"WORKER_{queue.upper()}_METRICS_PORT"] = str(_stack_port())
+        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{_stack_port()}"
+        env["TEMPORAL_UI_PORT"] = str(_stack_port())
+        env["TEMPORAL_METRICS_PORT"] = str(_stack_port())
+        env["PROMETHEUS_PORT"] = str(_stack_port())
         return env
 
     def url(self, component: str) -> str:
@@ -63,8 +77,11 @@ class StackProcess:
     def start(self) -> StackProcess:
         """Launch `staysaga up`; returns at once."""
         self._started_at_line = len(self.lines)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "staysaga.cli", "up"],
+        argv = [sys.executable, "-m", "staysaga.cli", "up"]
+        if self.scaled:
+            argv.append("--scaled")
+        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+            argv,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -102,6 +119,17 @@ class StackProcess:
         assert self.process is not None
         self.process.send_signal(sig)
         return self.process.wait(timeout)
+
+    def drop_databases(self) -> list[str]:
+        """Once stopped, drop a scaled stack's PostgreSQL databases; the ones dropped."""
+        if not self.scaled:
+            return []
+        from components.settings import load_settings
+        from services.common.settings import ScaledSettings
+        from staysaga.scaled import drop_databases
+
+        scaled = load_settings(self.env).of(ScaledSettings)
+        return asyncio.run(drop_databases(scaled.postgres_server, scaled.database_prefix))
 
     def processes(self) -> dict[int, str]:
         """pid -> component of every live process carrying this stack's marker."""

@@ -4,6 +4,7 @@ value, or raises ValueError saying what the value must be (the settings name the
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 
 from services.common.payload_keys import parse_keys
@@ -109,4 +110,26 @@ def trace_link(raw: str) -> str:
     value = http_url(raw)
     if "{trace_id}" not in value:
         raise ValueError("must contain {trace_id} where the trace's id goes")
+    return value
+
+
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def sql_name(raw: str) -> str:
+    """A lower-case SQL name: a letter, then up to 39 letters, digits or underscores."""
+    value = raw.strip()
+    if not _NAME.fullmatch(value):
+        raise ValueError("must be a lower-case letter, then letters, digits or _ (at most 40)")
+    return value
+
+
+def postgres_server(raw: str) -> str:
+    """A PostgreSQL server as an asyncpg SQLAlchemy URL naming no database."""
+    value = raw.strip().rstrip("/")
+    scheme, sep, rest = value.partition("://")
+    if scheme != "postgresql+asyncpg" or not sep or not rest:
+        raise ValueError("must be a postgresql+asyncpg://user@host:port URL")
+    if "/" in rest:
+        raise ValueError("must name no database (each service's is made from it)")
     return value

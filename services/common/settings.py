@@ -29,6 +29,8 @@ from services.common.parsers import (
     port,
     positive_float,
     positive_int,
+    postgres_server,
+    sql_name,
     trace_link,
 )
 from services.common.payload_keys import new_key_entry
@@ -280,11 +282,37 @@ class TracingSettings(SettingsGroup):
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScaledSettings(SettingsGroup):
+    """What `up --scaled` runs on: the PostgreSQL server, the databases' names, the copies."""
+
+    postgres_server: str = variable(
+        "SCALED_POSTGRES_SERVER",
+        "postgresql+asyncpg://postgres@127.0.0.1:5432",
+        "`up --scaled`: the PostgreSQL server holding every service's database",
+        postgres_server,
+    )
+    database_prefix: str = variable(
+        "SCALED_DATABASE_PREFIX",
+        "staysaga",
+        "`up --scaled`: each service's database is <prefix>_<service>, created if missing",
+        sql_name,
+    )
+    replicas: int = variable(
+        "SCALED_REPLICAS",
+        "2",
+        "`up --scaled`: copies of every service and every worker (stand-ins for third "
+        "parties, the bank and the mail sink, run once)",
+        positive_int,
+    )
+
+
 SHARED_GROUPS: tuple[type[SettingsGroup], ...] = (
     CommonSettings,
     TemporalSettings,
     MailSettings,
     TracingSettings,
+    ScaledSettings,
 )
 
 
