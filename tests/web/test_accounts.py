@@ -136,6 +136,20 @@ async def test_signup_creates_the_account_then_signs_it_in_with_code_and_pkce(si
     assert "Log out" in home.text and "Log in" not in home.text
 
 
+async def test_signing_up_from_the_sign_in_page_returns_to_the_page_that_asked(site: Site):
+    # The book page sends the traveller to sign in; its page links "Create an account"
+    # without knowing the website's next page: the sign-in under way lends it.
+    await site.client.get("/auth/login", params={"next": "/hotels/h1/book?room=r1"})
+    page = await site.client.get("/signup")
+    assert 'name="next" value="/hotels/h1/book?room=r1"' in page.text
+    # An explicit next still wins, and an outside address never comes back.
+    page = await site.client.get("/signup", params={"next": "/bookings"})
+    assert 'name="next" value="/bookings"' in page.text
+    await site.client.get("/auth/login", params={"next": "https://evil.example/"})
+    page = await site.client.get("/signup")
+    assert 'name="next" value="/"' in page.text
+
+
 async def test_signup_errors_sit_next_to_their_fields(site: Site):
     token = await site.csrf("/signup")
     response = await site.client.post(

@@ -93,8 +93,11 @@ async def logout(request: Request) -> Response:
 async def signup(request: Request) -> Response:
     """GET/POST /signup: create an account at Users, then sign it in through the auth
     service: the authorization request carries Users' sign-up ticket, which is bound to
-    its PKCE challenge, so only this session can redeem the code it brings back."""
-    next_url = safe_next(request.query_params.get("next"))
+    its PKCE challenge, so only this session can redeem the code it brings back. Without
+    `?next`, a sign-in under way (the sign-in page's "Create an account") lends its own:
+    the new traveller lands where signing in would have taken them."""
+    pending = request.session.get("oauth") or {}
+    next_url = safe_next(request.query_params.get("next") or pending.get("next"))
     if signed_in_user(request) is not None:
         return RedirectResponse(next_url, 303)
     if request.method == "GET":
