@@ -231,6 +231,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--concurrency", type=int, default=10, help="booking: runs in flight (default %(default)s)"
     )
+    parser.add_argument(
+        "--follow-seconds",
+        type=float,
+        default=0.1,
+        help="booking: how often a confirmed booking is polled until e-mailed (default "
+        "%(default)s; the live page's pace is 0.5)",
+    )
 
 
 def _main(argv: list[str]) -> None:
