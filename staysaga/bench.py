@@ -243,6 +243,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="booking: the embedded stack, then `up --scaled` (PostgreSQL, two copies of "
         "everything behind nginx), one after the other",
     )
+    parser.add_argument(
+        "--follow-seconds",
+        type=float,
+        default=0.1,
+        help="booking: how often a confirmed booking is polled until e-mailed (default "
+        "%(default)s; the live page's pace is 0.5)",
+    )
 
 
 def _main(argv: list[str]) -> None:

@@ -43,10 +43,21 @@ from staysaga.bench_workers import READY
 from staysaga.children import quiet_port
 from staysaga.driver import StackDriver
 from temporal.names import TaskQueue
+from web.bookings import HOLD_POLL_SECONDS
 from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE, baseline_queue
 from workflows.models import BookingState
 
-TARGET_RATIO = 0.6
+TARGET_RATIO = 0.8
+"""Bookings per second at least this share of the baseline's workflows per second."""
+FOLLOW_SECONDS = HOLD_POLL_SECONDS
+"""How often the driver polls a confirmed booking until its receipt is e-mailed. The
+baseline's driver learns of its workflow's end at once (a long poll for the result); a
+booking is done when a status query sees EMAILED, so at the live page's pace (0.5 s) the
+driver's own polling held every booking's slot up to half a second past its end, and that
+wait, not the stack, capped the bookings' throughput. The Book button's pace (0.1 s)."""
+TARGET_EMAILED_RATIO = 1.0
+"""A booking's time to its e-mailed receipt, p50, at most this share of the baseline's p50
+(the same seven steps)."""
 
 
 def _free_port() -> int:
@@ -247,9 +258,14 @@ class _Tally:
 
 
 async def measure(
-    driver: StackDriver, count: int, concurrency: int, cpu: CpuProbe = dict
+    driver: StackDriver,
+    count: int,
+    concurrency: int,
+    cpu: CpuProbe = dict,
+    follow_seconds: float = FOLLOW_SECONDS,
 ) -> tuple[Series, Series]:
-    """The baseline's and the bookings' figures, in alternating rounds on the same stack."""
+    """The baseline's and the bookings' figures, in alternating rounds on the same stack;
+    a confirmed booking is polled every `follow_seconds` until its receipt is e-mailed."""
     baseline_latency: list[float] = []
     confirmed: list[float] = []
     emailed: list[float] = []
@@ -272,7 +288,7 @@ async def measure(
         # unpaid holds at a time (RESERVATIONS_MAX_UNPAID_HOLDS).
         user_id = await travellers.get()
         try:
-            view, timings = await driver.book(user_id)
+            view, timings = await driver.book(user_id, follow_seconds=follow_seconds)
         finally:
             travellers.put_nowait(user_id)
         if view.state != BookingState.CONFIRMED or timings.emailed is None:
@@ -351,6 +367,14 @@ def report(baseline: Series, bookings: Series, concurrency: int) -> list[str]:
         f"booking/baseline throughput: {ratio:.2f} at concurrency {concurrency} "
         f"({verdict} the target of {TARGET_RATIO}); failed bookings: {bookings.failures}"
     )
+    base_p50 = _percentile(next(iter(baseline.latencies.values()), []), 50)
+    emailed_p50 = _percentile(bookings.latencies.get("emailed", []), 50)
+    latency = emailed_p50 / base_p50 if base_p50 > 0 else float("nan")
+    verdict = "meets" if latency <= TARGET_EMAILED_RATIO else "misses"
+    lines.append(
+        f"time to EMAILED p50 / baseline p50: {latency:.2f} ({verdict} the target of at most "
+        f"{TARGET_EMAILED_RATIO})"
+    )
     return lines
 
 
@@ -372,7 +396,8 @@ def measure_stack(var_dir: Path, args: argparse.Namespace, scaled: bool) -> Meas
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
             f"stack up; load average {load}; {args.bookings} runs each at concurrency "
-            f"{args.concurrency}; {os.cpu_count()} CPUs shared by the stack and this driver",
+            f"{args.concurrency} (a confirmed booking polled every {args.follow_seconds} s); "
+            f"{os.cpu_count()} CPUs shared by the stack and this driver",
             flush=True,
         )
 
@@ -383,7 +408,8 @@ def measure_stack(var_dir: Path, args: argparse.Namespace, scaled: bool) -> Meas
                     driver,
                     args.bookings,
                     args.concurrency,
-                    lambda: {
+                    follow_seconds=args.follow_seconds,
+                    cpu=lambda: {
                         **stack_cpu(stack.process.pid),
                         "bench workers": cpu_seconds(workers_pid) or 0.0,
                     },

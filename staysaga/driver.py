@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from components.settings import load_settings
 from services.bank import api as bank_api
@@ -44,6 +45,8 @@ from workflows.models import (
 # hold, then at the live page's pace (web.app.SSE_POLL_SECONDS). Milestones are timed from
 # the steps' times the workflow records, not from when a poll happened to see them.
 POLL_SECONDS = 0.5
+# What the client reports when its own RPC timeout expired ("Timeout expired").
+_CLIENT_TIMEOUT = RPCStatusCode.CANCELLED
 # How long the driver takes a token it fetched to stay good (it asks again after that).
 TOKEN_SECONDS = 60.0
 PASSWORD = "correct horse battery"  # noqa: S105 - every driven traveller's, on a test stack
@@ -217,7 +220,15 @@ class StackDriver:
         """Poll the status query until `done(view)` holds; fail after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            view = await self.status(handle)
+            try:
+                view = await self.status(handle)
+            except RPCError as error:
+                # A query times out when the worker is too busy to answer in time (a loaded
+                # machine): ask again, as the page does on its next poll.
+                timed_out = error.status in (RPCStatusCode.DEADLINE_EXCEEDED, _CLIENT_TIMEOUT)
+                if not timed_out or time.monotonic() > deadline:
+                    raise
+                continue
             if done(view):
                 return view
             if time.monotonic() > deadline:
@@ -232,9 +243,15 @@ class StackDriver:
         return view
 
     async def book(
-        self, user_id: str, room: Room | None = None, card: str = "4242424242424242"
+        self,
+        user_id: str,
+        room: Room | None = None,
+        card: str = "4242424242424242",
+        follow_seconds: float = POLL_SECONDS,
     ) -> tuple[BookingView, Timings]:
-        """One booking from start to e-mailed receipt (or its failure), timed."""
+        """One booking from start to e-mailed receipt (or its failure), timed; once
+        confirmed, its progress is polled every `follow_seconds` (the live page's pace unless
+        the caller says otherwise)."""
         room = room or random.choice(self.rooms)  # noqa: S311 - spreading load, not security
         check_in = date.today() + timedelta(days=random.randint(20, 300))  # noqa: S311
         started = time.time()  # the workflow's step times are wall-clock times too
@@ -254,7 +271,9 @@ class StackDriver:
         else:
             await card_token  # a token moves no money; an unused one just expires
         if view.state == BookingState.CONFIRMED:
-            view = await self.wait_for(handle, lambda v: Step.EMAILED in v.steps)
+            view = await self.wait_for(
+                handle, lambda v: Step.EMAILED in v.steps, interval=follow_seconds
+            )
             timings.confirmed = view.step_times[Step.CONFIRMED].timestamp() - started
             timings.emailed = view.step_times[Step.EMAILED].timestamp() - started
         timings.final_state = view.state

@@ -22,6 +22,22 @@ REQUIRE_POSTGRES_ENV = "STAYSAGA_REQUIRE_POSTGRES"
 
 _exit_status = 0
 
+LONG_FIRST = ("tests/browser/", "tests/e2e/", "tests/launcher/", "tests/fuzz/")
+"""Folders whose files each take minutes (a whole stack, a browser, a fuzzing run)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the long files first, the order within each group as pytest made it: the
+    parallel workers (`./dev test`, one file at a time each) then start them at once and
+    share out the short ones at the end, instead of one worker finishing a long file alone
+    after the others ran out of work."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        return next((i for i, d in enumerate(LONG_FIRST) if f"/{d}" in path), len(LONG_FIRST))
+
+    items.sort(key=rank)
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Remember pytest's status for the hard exit below."""

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         PATCH_PARALLEL_START,
         PATCH_PAYMENT_WHILE_HOLDING,
         PATCH_RECEIPT_DETAILS,
+        PATCH_RECEIPT_WITH_CAPTURE,
         PATCH_RELEASE_UNPAID,
     )
     from workflows.payment import PaymentSteps
@@ -118,6 +119,9 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
         # Whether documents and e-mails name the room, the card, the VAT rate, the address
         # and the policy, and link to the booking (PATCH_RECEIPT_DETAILS).
         self.details = False
+        # Rendering and e-mailing the receipt, once started (PATCH_RECEIPT_WITH_CAPTURE
+        # starts it with the capture).
+        self.receipt: asyncio.Task[None] | None = None
 
     # ---- the saga --------------------------------------------------------------------
 
@@ -178,8 +182,9 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
                 return self._end(BookingState.FAILED, failure.reason, failure.kind)
         self._set_state(BookingState.CONFIRMED)
 
-        # 6. Render the receipt, 7. e-mail it; meanwhile the stay: a reminder, or a cancel.
-        receipt = asyncio.create_task(self._send_receipt())
+        # 6. Render the receipt, 7. e-mail it (since PATCH_RECEIPT_WITH_CAPTURE under way
+        # already); meanwhile the stay: a reminder, or a cancel.
+        receipt = self.receipt or asyncio.create_task(self._send_receipt())
         await self._stay(receipt)
         await receipt
         if self.view.state != BookingState.CANCELLED:
@@ -246,6 +251,8 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
         self.view.confirmation_code = reservation.confirmation_code
         self._done(Step.CONFIRMED)
 
+        if workflow.patched(PATCH_RECEIPT_WITH_CAPTURE):
+            self.receipt = asyncio.create_task(self._send_receipt())
         captured = await steps.capture_payment(self.request.booking_id)
         self.view.payment_status = captured.status
         self.view.captured = captured.captured

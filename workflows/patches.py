@@ -52,6 +52,12 @@ may pay with another card (the next payment attempt) until the same `pay_by`; on
 deadline or a release gives the room up, voiding the booking's payment first. Before, the
 booking ended FAILED, its payment voided and its hold released."""
 
+PATCH_RECEIPT_WITH_CAPTURE = "receipt-with-capture"
+"""The receipt is rendered and e-mailed while the payment is captured, as soon as the
+reservation is confirmed (the receipt shows nothing the capture answers, and a capture
+retries until it succeeds); before, the receipt waited for the capture, one step more
+between a confirmed reservation and the e-mailed receipt."""
+
 LEGACY_TERMS = act.HotelTerms(
     free_cancellation_hours=48,
     tax_rate_percent=10,

@@ -79,6 +79,8 @@ async def test_the_converter_encrypts_only_with_keys():
         ("k1:" + base64.urlsafe_b64encode(b"short").decode(), "must be 32 bytes"),
         (f"{new_key_entry('k1')},{new_key_entry('k1')}", "appears twice"),
     ],
+    # Named by the message: a random key in a test's id differs between parallel workers.
+    ids=["no-key", "short-key", "same-id-twice"],
 )
 def test_bad_payload_keys_are_refused_naming_the_variable(raw, message):
     with pytest.raises(SettingsError) as caught:

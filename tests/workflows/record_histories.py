@@ -131,6 +131,9 @@ SCENARIOS: dict[str, tuple[World, Run]] = {
     # Recorded after PATCH_DECLINE_KEEPS_HOLD: the first card is declined, the room kept,
     # and another card pays.
     "decline-then-pay": (World(decline=True), _decline_then_pay),
+    # Recorded after PATCH_RECEIPT_WITH_CAPTURE: the receipt is rendered and e-mailed while
+    # the payment is captured; then the booking is cancelled.
+    "receipt-with-capture": (World(), _driven(_cancel)),
 }
 
 

@@ -32,6 +32,7 @@ class World:
     confirm_error: str | None = None  # e.g. act.HOLD_EXPIRED
     authorize_flaky: int = 0  # fail this many attempts with an infrastructure error
     hold_gate: asyncio.Event | None = None  # if given, a hold answers only once it is set
+    capture_gate: asyncio.Event | None = None  # if given, a capture answers once it is set
     terms: act.HotelTerms = field(default_factory=act.HotelTerms)  # the hotel's, with a hold
     calls: list[str] = field(default_factory=list)
     holds: dict[str, str] = field(default_factory=dict)  # booking -> hold status
@@ -138,6 +139,8 @@ class World:
         @activity.defn(name=act.CAPTURE_PAYMENT)
         async def capture_payment(data: act.PaymentRef) -> act.Payment:
             world.calls.append(act.CAPTURE_PAYMENT)
+            if world.capture_gate is not None:
+                await world.capture_gate.wait()
             payment = world.payments[data.booking_id]
             if payment["status"] == "authorized":
                 world.effects["capture"] += 1

@@ -240,14 +240,10 @@ async def test_happy_path_confirms_captures_and_emails_the_receipt(workflow_env)
             return view
 
         view = await eventually(emailed, timeout=20)
-    assert view.steps[:6] == [
-        Step.HELD,
-        Step.PAID,
-        Step.CONFIRMED,
-        Step.CAPTURED,
-        Step.RECEIPT,
-        Step.EMAILED,
-    ]
+    # The receipt goes out while the payment is captured (PATCH_RECEIPT_WITH_CAPTURE).
+    assert view.steps[:3] == [Step.HELD, Step.PAID, Step.CONFIRMED]
+    assert sorted(view.steps[3:6]) == sorted([Step.CAPTURED, Step.RECEIPT, Step.EMAILED])
+    assert view.steps.index(Step.RECEIPT) < view.steps.index(Step.EMAILED)
     assert world.effects["hold"] == world.effects["authorization"] == 1
     assert world.effects["reservation"] == world.effects["capture"] == 1
     (mail,) = world.emails.values()
@@ -259,6 +255,33 @@ async def test_happy_path_confirms_captures_and_emails_the_receipt(workflow_env)
     assert receipt["data"].confirmation_code == "K7Q2ZP"
     assert receipt["data"].hotel_name == "Grand Hotel Paris" == view.hotel_name
     assert mail.data.confirmation_code == "K7Q2ZP" and mail.data.total == view.total
+
+
+async def test_the_receipt_is_emailed_while_the_payment_is_captured(workflow_env):
+    world = World(capture_gate=asyncio.Event())
+    async with bookings(workflow_env, world) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        payment = await handle.start_update(
+            UPDATE_SUBMIT_PAYMENT,
+            CARD,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            result_type=BookingView,
+        )
+
+        async def emailed_before_the_capture() -> BookingView:
+            view = await status(handle)
+            assert Step.EMAILED in view.steps, view.steps
+            return view
+
+        view = await eventually(emailed_before_the_capture, timeout=20)
+        assert Step.CAPTURED not in view.steps
+        assert view.state == BookingState.PROCESSING_PAYMENT
+        assert world.effects["capture"] == 0 and act.CAPTURE_PAYMENT in world.calls
+        world.capture_gate.set()
+        confirmed = await payment.result()
+    assert confirmed.state == BookingState.CONFIRMED and confirmed.captured == 20000
+    assert [m.template for m in world.emails.values()] == ["booking-confirmed"]
 
 
 async def test_a_second_payment_and_a_malformed_token_are_refused(workflow_env):

@@ -49,6 +49,7 @@ def test_the_four_paths_are_committed_and_each_patched_path_too():
         "receipt-details",  # after PATCH_RECEIPT_DETAILS
         "expiry-emailed",  # after PATCH_FAILURE_EMAIL
         "decline-then-pay",  # after PATCH_DECLINE_KEEPS_HOLD
+        "receipt-with-capture",  # after PATCH_RECEIPT_WITH_CAPTURE
     }
     assert UNREPLAYABLE == [STUCK]
 

@@ -1,0 +1,38 @@
+"""The booking benchmark's verdicts: throughput against the baseline's, and the time to
+the e-mailed receipt against the baseline's time for the same seven steps."""
+
+from __future__ import annotations
+
+import argparse
+
+from staysaga.bench import add_arguments
+from staysaga.bench_booking import FOLLOW_SECONDS, Series, report
+
+
+def _series(rate: float, latencies: dict[str, list[float]]) -> Series:
+    count = 10
+    return Series("x", wall=count / rate, count=count, latencies=latencies)
+
+
+def test_the_report_judges_throughput_and_the_time_to_the_emailed_receipt():
+    baseline = _series(10.0, {"done": [1.0, 1.0, 1.0]})
+    fast = _series(8.5, {"confirmed": [0.5] * 3, "emailed": [0.9, 0.9, 0.9]})
+    slow = _series(7.0, {"confirmed": [0.5] * 3, "emailed": [1.3, 1.3, 1.3]})
+
+    lines = report(baseline, fast, 10)
+    assert (
+        "booking/baseline throughput: 0.85 at concurrency 10 (meets the target of 0.8)"
+        in (lines[-2])
+    )
+    assert lines[-1] == "time to EMAILED p50 / baseline p50: 0.90 (meets the target of at most 1.0)"
+
+    lines = report(baseline, slow, 20)
+    assert "0.70 at concurrency 20 (misses the target of 0.8)" in lines[-2]
+    assert lines[-1].startswith("time to EMAILED p50 / baseline p50: 1.30 (misses the target")
+
+
+def test_a_confirmed_booking_is_followed_at_the_book_buttons_pace_by_default():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args(["booking"]).follow_seconds == FOLLOW_SECONDS == 0.1
+    assert parser.parse_args(["booking", "--follow-seconds", "0.5"]).follow_seconds == 0.5
