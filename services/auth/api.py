@@ -131,8 +131,12 @@ class AuthorizationRequest(BaseModel):
     redirect_uri: str | None = None
     scope: str | None = None
     state: str | None = None
-    code_challenge: str
-    code_challenge_method: str = Field(description="S256")
+    code_challenge: str | None = Field(
+        None,
+        description="Required (PKCE, S256), but for an OpenID Connect sign-in (scope openid, "
+        "a nonce) of a client allowed to bind it by its nonce: the Temporal UI",
+    )
+    code_challenge_method: str | None = Field(None, description="S256")
     resource: str | None = None
     nonce: str | None = Field(None, description="OpenID Connect: echoed in the ID token")
     signup_ticket: str | None = Field(

@@ -292,6 +292,9 @@ async def _sign_in_after_sign_up(request: Request, snap: Snapshot, ticket: str) 
     code challenge: whoever holds the ticket but not the session that started the request
     (its PKCE verifier and state) gets a code nobody can redeem for them."""
     challenge = dict(snap.query).get("code_challenge", "")
+    if not challenge:
+        # The ticket is bound to a code challenge: without one it signs nobody in.
+        return await _form_page(request, snap.query, 400, error=SIGNUP_TICKET_REFUSED)
     try:
         account = await signed_up_account(request.app.state.connections, ticket, challenge)
     except InvalidCredentials:

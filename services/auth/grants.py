@@ -110,8 +110,8 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):
                 data.get("redirect_uri") or request.client.get_default_redirect_uri(),
                 scope,
                 request.audiences,
-                data["code_challenge"],
-                data["code_challenge_method"],
+                data.get("code_challenge") or "",
+                data.get("code_challenge_method") or "",
                 nonce=data.get("nonce") if openid else None,
                 auth_time=now if openid else None,
             ),
@@ -196,15 +196,32 @@ def user_info(user_id: str, scope: str, profile: store.Profile | None) -> UserIn
     return info
 
 
+def _nonce_instead(client: Client | None, scope: str | None, data: dict[str, str]) -> bool:
+    """Whether an authorization request without PKCE is bound by an OpenID Connect nonce, for
+    a confidential client allowed that (RFC 9700 section 2.1.1: the Temporal UI's server,
+    which sends a nonce but no code challenge)."""
+    return (
+        client is not None
+        and client.spec.nonce_instead_of_pkce
+        and OPENID in (scope or "").split()
+        and bool(data.get("nonce"))
+    )
+
+
 class S256CodeChallenge(CodeChallenge):
-    """PKCE, required, S256 only (`plain` is refused: OWASP ASVS 5.0 10.4.6)."""
+    """PKCE, required, S256 only (`plain` is refused: OWASP ASVS 5.0 10.4.6); a client whose
+    spec allows it may bind an OpenID Connect sign-in with a nonce instead."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
-        """A challenge with method S256 must come with every authorization request."""
+        """A challenge with method S256 must come with every authorization request, but for
+        a client allowed to bind its OpenID Connect sign-in with a nonce instead."""
         data = grant.request.payload.data
+        unbound = not data.get("code_challenge") and not data.get("code_challenge_method")
+        if unbound and _nonce_instead(grant.request.client, grant.request.payload.scope, data):
+            return
         if not data.get("code_challenge"):
             raise InvalidRequestError("PKCE is required: send a code_challenge.")
         if data.get("code_challenge_method") != "S256":
@@ -212,7 +229,12 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
     def validate_code_verifier(self, grant: Any, result: Any) -> None:
-        """Every code exchange must prove possession of the verifier."""
+        """Every code exchange must prove possession of the verifier (unless its request was
+        bound by a nonce instead: then a verifier is refused, RFC 9700 section 4.8)."""
+        code = grant.request.authorization_code
+        if isinstance(code, store.AuthorizationCode) and not code.code_challenge:
+            super().validate_code_verifier(grant, result)
+            return
         if not grant.request.form.get("code_verifier"):
             raise InvalidRequestError("Missing 'code_verifier'.")
         super().validate_code_verifier(grant, result)

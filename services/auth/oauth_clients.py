@@ -53,6 +53,10 @@ class ClientSpec:
     acts_for_itself: bool = True
     # The role an account must hold to sign in with this client at all (None: anyone).
     required_role: str | None = None
+    # A confidential OpenID Connect client whose sign-ins may be bound by their nonce when
+    # it sends no PKCE challenge (RFC 9700 section 2.1.1): the Temporal UI server sends a
+    # nonce but no code challenge. One that does send a challenge is held to it.
+    nonce_instead_of_pkce: bool = False
 
     def scopes_for_roles(self, scope: str, roles: Sequence[str]) -> str:
         """The scopes asked for, less those of roles the account does not hold."""
@@ -89,6 +93,7 @@ CLIENTS[TEMPORAL_UI_CLIENT] = ClientSpec(
     {role: frozenset(s) for role, s in TEMPORAL_UI_ROLE_SCOPES.items()},
     acts_for_itself=False,
     required_role=TEMPORAL_UI_ROLE,
+    nonce_instead_of_pkce=True,
 )
 
 

@@ -39,7 +39,7 @@ def _callback(auth: Auth) -> str:
 async def _ui_sign_in(
     auth: Auth,
     account: tuple[str, str],
-    verifier: str,
+    verifier: str | None,
     scope: str = UI_SCOPES,
     nonce: str | None = None,
 ) -> httpx.Response:
@@ -51,9 +51,9 @@ async def _ui_sign_in(
         "redirect_uri": _callback(auth),
         "scope": scope,
         "state": "ui-state",
-        "code_challenge": s256(verifier),
-        "code_challenge_method": "S256",
     }
+    if verifier is not None:
+        params |= {"code_challenge": s256(verifier), "code_challenge_method": "S256"}
     if nonce is not None:
         params["nonce"] = nonce
     page = await auth.client.get("/oauth2/authorize", params=params)
@@ -73,30 +73,38 @@ def _refusal(response: httpx.Response) -> str:
     return query["error"][0]
 
 
-async def _ui_tokens(
-    auth: Auth,
-    account: tuple[str, str] = OPERATOR,
-    scope: str = UI_SCOPES,
-    nonce: str | None = None,
-) -> dict[str, Any]:
-    """The whole flow as the Temporal UI runs it: sign-in, code, exchange with its secret."""
-    verifier = pkce_verifier()
+async def _ui_code(
+    auth: Auth, account: tuple[str, str], verifier: str | None, scope: str, nonce: str | None
+) -> str:
     redirect = await _ui_sign_in(auth, account, verifier, scope, nonce)
     assert redirect.status_code == 302, redirect.text
     location = redirect.headers["location"]
     assert location.startswith(_callback(auth)), location
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     assert query["state"] == "ui-state"
-    response = await auth.client.post(
-        "/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query["code"],
-            "redirect_uri": _callback(auth),
-            "code_verifier": verifier,
-        },
-        auth=(TEMPORAL_UI_CLIENT, SECRETS[TEMPORAL_UI_CLIENT]),
+    return query["code"]
+
+
+async def _ui_exchange(auth: Auth, code: str, verifier: str | None) -> httpx.Response:
+    """The Temporal UI server trading its code, authenticated with its secret."""
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": _callback(auth)}
+    if verifier is not None:
+        form["code_verifier"] = verifier
+    return await auth.client.post(
+        "/oauth2/token", data=form, auth=(TEMPORAL_UI_CLIENT, SECRETS[TEMPORAL_UI_CLIENT])
     )
+
+
+async def _ui_tokens(
+    auth: Auth,
+    account: tuple[str, str] = OPERATOR,
+    scope: str = UI_SCOPES,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    """The whole flow with PKCE: sign-in, code, exchange with the client's secret."""
+    verifier = pkce_verifier()
+    code = await _ui_code(auth, account, verifier, scope, nonce)
+    response = await _ui_exchange(auth, code, verifier)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -157,6 +165,36 @@ async def test_a_nonce_is_single_use(auth):
     replay = await _ui_sign_in(auth, OPERATOR, pkce_verifier(), nonce=nonce)
     assert replay.status_code == 302
     assert _refusal(replay) == "invalid_request"
+
+
+async def test_the_temporal_ui_server_binds_its_sign_in_by_nonce_when_it_sends_no_pkce(auth):
+    nonce = secrets.token_urlsafe(16)
+    code = await _ui_code(auth, OPERATOR, None, UI_SCOPES, nonce)
+    # A verifier for a request that sent no challenge is refused (RFC 9700 section 4.8).
+    assert (await _ui_exchange(auth, code, pkce_verifier())).status_code == 400
+    code = await _ui_code(auth, OPERATOR, None, UI_SCOPES, secrets.token_urlsafe(16))
+    tokens = await _ui_exchange(auth, code, None)
+    assert tokens.status_code == 200, tokens.text
+    assert (await _verified_id_token(auth, tokens.json()["id_token"], None))["sub"] == "user-grace"
+
+
+async def test_without_pkce_a_nonce_and_openid_are_required_and_only_for_the_ui(auth):
+    no_nonce = await _ui_sign_in(auth, OPERATOR, None)
+    assert _refusal(no_nonce) == "invalid_request"
+    no_openid = await _ui_sign_in(auth, OPERATOR, None, scope="ops:read", nonce="n-1")
+    assert _refusal(no_openid) == "invalid_request"
+    website = await auth.client.get(
+        "/oauth2/authorize",
+        params={
+            "response_type": "code",
+            "client_id": "web",
+            "redirect_uri": "http://127.0.0.1:8000/auth/callback",
+            "scope": "profile",
+            "nonce": "n-2",
+        },
+    )
+    assert website.status_code == 302
+    assert parse_qs(urlsplit(website.headers["location"]).query)["error"] == ["invalid_request"]
 
 
 async def test_an_id_token_says_only_what_the_scopes_allow(auth):
