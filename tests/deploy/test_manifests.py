@@ -25,8 +25,8 @@ from components.registry import (
 from components.settings import generated_secrets
 from services.auth.oauth_clients import CLIENTS, TEMPORAL_UI_CALLBACK_PATH
 from staysaga import cluster_secrets, manifests
-from temporal.codec_server import OPERATOR_SCOPE
 from staysaga.secrets import client_secret_variable
+from temporal.codec_server import OPERATOR_SCOPE
 from tests.deploy.tools import ROOT, checkov, kubernetes_validate, run
 
 BASE = ROOT / "deploy" / "k8s" / "base"
