@@ -194,12 +194,15 @@ async def save_profile(engine: AsyncEngine, user_id: str, profile: Profile, now:
         "email_verified": profile.email_verified,
         "updated_at": now,
     }
-    async with engine.begin() as conn:
-        updated = await conn.execute(
-            oidc_profiles.update().where(oidc_profiles.c.user_id == user_id).values(**values)
-        )
-        if updated.rowcount == 0:
-            await conn.execute(oidc_profiles.insert().values(user_id=user_id, **values))
+    update = oidc_profiles.update().where(oidc_profiles.c.user_id == user_id).values(**values)
+    try:
+        async with engine.begin() as conn:
+            if (await conn.execute(update)).rowcount == 0:
+                await conn.execute(oidc_profiles.insert().values(user_id=user_id, **values))
+    except sa.exc.IntegrityError:
+        # The same person's sign-in in another tab inserted first: theirs is as fresh.
+        async with engine.begin() as conn:
+            await conn.execute(update)
 
 
 async def load_profile(engine: AsyncEngine, user_id: str) -> Profile | None:

@@ -204,6 +204,29 @@ async def test_an_id_token_says_only_what_the_scopes_allow(auth):
     assert "email" not in claims and "name" not in claims
 
 
+async def test_the_ui_keeps_its_codec_token_fresh_with_its_refresh_token(auth):
+    tokens = await _ui_tokens(auth)
+    renewed = await auth.client.post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(TEMPORAL_UI_CLIENT, SECRETS[TEMPORAL_UI_CLIENT]),
+    )
+    assert renewed.status_code == 200, renewed.text
+    access = claims_of(renewed.json()["access_token"])
+    assert access["aud"] == audience("codec")
+    assert set(access["scope"].split()) == set(UI_SCOPES.split())
+    # Another client cannot use it.
+    stolen = await auth.refresh(renewed.json()["refresh_token"])
+    assert stolen.status_code == 400
+
+
+async def test_a_second_sign_in_updates_what_the_id_token_says(auth):
+    await _ui_tokens(auth)
+    again = await _ui_tokens(auth)
+    claims = await _verified_id_token(auth, again["id_token"], None)
+    assert claims["email"] == "grace@example.com"
+
+
 async def test_without_openid_there_is_no_id_token(auth):
     tokens = await _ui_tokens(auth, scope="ops:read")
     assert "id_token" not in tokens
