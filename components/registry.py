@@ -217,6 +217,20 @@ WEBSITE_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     users_api.OPERATOR: (users_api.OPS_READ, users_api.OPS_WRITE),
 }
 
+# The Temporal UI's OAuth 2 client signs operators in by OpenID Connect (authorization code
+# + PKCE, `openid profile email`): only accounts with the operator role, and what their token
+# lets the UI do is read payloads through the codec server (its only audience, `ops:read`).
+# It gets no token for itself (no client credentials) and nothing that writes.
+TEMPORAL_UI_CLIENT = "temporal-ui"
+TEMPORAL_UI_USER_SCOPES: tuple[str, ...] = (
+    auth_api.OPENID,
+    users_api.PROFILE,
+    auth_api.EMAIL,
+)
+TEMPORAL_UI_AUDIENCES: tuple[str, ...] = ("codec",)
+TEMPORAL_UI_ROLE = users_api.OPERATOR
+TEMPORAL_UI_ROLE_SCOPES: dict[str, tuple[str, ...]] = {users_api.OPERATOR: (users_api.OPS_READ,)}
+
 # The OAuth 2 clients that may ask the authorization server about a token (RFC 7662
 # introspection). None of ours needs to: every service verifies access tokens itself,
 # against the published keys; a client added here must say why it cannot.
@@ -235,6 +249,13 @@ def oauth_clients() -> dict[str, tuple[str, ...]]:
     clients = {c.name: c.scopes for c in COMPONENTS.values() if c.scopes is not None}
     clients.update({w.client_id: w.scopes for w in WORKERS.values()})
     return clients
+
+
+def sign_in_clients() -> tuple[str, ...]:
+    """The OAuth 2 clients that only sign people in (no process of ours, no client
+    credentials): each has a secret like the processes' clients, which the platform hands to
+    the application that uses it (the Temporal UI)."""
+    return (TEMPORAL_UI_CLIENT,)
 
 
 def workers_to_run() -> list[TaskQueue]:

@@ -1,5 +1,6 @@
 """The Secret `staysaga` of a cluster, as an env file for `kubectl create secret generic
 --from-env-file`: fresh values for every secret staysaga makes itself (each OAuth client's,
+the Temporal UI's among them,
 the authorization server's list of them, the shared keys), and a line to fill for each one
 the platform supplies (database URLs, the Redis counters, the SMTP login).
 
@@ -14,7 +15,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from components.registry import oauth_clients
+from components.registry import oauth_clients, sign_in_clients
 from components.settings import generated_secrets
 from staysaga import manifests
 from staysaga.secrets import CLIENT_REGISTRY_VARIABLE, client_secret_variable
@@ -22,7 +23,8 @@ from staysaga.secrets import CLIENT_REGISTRY_VARIABLE, client_secret_variable
 
 def generated_values() -> dict[str, str]:
     """Fresh values for every secret staysaga makes itself."""
-    clients = {client: secrets.token_urlsafe(32) for client in oauth_clients()}
+    every = [*oauth_clients(), *sign_in_clients()]
+    clients = {client: secrets.token_urlsafe(32) for client in every}
     values = {client_secret_variable(c): secret for c, secret in clients.items()}
     values[CLIENT_REGISTRY_VARIABLE] = json.dumps(clients)
     for variable in generated_secrets():

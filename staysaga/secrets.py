@@ -1,6 +1,7 @@
 """The local stack's secrets: generated once into var/secrets.env, reused on later starts.
 
-Every OAuth 2 client of the component registry gets its own random secret; the shared
+Every OAuth 2 client of the component registry (each process's, and the sign-in clients
+such as the Temporal UI's) gets its own random secret; the shared
 secrets (the variables the components' settings mark as generated: bank keys, signing
 secrets of the users and web services) live here too. A value set in the real environment
 always wins over the generated one. Nothing here prints a secret.
@@ -14,7 +15,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from components.registry import oauth_clients
+from components.registry import oauth_clients, sign_in_clients
 from components.settings import generated_secrets
 
 # Secrets every child process receives (not tied to one OAuth client): the variables the
@@ -38,7 +39,8 @@ def _generate(name: str) -> str:
 
 def wanted_names() -> list[str]:
     """Every variable secrets.env holds."""
-    return [client_secret_variable(c) for c in oauth_clients()] + list(SHARED_SECRETS)
+    clients = [*oauth_clients(), *sign_in_clients()]
+    return [client_secret_variable(c) for c in clients] + list(SHARED_SECRETS)
 
 
 def read_secrets_file(path: Path) -> dict[str, str]:
@@ -127,7 +129,7 @@ class StackSecrets:
     def client_registry(self) -> dict[str, str]:
         """client id -> secret of every client, as the auth server needs it."""
         explicit = self._environ.get(CLIENT_REGISTRY_VARIABLE)
-        registry = {c: self.client_secret(c) for c in oauth_clients()}
+        registry = {c: self.client_secret(c) for c in [*oauth_clients(), *sign_in_clients()]}
         if explicit:
             registry.update(json.loads(explicit))
         return registry

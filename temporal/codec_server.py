@@ -5,8 +5,10 @@ protocol: JSON `{"payloads": [{"metadata": {...}, "data": ...}]}`, bytes in base
 shows what comes back; `/encode` is the way back, for the UI's signals and queries. The
 keys are `TEMPORAL_PAYLOAD_KEYS`, as in every worker.
 
-Who may decode: a caller with an access token of our authorization server carrying the
-operator scope (a Temporal UI signed in with OIDC passes the operator's token along). With
+Who may decode: a caller with an access token of our authorization server for the codec's
+audience carrying the operator scope: what a Temporal UI signed in with our authorization
+server (OpenID Connect, client `temporal-ui`, operators only) passes along for an
+operator (`TEMPORAL_CODEC_PASS_ACCESS_TOKEN`). With
 the local dev server (`TEMPORAL_DEV_SERVER=true`), whose UI has no login and listens on
 loopback only, the codec server listens on loopback too and answers without a token: the
 dev UI is an operator tool on the operator's own machine.

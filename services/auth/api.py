@@ -14,6 +14,12 @@ REVOKE_PATH = "/oauth2/revoke"
 INTROSPECT_PATH = "/oauth2/introspect"
 JWKS_PATH = "/.well-known/jwks.json"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
+OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
+USERINFO_PATH = "/oauth2/userinfo"
+# OpenID Connect's scopes (`profile` is Users' own constant): `openid` makes a sign-in an
+# OpenID Connect one (an ID token, the userinfo endpoint), `email` adds the address.
+OPENID = "openid"
+EMAIL = "email"
 
 
 class TokenResponse(BaseModel):
@@ -24,6 +30,7 @@ class TokenResponse(BaseModel):
     expires_in: int
     scope: str
     refresh_token: str | None = None
+    id_token: str | None = Field(None, description="OpenID Connect sign-ins (scope openid)")
 
 
 class IntrospectionResponse(BaseModel):
@@ -66,6 +73,26 @@ class ServerMetadata(BaseModel):
     code_challenge_methods_supported: list[str]
 
 
+class OpenIDConfiguration(BaseModel):
+    """GET /.well-known/openid-configuration (OpenID Connect Discovery 1.0 section 3)."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str
+    jwks_uri: str
+    revocation_endpoint: str
+    scopes_supported: list[str]
+    response_types_supported: list[str]
+    response_modes_supported: list[str]
+    grant_types_supported: list[str]
+    subject_types_supported: list[str]
+    id_token_signing_alg_values_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    claims_supported: list[str]
+    code_challenge_methods_supported: list[str]
+
+
 class OAuthError(BaseModel):
     """An OAuth error (RFC 6749 section 5.2): what the token, revocation and introspection
     endpoints answer on failure."""
@@ -104,9 +131,14 @@ class AuthorizationRequest(BaseModel):
     redirect_uri: str | None = None
     scope: str | None = None
     state: str | None = None
-    code_challenge: str
-    code_challenge_method: str = Field(description="S256")
+    code_challenge: str | None = Field(
+        None,
+        description="Required (PKCE, S256), but for an OpenID Connect sign-in (scope openid, "
+        "a nonce) of a client allowed to bind it by its nonce: the Temporal UI",
+    )
+    code_challenge_method: str | None = Field(None, description="S256")
     resource: str | None = None
+    nonce: str | None = Field(None, description="OpenID Connect: echoed in the ID token")
     signup_ticket: str | None = Field(
         None,
         description="From Users' answer to a sign-up whose signin_challenge is this "

@@ -1,5 +1,5 @@
 """The authorization server's routes: token, authorize (the sign-in page), revoke,
-introspect, the JWKS and the RFC 8414 metadata."""
+introspect, userinfo, the JWKS, the RFC 8414 metadata and OpenID Connect discovery."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from services.auth.login import (
     CSRF_COOKIE,
     CSRF_FIELD,
     LOGIN_FIELDS,
+    ROLE_REFUSED,
     SIGNUP_TICKET,
     SIGNUP_TICKET_REFUSED,
     TOO_MANY,
@@ -41,15 +42,17 @@ from services.auth.oauth_clients import (
     CLIENT_CREDENTIALS,
     CLIENTS,
     REFRESH_TOKEN,
+    TEMPORAL_UI_CALLBACK_PATH,
     ClientRegistry,
     all_scopes,
 )
 from services.auth.params import basic_credentials_readable, malformed_parameter
 from services.auth.settings import AuthSettings
-from services.auth.store import purge_expired
+from services.auth.store import Profile, purge_expired
 from services.auth.throttle import SignInThrottle
 from services.auth.tokens import User, mint_access_token
 from services.common.app import create_service_app, model_response
+from services.common.auth import TokenRejected, bearer_token
 from services.common.http import ServiceConnections, ServiceError, TokenSource, TransportError
 from services.common.openapi import Endpoint
 from services.common.ratelimit import storage_for
@@ -148,6 +151,67 @@ async def metadata(request: Request) -> JSONResponse:
     )
 
 
+# The claims an ID token or userinfo answer may hold (each beyond `sub` only for its scope).
+CLAIMS_SUPPORTED = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "name",
+    "email",
+    "email_verified",
+]
+
+
+async def openid_configuration(request: Request) -> JSONResponse:
+    """GET /.well-known/openid-configuration (OpenID Connect Discovery 1.0)."""
+    issuer = _oauth(request).issuer
+    return model_response(
+        api.OpenIDConfiguration(
+            issuer=issuer,
+            authorization_endpoint=issuer + api.AUTHORIZE_PATH,
+            token_endpoint=issuer + api.TOKEN_PATH,
+            userinfo_endpoint=issuer + api.USERINFO_PATH,
+            jwks_uri=issuer + api.JWKS_PATH,
+            revocation_endpoint=issuer + api.REVOKE_PATH,
+            scopes_supported=all_scopes(),
+            response_types_supported=["code"],
+            response_modes_supported=["query"],
+            grant_types_supported=[AUTHORIZATION_CODE, REFRESH_TOKEN],
+            subject_types_supported=["public"],
+            id_token_signing_alg_values_supported=["ES256"],
+            token_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
+            claims_supported=CLAIMS_SUPPORTED,
+            code_challenge_methods_supported=["S256"],
+        )
+    )
+
+
+async def userinfo(request: Request) -> JSONResponse:
+    """GET or POST /oauth2/userinfo: who the bearer of an OpenID Connect access token is."""
+    try:
+        value = bearer_token(request)
+    except TokenRejected:
+        return _bearer_refused("invalid_request", "Send the access token: Authorization: Bearer.")
+    claims = await run_in_threadpool(_oauth(request).userinfo, value)
+    if claims is None:
+        return _bearer_refused("invalid_token", "Not a live access token granted 'openid'.")
+    return JSONResponse(claims, headers={"Cache-Control": "no-store"})
+
+
+def _bearer_refused(error: str, description: str) -> JSONResponse:
+    """RFC 6750 section 3: 401 with the error in WWW-Authenticate."""
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=401,
+        headers={"WWW-Authenticate": f'Bearer error="{error}"', "Cache-Control": "no-store"},
+    )
+
+
 def _page(
     body: str,
     status: int = 200,
@@ -174,10 +238,12 @@ async def _form_page(
 ) -> HTMLResponse:
     nonce, csrf = new_csrf_pair(await _oauth(request).keyring.keys(), now_utc())
     # Browsers apply form-action to the redirect that follows the sign-in POST as well:
-    # the website's callback must be allowed, or the code never reaches it.
+    # the clients' callbacks (the website's, the Temporal UI's) must be allowed, or the code
+    # never reaches them.
     website = request.app.state.settings.url("web")
     page = login_page(params, csrf, email, error, site=website)
-    response = _page(page, status, headers, f"'self' {website}")
+    callbacks = " ".join(_oauth(request).registry.redirect_origins())
+    response = _page(page, status, headers, f"'self' {callbacks}")
     response.set_cookie(
         CSRF_COOKIE,
         nonce,
@@ -226,6 +292,9 @@ async def _sign_in_after_sign_up(request: Request, snap: Snapshot, ticket: str) 
     code challenge: whoever holds the ticket but not the session that started the request
     (its PKCE verifier and state) gets a code nobody can redeem for them."""
     challenge = dict(snap.query).get("code_challenge", "")
+    if not challenge:
+        # The ticket is bound to a code challenge: without one it signs nobody in.
+        return await _form_page(request, snap.query, 400, error=SIGNUP_TICKET_REFUSED)
     try:
         account = await signed_up_account(request.app.state.connections, ticket, challenge)
     except InvalidCredentials:
@@ -234,7 +303,25 @@ async def _sign_in_after_sign_up(request: Request, snap: Snapshot, ticket: str) 
         log.warning("cannot redeem a sign-up ticket with Users: %s", exc)
         return await _form_page(request, snap.query, 503, error=UNAVAILABLE)
     user = User(account.user_id, account.roles)
+    refused = _role_refused(snap, user)
+    if refused is not None:
+        return refused
     return _respond(await run_in_threadpool(_oauth(request).authorize, snap, user))
+
+
+def _role_refused(snap: Snapshot, user: User) -> HTMLResponse | None:
+    """A page for an account without the role its client signs in (only operators sign in
+    to the Temporal UI), or None: no code, and nothing sent back to that client."""
+    spec = CLIENTS.get(dict(snap.query).get("client_id", ""))
+    if spec is None or spec.required_role is None or spec.required_role in user.roles:
+        return None
+    log.info(
+        "sign-in refused: %s lacks the role %s for %s",
+        user.user_id,
+        spec.required_role,
+        spec.client_id,
+    )
+    return _page(error_page(ROLE_REFUSED), 403)
 
 
 async def authorize_submit(request: Request) -> Response:
@@ -275,7 +362,13 @@ async def authorize_submit(request: Request) -> Response:
         log.warning("cannot check credentials with Users: %s", exc)
         return await _form_page(request, params, 503, email, UNAVAILABLE, {"Retry-After": "5"})
     await throttle.succeeded(email, address)
-    user = User(account.user_id, account.roles)
+    user = User(
+        account.user_id, account.roles, Profile(account.name, email, account.email_verified)
+    )
+    not_allowed = _role_refused(snap, user)
+    if not_allowed is not None:
+        not_allowed.delete_cookie(CSRF_COOKIE, path=api.AUTHORIZE_PATH)
+        return not_allowed
     result = await run_in_threadpool(oauth.authorize, snap, user)
     response = _respond(result)
     response.delete_cookie(CSRF_COOKIE, path=api.AUTHORIZE_PATH)
@@ -336,7 +429,33 @@ ENDPOINTS = (
         error_model=api.OAuthError,
     ),
     Endpoint(
+        "GET",
+        api.USERINFO_PATH,
+        userinfo,
+        "OpenID Connect userinfo: `sub`, and name and e-mail for the scopes granted "
+        "(Authorization: Bearer, a token granted `openid`)",
+        errors=(401,),
+        error_media="application/json",
+        error_model=api.OAuthError,
+    ),
+    Endpoint(
+        "POST",
+        api.USERINFO_PATH,
+        userinfo,
+        "OpenID Connect userinfo, as GET",
+        errors=(401,),
+        error_media="application/json",
+        error_model=api.OAuthError,
+    ),
+    Endpoint(
         "GET", api.JWKS_PATH, jwks_document, "Public signing keys", response=api.JsonWebKeySet
+    ),
+    Endpoint(
+        "GET",
+        api.OPENID_CONFIGURATION_PATH,
+        openid_configuration,
+        "OpenID Connect discovery",
+        response=api.OpenIDConfiguration,
     ),
     Endpoint(
         "GET",
@@ -376,8 +495,12 @@ def create_app(
     async def start(app: Starlette) -> None:
         await ensure_signing_key(app.state.engine)
         await purge_expired(app.state.engine, now_utc())
+        auth_settings = settings.of(AuthSettings)
         registry = ClientRegistry.from_json(
-            settings.of(AuthSettings).client_secrets, settings.url("web")
+            auth_settings.client_secrets,
+            settings.url("web"),
+            auth_settings.temporal_ui_callback
+            or settings.temporal_ui_url + TEMPORAL_UI_CALLBACK_PATH,
         )
         if not registry.known():
             log.warning("AUTH_CLIENT_SECRETS names no client: no one can get a token")

@@ -27,13 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.auth import store
 from services.auth.adapter import Snapshot, StarletteOAuth2Request
+from services.auth.api import OPENID
 from services.auth.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     Introspection,
+    OpenIDConnect,
     RefreshTokenGrant,
     Revocation,
     S256CodeChallenge,
+    user_info,
 )
 from services.auth.keys import ACCESS_TOKEN_TTL, KeyRing, now_utc, published
 from services.auth.oauth_clients import (
@@ -50,6 +53,7 @@ from services.auth.tokens import (
     narrow,
     requested_audiences,
 )
+from services.common.auth import CLOCK_LEEWAY_SECONDS
 
 T = TypeVar("T")
 
@@ -71,7 +75,9 @@ class OAuthServer(AuthorizationServer):
         self.clock = clock
         self.keyring = KeyRing(engine)
         self.register_grant(ClientCredentialsGrant)
-        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+        self.register_grant(
+            AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDConnect(self)]
+        )
         self.register_grant(RefreshTokenGrant)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
@@ -184,6 +190,23 @@ class OAuthServer(AuthorizationServer):
             if access is not None:
                 return access
         return self.call(store.find_refresh_token, self.engine, value)
+
+    def userinfo(self, value: str) -> dict[str, Any] | None:
+        """The userinfo claims (OpenID Connect Core 5.3) an access token may read: it must be
+        ours, live, unrevoked and granted `openid`; None if not."""
+        access = self._decode_access(value)
+        if access is None or access.revoked:
+            return None
+        now = self.clock().timestamp()
+        claims = access.claims
+        if not int(claims.get("nbf", 0)) - CLOCK_LEEWAY_SECONDS <= now < int(claims["exp"]):
+            return None
+        scope = access.get_scope()
+        if OPENID not in scope.split():
+            return None
+        subject = str(claims["sub"])
+        profile = self.call(store.load_profile, self.engine, subject)
+        return dict(user_info(subject, scope, profile))
 
     def _decode_access(self, value: str) -> AccessToken | None:
         keys = published(self.call(self.keyring.keys), self.clock())

@@ -15,11 +15,16 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.core import OpenIDCode, UserInfo
+from joserfc.jwk import ECKey
 
 from services.auth import store
 from services.auth.adapter import StarletteOAuth2Request
+from services.auth.api import EMAIL, OPENID
+from services.auth.keys import ID_TOKEN_TTL, active_key
 from services.auth.oauth_clients import Client
 from services.auth.tokens import User, narrow, requested_audiences
+from services.users.api import PROFILE
 
 if TYPE_CHECKING:
     from services.auth.domain import OAuthServer
@@ -88,6 +93,13 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):
             request.audiences = narrow(
                 requested_audiences(request), request.client.spec.user_audiences
             )
+        now = self.server.clock()
+        openid = OPENID in scope.split()
+        profile = request.user.profile
+        if openid and profile is not None:
+            self.server.call(
+                store.save_profile, self.server.engine, request.user.user_id, profile, now
+            )
         self.server.call(
             store.save_code,
             self.server.engine,
@@ -98,10 +110,12 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):
                 data.get("redirect_uri") or request.client.get_default_redirect_uri(),
                 scope,
                 request.audiences,
-                data["code_challenge"],
-                data["code_challenge_method"],
+                data.get("code_challenge") or "",
+                data.get("code_challenge_method") or "",
+                nonce=data.get("nonce") if openid else None,
+                auth_time=now if openid else None,
             ),
-            self.server.clock(),
+            now,
         )
 
     def query_authorization_code(self, code: str, client: Client) -> store.AuthorizationCode | None:
@@ -123,15 +137,91 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):
         return User(authorization_code.user_id)
 
 
+class OpenIDConnect(OpenIDCode):
+    """OpenID Connect on the code grant: with `openid` granted, the token response carries
+    an ID token signed like access tokens (the active key, in the JWKS), for the client
+    (`aud`), with the request's nonce and the sign-in's time; its claims beyond `sub` follow
+    the scopes granted. A nonce is single-use per client."""
+
+    def __init__(self, server: OAuthServer) -> None:
+        super().__init__(require_nonce=False)
+        self.server = server
+
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        """Whether a code was already issued for this nonce (a replayed request)."""
+        client_id = request.payload.client_id or ""
+        return self.server.call(store.nonce_used, self.server.engine, client_id, nonce)
+
+    def _key(self) -> tuple[ECKey, str]:
+        found = active_key(self.server.call(self.server.keyring.keys), self.server.clock())
+        return found.key, found.kid
+
+    def resolve_client_private_key(self, client: Client) -> ECKey:
+        """The key that signs access tokens now."""
+        return self._key()[0]
+
+    def get_client_algorithm(self, client: Client) -> str:
+        """ES256, as for access tokens."""
+        return "ES256"
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        """The signing key's id, so a client finds it in the JWKS."""
+        return {"alg": "ES256", "typ": "JWT", "kid": self._key()[1]}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        """Issuer, the client as audience, issued and expiry times by the server's clock."""
+        issued = int(self.server.clock().timestamp())
+        return {
+            "iss": self.server.issuer,
+            "aud": client.client_id,
+            "iat": issued,
+            "exp": issued + int(ID_TOKEN_TTL.total_seconds()),
+        }
+
+    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+        """`sub`, and what the granted scopes allow of the person's profile."""
+        profile = self.server.call(store.load_profile, self.server.engine, user.user_id)
+        return user_info(user.user_id, scope, profile)
+
+
+def user_info(user_id: str, scope: str, profile: store.Profile | None) -> UserInfo:
+    """The claims about a person a token with `scope` may see (ID token, userinfo)."""
+    granted = set(scope.split())
+    info = UserInfo(sub=user_id)
+    if profile is not None and PROFILE in granted and profile.name:
+        info["name"] = profile.name
+    if profile is not None and EMAIL in granted and profile.email:
+        info["email"] = profile.email
+        info["email_verified"] = profile.email_verified
+    return info
+
+
+def _nonce_instead(client: Client | None, scope: str | None, data: dict[str, str]) -> bool:
+    """Whether an authorization request without PKCE is bound by an OpenID Connect nonce, for
+    a confidential client allowed that (RFC 9700 section 2.1.1: the Temporal UI's server,
+    which sends a nonce but no code challenge)."""
+    return (
+        client is not None
+        and client.spec.nonce_instead_of_pkce
+        and OPENID in (scope or "").split()
+        and bool(data.get("nonce"))
+    )
+
+
 class S256CodeChallenge(CodeChallenge):
-    """PKCE, required, S256 only (`plain` is refused: OWASP ASVS 5.0 10.4.6)."""
+    """PKCE, required, S256 only (`plain` is refused: OWASP ASVS 5.0 10.4.6); a client whose
+    spec allows it may bind an OpenID Connect sign-in with a nonce instead."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
-        """A challenge with method S256 must come with every authorization request."""
+        """A challenge with method S256 must come with every authorization request, but for
+        a client allowed to bind its OpenID Connect sign-in with a nonce instead."""
         data = grant.request.payload.data
+        unbound = not data.get("code_challenge") and not data.get("code_challenge_method")
+        if unbound and _nonce_instead(grant.request.client, grant.request.payload.scope, data):
+            return
         if not data.get("code_challenge"):
             raise InvalidRequestError("PKCE is required: send a code_challenge.")
         if data.get("code_challenge_method") != "S256":
@@ -139,7 +229,12 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
     def validate_code_verifier(self, grant: Any, result: Any) -> None:
-        """Every code exchange must prove possession of the verifier."""
+        """Every code exchange must prove possession of the verifier (unless its request was
+        bound by a nonce instead: then a verifier is refused, RFC 9700 section 4.8)."""
+        code = grant.request.authorization_code
+        if isinstance(code, store.AuthorizationCode) and not code.code_challenge:
+            super().validate_code_verifier(grant, result)
+            return
         if not grant.request.form.get("code_verifier"):
             raise InvalidRequestError("Missing 'code_verifier'.")
         super().validate_code_verifier(grant, result)

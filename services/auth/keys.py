@@ -24,6 +24,9 @@ from services.common.auth import CLOCK_LEEWAY_SECONDS
 from services.common.db import write_transaction
 
 ACCESS_TOKEN_TTL = timedelta(minutes=10)
+# An ID token is read once, when its client signs the person in; no longer than an access
+# token, so the retired-key grace below covers it as well.
+ID_TOKEN_TTL = ACCESS_TOKEN_TTL
 # How long a server trusts its in-memory copy of the keys; well under DEFAULT_PUBLISH_AHEAD,
 # so a rotated-in key is known to every copy of the auth service before it must sign.
 KEY_CACHE_SECONDS = 30.0

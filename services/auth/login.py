@@ -26,6 +26,10 @@ WRONG_CREDENTIALS = "The e-mail address or password is not right."
 TOO_MANY = "Too many wrong passwords. Please wait a moment and try again, or reset your password."
 UNAVAILABLE = "Signing in is not possible right now. Please try again in a moment."
 SIGNUP_TICKET_REFUSED = "Your account is ready: please sign in with it."
+ROLE_REFUSED = (
+    "This sign-in is for staysaga's operators only, and your account is not one. "
+    "To book or see your bookings, use the staysaga website."
+)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The OAuth 2 clients of staysaga (from the component registry) as the auth server sees them.
 
-Every process is its own confidential client (client_secret_basic). Secrets come from the
-environment: `AUTH_CLIENT_SECRETS` holds a JSON object {client_id: secret}; `staysaga up`
-fills it from var/secrets.env. A client without a secret cannot authenticate.
+Every process is its own confidential client (client_secret_basic); so is the Temporal UI,
+which signs operators in by OpenID Connect. Secrets come from the environment:
+`AUTH_CLIENT_SECRETS` holds a JSON object {client_id: secret}; `staysaga up` fills it from
+var/secrets.env. A client without a secret cannot authenticate.
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from components.registry import (
     INTROSPECTION_CLIENTS,
+    TEMPORAL_UI_AUDIENCES,
+    TEMPORAL_UI_CLIENT,
+    TEMPORAL_UI_ROLE,
+    TEMPORAL_UI_ROLE_SCOPES,
+    TEMPORAL_UI_USER_SCOPES,
     WEBSITE_CLIENT,
     WEBSITE_ROLE_SCOPES,
     WEBSITE_USER_AUDIENCES,
@@ -26,12 +33,14 @@ CLIENT_CREDENTIALS = "client_credentials"
 AUTHORIZATION_CODE = "authorization_code"
 REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name
 CALLBACK_PATH = "/auth/callback"
+# Where the Temporal UI server takes the code back (its OIDC callback).
+TEMPORAL_UI_CALLBACK_PATH = "/auth/sso/callback"
 
 
 @dataclass(frozen=True)
 class ClientSpec:
-    """What one client may do: its scopes for itself and, for the website, for travellers;
-    whether it may introspect tokens."""
+    """What one client may do: its scopes for itself and, for a sign-in client (the website,
+    the Temporal UI), for the people signing in; whether it may introspect tokens."""
 
     client_id: str
     service_scopes: frozenset[str]
@@ -40,6 +49,14 @@ class ClientSpec:
     # role -> the scopes a sign-in may carry only for an account with that role.
     role_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
     introspects: bool = False
+    # False: a sign-in client only, which gets no token for itself (client credentials).
+    acts_for_itself: bool = True
+    # The role an account must hold to sign in with this client at all (None: anyone).
+    required_role: str | None = None
+    # A confidential OpenID Connect client whose sign-ins may be bound by their nonce when
+    # it sends no PKCE challenge (RFC 9700 section 2.1.1): the Temporal UI server sends a
+    # nonce but no code challenge. One that does send a challenge is held to it.
+    nonce_instead_of_pkce: bool = False
 
     def scopes_for_roles(self, scope: str, roles: Sequence[str]) -> str:
         """The scopes asked for, less those of roles the account does not hold."""
@@ -68,6 +85,16 @@ CLIENTS: dict[str, ClientSpec] = {
     )
     for client_id, scopes in oauth_clients().items()
 }
+CLIENTS[TEMPORAL_UI_CLIENT] = ClientSpec(
+    TEMPORAL_UI_CLIENT,
+    frozenset(),
+    frozenset(TEMPORAL_UI_USER_SCOPES),
+    tuple(audience(c) for c in TEMPORAL_UI_AUDIENCES),
+    {role: frozenset(s) for role, s in TEMPORAL_UI_ROLE_SCOPES.items()},
+    acts_for_itself=False,
+    required_role=TEMPORAL_UI_ROLE,
+    nonce_instead_of_pkce=True,
+)
 
 
 def all_scopes() -> list[str]:
@@ -83,17 +110,24 @@ def all_scopes() -> list[str]:
 class ClientRegistry:
     """The known clients with their secrets (from env); looked up by client id."""
 
-    def __init__(self, secrets: Mapping[str, str], web_url: str) -> None:
+    def __init__(
+        self, secrets: Mapping[str, str], web_url: str, temporal_ui_callback: str | None = None
+    ) -> None:
         self._secrets = {k: v for k, v in secrets.items() if k in CLIENTS and v}
         self.redirect_uri = web_url.rstrip("/") + CALLBACK_PATH
+        self.redirect_uris = {WEBSITE_CLIENT: self.redirect_uri}
+        if temporal_ui_callback:
+            self.redirect_uris[TEMPORAL_UI_CLIENT] = temporal_ui_callback
 
     @classmethod
-    def from_json(cls, raw: str | None, web_url: str) -> ClientRegistry:
+    def from_json(
+        cls, raw: str | None, web_url: str, temporal_ui_callback: str | None = None
+    ) -> ClientRegistry:
         """Parse `AUTH_CLIENT_SECRETS` ({client_id: secret}); an unset variable means none."""
         secrets = json.loads(raw) if raw else {}
         if not isinstance(secrets, dict):
             raise ValueError("AUTH_CLIENT_SECRETS must be a JSON object {client_id: secret}")
-        return cls({str(k): str(v) for k, v in secrets.items()}, web_url)
+        return cls({str(k): str(v) for k, v in secrets.items()}, web_url, temporal_ui_callback)
 
     def known(self) -> list[str]:
         """The ids of clients that have a secret."""
@@ -104,13 +138,21 @@ class ClientRegistry:
         secret = self._secrets.get(client_id)
         if secret is None:
             return None
-        return Client(CLIENTS[client_id], secret, self.redirect_uri)
+        return Client(CLIENTS[client_id], secret, self.redirect_uris.get(client_id))
+
+    def redirect_origins(self) -> list[str]:
+        """The origins sign-ins are sent back to (the sign-in page's form-action)."""
+        found = []
+        for uri in self.redirect_uris.values():
+            parts = urlsplit(uri)
+            found.append(f"{parts.scheme}://{parts.netloc}")
+        return sorted(set(found))
 
 
 class Client:
     """authlib's ClientMixin over a ClientSpec and its secret."""
 
-    def __init__(self, spec: ClientSpec, secret: str, redirect_uri: str) -> None:
+    def __init__(self, spec: ClientSpec, secret: str, redirect_uri: str | None) -> None:
         self.spec = spec
         self.client_id = spec.client_id
         self._secret = secret
@@ -121,7 +163,7 @@ class Client:
         return self.client_id
 
     def get_default_redirect_uri(self) -> str | None:
-        """The website's callback (only the website has one)."""
+        """The client's callback (only sign-in clients have one)."""
         return self._redirect_uri
 
     def get_allowed_scope(self, scope: str) -> str:
@@ -144,13 +186,13 @@ class Client:
         return method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type: str) -> bool:
-        """Only the website uses the authorization endpoint, with `code`."""
+        """Only sign-in clients use the authorization endpoint, with `code`."""
         return bool(self.spec.user_scopes) and response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        """Client credentials for all; code and refresh for the website."""
+        """Client credentials for the processes; code and refresh for sign-in clients."""
         if grant_type == CLIENT_CREDENTIALS:
-            return True
+            return self.spec.acts_for_itself
         return bool(self.spec.user_scopes) and grant_type in (AUTHORIZATION_CODE, REFRESH_TOKEN)
 
     def scopes_for_grant(self, grant_type: str) -> frozenset[str]:

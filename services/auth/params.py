@@ -42,6 +42,7 @@ SYNTAX: dict[str, re.Pattern[str]] = {
         "resource": _URI.replace("'", ""),
         "token_type_hint": _UNRESERVED,
         "signup_ticket": _UNRESERVED,
+        "nonce": _VSCHAR,
     }.items()
 }
 

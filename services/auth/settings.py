@@ -31,6 +31,12 @@ class AuthSettings(SettingsGroup):
         "auth service only: JSON {client_id: secret} of every OAuth 2 client "
         "(`staysaga up` fills it from var/secrets.env)",
     )
+    temporal_ui_callback: str | None = variable(
+        "AUTH_TEMPORAL_UI_CALLBACK_URL",
+        None,
+        "auth service only: where the Temporal UI takes operators' sign-ins back "
+        "(default: TEMPORAL_UI_URL + /auth/sso/callback)",
+    )
     signin_throttle_storage: str = variable(
         "AUTH_SIGNIN_THROTTLE_STORAGE",
         "memory://",

@@ -16,7 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.auth.keys import ACCESS_TOKEN_TTL, utc
-from services.auth.tables import authorization_codes, refresh_tokens, revoked_access_tokens
+from services.auth.tables import (
+    authorization_codes,
+    oidc_profiles,
+    refresh_tokens,
+    revoked_access_tokens,
+)
 
 CODE_TTL = timedelta(minutes=1)
 REFRESH_TOKEN_TTL = timedelta(days=14)
@@ -39,6 +44,8 @@ class AuthorizationCode:
     code_challenge: str
     code_challenge_method: str
     code_hash: str = ""
+    nonce: str | None = None
+    auth_time: datetime | None = None
 
     def get_redirect_uri(self) -> str:
         """The redirect URI the code was issued for."""
@@ -47,6 +54,31 @@ class AuthorizationCode:
     def get_scope(self) -> str:
         """The scopes granted."""
         return self.scope
+
+    def get_nonce(self) -> str | None:
+        """The OpenID Connect client's nonce, for its ID token."""
+        return self.nonce
+
+    def get_auth_time(self) -> int | None:
+        """When the person signed in (the ID token's `auth_time`)."""
+        return int(self.auth_time.timestamp()) if self.auth_time else None
+
+    def get_acr(self) -> str | None:
+        """No authentication context classes: a password sign-in."""
+        return None
+
+    def get_amr(self) -> list[str] | None:
+        """Not stated."""
+        return None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What an ID token or userinfo may say of a person (each claim only for its scope)."""
+
+    name: str
+    email: str
+    email_verified: bool
 
 
 @dataclass(frozen=True)
@@ -102,6 +134,8 @@ async def save_code(
                 audiences=" ".join(found.audiences),
                 code_challenge=found.code_challenge,
                 code_challenge_method=found.code_challenge_method,
+                nonce=found.nonce,
+                auth_time=found.auth_time,
                 expires_at=now + CODE_TTL,
             )
         )
@@ -135,7 +169,51 @@ async def redeem_code(
         row.code_challenge,
         row.code_challenge_method,
         row.code_hash,
+        row.nonce,
+        utc(row.auth_time) if row.auth_time else None,
     )
+
+
+async def nonce_used(engine: AsyncEngine, client_id: str, nonce: str) -> bool:
+    """Whether a code of this client was already issued for this nonce (a replay)."""
+    table = authorization_codes
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            sa.select(table.c.code_hash).where(
+                table.c.client_id == client_id, table.c.nonce == nonce
+            )
+        )
+        return found.first() is not None
+
+
+async def save_profile(engine: AsyncEngine, user_id: str, profile: Profile, now: datetime) -> None:
+    """Remember what Users said of a person at an OpenID Connect sign-in."""
+    values = {
+        "name": profile.name,
+        "email": profile.email,
+        "email_verified": profile.email_verified,
+        "updated_at": now,
+    }
+    update = oidc_profiles.update().where(oidc_profiles.c.user_id == user_id).values(**values)
+    try:
+        async with engine.begin() as conn:
+            if (await conn.execute(update)).rowcount == 0:
+                await conn.execute(oidc_profiles.insert().values(user_id=user_id, **values))
+    except sa.exc.IntegrityError:
+        # The same person's sign-in in another tab inserted first: theirs is as fresh.
+        async with engine.begin() as conn:
+            await conn.execute(update)
+
+
+async def load_profile(engine: AsyncEngine, user_id: str) -> Profile | None:
+    """What the last OpenID Connect sign-in said of a person, if there was one."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(oidc_profiles.select().where(oidc_profiles.c.user_id == user_id))
+        ).one_or_none()
+    if row is None:
+        return None
+    return Profile(row.name, row.email, bool(row.email_verified))
 
 
 def issued_from_code(code_hash: str) -> tuple[str, str]:

@@ -30,6 +30,9 @@ authorization_codes = sa.Table(
     sa.Column("code_challenge_method", sa.String(10), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    # OpenID Connect sign-ins: the client's nonce and when the person signed in.
+    sa.Column("nonce", sa.Text, nullable=True),
+    sa.Column("auth_time", sa.DateTime(timezone=True), nullable=True),
 )
 
 refresh_tokens = sa.Table(
@@ -52,4 +55,17 @@ revoked_access_tokens = sa.Table(
     metadata,
     sa.Column("jti", sa.String(64), primary_key=True),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# What an OpenID Connect sign-in may tell its client about the person (ID token, userinfo),
+# as Users said at their last such sign-in. Only people who sign in by OpenID Connect (the
+# operators, into the Temporal UI) have a row.
+oidc_profiles = sa.Table(
+    "oidc_profiles",
+    metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("email_verified", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

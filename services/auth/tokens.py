@@ -14,6 +14,7 @@ from joserfc import jwt
 
 from components.registry import COMPONENTS
 from services.auth.keys import ACCESS_TOKEN_TTL, active_key
+from services.auth.store import Profile
 from services.common.auth import ACCESS_TOKEN_TYPE, AUDIENCE_PREFIX
 
 
@@ -26,10 +27,12 @@ class InvalidTargetError(OAuth2Error):
 
 @dataclass(frozen=True)
 class User:
-    """The traveller a code or refresh token belongs to, and (at sign-in) their roles."""
+    """The traveller a code or refresh token belongs to, and (at sign-in) their roles and
+    what Users said of them (for an OpenID Connect sign-in's ID token)."""
 
     user_id: str
     roles: tuple[str, ...] = ()
+    profile: Profile | None = None
 
 
 @dataclass(frozen=True)

@@ -16,19 +16,24 @@ import yaml
 
 from components.registry import (
     COMPONENTS,
+    TEMPORAL_UI_CLIENT,
     WEBSITE_USER_AUDIENCES,
     WORKERS,
     oauth_clients,
+    sign_in_clients,
 )
 from components.settings import generated_secrets
+from services.auth.oauth_clients import CLIENTS, TEMPORAL_UI_CALLBACK_PATH
 from staysaga import cluster_secrets, manifests
 from staysaga.secrets import client_secret_variable
+from temporal.codec_server import OPERATOR_SCOPE
 from tests.deploy.tools import ROOT, checkov, kubernetes_validate, run
 
 BASE = ROOT / "deploy" / "k8s" / "base"
 JOBS = ROOT / "deploy" / "k8s" / "jobs"
 OVERLAY = ROOT / "deploy" / "k8s" / "overlays" / "production"
 TEMPORAL_VALUES = ROOT / "deploy" / "temporal" / "values.yaml"
+PRODUCTION_CONFIG = ROOT / "deploy" / "k8s" / "overlays" / "production" / "config.yaml"
 TEMPORAL_POLICIES = ROOT / "deploy" / "temporal" / "network-policies.yaml"
 DEPLOY_DOC = ROOT / "docs" / "DEPLOY.md"
 
@@ -312,6 +317,25 @@ def test_the_temporal_cluster_is_the_official_chart_on_postgresql_with_an_oidc_u
     assert values["server"]["replicaCount"] >= 2 and values["web"]["replicaCount"] >= 2
 
 
+def test_the_temporal_ui_signs_operators_in_with_staysagas_own_provider():
+    values = yaml.safe_load(TEMPORAL_VALUES.read_text())
+    ui = {e["name"]: e.get("value") for e in values["web"]["additionalEnv"]}
+    production = yaml.safe_load(PRODUCTION_CONFIG.read_text())["data"]
+    # The issuer the authorization server announces (AUTH_ISSUER defaults to AUTH_URL).
+    assert ui["TEMPORAL_AUTH_ISSUER_URL"] == production["AUTH_URL"]
+    assert ui["TEMPORAL_AUTH_PROVIDER_URL"] == production["AUTH_URL"]
+    assert ui["TEMPORAL_AUTH_CLIENT_ID"] == TEMPORAL_UI_CLIENT
+    # The one redirect URI the authorization server accepts for it by default.
+    callback = production["TEMPORAL_UI_URL"] + TEMPORAL_UI_CALLBACK_PATH
+    assert ui["TEMPORAL_AUTH_CALLBACK_URL"] == callback
+    scopes = set(ui["TEMPORAL_AUTH_SCOPES"].split(","))
+    # openid for the sign-in, ops:read for the codec server; nothing the client may not ask.
+    assert {"openid", OPERATOR_SCOPE} <= scopes
+    spec = CLIENTS[TEMPORAL_UI_CLIENT]
+    assert scopes <= spec.user_scopes | spec.role_only_scopes()
+    assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+
+
 def secret_keys() -> set[str]:
     """Every key of the Secret a Deployment or a Job refers to."""
     objects = base_objects() + [d for p in JOBS.glob("*.yaml") for d in documents(p)]
@@ -326,9 +350,12 @@ def secret_keys() -> set[str]:
 
 def test_the_secret_file_holds_every_key_the_pods_refer_to(tmp_path):
     generated = cluster_secrets.generated_values()
-    assert set(generated) | set(cluster_secrets.platform_keys()) == secret_keys()
+    # The sign-in clients' secrets are for the applications that sign in (the Temporal UI's
+    # Secret, docs/DEPLOY.md): no pod of staysaga's refers to them.
+    handed_on = {client_secret_variable(c) for c in sign_in_clients()}
+    assert set(generated) | set(cluster_secrets.platform_keys()) == secret_keys() | handed_on
     registry = json.loads(generated["AUTH_CLIENT_SECRETS"])
-    assert set(registry) == set(oauth_clients())
+    assert set(registry) == set(oauth_clients()) | set(sign_in_clients())
     for client, secret in registry.items():
         assert generated[client_secret_variable(client)] == secret
     path = tmp_path / "staysaga.env"

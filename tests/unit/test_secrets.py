@@ -7,7 +7,7 @@ import stat
 import subprocess
 import sys
 
-from components.registry import oauth_clients
+from components.registry import oauth_clients, sign_in_clients
 from staysaga.secrets import (
     SECRETS_FILE,
     SHARED_SECRETS,
@@ -51,7 +51,8 @@ def test_each_child_gets_its_own_client_and_the_shared_secrets(tmp_path):
     assert "AUTH_CLIENT_SECRETS" not in payments
     registry = json.loads(secrets.child_env("auth")["AUTH_CLIENT_SECRETS"])
     assert registry["worker-payments"] == payments["STAYSAGA_CLIENT_SECRET"]
-    assert set(registry) == set(oauth_clients())
+    # The authorization server knows the processes' clients and the Temporal UI's.
+    assert set(registry) == set(oauth_clients()) | set(sign_in_clients())
     assert "STAYSAGA_CLIENT_ID" not in secrets.child_env(None)
 
 

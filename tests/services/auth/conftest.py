@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from components.registry import oauth_clients
+from components.registry import oauth_clients, sign_in_clients
 from services.auth import oauth_clients as oauth_clients_module
 from services.auth.app import create_app
 from services.auth.throttle import SignInThrottle
@@ -30,7 +30,10 @@ from services.common.problems import Problem
 from services.common.settings import Settings
 from tests.support.harness import running_app, settings_for
 
-SECRETS = {client: f"secret-of-{client}-{secrets.token_hex(4)}" for client in oauth_clients()}
+SECRETS = {
+    client: f"secret-of-{client}-{secrets.token_hex(4)}"
+    for client in [*oauth_clients(), *sign_in_clients()]
+}
 ACCOUNTS = {
     "ada@example.com": ("correct horse battery", "user-ada"),
     "grace@example.com": ("operator horse battery", "user-grace"),
