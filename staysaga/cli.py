@@ -34,31 +34,56 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from services.common.app import settle_for_serving
     from services.common.logging import configure_logging
 
+    names: list[str] = list(dict.fromkeys(args.component))
+    together = "+".join(names)
     settings = load_settings()
-    configure_logging(args.component, settings.common.log_level, settings.common.log_format)
+    configure_logging(together, settings.common.log_level, settings.common.log_format)
     # Before the app is built: its engine, clients and Temporal client are traced too.
-    tracing.configure_tracing(args.component, settings.env)
-    module_name, _, factory_name = COMPONENTS[args.component].app.partition(":")
-    factory = getattr(importlib.import_module(module_name), factory_name)
-    app = factory(settings)
-    tracing.instrument_app(app)
-    config = uvicorn.Config(
-        app,
-        # The mail sink is a local development tool with no tokens, and the codec server
-        # answers the dev server's UI without one: loopback only.
-        host="127.0.0.1" if _loopback_only(args.component, settings) else settings.host,
-        port=settings.port(args.component),
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        **proxy_options(settings),
-    )
+    tracing.configure_tracing(together, settings.env)
+    servers: list[uvicorn.Server] = []
+    for name in names:
+        module_name, _, factory_name = COMPONENTS[name].app.partition(":")
+        factory = getattr(importlib.import_module(module_name), factory_name)
+        app = factory(settings)
+        tracing.instrument_app(app)
+        config = uvicorn.Config(
+            app,
+            # The mail sink is a local development tool with no tokens, and the codec
+            # server answers the dev server's UI without one: loopback only.
+            host="127.0.0.1" if _loopback_only(name, settings) else settings.host,
+            port=settings.port(name),
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            **proxy_options(settings),
+        )
+        servers.append(uvicorn.Server(config))
     settle_for_serving()
     try:
-        uvicorn.Server(config).run()
+        if len(servers) == 1:
+            servers[0].run()
+        else:
+            loop_factory = servers[0].config.get_loop_factory()
+            with asyncio.Runner(loop_factory=loop_factory) as runner:
+                runner.run(serve_together(servers))
     finally:
         tracing.shutdown_tracing()
     return 0
+
+
+async def serve_together(servers: Sequence[Any]) -> None:
+    """Run several uvicorn servers (each its own app and port) on one event loop: when
+    one stops (a signal, a failed start), the others stop too, so the process never
+    lives on serving half of what it was started for."""
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        task.result()
 
 
 def _loopback_only(component: str, settings: Settings) -> bool:
@@ -219,7 +244,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: list[tuple[str, str, Callable[[argparse.Namespace], int]]] = [
         ("up", "start the whole local stack and print where to click", _cmd_up),
-        ("serve", "run one service (what `up` runs for each)", _cmd_serve),
+        ("serve", "run a service (what `up` runs for each)", _cmd_serve),
         ("seed", "load the demo catalogue (a no-op once loaded)", _cmd_seed),
         ("worker", "run the Temporal worker of one task queue", _cmd_worker),
         ("replay", "replay workflow histories against the current code", operator_commands.replay),
@@ -248,7 +273,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="the production shape: every service on PostgreSQL, two copies of every service "
         "and worker, nginx as the edge in front (needs nginx and a PostgreSQL server)",
     )
-    subparsers["serve"].add_argument("component", choices=sorted(COMPONENTS))
+    subparsers["serve"].add_argument(
+        "component",
+        nargs="+",
+        choices=sorted(COMPONENTS),
+        help="one component; several share one process (what `up` does for the bank and "
+        "the mail sink, the two stand-ins without OAuth clients)",
+    )
     subparsers["worker"].add_argument(
         "queue", choices=["booking", "reservations", "payments", "documents", "notifications"]
     )

@@ -229,6 +229,8 @@ class Stack:
             starts[SEED] = self._seeding
         for index, child in enumerate(children):
             starts[child.name] = asyncio.create_task(self._start(index, child, starts))
+            for served in child.serves:
+                starts[served] = starts[child.name]
         tasks = list(starts.values())
         try:
             for finished in asyncio.as_completed(tasks):

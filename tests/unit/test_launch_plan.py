@@ -1,5 +1,6 @@
 """What `staysaga up` starts, in which order."""
 
+import asyncio
 import json
 import socket
 
@@ -126,3 +127,60 @@ async def test_up_says_prometheus_is_skipped_when_absent_and_writes_its_config_w
     await prepare()
     assert not any("Prometheus" in line for line in lines)
     assert config_file(settings).is_file()
+
+
+def test_the_bank_and_the_mail_sink_share_one_process_and_nothing_else_does(tmp_path):
+    # The two stand-ins for third parties hold no OAuth client: one interpreter serves both
+    # apps, each on its own port. Every component with a client keeps a process of its own.
+    children = Stack(settings_for(tmp_path)).plan()
+    shared = [child for child in children if child.serves]
+    assert [(c.name, c.argv[-3:], c.serves) for c in shared] == [
+        ("bank+mailsink", ["serve", "bank", "mailsink"], ("bank", "mailsink"))
+    ]
+    served = [name for child in children for name in (child.serves or (child.name,))]
+    assert sorted(set(served) & set(COMPONENTS)) == sorted(COMPONENTS)
+    assert len(served) == len(set(served))
+    assert all(COMPONENTS[name].scopes is None for name in shared[0].serves)
+
+
+async def test_a_child_waiting_for_the_bank_starts_once_the_shared_process_is_ready(tmp_path):
+    stack = Stack(settings_for(tmp_path))
+    events: list[str] = []
+
+    async def spawn(child, index):  # type: ignore[no-untyped-def]
+        events.append(f"start {child.name}")
+
+    async def wait_ready(child):  # type: ignore[no-untyped-def]
+        for _ in range(20):  # give every other start its turns on the loop meanwhile
+            await asyncio.sleep(0)
+        events.append(f"ready {child.name}")
+
+    async def watch(child):  # type: ignore[no-untyped-def]
+        return None
+
+    stack._spawn = spawn  # type: ignore[method-assign]
+    stack._wait_ready = wait_ready  # type: ignore[method-assign]
+    stack._watch = watch  # type: ignore[method-assign]
+    children = [c for c in stack.plan() if c.name in ("payments", "users", "bank+mailsink")]
+    for child in children:
+        child.after = tuple(a for a in child.after if a in ("bank", "mailsink"))
+    assert {a for c in children for a in c.after} == {"bank", "mailsink"}
+    await stack._start_all(children)
+    assert events[:2] == ["start bank+mailsink", "ready bank+mailsink"]
+    assert sorted(events[2:]) == [
+        "ready payments",
+        "ready users",
+        "start payments",
+        "start users",
+    ]
+
+
+def test_a_taken_port_of_either_app_of_the_shared_process_is_refused(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        stack = Stack(settings_for(tmp_path, {"MAILSINK_PORT": str(port)}))
+        shared = [child for child in stack.plan() if child.serves]
+        with pytest.raises(StackError, match="MAILSINK_PORT"):
+            stack.check_ports(shared)
