@@ -40,24 +40,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(together, settings.common.log_level, settings.common.log_format)
     # Before the app is built: its engine, clients and Temporal client are traced too.
     tracing.configure_tracing(together, settings.env)
-    servers: list[uvicorn.Server] = []
-    for name in names:
-        module_name, _, factory_name = COMPONENTS[name].app.partition(":")
-        factory = getattr(importlib.import_module(module_name), factory_name)
-        app = factory(settings)
-        tracing.instrument_app(app)
-        config = uvicorn.Config(
-            app,
-            # The mail sink is a local development tool with no tokens, and the codec
-            # server answers the dev server's UI without one: loopback only.
-            host="127.0.0.1" if _loopback_only(name, settings) else settings.host,
-            port=settings.port(name),
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            **proxy_options(settings),
-        )
-        servers.append(uvicorn.Server(config))
+    servers = [uvicorn.Server(server_config(name, settings)) for name in names]
     settle_for_serving()
     try:
         if len(servers) == 1:
@@ -69,6 +52,30 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     finally:
         tracing.shutdown_tracing()
     return 0
+
+
+def server_config(name: str, settings: Settings) -> Any:
+    """uvicorn's configuration for one component's app, as `staysaga serve` runs it (its
+    tracing instrumented: call `tracing.configure_tracing` first)."""
+    import uvicorn
+
+    from services.common import tracing
+
+    module_name, _, factory_name = COMPONENTS[name].app.partition(":")
+    factory = getattr(importlib.import_module(module_name), factory_name)
+    app = factory(settings)
+    tracing.instrument_app(app)
+    return uvicorn.Config(
+        app,
+        # The mail sink is a local development tool with no tokens, and the codec server
+        # answers the dev server's UI without one: loopback only.
+        host="127.0.0.1" if _loopback_only(name, settings) else settings.host,
+        port=settings.port(name),
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        **proxy_options(settings),
+    )
 
 
 async def serve_together(servers: Sequence[Any]) -> None:
@@ -178,6 +185,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         )
         return 1
 
+    beside = [_server_beside(server_config(name, settings)) for name in args.serve]
+
     async def run() -> int:
         # This worker's /healthz and /readyz, for `staysaga up` to probe (temporal.health).
         try:
@@ -189,9 +198,21 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+        served = [asyncio.create_task(server.serve()) for server in beside]
         try:
-            await run_worker()
+            working: asyncio.Future[None] = asyncio.ensure_future(run_worker())
+            await asyncio.wait([working, *served], return_when=asyncio.FIRST_COMPLETED)
+            if not working.done():
+                # What it serves beside the worker stopped (its port taken?): so does the
+                # process, for the launcher to restart it whole.
+                print("staysaga worker: a server beside the worker stopped", file=sys.stderr)
+                working.cancel()
+                return 1
+            working.result()
         finally:
+            for server in beside:
+                server.should_exit = True
+            await asyncio.gather(*served, return_exceptions=True)
             health.close()
         return 0
 
@@ -199,6 +220,19 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         return asyncio.run(run())
     finally:
         tracing.shutdown_tracing()
+
+
+def _server_beside(config: Any) -> Any:
+    """A uvicorn server to run beside a worker on its event loop: it leaves SIGINT and
+    SIGTERM to the worker (which finishes its in-flight tasks first) and stops when told
+    (`should_exit`)."""
+    import contextlib
+
+    import uvicorn
+
+    server = uvicorn.Server(config)
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    return server
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -282,6 +316,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     subparsers["worker"].add_argument(
         "queue", choices=["booking", "reservations", "payments", "documents", "notifications"]
+    )
+    subparsers["worker"].add_argument(
+        "--serve",
+        action="append",
+        default=[],
+        choices=["codec"],
+        help="also serve this component from the worker's process (what `up` does with the "
+        "payload codec beside the workflow worker: both operator-side, both hold the "
+        "payload keys and nothing else of the codec's)",
     )
     replay = subparsers["replay"]
     replay.add_argument("files", nargs="*", help="history JSON files")

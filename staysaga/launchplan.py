@@ -25,6 +25,12 @@ SEEDED = ("search", "reservations")
 """The components whose data the seeder writes: they start once it is done."""
 
 
+BESIDE_THE_WORKFLOW_WORKER = "codec"
+"""The component the embedded stack serves from the workflow worker's process: the payload
+codec, which the operators' Temporal UI decrypts through. Both are operator-side and hold
+the payload keys; the codec holds nothing else (no OAuth client, no database)."""
+
+
 def sharing_one_process() -> tuple[str, ...]:
     """The components the embedded stack serves from one process: the stand-ins for third
     parties that hold no OAuth client (the bank, the mail sink). Each still has its own
@@ -79,7 +85,7 @@ def plan(
         children.append(Child("temporal", dev_server_args(settings, db_file), temporal_probe(ui)))
     shared = sharing_one_process()
     for name, component in COMPONENTS.items():
-        if name in shared[1:]:
+        if name in shared[1:] or name == _codec_beside_worker():
             continue
         url = settings.url(name)
         if name in shared and len(shared) > 1:
@@ -110,13 +116,28 @@ def plan(
     for queue in workers_to_run():
         health = f"http://{settings.host}:{settings.worker_health_port(queue)}"
         calls = WORKERS[queue].calls
+        name = f"worker-{queue}"
+        argv = [*cli, "worker", queue]
+        ready = http_probe(health + "/readyz", http)
+        alive = http_probe(health + "/healthz", http)
+        serves: tuple[str, ...] = ()
+        if calls is None and _codec_beside_worker():
+            codec = settings.url(BESIDE_THE_WORKFLOW_WORKER)
+            serves = (name, BESIDE_THE_WORKFLOW_WORKER)
+            argv += ["--serve", BESIDE_THE_WORKFLOW_WORKER]
+            ready = all_probes(ready, http_probe(codec + "/readyz", http))
+            alive = all_probes(alive, http_probe(codec + "/healthz", http))
+            name = "+".join(serves)
         children.append(
             Child(
-                f"worker-{queue}",
-                [*cli, "worker", queue],
-                http_probe(health + "/readyz", http),
-                liveness=http_probe(health + "/healthz", http),
+                name,
+                argv,
+                ready,
+                liveness=alive,
                 after=("temporal", AUTH_SERVER, *((calls,) if calls else ())),
+                serves=serves,
+                # Its OAuth 2 client is the workflow worker's (the codec has none).
+                runs_as=f"worker-{queue}" if serves else None,
             )
         )
     # Last, and only where installed: it scrapes everything above (staysaga.prometheus). It
@@ -126,6 +147,14 @@ def plan(
     if binary is not None:
         children.append(prometheus_child(settings, http, binary))
     return children
+
+
+def _codec_beside_worker() -> str | None:
+    """The codec, when the workflow worker that serves it beside itself runs."""
+    workflow_worker = any(WORKERS[q].calls is None for q in workers_to_run())
+    if BESIDE_THE_WORKFLOW_WORKER in COMPONENTS and workflow_worker:
+        return BESIDE_THE_WORKFLOW_WORKER
+    return None
 
 
 def check_ports(settings: Settings, children: Sequence[Child]) -> None:
@@ -146,12 +175,12 @@ def check_ports(settings: Settings, children: Sequence[Child]) -> None:
     wanted += [
         (f"WORKER_{queue.upper()}_HEALTH_PORT", settings.worker_health_port(queue))
         for queue in workers_to_run()
-        if f"worker-{queue}" in names
+        if f"worker-{queue}" in served
     ]
     wanted += [
         (f"WORKER_{queue.upper()}_METRICS_PORT", settings.worker_metrics_port(queue))
         for queue in workers_to_run()
-        if f"worker-{queue}" in names
+        if f"worker-{queue}" in served
     ]
     if "prometheus" in names:
         wanted.append(("PROMETHEUS_PORT", prometheus_port(settings)))

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from components.registry import COMPONENTS, workers_to_run
+from components.registry import COMPONENTS, oauth_clients, workers_to_run
 from staysaga import launchplan
 from staysaga import stack as stack_module
 from staysaga.children import StackError
@@ -129,18 +129,26 @@ async def test_up_says_prometheus_is_skipped_when_absent_and_writes_its_config_w
     assert config_file(settings).is_file()
 
 
-def test_the_bank_and_the_mail_sink_share_one_process_and_nothing_else_does(tmp_path):
+def test_only_the_stand_ins_and_the_codec_beside_the_workflow_worker_share_a_process(tmp_path):
     # The two stand-ins for third parties hold no OAuth client: one interpreter serves both
-    # apps, each on its own port. Every component with a client keeps a process of its own.
+    # apps, each on its own port. The operators' payload codec (no OAuth client, no
+    # database, the payload keys every worker holds) is served by the workflow worker, as
+    # that worker's client. Every component with a client of its own keeps its process.
     children = Stack(settings_for(tmp_path)).plan()
-    shared = [child for child in children if child.serves]
-    assert [(c.name, c.argv[-3:], c.serves) for c in shared] == [
-        ("bank+mailsink", ["serve", "bank", "mailsink"], ("bank", "mailsink"))
-    ]
+    shared = {c.name: (c.argv[3:], c.serves, c.client_id) for c in children if c.serves}
+    assert shared == {
+        "bank+mailsink": (["serve", "bank", "mailsink"], ("bank", "mailsink"), "bank+mailsink"),
+        "worker-booking+codec": (
+            ["worker", "booking", "--serve", "codec"],
+            ("worker-booking", "codec"),
+            "worker-booking",
+        ),
+    }
     served = [name for child in children for name in (child.serves or (child.name,))]
-    assert sorted(set(served) & set(COMPONENTS)) == sorted(COMPONENTS)
+    assert set(COMPONENTS) <= set(served)
     assert len(served) == len(set(served))
-    assert all(COMPONENTS[name].scopes is None for name in shared[0].serves)
+    assert all(COMPONENTS[name].scopes is None for name in ("bank", "mailsink", "codec"))
+    assert "bank+mailsink" not in oauth_clients() and "worker-booking" in oauth_clients()
 
 
 async def test_a_child_waiting_for_the_bank_starts_once_the_shared_process_is_ready(tmp_path):
@@ -184,3 +192,14 @@ def test_a_taken_port_of_either_app_of_the_shared_process_is_refused(tmp_path):
         shared = [child for child in stack.plan() if child.serves]
         with pytest.raises(StackError, match="MAILSINK_PORT"):
             stack.check_ports(shared)
+
+
+def test_a_taken_codec_port_is_refused_for_the_workflow_worker_that_serves_it(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        stack = Stack(settings_for(tmp_path, {"CODEC_PORT": str(port)}))
+        worker = [child for child in stack.plan() if "codec" in child.serves]
+        with pytest.raises(StackError, match="CODEC_PORT"):
+            stack.check_ports(worker)
