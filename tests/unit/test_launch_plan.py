@@ -203,3 +203,12 @@ def test_a_taken_codec_port_is_refused_for_the_workflow_worker_that_serves_it(tm
         worker = [child for child in stack.plan() if "codec" in child.serves]
         with pytest.raises(StackError, match="CODEC_PORT"):
             stack.check_ports(worker)
+
+
+def test_children_skip_pydantics_plugin_search_unless_told_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    stack = Stack(settings_for(tmp_path))
+    (search,) = [child for child in stack.plan() if child.name == "search"]
+    assert stack.child_environment(search)["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "none")
+    assert stack.child_environment(search)["PYDANTIC_DISABLE_PLUGINS"] == "none"
