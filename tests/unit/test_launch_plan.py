@@ -3,12 +3,14 @@
 import asyncio
 import json
 import socket
+from types import SimpleNamespace
 
 import pytest
 
 from components.registry import COMPONENTS, oauth_clients, workers_to_run
 from staysaga import launchplan
 from staysaga import stack as stack_module
+from staysaga.chaos import Drill
 from staysaga.children import StackError
 from staysaga.prometheus import RULES, config_file, scrape_config, write_config
 from staysaga.stack import Stack
@@ -212,3 +214,12 @@ def test_children_skip_pydantics_plugin_search_unless_told_otherwise(tmp_path, m
     assert stack.child_environment(search)["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
     monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "none")
     assert stack.child_environment(search)["PYDANTIC_DISABLE_PLUGINS"] == "none"
+
+
+def test_the_fault_drill_finds_a_shared_process_by_either_components_name(tmp_path):
+    drill = object.__new__(Drill)  # no stack of its own: only the process lookup is tried
+    processes = {11: "bank+mailsink", 12: "worker-booking+codec", 13: "search"}
+    drill.stack = SimpleNamespace(processes=lambda: processes)  # type: ignore[assignment]
+    assert drill._pids("bank") == drill._pids("mailsink") == [11]
+    assert drill._pids("worker-booking") == drill._pids("codec") == [12]
+    assert drill._pids("search") == [13] and drill._pids("pdf") == []
