@@ -16,11 +16,11 @@ from services.auth.settings import AuthSettings
 from services.bank.settings import BankSettings
 from services.common.settings import SettingsGroup
 from services.mailsink.settings import MailsinkSettings
-from services.payments import api as payments_api
-from services.pdf import api as pdf_api
-from services.reservations import api as reservations_api
+from services.payments import scopes as payments_scopes
+from services.pdf import scopes as pdf_scopes
+from services.reservations import scopes as reservations_scopes
 from services.reservations.settings import ReservationsSettings
-from services.users import api as users_api
+from services.users import scopes as users_scopes
 from services.users.settings import UsersSettings
 from temporal.queues import TaskQueue
 from web.settings import WebSettings
@@ -86,7 +86,7 @@ COMPONENTS: dict[str, Component] = {
             "Authentication (OAuth 2)",
             "services.auth.app:create_app",
             # It checks passwords (it mints this token itself, but keeps the row).
-            scopes=(users_api.CREDENTIALS,),
+            scopes=(users_scopes.CREDENTIALS,),
             settings=(AuthSettings,),
             public=True,
         ),
@@ -104,7 +104,7 @@ COMPONENTS: dict[str, Component] = {
             8003,
             "Search",
             "services.search.app:create_app",
-            scopes=(reservations_api.READ,),
+            scopes=(reservations_scopes.READ,),
             after=("auth", "reservations"),
         ),
         Component(
@@ -144,7 +144,7 @@ COMPONENTS: dict[str, Component] = {
             8002,
             "Users",
             "services.users.app:create_app",
-            scopes=(pdf_api.READ,),
+            scopes=(pdf_scopes.READ,),
             settings=(UsersSettings,),
             after=("auth", "mailsink", "pdf"),
         ),
@@ -155,7 +155,7 @@ COMPONENTS: dict[str, Component] = {
             8000,
             "Booking website",
             "web.app:create_app",
-            scopes=(users_api.REGISTER, users_api.READ, reservations_api.READ),
+            scopes=(users_scopes.REGISTER, users_scopes.READ, reservations_scopes.READ),
             settings=(WebSettings,),
             after=("temporal", "auth", "reservations", "search", "payments", "pdf", "users"),
             public=True,
@@ -177,22 +177,28 @@ WORKERS: dict[TaskQueue, Worker] = {
             TaskQueue.RESERVATIONS,
             8102,
             "reservations",
-            (reservations_api.READ, reservations_api.WRITE, reservations_api.RECONCILE),
+            (reservations_scopes.READ, reservations_scopes.WRITE, reservations_scopes.RECONCILE),
             metrics_port=8112,
         ),
         Worker(
             TaskQueue.PAYMENTS,
             8103,
             "payments",
-            (payments_api.CHARGE, payments_api.READ, payments_api.RECONCILE),
+            (payments_scopes.CHARGE, payments_scopes.READ, payments_scopes.RECONCILE),
             metrics_port=8113,
         ),
-        Worker(TaskQueue.DOCUMENTS, 8104, "pdf", (pdf_api.RENDER, pdf_api.READ), metrics_port=8114),
+        Worker(
+            TaskQueue.DOCUMENTS,
+            8104,
+            "pdf",
+            (pdf_scopes.RENDER, pdf_scopes.READ),
+            metrics_port=8114,
+        ),
         Worker(
             TaskQueue.NOTIFICATIONS,
             8105,
             "users",
-            (users_api.NOTIFY, users_api.READ),
+            (users_scopes.NOTIFY, users_scopes.READ),
             metrics_port=8115,
         ),
     )
@@ -203,18 +209,18 @@ WORKERS: dict[TaskQueue, Worker] = {
 # Never `reservations:write` nor `payments:charge`: holds and payments go through the saga.
 WEBSITE_CLIENT = "web"
 WEBSITE_USER_SCOPES: tuple[str, ...] = (
-    users_api.PROFILE,
-    users_api.READ,
-    reservations_api.READ,
-    payments_api.READ,
-    pdf_api.READ,
+    users_scopes.PROFILE,
+    users_scopes.READ,
+    reservations_scopes.READ,
+    payments_scopes.READ,
+    pdf_scopes.READ,
 )
 WEBSITE_USER_AUDIENCES: tuple[str, ...] = ("users", "reservations", "payments", "pdf")
 # What an operator signed in on the website may let it do besides (the operator pages):
 # the authorization server grants these only to accounts with that role, and only when the
 # sign-in asks for them.
 WEBSITE_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
-    users_api.OPERATOR: (users_api.OPS_READ, users_api.OPS_WRITE),
+    users_scopes.OPERATOR: (users_scopes.OPS_READ, users_scopes.OPS_WRITE),
 }
 
 # The Temporal UI's OAuth 2 client signs operators in by OpenID Connect (authorization code

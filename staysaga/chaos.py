@@ -168,7 +168,8 @@ class Drill:
             say(f"the stack's output is kept in {log}")
 
     def _pids(self, component: str) -> list[int]:
-        return [pid for pid, name in self.stack.processes().items() if name == component]
+        # A process serving several components is named after each ("bank+mailsink").
+        return [pid for pid, name in self.stack.processes().items() if component in name.split("+")]
 
     # ---- bookings ----------------------------------------------------------------------
 

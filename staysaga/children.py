@@ -53,6 +53,9 @@ class Child:
     """Variables of its own, over the stack's (a copy's port)."""
     runs_as: str | None = None
     """The registry name it runs as (its OAuth client), when its name says which copy."""
+    serves: tuple[str, ...] = ()
+    """The components it serves when it is more than one (the bank and the mail sink in
+    one process): another child's `after` may name any of them."""
 
     @property
     def client_id(self) -> str:
@@ -90,6 +93,16 @@ def http_probe(url: str, client: httpx.AsyncClient | None = None) -> Probe:
                 response = await own.get(url)
         if response.status_code != 200:
             raise StackError(f"{url} answered {response.status_code}")
+
+    return probe
+
+
+def all_probes(*probes: Probe) -> Probe:
+    """A probe that passes when each of `probes` passes (a process serving several apps)."""
+
+    async def probe() -> None:
+        for one in probes:
+            await one()
 
     return probe
 

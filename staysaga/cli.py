@@ -34,31 +34,63 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from services.common.app import settle_for_serving
     from services.common.logging import configure_logging
 
+    names: list[str] = list(dict.fromkeys(args.component))
+    together = "+".join(names)
     settings = load_settings()
-    configure_logging(args.component, settings.common.log_level, settings.common.log_format)
+    configure_logging(together, settings.common.log_level, settings.common.log_format)
     # Before the app is built: its engine, clients and Temporal client are traced too.
-    tracing.configure_tracing(args.component, settings.env)
-    module_name, _, factory_name = COMPONENTS[args.component].app.partition(":")
+    tracing.configure_tracing(together, settings.env)
+    servers = [uvicorn.Server(server_config(name, settings)) for name in names]
+    settle_for_serving()
+    try:
+        if len(servers) == 1:
+            servers[0].run()
+        else:
+            loop_factory = servers[0].config.get_loop_factory()
+            with asyncio.Runner(loop_factory=loop_factory) as runner:
+                runner.run(serve_together(servers))
+    finally:
+        tracing.shutdown_tracing()
+    return 0
+
+
+def server_config(name: str, settings: Settings) -> Any:
+    """uvicorn's configuration for one component's app, as `staysaga serve` runs it (its
+    tracing instrumented: call `tracing.configure_tracing` first)."""
+    import uvicorn
+
+    from services.common import tracing
+
+    module_name, _, factory_name = COMPONENTS[name].app.partition(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
     app = factory(settings)
     tracing.instrument_app(app)
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         # The mail sink is a local development tool with no tokens, and the codec server
         # answers the dev server's UI without one: loopback only.
-        host="127.0.0.1" if _loopback_only(args.component, settings) else settings.host,
-        port=settings.port(args.component),
+        host="127.0.0.1" if _loopback_only(name, settings) else settings.host,
+        port=settings.port(name),
         log_config=None,
         access_log=False,
         server_header=False,
         **proxy_options(settings),
     )
-    settle_for_serving()
+
+
+async def serve_together(servers: Sequence[Any]) -> None:
+    """Run several uvicorn servers (each its own app and port) on one event loop: when
+    one stops (a signal, a failed start), the others stop too, so the process never
+    lives on serving half of what it was started for."""
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
     try:
-        uvicorn.Server(config).run()
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        tracing.shutdown_tracing()
-    return 0
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        task.result()
 
 
 def _loopback_only(component: str, settings: Settings) -> bool:
@@ -153,6 +185,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         )
         return 1
 
+    beside = [_server_beside(server_config(name, settings)) for name in args.serve]
+
     async def run() -> int:
         # This worker's /healthz and /readyz, for `staysaga up` to probe (temporal.health).
         try:
@@ -164,9 +198,21 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+        served = [asyncio.create_task(server.serve()) for server in beside]
         try:
-            await run_worker()
+            working: asyncio.Future[None] = asyncio.ensure_future(run_worker())
+            await asyncio.wait([working, *served], return_when=asyncio.FIRST_COMPLETED)
+            if not working.done():
+                # What it serves beside the worker stopped (its port taken?): so does the
+                # process, for the launcher to restart it whole.
+                print("staysaga worker: a server beside the worker stopped", file=sys.stderr)
+                working.cancel()
+                return 1
+            working.result()
         finally:
+            for server in beside:
+                server.should_exit = True
+            await asyncio.gather(*served, return_exceptions=True)
             health.close()
         return 0
 
@@ -174,6 +220,19 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         return asyncio.run(run())
     finally:
         tracing.shutdown_tracing()
+
+
+def _server_beside(config: Any) -> Any:
+    """A uvicorn server to run beside a worker on its event loop: it leaves SIGINT and
+    SIGTERM to the worker (which finishes its in-flight tasks first) and stops when told
+    (`should_exit`)."""
+    import contextlib
+
+    import uvicorn
+
+    server = uvicorn.Server(config)
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    return server
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -219,7 +278,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: list[tuple[str, str, Callable[[argparse.Namespace], int]]] = [
         ("up", "start the whole local stack and print where to click", _cmd_up),
-        ("serve", "run one service (what `up` runs for each)", _cmd_serve),
+        ("serve", "run a service (what `up` runs for each)", _cmd_serve),
         ("seed", "load the demo catalogue (a no-op once loaded)", _cmd_seed),
         ("worker", "run the Temporal worker of one task queue", _cmd_worker),
         ("replay", "replay workflow histories against the current code", operator_commands.replay),
@@ -248,9 +307,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="the production shape: every service on PostgreSQL, two copies of every service "
         "and worker, nginx as the edge in front (needs nginx and a PostgreSQL server)",
     )
-    subparsers["serve"].add_argument("component", choices=sorted(COMPONENTS))
+    subparsers["serve"].add_argument(
+        "component",
+        nargs="+",
+        choices=sorted(COMPONENTS),
+        help="one component; several share one process (what `up` does for the bank and "
+        "the mail sink, the two stand-ins without OAuth clients)",
+    )
     subparsers["worker"].add_argument(
         "queue", choices=["booking", "reservations", "payments", "documents", "notifications"]
+    )
+    subparsers["worker"].add_argument(
+        "--serve",
+        action="append",
+        default=[],
+        choices=["codec"],
+        help="also serve this component from the worker's process (what `up` does with the "
+        "payload codec beside the workflow worker: both operator-side, both hold the "
+        "payload keys and nothing else of the codec's)",
     )
     replay = subparsers["replay"]
     replay.add_argument("files", nargs="*", help="history JSON files")

@@ -14,7 +14,7 @@ import httpx
 
 from components.registry import AUTH_SERVER, COMPONENTS, WORKERS, workers_to_run
 from services.common.settings import Settings
-from staysaga.children import Child, Probe, StackError, http_probe, port_is_free
+from staysaga.children import Child, Probe, StackError, all_probes, http_probe, port_is_free
 from staysaga.prometheus import prometheus_binary, prometheus_child, prometheus_port, prometheus_url
 from temporal.devserver import dev_server_args
 from workflows.states import BookingState, bookings_url
@@ -23,6 +23,21 @@ SEED = "seed"
 """What the catalogue's owners wait for: `staysaga seed`, which the launcher runs first."""
 SEEDED = ("search", "reservations")
 """The components whose data the seeder writes: they start once it is done."""
+
+
+BESIDE_THE_WORKFLOW_WORKER = "codec"
+"""The component the embedded stack serves from the workflow worker's process: the payload
+codec, which the operators' Temporal UI decrypts through. Both are operator-side and hold
+the payload keys; the codec holds nothing else (no OAuth client, no database)."""
+
+
+def sharing_one_process() -> tuple[str, ...]:
+    """The components the embedded stack serves from one process: the stand-ins for third
+    parties that hold no OAuth client (the bank, the mail sink). Each still has its own
+    port, database and settings; only the interpreter is shared (~90 MB and a second of
+    start-up less). Everything of staysaga's own keeps a process of its own: its OAuth
+    client, its scopes, its secrets."""
+    return tuple(name for name, c in COMPONENTS.items() if c.stand_in and c.scopes is None)
 
 
 class Layout:
@@ -68,8 +83,25 @@ def plan(
         db_file = (settings.var_dir / "temporal.db").resolve()
         ui = f"http://127.0.0.1:{settings.temporal.ui_port}/"
         children.append(Child("temporal", dev_server_args(settings, db_file), temporal_probe(ui)))
+    shared = sharing_one_process()
     for name, component in COMPONENTS.items():
+        if name in shared[1:] or name == _codec_beside_worker():
+            continue
         url = settings.url(name)
+        if name in shared and len(shared) > 1:
+            urls = [settings.url(member) for member in shared]
+            after = {a for m in shared for a in COMPONENTS[m].after if a not in shared}
+            children.append(
+                Child(
+                    "+".join(shared),
+                    [*cli, "serve", *shared],
+                    all_probes(*(http_probe(u + "/readyz", http) for u in urls)),
+                    liveness=all_probes(*(http_probe(u + "/healthz", http) for u in urls)),
+                    after=tuple(sorted(after)),
+                    serves=shared,
+                )
+            )
+            continue
         children.append(
             Child(
                 name,
@@ -84,13 +116,28 @@ def plan(
     for queue in workers_to_run():
         health = f"http://{settings.host}:{settings.worker_health_port(queue)}"
         calls = WORKERS[queue].calls
+        name = f"worker-{queue}"
+        argv = [*cli, "worker", queue]
+        ready = http_probe(health + "/readyz", http)
+        alive = http_probe(health + "/healthz", http)
+        serves: tuple[str, ...] = ()
+        if calls is None and _codec_beside_worker():
+            codec = settings.url(BESIDE_THE_WORKFLOW_WORKER)
+            serves = (name, BESIDE_THE_WORKFLOW_WORKER)
+            argv += ["--serve", BESIDE_THE_WORKFLOW_WORKER]
+            ready = all_probes(ready, http_probe(codec + "/readyz", http))
+            alive = all_probes(alive, http_probe(codec + "/healthz", http))
+            name = "+".join(serves)
         children.append(
             Child(
-                f"worker-{queue}",
-                [*cli, "worker", queue],
-                http_probe(health + "/readyz", http),
-                liveness=http_probe(health + "/healthz", http),
+                name,
+                argv,
+                ready,
+                liveness=alive,
                 after=("temporal", AUTH_SERVER, *((calls,) if calls else ())),
+                serves=serves,
+                # Its OAuth 2 client is the workflow worker's (the codec has none).
+                runs_as=f"worker-{queue}" if serves else None,
             )
         )
     # Last, and only where installed: it scrapes everything above (staysaga.prometheus). It
@@ -100,6 +147,14 @@ def plan(
     if binary is not None:
         children.append(prometheus_child(settings, http, binary))
     return children
+
+
+def _codec_beside_worker() -> str | None:
+    """The codec, when the workflow worker that serves it beside itself runs."""
+    workflow_worker = any(WORKERS[q].calls is None for q in workers_to_run())
+    if BESIDE_THE_WORKFLOW_WORKER in COMPONENTS and workflow_worker:
+        return BESIDE_THE_WORKFLOW_WORKER
+    return None
 
 
 def check_ports(settings: Settings, children: Sequence[Child]) -> None:
@@ -113,18 +168,19 @@ def check_ports(settings: Settings, children: Sequence[Child]) -> None:
             ("TEMPORAL_UI_PORT", settings.temporal.ui_port),
             ("TEMPORAL_METRICS_PORT", settings.temporal.metrics_port),
         ]
+    served = names | {m for c in children for m in c.serves}
     wanted += [
-        (f"{name.upper()}_PORT", settings.port(name)) for name in COMPONENTS if name in names
+        (f"{name.upper()}_PORT", settings.port(name)) for name in COMPONENTS if name in served
     ]
     wanted += [
         (f"WORKER_{queue.upper()}_HEALTH_PORT", settings.worker_health_port(queue))
         for queue in workers_to_run()
-        if f"worker-{queue}" in names
+        if f"worker-{queue}" in served
     ]
     wanted += [
         (f"WORKER_{queue.upper()}_METRICS_PORT", settings.worker_metrics_port(queue))
         for queue in workers_to_run()
-        if f"worker-{queue}" in names
+        if f"worker-{queue}" in served
     ]
     if "prometheus" in names:
         wanted.append(("PROMETHEUS_PORT", prometheus_port(settings)))

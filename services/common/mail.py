@@ -13,8 +13,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 
-import aiosmtplib
-
 from services.common.settings import Settings
 
 MESSAGE_ID_DOMAIN = "staysaga.local"
@@ -99,6 +97,10 @@ def build_message(
 
 async def send_message(config: SmtpConfig, message: EmailMessage) -> None:
     """Hand a message to the relay; MailError if it is not accepted."""
+    # Here, not at the top: the message-key pattern above is part of Users' contract, which
+    # processes that never send mail load too.
+    import aiosmtplib
+
     try:
         await aiosmtplib.send(
             message,

@@ -15,14 +15,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.fields import MinorUnits
-
-# Scopes: what a token must carry for each kind of route.
-CHARGE = "payments:charge"
-"""Authorize, capture, void and refund."""
-READ = "payments:read"
-"""Read payments (a traveller's token reaches only their own)."""
-RECONCILE = "payments:reconcile"
-"""List suspects and repair them; only services get it."""
+from services.payments.scopes import *  # noqa: F403 - its scopes are part of the contract
 
 # Paths, as route templates; the functions below fill them in.
 PAYMENTS_PATH = "/payments"

@@ -9,21 +9,11 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.fields import INT64_MAX, MinorUnits
-
-# Scopes: what a token must carry for each kind of route.
-RENDER = "documents:render"
-"""Render a document."""
-READ = "documents:read"
-"""Fetch a rendered document."""
+from services.pdf.scopes import *  # noqa: F403 - its scopes are part of the contract
 
 Template = Literal["receipt", "cancellation"]
 TEMPLATES: tuple[str, ...] = ("receipt", "cancellation")
 
-# Scopes: what a token must carry for each route.
-RENDER = "documents:render"
-"""Render documents (the saga's documents worker)."""
-READ = "documents:read"
-"""Download documents (a traveller's token reaches only their own)."""
 
 # Paths, as route templates; `document_path` fills one in.
 DOCUMENTS_PATH = "/documents"

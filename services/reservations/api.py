@@ -18,16 +18,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.fields import INT64_MAX, Id, MinorUnits
-
-# Scopes: what a token must carry for each kind of route.
-READ = "reservations:read"
-"""Read holds, reservations and availability (a traveller's token: only their own)."""
-WRITE = "reservations:write"
-"""Place, release and confirm holds; cancel reservations."""
-ADMIN = "reservations:admin"
-"""Change a room type's inventory."""
-RECONCILE = "reservations:reconcile"
-"""List what bookings that gave up may still keep; only services get it."""
+from services.reservations.scopes import *  # noqa: F403 - its scopes are part of the contract
 
 TOO_MANY_HOLDS = "too-many-holds"
 """Problem type: the traveller already keeps as many unpaid holds as allowed."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import email_validator
@@ -12,28 +12,12 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from services.common.fields import INT64_MAX, MinorUnits
 from services.common.mail import MESSAGE_KEY_PATTERN
-
-# Scopes: what a token must carry for each kind of route.
-REGISTER = "users:register"
-"""Sign up, verify an address, request and confirm a password reset (the website)."""
-READ = "users:read"
-"""Read an account by id (services)."""
-CREDENTIALS = "users:credentials"
-"""Check an e-mail and password (the auth server's sign-in)."""
-NOTIFY = "users:notify"
-"""E-mail a booking event to an account, and follow the message."""
-PROFILE = "profile"
-"""A traveller's own account (/users/me), by a token the website got for them."""
-OPS_READ = "ops:read"
-"""An operator's sign-in: list and read any booking (the website's operator pages)."""
-OPS_WRITE = "ops:write"
-"""An operator's sign-in: act on any booking (cancel, resend the confirmation)."""
+from services.users.scopes import *  # noqa: F403 - its scopes are part of the contract
+from services.users.scopes import TRAVELLER
 
 # Roles: every account is a traveller; an operator also runs the operator pages. The auth
 # server grants the operator scopes (OPS_READ, OPS_WRITE) only to accounts with OPERATOR.
 Role = Literal["traveller", "operator"]
-TRAVELLER: Final = "traveller"
-OPERATOR: Final = "operator"
 
 # Paths, as route templates; the functions below fill them in.
 USERS_PATH = "/users"

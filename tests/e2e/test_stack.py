@@ -52,8 +52,10 @@ async def test_up_serves_search_and_ctrl_c_leaves_no_process(var_dir, stacks):
         ui = await http.get(f"http://127.0.0.1:{stack.env['TEMPORAL_UI_PORT']}/")
     assert paris["city"]["name"] == "Paris" and paris["items"]
     assert ui.status_code == 200
-    components = set(stack.processes().values())
-    assert {"launcher", "temporal", "auth", "search"} <= components
+    processes = set(stack.processes().values())
+    # The bank and the mail sink (stand-ins without OAuth clients) share one process.
+    assert {"launcher", "temporal", "auth", "search", "bank+mailsink"} <= processes
+    components = {name for process in processes for name in process.split("+")}
     if prometheus_binary() is not None:
         # Prometheus scrapes every process: each serves its metrics where the config says.
         assert "prometheus" in components
@@ -138,14 +140,17 @@ async def test_a_killed_service_is_restarted(var_dir, stacks):
     await eventually(answers_again, timeout=60)
     assert "search exited with status -9; restarting" in stack.output
 
-    # A crashed worker comes back too, and polls its task queue again.
-    (worker_pid,) = [p for p, name in stack.processes().items() if name == "worker-booking"]
+    # A crashed worker comes back too, and polls its task queue again (the workflow worker
+    # serves the operators' payload codec beside it: that comes back with it).
+    (worker_pid,) = [p for p, name in stack.processes().items() if name == "worker-booking+codec"]
     os.kill(worker_pid, signal.SIGKILL)
 
     async def worker_back() -> None:
         names = stack.processes()
-        assert worker_pid not in names and "worker-booking" in names.values()
-        assert "worker-booking is ready again" in stack.output
+        assert worker_pid not in names and "worker-booking+codec" in names.values()
+        assert "worker-booking+codec is ready again" in stack.output
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(stack.url("codec") + "/readyz")).status_code == 200
 
     await eventually(worker_back, timeout=60)
     assert stack.stop() == 0
@@ -173,7 +178,7 @@ async def test_a_crash_looping_worker_and_a_frozen_service_leave_the_rest_runnin
     for _ in range(6):
 
         async def worker_respawned() -> int:
-            pid = _pid_of(stack, "worker-booking")
+            pid = _pid_of(stack, "worker-booking+codec")
             assert pid not in killed
             return pid
 
@@ -183,9 +188,9 @@ async def test_a_crash_looping_worker_and_a_frozen_service_leave_the_rest_runnin
 
     async def worker_ready_again() -> None:
         assert stack.process is not None and stack.process.poll() is None, stack.output
-        assert stack.output.count("worker-booking is ready again") >= 1
-        assert stack.output.rindex("worker-booking is ready again") > stack.output.rindex(
-            "worker-booking is degraded (exited "
+        assert stack.output.count("worker-booking+codec is ready again") >= 1
+        assert stack.output.rindex("worker-booking+codec is ready again") > stack.output.rindex(
+            "worker-booking+codec is degraded (exited "
         )
 
     await eventually(worker_ready_again, timeout=60)

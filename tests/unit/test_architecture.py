@@ -55,11 +55,11 @@ def _service(module: str) -> str | None:
     return parts[1] if parts[0] == "services" and len(parts) > 1 else None
 
 
-PUBLIC_MODULES = ("api", "client", "settings")
+PUBLIC_MODULES = ("api", "scopes", "client", "settings")
 
 
 def _is_contract(imported: str) -> bool:
-    """A service's public contract, `services.<name>.api`, its client,
+    """A service's public contract, `services.<name>.api` (its scopes in `.scopes`), its client,
     `services.<name>.client`, or its settings, `services.<name>.settings` (or a name in
     one of them)."""
     parts = imported.split(".")

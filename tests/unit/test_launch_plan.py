@@ -1,13 +1,16 @@
 """What `staysaga up` starts, in which order."""
 
+import asyncio
 import json
 import socket
+from types import SimpleNamespace
 
 import pytest
 
-from components.registry import COMPONENTS, workers_to_run
+from components.registry import COMPONENTS, oauth_clients, workers_to_run
 from staysaga import launchplan
 from staysaga import stack as stack_module
+from staysaga.chaos import Drill
 from staysaga.children import StackError
 from staysaga.prometheus import RULES, config_file, scrape_config, write_config
 from staysaga.stack import Stack
@@ -126,3 +129,97 @@ async def test_up_says_prometheus_is_skipped_when_absent_and_writes_its_config_w
     await prepare()
     assert not any("Prometheus" in line for line in lines)
     assert config_file(settings).is_file()
+
+
+def test_only_the_stand_ins_and_the_codec_beside_the_workflow_worker_share_a_process(tmp_path):
+    # The two stand-ins for third parties hold no OAuth client: one interpreter serves both
+    # apps, each on its own port. The operators' payload codec (no OAuth client, no
+    # database, the payload keys every worker holds) is served by the workflow worker, as
+    # that worker's client. Every component with a client of its own keeps its process.
+    children = Stack(settings_for(tmp_path)).plan()
+    shared = {c.name: (c.argv[3:], c.serves, c.client_id) for c in children if c.serves}
+    assert shared == {
+        "bank+mailsink": (["serve", "bank", "mailsink"], ("bank", "mailsink"), "bank+mailsink"),
+        "worker-booking+codec": (
+            ["worker", "booking", "--serve", "codec"],
+            ("worker-booking", "codec"),
+            "worker-booking",
+        ),
+    }
+    served = [name for child in children for name in (child.serves or (child.name,))]
+    assert set(COMPONENTS) <= set(served)
+    assert len(served) == len(set(served))
+    assert all(COMPONENTS[name].scopes is None for name in ("bank", "mailsink", "codec"))
+    assert "bank+mailsink" not in oauth_clients() and "worker-booking" in oauth_clients()
+
+
+async def test_a_child_waiting_for_the_bank_starts_once_the_shared_process_is_ready(tmp_path):
+    stack = Stack(settings_for(tmp_path))
+    events: list[str] = []
+
+    async def spawn(child, index):  # type: ignore[no-untyped-def]
+        events.append(f"start {child.name}")
+
+    async def wait_ready(child):  # type: ignore[no-untyped-def]
+        for _ in range(20):  # give every other start its turns on the loop meanwhile
+            await asyncio.sleep(0)
+        events.append(f"ready {child.name}")
+
+    async def watch(child):  # type: ignore[no-untyped-def]
+        return None
+
+    stack._spawn = spawn  # type: ignore[method-assign]
+    stack._wait_ready = wait_ready  # type: ignore[method-assign]
+    stack._watch = watch  # type: ignore[method-assign]
+    children = [c for c in stack.plan() if c.name in ("payments", "users", "bank+mailsink")]
+    for child in children:
+        child.after = tuple(a for a in child.after if a in ("bank", "mailsink"))
+    assert {a for c in children for a in c.after} == {"bank", "mailsink"}
+    await stack._start_all(children)
+    assert events[:2] == ["start bank+mailsink", "ready bank+mailsink"]
+    assert sorted(events[2:]) == [
+        "ready payments",
+        "ready users",
+        "start payments",
+        "start users",
+    ]
+
+
+def test_a_taken_port_of_either_app_of_the_shared_process_is_refused(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        stack = Stack(settings_for(tmp_path, {"MAILSINK_PORT": str(port)}))
+        shared = [child for child in stack.plan() if child.serves]
+        with pytest.raises(StackError, match="MAILSINK_PORT"):
+            stack.check_ports(shared)
+
+
+def test_a_taken_codec_port_is_refused_for_the_workflow_worker_that_serves_it(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        stack = Stack(settings_for(tmp_path, {"CODEC_PORT": str(port)}))
+        worker = [child for child in stack.plan() if "codec" in child.serves]
+        with pytest.raises(StackError, match="CODEC_PORT"):
+            stack.check_ports(worker)
+
+
+def test_children_skip_pydantics_plugin_search_unless_told_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    stack = Stack(settings_for(tmp_path))
+    (search,) = [child for child in stack.plan() if child.name == "search"]
+    assert stack.child_environment(search)["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "none")
+    assert stack.child_environment(search)["PYDANTIC_DISABLE_PLUGINS"] == "none"
+
+
+def test_the_fault_drill_finds_a_shared_process_by_either_components_name(tmp_path):
+    drill = object.__new__(Drill)  # no stack of its own: only the process lookup is tried
+    processes = {11: "bank+mailsink", 12: "worker-booking+codec", 13: "search"}
+    drill.stack = SimpleNamespace(processes=lambda: processes)  # type: ignore[assignment]
+    assert drill._pids("bank") == drill._pids("mailsink") == [11]
+    assert drill._pids("worker-booking") == drill._pids("codec") == [12]
+    assert drill._pids("search") == [13] and drill._pids("pdf") == []

@@ -17,6 +17,21 @@ from temporal.queues import SEARCH_ATTRIBUTES, search_attribute_flags
 # its payloads; only the PDF service draws documents.
 TEMPORAL_SDK_USERS = {"web", "codec"}
 REPORTLAB_USERS = {"pdf"}
+# Users' contract (its models validate e-mail addresses) is for those that call Users or
+# are it: the auth server checks passwords there, the website registers travellers.
+USERS_CONTRACT_USERS = {"users", "auth", "web"}
+# Only Users sends mail (through the mail relay's client); only the mail sink receives it.
+SMTP_CLIENT_USERS: set[str] = set()
+SMTP_SERVER_USERS = {"mailsink"}
+
+
+def _loaded_modules(code: str) -> set[str]:
+    """Every module a fresh interpreter holds once it has run `code`."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    return set(json.loads(out.stdout))
 
 
 def _loaded(command: str, *modules: str) -> set[str]:
@@ -41,7 +56,19 @@ def test_a_service_process_loads_only_the_libraries_it_serves_with(name):
     loaded = _loaded("serve", app_module)
     assert ("temporalio" in loaded) == (name in TEMPORAL_SDK_USERS)
     assert ("reportlab" in loaded) == (name in REPORTLAB_USERS)
+    assert ("email_validator" in loaded) == (name in USERS_CONTRACT_USERS)
+    assert ("aiosmtplib" in loaded) == (name in SMTP_CLIENT_USERS)
+    assert ("aiosmtpd" in loaded) == (name in SMTP_SERVER_USERS)
     assert "alembic" not in loaded
+
+
+def test_the_registry_loads_no_services_models():
+    # Every process loads the registry: it names scopes (`services/<name>/scopes.py`),
+    # and building every service's pydantic models for that cost each process ~0.1 s.
+    loaded = _loaded_modules("import components.registry")
+    models = {m for m in loaded if m.startswith("services.") and m.endswith(".api")}
+    assert models <= {"services.auth.api"}
+    assert "email_validator" not in {m.split(".")[0] for m in loaded}
 
 
 def test_the_launcher_loads_neither_the_temporal_sdk_nor_a_services_libraries():

@@ -1,6 +1,9 @@
 """How `staysaga serve` runs a service: its garbage-collector settings, and whose
 forwarded addresses it believes."""
 
+import asyncio
+import os
+import signal
 import subprocess
 import sys
 
@@ -9,7 +12,10 @@ import uvicorn
 
 from components.settings import load_settings
 from services.common.app import GC_YOUNG_THRESHOLD
+from staysaga.children import port_is_free
 from staysaga.cli import proxy_options
+from tests.support.harness import eventually, free_port
+from tests.support.money import PUBLISHABLE_KEY, SECRET_KEY
 
 PROBE = """
 import gc
@@ -51,3 +57,42 @@ async def test_a_forwarded_address_is_ignored_unless_a_trusted_proxy_sends_it():
     trusted = {"STAYSAGA_TRUSTED_PROXIES": "10.0.0.0/8"}
     assert await _peer_seen(trusted, "127.0.0.1", "203.0.113.9") == "127.0.0.1"
     assert await _peer_seen(trusted, "10.1.2.3", "203.0.113.9") == "203.0.113.9"
+
+
+async def test_one_process_serves_the_bank_and_the_mail_sink_each_on_its_port_and_stops_whole(
+    tmp_path,
+):
+    ports = {name: free_port() for name in ("BANK_PORT", "MAILSINK_PORT", "MAILSINK_SMTP_PORT")}
+    env = {
+        **os.environ,
+        **{name: str(port) for name, port in ports.items()},
+        "STAYSAGA_VAR_DIR": str(tmp_path),
+        "BANK_SECRET_KEY": SECRET_KEY,
+        "BANK_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+    }
+    server = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "staysaga.cli", "serve", "bank", "mailsink"],
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+
+            async def both_ready() -> None:
+                for name in ("BANK_PORT", "MAILSINK_PORT"):
+                    url = f"http://127.0.0.1:{ports[name]}/readyz"
+                    assert (await client.get(url)).status_code == 200
+                assert server.returncode is None
+
+            await eventually(both_ready, timeout=60)
+            inbox = await client.get(f"http://127.0.0.1:{ports['MAILSINK_PORT']}/")
+            assert inbox.status_code == 200 and "html" in inbox.headers["content-type"]
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), timeout=30)
+        for port in ports.values():
+            assert port_is_free("127.0.0.1", port)
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
