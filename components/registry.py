@@ -230,12 +230,14 @@ WEBSITE_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
 TEMPORAL_UI_CLIENT = "temporal-ui"
 TEMPORAL_UI_USER_SCOPES: tuple[str, ...] = (
     auth_api.OPENID,
-    users_api.PROFILE,
+    users_scopes.PROFILE,
     auth_api.EMAIL,
 )
 TEMPORAL_UI_AUDIENCES: tuple[str, ...] = ("codec",)
-TEMPORAL_UI_ROLE = users_api.OPERATOR
-TEMPORAL_UI_ROLE_SCOPES: dict[str, tuple[str, ...]] = {users_api.OPERATOR: (users_api.OPS_READ,)}
+TEMPORAL_UI_ROLE = users_scopes.OPERATOR
+TEMPORAL_UI_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
+    users_scopes.OPERATOR: (users_scopes.OPS_READ,)
+}
 
 # The OAuth 2 clients that may ask the authorization server about a token (RFC 7662
 # introspection). None of ours needs to: every service verifies access tokens itself,
