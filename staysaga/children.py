@@ -117,13 +117,34 @@ def _ephemeral_ports() -> range:
         return range(32768, 61000)
 
 
+QUIET_PORTS_ENV = "STAYSAGA_QUIET_PORTS"
+"""`FROM-TO`: the part of the quiet range this process and its stacks pick from (stacks
+started side by side, e.g. by parallel test workers, each get a part of their own, so no
+two pick the same port before either binds it)."""
+
+
+def quiet_ports() -> range:
+    """The ports `quiet_port` picks from: below the ephemeral range, or the part of it
+    STAYSAGA_QUIET_PORTS names."""
+    top = min(_ephemeral_ports().start, 65536)
+    low, high = QUIET_PORTS_FROM, top
+    given = os.environ.get(QUIET_PORTS_ENV, "").strip()
+    if given:
+        first, _, last = given.partition("-")
+        try:
+            low, high = max(int(first), 1), min(int(last) + 1, top)
+        except ValueError:
+            raise StackError(f"{QUIET_PORTS_ENV} must be FROM-TO, e.g. 20000-23999") from None
+    return range(low, high)
+
+
 def quiet_port() -> int:
     """A free port below the ephemeral range: one a connection of the machine cannot take
     between the pick and the bind (a stack picks its ports so, then starts)."""
-    top = min(_ephemeral_ports().start, 65536)
+    ports = quiet_ports()
     rng = random.SystemRandom()
     for _ in range(1000):
-        port = rng.randrange(QUIET_PORTS_FROM, top) if top > QUIET_PORTS_FROM else _any_free_port()
+        port = rng.choice(ports) if len(ports) > 0 else _any_free_port()
         if port_is_free("127.0.0.1", port):
             return port
     return _any_free_port()

@@ -59,15 +59,25 @@ class StackProcess:
 
     @staticmethod
     def _ports() -> dict[str, str]:
-        env = {f"{c.name.upper()}_PORT": str(_stack_port()) for c in COMPONENTS.values()}
-        env["MAILSINK_SMTP_PORT"] = str(_stack_port())
+        # Each a port of its own: two picks of the quiet range may land on the same port,
+        # which is free until the first of the two binds it.
+        given: set[int] = set()
+
+        def port() -> int:
+            while (picked := _stack_port()) in given:
+                pass
+            given.add(picked)
+            return picked
+
+        env = {f"{c.name.upper()}_PORT": str(port()) for c in COMPONENTS.values()}
+        env["MAILSINK_SMTP_PORT"] = str(port())
         for queue in WORKERS:
-            env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(_stack_port())
-            env[f"WORKER_{queue.upper()}_METRICS_PORT"] = str(_stack_port())
-        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{_stack_port()}"
-        env["TEMPORAL_UI_PORT"] = str(_stack_port())
-        env["TEMPORAL_METRICS_PORT"] = str(_stack_port())
-        env["PROMETHEUS_PORT"] = str(_stack_port())
+            env[f"WORKER_{queue.upper()}_HEALTH_PORT"] = str(port())
+            env[f"WORKER_{queue.upper()}_METRICS_PORT"] = str(port())
+        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{port()}"
+        env["TEMPORAL_UI_PORT"] = str(port())
+        env["TEMPORAL_METRICS_PORT"] = str(port())
+        env["PROMETHEUS_PORT"] = str(port())
         return env
 
     def url(self, component: str) -> str:

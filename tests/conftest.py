@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.testing import WorkflowEnvironment
 
+from staysaga.children import QUIET_PORTS_ENV, quiet_ports
 from temporal.connect import ensure_search_attributes
 from temporal.converter import DATA_CONVERTER
 from temporal.devserver import temporal_cli, temporal_test_server
@@ -24,6 +25,19 @@ _exit_status = 0
 
 LONG_FIRST = ("tests/browser/", "tests/e2e/", "tests/launcher/", "tests/fuzz/")
 """Folders whose files each take minutes (a whole stack, a browser, a fuzzing run)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each parallel worker (pytest-xdist's `gw<N>`) a part of the quiet port range
+    of its own: stacks of two workers starting at the same time never pick the same port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if not worker.startswith("gw") or count < 2 or os.environ.get(QUIET_PORTS_ENV):
+        return
+    ports = quiet_ports()
+    size = len(ports) // count
+    first = ports.start + int(worker[2:]) * size
+    os.environ[QUIET_PORTS_ENV] = f"{first}-{first + size - 1}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
