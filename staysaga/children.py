@@ -150,6 +150,19 @@ def quiet_port() -> int:
     return _any_free_port()
 
 
+def distinct_ports(pick: Callable[[], int], taken: set[int]) -> Callable[[], int]:
+    """A port picker that never hands out a port twice, nor one of `taken`."""
+    given = set(taken)
+
+    def distinct() -> int:
+        while (port := pick()) in given:
+            pass
+        given.add(port)
+        return port
+
+    return distinct
+
+
 def _any_free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

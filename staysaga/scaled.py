@@ -28,7 +28,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from components.registry import AUTH_SERVER, COMPONENTS, workers_to_run
 from services.common.settings import ScaledSettings, Settings
 from staysaga import edge
-from staysaga.children import Child, Probe, StackError, http_probe, port_is_free, quiet_port
+from staysaga.children import (
+    Child,
+    Probe,
+    StackError,
+    distinct_ports,
+    http_probe,
+    port_is_free,
+    quiet_port,
+)
 from staysaga.launchplan import SEED, SEEDED, Layout, check_ports, links
 from staysaga.prometheus import prometheus_binary, prometheus_child, prometheus_port
 from temporal.devserver import LOOPBACK, dev_server_args
@@ -60,19 +68,6 @@ def _configured_ports(settings: Settings) -> set[int]:
     ports.add(int(settings.temporal.address.rpartition(":")[2]))
     ports.add(prometheus_port(settings))
     return ports
-
-
-def _distinct(pick: Callable[[], int], taken: set[int]) -> Callable[[], int]:
-    """A port picker that never hands out a port twice, nor one of `taken`."""
-    given = set(taken)
-
-    def distinct() -> int:
-        while (port := pick()) in given:
-            pass
-        given.add(port)
-        return port
-
-    return distinct
 
 
 def _after(component: str, auth_copies: Sequence[str]) -> tuple[str, ...]:
@@ -108,7 +103,7 @@ class ScaledLayout(Layout):
     def __init__(self, settings: Settings, pick_port: Callable[[], int] | None = None) -> None:
         super().__init__(settings)
         count = settings.of(ScaledSettings).replicas
-        pick_port = _distinct(pick_port or quiet_port, _configured_ports(settings))
+        pick_port = distinct_ports(pick_port or quiet_port, _configured_ports(settings))
         self.copies: dict[str, list[Copy]] = {}
         for name, component in COMPONENTS.items():
             if component.stand_in:

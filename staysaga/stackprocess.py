@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 from components.registry import COMPONENTS, WORKERS
-from staysaga.children import quiet_port
+from staysaga.children import distinct_ports, quiet_port
 
 MARKER = "STAYSAGA_TEST_STACK"  # the variable marking one stack's processes
 # The last line `up` prints once everything answers (the links come before it).
@@ -61,14 +61,7 @@ class StackProcess:
     def _ports() -> dict[str, str]:
         # Each a port of its own: two picks of the quiet range may land on the same port,
         # which is free until the first of the two binds it.
-        given: set[int] = set()
-
-        def port() -> int:
-            while (picked := _stack_port()) in given:
-                pass
-            given.add(picked)
-            return picked
-
+        port = distinct_ports(_stack_port, set())
         env = {f"{c.name.upper()}_PORT": str(port()) for c in COMPONENTS.values()}
         env["MAILSINK_SMTP_PORT"] = str(port())
         for queue in WORKERS:
