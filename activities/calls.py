@@ -25,6 +25,8 @@ from temporalio.exceptions import ApplicationError
 from activities import models as act
 from services.common.deadlines import deadline_var
 from services.common.http import ServiceError
+from services.payments import api as payments_api
+from services.reservations import api as reservations_api
 
 log = logging.getLogger("staysaga.activities")
 
@@ -36,19 +38,19 @@ most one heartbeat per 80% of the heartbeat timeout)."""
 
 # Problem types of the services -> the workflow's failure kinds and the traveller's text.
 _BUSINESS: dict[str, tuple[str, str]] = {
-    "sold-out": (act.SOLD_OUT, "That room is no longer available for your dates."),
-    "hold-expired": (act.HOLD_EXPIRED, "Your hold on the room expired."),
-    "hold-released": (act.HOLD_EXPIRED, "Your hold on the room was released."),
+    reservations_api.SOLD_OUT: (act.SOLD_OUT, "That room is no longer available for your dates."),
+    reservations_api.EXPIRED_HOLD: (act.HOLD_EXPIRED, "Your hold on the room expired."),
+    reservations_api.RELEASED_HOLD: (act.HOLD_EXPIRED, "Your hold on the room was released."),
     # Reservations' own words: they name the limit.
-    "too-many-holds": (act.TOO_MANY_HOLDS, ""),
-    "card-declined": (act.PAYMENT_DECLINED, "Your card was declined."),
-    "insufficient-funds": (act.PAYMENT_DECLINED, "Your card has insufficient funds."),
-    "expired-card": (act.PAYMENT_DECLINED, "Your card has expired."),
-    "card-token-used": (
+    reservations_api.TOO_MANY_HOLDS: (act.TOO_MANY_HOLDS, ""),
+    payments_api.CARD_DECLINED: (act.PAYMENT_DECLINED, "Your card was declined."),
+    payments_api.INSUFFICIENT_FUNDS: (act.PAYMENT_DECLINED, "Your card has insufficient funds."),
+    payments_api.EXPIRED_CARD: (act.PAYMENT_DECLINED, "Your card has expired."),
+    payments_api.CARD_TOKEN_USED: (
         act.PAYMENT_DECLINED,
         "These card details were already used for a payment; please enter your card again.",
     ),
-    "card-token-of-another-payer": (
+    payments_api.CARD_TOKEN_OF_ANOTHER_PAYER: (
         act.PAYMENT_DECLINED,
         "These card details were entered by another traveller.",
     ),

@@ -55,7 +55,7 @@ async def check_credentials(connections: ServiceConnections, email: str, passwor
     except ServiceError as exc:
         # Only Users' own "no" counts against the traveller; a refused service token or a
         # Users outage must not look like a wrong password (nor lock anyone out).
-        if exc.type == "invalid-credentials" or exc.status in (400, 422):
+        if exc.type == users_api.INVALID_CREDENTIALS or exc.status in (400, 422):
             raise InvalidCredentials from None
         raise
     return Account(valid.user_id, valid.name, valid.email_verified, tuple(valid.roles))
@@ -73,7 +73,7 @@ async def signed_up_account(
     try:
         valid = await UsersClient(connections["users"]).redeem_signup_ticket(redeem)
     except ServiceError as exc:
-        if exc.type == "invalid-credentials" or exc.status in (400, 422):
+        if exc.type == users_api.INVALID_CREDENTIALS or exc.status in (400, 422):
             raise InvalidCredentials from None
         raise
     return Account(valid.user_id, valid.name, valid.email_verified, tuple(valid.roles))

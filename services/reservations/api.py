@@ -20,6 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.common.fields import INT64_MAX, Id, MinorUnits
 from services.reservations.scopes import *  # noqa: F403 - its scopes are part of the contract
 
+# Problem types callers branch on (all 409). A hold's status of the same word
+# (`HOLD_EXPIRED`, "expired") is a state, not a refusal.
+SOLD_OUT = "sold-out"
+"""Problem type: no room of the type is left for one of the nights."""
+EXPIRED_HOLD = "hold-expired"
+"""Problem type: the hold expired before it was confirmed."""
+RELEASED_HOLD = "hold-released"
+"""Problem type: the hold was released before it was confirmed."""
 TOO_MANY_HOLDS = "too-many-holds"
 """Problem type: the traveller already keeps as many unpaid holds as allowed."""
 

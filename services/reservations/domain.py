@@ -191,7 +191,7 @@ async def _take_rooms(
                 # Raising rolls back every night taken so far, and the hold row.
                 raise Problem(
                     409,
-                    "sold-out",
+                    api.SOLD_OUT,
                     "No room of this type is left for your dates.",
                     f"The night of {night.isoformat()} is sold out.",
                     field="room_type_id",
@@ -338,12 +338,12 @@ async def confirm_hold(engine: AsyncEngine, hold_id: str, now: dt.datetime) -> a
     if hold is None:
         raise not_found("hold", hold_id)
     if hold.status == api.HOLD_RELEASED:
-        raise Problem(409, "hold-released", "This hold was released.", field="hold_id")
+        raise Problem(409, api.RELEASED_HOLD, "This hold was released.", field="hold_id")
     # Expired, or past its expiry and not yet swept: give its rooms back now.
     await _end_hold(engine, hold_id, api.HOLD_EXPIRED)
     raise Problem(
         409,
-        "hold-expired",
+        api.EXPIRED_HOLD,
         "This hold has expired.",
         f"It expired at {hold.expires_at.isoformat()}.",
         field="hold_id",

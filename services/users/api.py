@@ -190,6 +190,8 @@ class Accepted(BaseModel):
 
 ALREADY_VERIFIED = "already-verified"
 """Accepted.status of a verification e-mail asked for an address already verified."""
+INVALID_CREDENTIALS = "invalid-credentials"
+"""Problem type (401) of a credential check or a sign-up ticket that does not hold."""
 
 
 class CredentialCheck(BaseModel):

@@ -114,7 +114,7 @@ async def check_credentials(request: Request) -> JSONResponse:
     body = await parse_body(api.CredentialCheck, request)
     found = await _accounts(request).check_credentials(body.email, body.password)
     if found is None:
-        raise Problem(401, "invalid-credentials", "The e-mail or the password is wrong.")
+        raise Problem(401, api.INVALID_CREDENTIALS, "The e-mail or the password is wrong.")
     return model_response(found)
 
 
@@ -123,7 +123,7 @@ async def redeem_signup_ticket(request: Request) -> JSONResponse:
     body = await parse_body(api.SignupTicket, request)
     found = await _accounts(request).redeem_signup_ticket(body.ticket, body.code_challenge)
     if found is None:
-        raise Problem(401, "invalid-credentials", "The sign-up ticket is not valid.")
+        raise Problem(401, api.INVALID_CREDENTIALS, "The sign-up ticket is not valid.")
     return model_response(found)
 
 
