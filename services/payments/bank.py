@@ -76,17 +76,18 @@ class BankClient:
     def __init__(self, bank: bank_client.BankClient) -> None:
         self.bank = bank
 
-    async def _call(self, method: str, path: str, call: Awaitable[T]) -> T:
+    async def _call(self, call: Awaitable[T]) -> T:
+        # The errors name the request (method and address): the bank's client owns its paths.
         try:
             return await call
         except TransportError as exc:
             why = type(exc.__cause__ or exc).__name__
-            log.warning("bank %s %s: %s", method, path, why)
+            log.warning("no answer from the bank (%s): %s", why, exc)
             raise unavailable(f"No answer from the bank ({why}).") from None
         except ServiceError as exc:
-            raise self._problem(method, path, exc) from None
+            raise self._problem(exc) from None
 
-    def _problem(self, method: str, path: str, error: ServiceError) -> Problem:
+    def _problem(self, error: ServiceError) -> Problem:
         body = error.problem
         kind = error.type
         status = error.status
@@ -110,7 +111,7 @@ class BankClient:
                 "The bank knows no such card token.",
                 field="card_token",
             )
-        log.error("bank %s %s answered %s %s", method, path, status, kind)
+        log.error("bank %s %s answered %s %s", error.method, error.url, status, kind)
         return Problem(502, api.BANK_ERROR, "The bank refused our request.", f"{status} {kind}")
 
     async def authorize(
@@ -123,8 +124,7 @@ class BankClient:
             token=token, amount=amount, currency=currency, reference=booking_id, customer=payer
         )
         key = authorize_key(booking_id, attempt)
-        path = bank_api.AUTHORIZATIONS_PATH
-        return await self._call("POST", path, self.bank.authorize(request, key))
+        return await self._call(self.bank.authorize(request, key))
 
     async def capture(
         self, booking_id: str, authorization_id: str, amount: int
@@ -132,14 +132,12 @@ class BankClient:
         """Capture an authorization."""
         key = idempotency_key(booking_id, "capture")
         request = bank_api.CaptureRequest.model_construct(amount=amount)
-        path = bank_api.captures_path(authorization_id)
-        return await self._call("POST", path, self.bank.capture(authorization_id, request, key))
+        return await self._call(self.bank.capture(authorization_id, request, key))
 
     async def void(self, booking_id: str, authorization_id: str) -> bank_api.Authorization:
         """Void an authorization."""
         key = idempotency_key(booking_id, "void")
-        path = bank_api.void_path(authorization_id)
-        return await self._call("POST", path, self.bank.void(authorization_id, key))
+        return await self._call(self.bank.void(authorization_id, key))
 
     async def refund(
         self, booking_id: str, authorization_id: str, refund_id: str, amount: int
@@ -147,18 +145,14 @@ class BankClient:
         """Refund part of a capture, under the caller's refund id."""
         key = idempotency_key(booking_id, "refund", refund_id)
         request = bank_api.RefundRequest.model_construct(amount=amount)
-        path = bank_api.refunds_path(authorization_id)
-        return await self._call("POST", path, self.bank.refund(authorization_id, request, key))
+        return await self._call(self.bank.refund(authorization_id, request, key))
 
     async def authorization(self, authorization_id: str) -> bank_api.Authorization:
         """Read an authorization and its ledger."""
-        path = bank_api.authorization_path(authorization_id)
-        return await self._call("GET", path, self.bank.authorization(authorization_id))
+        return await self._call(self.bank.authorization(authorization_id))
 
     async def search(self, reference: str) -> list[bank_api.Authorization]:
         """Every authorization the bank keeps under a reference (a booking id), newest first."""
         query = bank_api.AuthorizationQuery(reference=reference, limit=1000)
-        found = await self._call(
-            "GET", bank_api.AUTHORIZATIONS_PATH, self.bank.authorizations(query)
-        )
+        found = await self._call(self.bank.authorizations(query))
         return found.items
