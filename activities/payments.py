@@ -43,7 +43,14 @@ class PaymentActivities:
     async def authorize_payment(self, data: act.AuthorizeInput) -> act.Payment:
         """Authorise the amount on the card token."""
         # Unvalidated here: Payments judges the request, and its 422 is a business refusal.
-        request = api.PaymentRequest.model_construct(**data.model_dump())
+        request = api.PaymentRequest.model_construct(
+            booking_id=data.booking_id,
+            user_id=data.user_id,
+            amount=data.amount,
+            currency=data.currency,
+            card_token=data.card_token,
+            attempt=data.attempt,
+        )
         return _payment(await run(self.payments.authorize(request), "payments"))
 
     @activity.defn(name=act.CAPTURE_PAYMENT)

@@ -24,12 +24,13 @@ from services.payments.client import PaymentsClient
 from services.reservations import api as reservations_api
 from services.reservations.client import ReservationsClient
 from temporal.names import BOOKING_STATUS, booking_workflow_id
+from workflows.models import BookingState
 
 log = logging.getLogger("staysaga.reconciler")
 
-# BookingStatus values (workflows.models.BookingState) by what they say of the booking.
-SETTLED_STATES = frozenset({"CONFIRMED", "CANCELLED", "COMPLETED"})
-GAVE_UP_STATES = frozenset({"FAILED", "EXPIRED"})
+# BookingStatus values by what they say of the booking.
+SETTLED_STATES = frozenset({BookingState.CONFIRMED, BookingState.CANCELLED, BookingState.COMPLETED})
+GAVE_UP_STATES = frozenset({BookingState.FAILED, BookingState.EXPIRED})
 
 _PAYMENT_KINDS = {
     payments_api.SUSPECT_UNRECORDED: act.UNRECORDED_PAYMENT,
@@ -55,15 +56,6 @@ def verdict(status: WorkflowExecutionStatus | None, booking_status: str | None) 
     return act.GAVE_UP, f"workflow {status.name.lower()}, booking {booking_status or 'unknown'}"
 
 
-def _query(data: act.SuspectQuery) -> dict[str, Any]:
-    """The fields of a service's `SuspectQuery`, which it validates itself."""
-    return {
-        "older_than": data.older_than_seconds,
-        "within": data.within_seconds,
-        "limit": data.limit,
-    }
-
-
 def _repaired(booking_id: str, kind: str, changed: bool, what: str) -> act.Repaired:
     if changed:
         log.info(
@@ -86,7 +78,10 @@ class PaymentReconcileActivities:
     @activity.defn(name=act.LIST_PAYMENT_SUSPECTS)
     async def list_payment_suspects(self, data: act.SuspectQuery) -> act.Suspects:
         """Payments that may hold money nobody will capture."""
-        query = payments_api.SuspectQuery.model_construct(**_query(data))
+        # Unvalidated here: Payments judges the window, and its 4xx is the answer.
+        query = payments_api.SuspectQuery.model_construct(
+            older_than=data.older_than_seconds, within=data.within_seconds, limit=data.limit
+        )
         found = await run(self.payments.suspects(query), "payments")
         return act.Suspects(
             items=[
@@ -136,7 +131,10 @@ class ReservationReconcileActivities:
     @activity.defn(name=act.LIST_RESERVATION_SUSPECTS)
     async def list_reservation_suspects(self, data: act.SuspectQuery) -> act.Suspects:
         """Confirmed reservations and lapsed holds whose bookings need a check."""
-        query = reservations_api.SuspectQuery.model_construct(**_query(data))
+        # Unvalidated here: Reservations judges the window, and its 4xx is the answer.
+        query = reservations_api.SuspectQuery.model_construct(
+            older_than=data.older_than_seconds, within=data.within_seconds, limit=data.limit
+        )
         found = await run(self.reservations.suspects(query), "reservations")
         return act.Suspects(
             items=[
