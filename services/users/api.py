@@ -285,7 +285,8 @@ class NotificationRequest(BaseModel):
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=5)
     message_key: str = Field(
         pattern=MESSAGE_KEY_PATTERN,
-        description="idempotency key (booking-42.confirmed); Message-ID <key@staysaga.local>",
+        description="idempotency key, booking-<id>-<event> (booking-42-confirmed); "
+        "Message-ID <key@staysaga.local>",
     )
 
 
