@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from components.settings import load_settings
+from services.auth.client import AuthClient
 from services.bank import api as bank_api
 from services.bank.client import BankClient
 from services.common.auth import audience
@@ -101,17 +102,15 @@ class StackDriver:
         """A client-credentials token of one of the stack's OAuth clients."""
         key = (client_id, scopes, component)
         if key not in self._tokens:
-            response = await self.http.post(
-                self.settings.auth_token_url,
-                data={
-                    "grant_type": "client_credentials",
-                    "scope": scopes,
-                    "resource": audience(component),
-                },
-                auth=(client_id, self.secrets.client_secret(client_id)),
+            auth = AuthClient(
+                self.settings.url("auth"),
+                client_id,
+                self.secrets.client_secret(client_id),
+                HttpxTransport(self.http),
+                token_url=self.settings.auth_token_url,
             )
-            response.raise_for_status()
-            self._tokens[key] = response.json()["access_token"]
+            issued = await auth.client_credentials(scopes, audience(component))
+            self._tokens[key] = issued.access_token
         return self._tokens[key]
 
     def service_as(self, component: str, client_id: str | None = None) -> ServiceConnection:

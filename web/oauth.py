@@ -14,14 +14,16 @@ import json
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
 from services.auth import api as auth_api
+from services.auth.client import AuthClient, oauth_error
 from services.common.auth import audience
+from services.common.http import HttpxTransport, ServiceError, TransportError
 from services.common.settings import Settings
 from services.pdf import api as pdf_api
 from services.users import api as users_api
@@ -32,7 +34,7 @@ log = logging.getLogger("staysaga.web.oauth")
 # own receipts from the PDF service. Everything else goes through the website's own
 # service token (accounts, availability) or the saga (holds, payments).
 USER_SCOPES = pdf_api.READ
-USER_RESOURCES = (audience("pdf"),)
+USER_RESOURCE = audience("pdf")
 # What an operator's sign-in asks for besides: the operator pages (/ops). The auth server
 # grants them only to operators; anyone else signing in this way gets a traveller's token.
 OPERATOR_SCOPES = f"{users_api.OPS_READ} {users_api.OPS_WRITE}"
@@ -93,55 +95,54 @@ class Tokens:
 
 
 class OAuthClient:
-    """Talks to the auth service's authorize, token and revoke endpoints as client `web`."""
+    """The website's sign-ins at the auth service, as OAuth client `web`: authorize, token
+    and revoke through the auth server's client."""
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
         self.settings = settings
         self.http = http
-        self.auth_url = settings.url("auth")
-        self.client_id = settings.common.client_id or "web"
-        self.secret = settings.common.client_secret or ""
         self.redirect_uri = f"{settings.url('web')}/auth/callback"
+        self.auth = AuthClient(
+            settings.url("auth"),
+            settings.common.client_id or "web",
+            settings.common.client_secret or "",
+            HttpxTransport(http),
+            token_url=settings.auth_token_url,
+        )
 
     def authorize_url(
         self, state: str, verifier: str, operator: bool = False, signup_ticket: str | None = None
     ) -> str:
         """Where to send the browser to log in (as an operator: asking for their scopes too;
         right after sign-up, with Users' ticket, which signs the new account in)."""
-        query: dict[str, str | tuple[str, ...]] = {
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri,
-            "scope": f"{USER_SCOPES} {OPERATOR_SCOPES}" if operator else USER_SCOPES,
-            "resource": USER_RESOURCES,
-            "state": state,
-            "code_challenge": challenge(verifier),
-            "code_challenge_method": "S256",
-        }
-        if signup_ticket is not None:
-            query["signup_ticket"] = signup_ticket
-        return f"{self.auth_url}{auth_api.AUTHORIZE_PATH}?{urlencode(query, doseq=True)}"
+        request = auth_api.AuthorizationRequest(
+            response_type=auth_api.CODE,
+            client_id=self.auth.client_id,
+            redirect_uri=self.redirect_uri,
+            scope=f"{USER_SCOPES} {OPERATOR_SCOPES}" if operator else USER_SCOPES,
+            resource=USER_RESOURCE,
+            state=state,
+            code_challenge=challenge(verifier),
+            code_challenge_method=auth_api.S256,
+            signup_ticket=signup_ticket,
+        )
+        return self.auth.authorize_url(request)
 
-    async def _token(self, form: dict[str, str]) -> Tokens:
+    async def _tokens(self, grant: Awaitable[auth_api.TokenResponse]) -> Tokens:
         try:
-            response = await self.http.post(
-                self.settings.auth_token_url, data=form, auth=(self.client_id, self.secret)
-            )
-        except httpx.HTTPError as exc:
-            raise OAuthError(f"the auth service did not answer: {exc.__class__.__name__}") from exc
-        if response.status_code != 200:
-            try:
-                error = response.json().get("error", "")
-            except ValueError:
-                error = ""
-            raise OAuthError(f"the token endpoint said {response.status_code} {error}".strip())
-        body = response.json()
-        access = body["access_token"]
-        found = claims(access)
+            issued = await grant
+        except TransportError as exc:
+            why = type(exc.__cause__ or exc).__name__
+            raise OAuthError(f"the auth service did not answer: {why}") from exc
+        except ServiceError as exc:
+            refusal = oauth_error(exc)
+            error = refusal.error if refusal else ""
+            raise OAuthError(f"the token endpoint said {exc.status} {error}".strip()) from exc
+        found = claims(issued.access_token)
         return Tokens(
-            access_token=access,
-            refresh_token=body.get("refresh_token") or form.get("refresh_token"),
-            expires_at=time.time() + float(body.get("expires_in", 300)),
+            access_token=issued.access_token,
+            refresh_token=issued.refresh_token,
+            expires_at=time.time() + issued.expires_in,
             user_id=str(found["sub"]),
             name=found.get("name"),
             scopes=tuple(str(found.get("scope") or "").split()),
@@ -149,28 +150,18 @@ class OAuthClient:
 
     async def exchange(self, code: str, verifier: str) -> Tokens:
         """Trade an authorization code (and its verifier) for tokens."""
-        return await self._token(
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": self.redirect_uri,
-                "code_verifier": verifier,
-            }
-        )
+        return await self._tokens(self.auth.exchange_code(code, self.redirect_uri, verifier))
 
     async def refresh(self, refresh_token: str) -> Tokens:
-        """New tokens from a refresh token."""
-        return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        """New tokens from a refresh token (the same one again if none came back)."""
+        tokens = await self._tokens(self.auth.refresh(refresh_token))
+        return replace(tokens, refresh_token=tokens.refresh_token or refresh_token)
 
     async def revoke(self, token: str, hint: str) -> None:
         """Revoke a token (RFC 7009); a failure is logged, never shown: logout goes on."""
         try:
-            response = await self.http.post(
-                f"{self.auth_url}{auth_api.REVOKE_PATH}",
-                data={"token": token, "token_type_hint": hint},
-                auth=(self.client_id, self.secret),
-            )
-            if response.status_code != 200:
-                log.warning("revoking a %s answered %s", hint, response.status_code)
-        except httpx.HTTPError as exc:
-            log.warning("revoking a %s failed: %s", hint, exc.__class__.__name__)
+            await self.auth.revoke(auth_api.TokenReference(token=token, token_type_hint=hint))
+        except ServiceError as exc:
+            log.warning("revoking a %s answered %s", hint, exc.status)
+        except TransportError as exc:
+            log.warning("revoking a %s failed: %s", hint, type(exc.__cause__ or exc).__name__)

@@ -20,6 +20,13 @@ USERINFO_PATH = "/oauth2/userinfo"
 # OpenID Connect one (an ID token, the userinfo endpoint), `email` adds the address.
 OPENID = "openid"
 EMAIL = "email"
+# The grants the token endpoint issues by, and the one kind of sign-in it answers: a code,
+# asked for with an S256 PKCE challenge.
+CLIENT_CREDENTIALS = "client_credentials"
+AUTHORIZATION_CODE = "authorization_code"
+REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name
+CODE = "code"
+S256 = "S256"
 
 
 class TokenResponse(BaseModel):

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from components.settings import load_settings
 from services.auth import api
 from services.auth.adapter import Snapshot, snapshot
+from services.auth.api import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN
 from services.auth.domain import OAuthServer
 from services.auth.grants import CLIENT_AUTH_METHODS
 from services.auth.keys import ACCESS_TOKEN_TTL, ensure_signing_key, jwks, load_keys, now_utc
@@ -38,10 +39,7 @@ from services.auth.login import (
     signed_up_account,
 )
 from services.auth.oauth_clients import (
-    AUTHORIZATION_CODE,
-    CLIENT_CREDENTIALS,
     CLIENTS,
-    REFRESH_TOKEN,
     TEMPORAL_UI_CALLBACK_PATH,
     ClientRegistry,
     all_scopes,

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.auth import store
 from services.auth.adapter import Snapshot, StarletteOAuth2Request
-from services.auth.api import OPENID
+from services.auth.api import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, OPENID
 from services.auth.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -39,12 +39,7 @@ from services.auth.grants import (
     user_info,
 )
 from services.auth.keys import ACCESS_TOKEN_TTL, KeyRing, now_utc, published
-from services.auth.oauth_clients import (
-    AUTHORIZATION_CODE,
-    CLIENT_CREDENTIALS,
-    Client,
-    ClientRegistry,
-)
+from services.auth.oauth_clients import Client, ClientRegistry
 from services.auth.tokens import (
     AccessToken,
     InvalidTargetError,

@@ -27,11 +27,9 @@ from components.registry import (
     WEBSITE_USER_SCOPES,
     oauth_clients,
 )
+from services.auth.api import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN
 from services.common.auth import audience
 
-CLIENT_CREDENTIALS = "client_credentials"
-AUTHORIZATION_CODE = "authorization_code"
-REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name
 CALLBACK_PATH = "/auth/callback"
 # Where the Temporal UI server takes the code back (its OIDC callback).
 TEMPORAL_UI_CALLBACK_PATH = "/auth/sso/callback"

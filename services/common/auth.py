@@ -22,6 +22,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.requests import Request
 
+from services.common.oauth import KeySetDocument
 from services.common.problems import Problem, not_found
 
 ALLOWED_ALGORITHMS = ("ES256",)
@@ -105,8 +106,7 @@ class JwksCache:
             async with httpx.AsyncClient(timeout=timeout) as client:
                 response = await client.get(url)
                 response.raise_for_status()
-                document: dict[str, Any] = response.json()
-                return document
+                return KeySetDocument.model_validate_json(response.content).model_dump()
 
         return cls(fetch)
 

@@ -15,12 +15,10 @@ every booking and every dated search is made of such calls. Tests hand in an
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlencode
 
 import aiohttp
 import httpx
@@ -29,6 +27,7 @@ import pydantic_core
 from services.common.auth import audience
 from services.common.deadlines import DEADLINE_HEADER, deadline_var, header_value, remaining
 from services.common.logging import REQUEST_ID_HEADER, request_id_var
+from services.common.oauth import IssuedToken, basic_auth, form_body
 from services.common.settings import Settings
 
 EXPIRY_MARGIN_SECONDS = 30.0
@@ -235,7 +234,10 @@ def transport_for(settings: Settings, http: httpx.AsyncClient | Transport | None
 
 
 def client_credentials(settings: Settings, transport: Transport) -> TokenSource:
-    """Tokens from the auth service's token endpoint, as this process's OAuth 2 client."""
+    """Tokens from the auth service's token endpoint, as this process's OAuth 2 client.
+
+    Written here, not with the auth server's client: common knows no service, and every
+    process needs this (see `services.common.oauth`)."""
     client_id = settings.common.client_id
     secret = settings.common.client_secret
 
@@ -245,22 +247,15 @@ def client_credentials(settings: Settings, transport: Transport) -> TokenSource:
                 "STAYSAGA_CLIENT_ID and STAYSAGA_CLIENT_SECRET must be set to call other services"
             )
         form = {"grant_type": "client_credentials", "scope": scopes, "resource": aud}
-        basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-        response = await transport.send(
-            "POST",
-            settings.auth_token_url,
-            headers={
-                "Authorization": basic,
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
-            body=urlencode(form).encode(),
-        )
+        body, headers = form_body(form)
+        headers.update(basic_auth(client_id, secret))
+        response = await transport.send("POST", settings.auth_token_url, headers=headers, body=body)
         if response.status_code != 200:
             raise ServiceError(
                 response.status_code, problem_of(response), "POST", settings.auth_token_url
             )
-        body = response.json()
-        return body["access_token"], float(body.get("expires_in", 60))
+        issued = IssuedToken.model_validate_json(response.content)
+        return issued.access_token, issued.expires_in
 
     return fetch
 

@@ -16,6 +16,7 @@ from tests.support.tokens import TestIssuer, token_source
 from tests.web.fakes import FakeServices, FakeTemporal, RoutingTransport
 from web.app import create_app
 from web.backends import Backends
+from web.oauth import OAuthClient
 
 # Cities of two million people or more: Paris is in, the seed takes about a second.
 TEST_MIN_POPULATION = 2_000_000
@@ -94,7 +95,7 @@ async def site(search_app, tmp_path) -> AsyncIterator[Site]:
     app.state.backends = Backends(
         settings, http, ServiceConnections(settings, tokens=token_source(issuer, "web"), http=http)
     )
-    app.state.oauth.http = http
+    app.state.oauth = OAuthClient(settings, http)
     temporal = FakeTemporal()
     app.state.temporal = temporal
     async with running_app(app) as client:

@@ -9,7 +9,7 @@ from tests.services.auth.conftest import (
     pkce_verifier,
     s256,
 )
-from web.oauth import USER_RESOURCES, USER_SCOPES
+from web.oauth import USER_RESOURCE, USER_SCOPES
 
 
 async def _introspect(auth, token, client="pdf", hint=None):
@@ -83,7 +83,7 @@ async def test_a_traveller_is_never_given_reservations_write(auth):
 
 async def test_the_websites_sign_in_gets_a_token_for_receipts_only(auth):
     verifier = pkce_verifier()
-    extra = {"scope": USER_SCOPES, "resource": USER_RESOURCES[0]}
+    extra = {"scope": USER_SCOPES, "resource": USER_RESOURCE}
     code = callback_params(await auth.sign_in(verifier=verifier, extra=extra))["code"]
     tokens = (await auth.exchange(code, verifier)).json()
     claims = claims_of(tokens["access_token"])
