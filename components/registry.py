@@ -246,8 +246,16 @@ INTROSPECTION_CLIENTS: frozenset[str] = frozenset()
 
 # Where the authorization server's clients find its keys and its token endpoint.
 AUTH_SERVER = "auth"
-JWKS_PATH = auth_api.JWKS_PATH
-TOKEN_PATH = auth_api.TOKEN_PATH
+
+
+def token_url(auth_url: str) -> str:
+    """The token endpoint of the authorization server at `auth_url`."""
+    return auth_url + auth_api.TOKEN_PATH
+
+
+def jwks_url(auth_url: str) -> str:
+    """Where the authorization server at `auth_url` publishes its keys."""
+    return auth_url + auth_api.JWKS_PATH
 
 
 def oauth_clients() -> dict[str, tuple[str, ...]]:

@@ -11,7 +11,14 @@ import os
 from collections.abc import Mapping
 from typing import TypeVar
 
-from components.registry import AUTH_SERVER, COMPONENTS, JWKS_PATH, TOKEN_PATH, WORKERS, Worker
+from components.registry import (
+    AUTH_SERVER,
+    COMPONENTS,
+    WORKERS,
+    Worker,
+    jwks_url,
+    token_url,
+)
 from services.auth.settings import AuthSettings
 from services.common.parsers import port
 from services.common.settings import (
@@ -117,8 +124,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     auth_url = addresses[AUTH_SERVER].url
     issuer = TokenIssuer(
         issuer=(auth.issuer or auth_url).rstrip("/"),
-        jwks_url=auth.jwks_url or auth_url + JWKS_PATH,
-        token_url=auth.token_url or auth_url + TOKEN_PATH,
+        jwks_url=auth.jwks_url or jwks_url(auth_url),
+        token_url=auth.token_url or token_url(auth_url),
     )
     mail = _of(groups, MailSettings)
     return Settings(

@@ -23,11 +23,11 @@ from typing import Any
 from components.registry import (
     AUTH_SERVER,
     COMPONENTS,
-    JWKS_PATH,
-    TOKEN_PATH,
     WORKERS,
     Component,
     Worker,
+    jwks_url,
+    token_url,
 )
 from staysaga.secrets import CLIENT_REGISTRY_VARIABLE, client_secret_variable
 
@@ -329,8 +329,8 @@ def config_manifest() -> Manifest:
         if component.name == AUTH_SERVER:
             # Browsers reach the authorization server at its public AUTH_URL (overlay);
             # the processes fetch tokens and keys inside the cluster.
-            data["AUTH_TOKEN_URL"] = internal + TOKEN_PATH
-            data["AUTH_JWKS_URL"] = internal + JWKS_PATH
+            data["AUTH_TOKEN_URL"] = token_url(internal)
+            data["AUTH_JWKS_URL"] = jwks_url(internal)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
