@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
-from components.registry import COMPONENTS
+from components.registry import COMPONENTS, WORKERS
 from components.settings import describe_settings, load_settings
 from services.common.settings import Settings, SettingsError
 from staysaga import operator_commands
@@ -314,9 +314,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="one component; several share one process (what `up` does for the bank and "
         "the mail sink, the two stand-ins without OAuth clients)",
     )
-    subparsers["worker"].add_argument(
-        "queue", choices=["booking", "reservations", "payments", "documents", "notifications"]
-    )
+    subparsers["worker"].add_argument("queue", choices=[queue.value for queue in WORKERS])
     subparsers["worker"].add_argument(
         "--serve",
         action="append",

@@ -11,7 +11,7 @@ long as the launcher runs, while the rest keep running: only SIGINT or SIGTERM (
 failure while first starting) stops the stack, every child (process group included),
 newest first.
 
-One module because it is one supervisor: start order, readiness, liveness, restarts and
+Kept whole because it is one supervisor: start order, readiness, liveness, restarts and
 shutdown all act on the same children and the same stop event. Its policy lives in
 `staysaga.supervision`, what it runs in `staysaga.launchplan`, and a child (its probes,
 its process group's signals) in `staysaga.children`.

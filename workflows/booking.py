@@ -12,6 +12,9 @@ hotel's terms (which Reservations answers with the hold).
 The steps themselves, one activity each, are in workflows/steps.py; this module is the
 order they run in and the booking's state they share (view, hold, card token, cancel).
 Deterministic code only: time from workflow.now(), no I/O, imports passed through.
+
+Kept whole because it is the saga's order read top to bottom, as the design lists it, and
+every committed history replays against it: moving steps out would scatter that order.
 """
 
 from __future__ import annotations

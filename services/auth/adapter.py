@@ -1,15 +1,21 @@
-"""authlib's view of a Starlette request: read on the event loop, used in a worker thread."""
+"""authlib's view of a Starlette request (read on the event loop, used in a worker thread),
+and its answer as a Starlette response."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from authlib.oauth2 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+if TYPE_CHECKING:
+    from services.auth.domain import OAuthServer
 
 
 @dataclass(frozen=True)
@@ -73,3 +79,17 @@ class StarletteOAuth2Request(OAuth2Request):
     def form(self) -> dict[str, str]:
         """Form parameters (first value each)."""
         return self._form
+
+
+def oauth_server(request: Request) -> OAuthServer:
+    """The app's OAuth 2 server (authlib's, over our store), set up at start."""
+    return cast("OAuthServer", request.app.state.oauth)
+
+
+def respond(result: tuple[int, Any, Any]) -> Response:
+    """authlib's answer (status, body, headers) as a Starlette response."""
+    status, body, headers = result
+    extra = {k: v for k, v in (headers or []) if k.lower() != "content-type"}
+    if isinstance(body, dict | list):
+        return JSONResponse(body, status_code=status, headers=extra)
+    return Response(body or b"", status_code=status, headers=extra)

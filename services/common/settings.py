@@ -10,6 +10,9 @@ component registry (`components/`) puts them together, validates everything at s
 
 `Settings` is what a process is built with: the groups, plus every component's address
 resolved by the registry. Common code knows components only by the names it is given.
+
+Kept whole because the way a variable is declared and the shared groups declared that way
+read best together: each shared group is the example a service's own settings follow.
 """
 
 from __future__ import annotations

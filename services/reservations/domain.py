@@ -15,7 +15,8 @@ other transaction takes one), so that counting their unpaid holds is exact (`quo
 
 Reads (holds, reservations, availability, the reconciler's suspects) are in `queries.py`;
 every statement that moves a night's counters is here, where the lock order above can be
-read and kept.
+read and kept. Kept whole for that reason: split up, the statements would hide the lock
+order they must share.
 """
 
 from __future__ import annotations

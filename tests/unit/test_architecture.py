@@ -25,7 +25,10 @@ WORKFLOW_PLUMBING = {
     "workflows.schedules",
     "workflows.settings",
 }
-WORKFLOW_DEPENDENCIES = ("workflows.", "activities.models", "temporal.names", "temporal.queues")
+WORKFLOW_DEPENDENCIES = ("workflows", "activities.models", "temporal.names")
+# The booking's states as plain names, which the launcher reads without loading the Temporal
+# SDK: they take the search attribute's name from the SDK-free half of `temporal.names`.
+PLAIN_NAMES: dict[str, tuple[str, ...]] = {"workflows.states": ("temporal.queues",)}
 
 
 def _imports() -> dict[str, set[str]]:
@@ -48,6 +51,11 @@ def _imports() -> dict[str, set[str]]:
 
 
 IMPORTS = _imports()
+
+
+def _within(imported: str, *modules: str) -> bool:
+    """Whether the import is one of the modules, or a name or submodule of one."""
+    return any(imported == m or imported.startswith(m + ".") for m in modules)
 
 
 def _service(module: str) -> str | None:
@@ -108,22 +116,44 @@ def test_common_knows_no_service():
     assert _violations(breaks) == []
 
 
-# What the component registry may read: each service's contract and settings, the other
-# settings groups (website, reconciler) and the task-queue names.
-REGISTRY_READS = ("services.", "web.settings", "workflows.settings", "temporal.queues")
+# What the component registry may read (docs/ARCHITECTURE.md): each service's scopes and
+# settings, Auth's contract (its paths), the other settings groups (website, reconciler),
+# services/common and the task-queue names without the SDK (every process loads the registry).
+REGISTRY_READS = (
+    "components",
+    "services.auth.api",
+    "services.common",
+    "web.settings",
+    "workflows.settings",
+    "temporal.queues",
+)
 
 
-def test_the_registry_reads_only_contracts_settings_and_names():
+def _registry_may_read(imported: str) -> bool:
+    parts = imported.split(".")
+    if _within(imported, *REGISTRY_READS):
+        return True
+    if parts[0] != "services":
+        return False
+    # `from services.users import scopes` names the package; the module is checked too.
+    return len(parts) == 2 or parts[2] in ("scopes", "settings")
+
+
+def test_the_registry_reads_only_scopes_settings_auths_paths_and_queue_names():
     def breaks(module: str, imported: str) -> bool:
-        if not module.startswith("components") or imported.startswith("components"):
-            return False
-        if not imported.startswith(REGISTRY_READS):
-            return True
-        return _service(imported) not in (None, "common") and not (
-            _is_contract(imported) or _names_contract(module, imported)
-        )
+        return _within(module, "components") and not _registry_may_read(imported)
 
     assert _violations(breaks) == []
+
+
+def test_the_registry_check_refuses_a_services_models_and_the_sdks_names():
+    assert _registry_may_read("services.users.scopes.READ")
+    assert _registry_may_read("services.bank.settings.BankSettings")
+    assert _registry_may_read("services.auth.api")
+    assert not _registry_may_read("services.payments.api")
+    assert not _registry_may_read("services.payments.client")
+    assert not _registry_may_read("temporal.names")
+    assert not _registry_may_read("web.app")
 
 
 def test_settings_modules_read_only_common():
@@ -135,32 +165,52 @@ def test_settings_modules_read_only_common():
     assert _violations(breaks) == []
 
 
+def _workflow_may_import(module: str, imported: str) -> bool:
+    if _within(imported, *WORKFLOW_PLUMBING):
+        return False
+    # `from activities import models`, `from workflows import steps` name the package too.
+    if imported in ("activities", "workflows"):
+        return True
+    return _within(imported, *WORKFLOW_DEPENDENCIES, *PLAIN_NAMES.get(module, ()))
+
+
 def test_workflow_definitions_import_only_models_and_names():
     def breaks(module: str, imported: str) -> bool:
         if not module.startswith("workflows.") or module in WORKFLOW_PLUMBING:
             return False
-        if imported in WORKFLOW_PLUMBING:
-            return True
-        # `from activities import models`, `from workflows import steps` name the package too.
-        packages = ("activities", "workflows")
-        return not imported.startswith(WORKFLOW_DEPENDENCIES) and imported not in packages
+        return not _workflow_may_import(module, imported)
 
     assert _violations(breaks) == []
 
 
-def test_activities_web_and_temporal_reach_services_only_through_their_contracts():
+def test_the_workflow_check_refuses_the_plain_names_but_to_the_states():
+    assert _workflow_may_import("workflows.steps", "temporal.names.TaskQueue")
+    assert _workflow_may_import("workflows.steps", "activities.models")
+    assert not _workflow_may_import("workflows.steps", "temporal.queues")
+    assert not _workflow_may_import("workflows.steps", "activities.payments")
+    assert not _workflow_may_import("workflows.steps", "workflows.worker")
+    assert _workflow_may_import("workflows.states", "temporal.queues.BOOKING_STATUS_ATTRIBUTE")
+
+
+def test_activities_and_web_reach_services_only_through_their_contracts():
     def breaks(module: str, imported: str) -> bool:
-        top = module.split(".")[0]
-        if top not in ("activities", "web", "temporal"):
+        if module.split(".")[0] not in ("activities", "web"):
             return False
-        if top == "temporal" and imported.split(".")[0] not in ("temporal", "services"):
-            return True
         other = _service(imported)
         return (
             other not in (None, "common")
             and not _is_contract(imported)
             and not _names_contract(module, imported)
         )
+
+    assert _violations(breaks) == []
+
+
+def test_temporal_imports_only_common():
+    def breaks(module: str, imported: str) -> bool:
+        if not _within(module, "temporal"):
+            return False
+        return not _within(imported, "temporal", "services.common")
 
     assert _violations(breaks) == []
 

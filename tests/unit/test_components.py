@@ -1,6 +1,10 @@
 """The component registry: each component and worker once, and what derives from it."""
 
+import ast
 import importlib
+from pathlib import Path
+
+import pytest
 
 from components.registry import (
     COMPONENTS,
@@ -10,6 +14,8 @@ from components.registry import (
     workers_to_run,
 )
 from components.settings import generated_secrets
+from staysaga import chaos
+from staysaga.cli import build_parser
 from temporal.names import TaskQueue
 
 
@@ -66,3 +72,60 @@ def test_every_component_names_an_app_factory_that_exists():
     for component in COMPONENTS.values():
         module, _, factory = component.app.partition(":")
         assert callable(getattr(importlib.import_module(module), factory)), component.name
+
+
+ROOT = Path(__file__).resolve().parents[2]
+CODE = ("staysaga", "components", "services", "workflows", "activities", "web", "temporal")
+
+
+def _copied_lists(source: str) -> list[int]:
+    """The lines of a module's literal lists that name every worker (by queue or client id)
+    or every component: the registry's lists written out again by hand."""
+    wholes = [
+        {w.queue.value for w in WORKERS.values()},
+        {w.client_id for w in WORKERS.values()},
+        set(COMPONENTS),
+    ]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            names = {e.value for e in node.elts if isinstance(e, ast.Constant)}
+            if any(whole <= names for whole in wholes):
+                found.append(node.lineno)
+    return found
+
+
+def test_no_module_writes_the_registrys_workers_or_components_out_by_hand():
+    copies = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in CODE
+        if package != "components"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line in _copied_lists(path.read_text())
+    ]
+    assert copies == []
+
+
+def test_the_list_check_sees_a_hand_written_list_of_workers():
+    queues = ", ".join(repr(q.value) for q in WORKERS)
+    workers = ", ".join(repr(w.client_id) for w in WORKERS.values())
+    source = f"CHOICES = [{queues}]\nSOME = ('booking', 'payments')\nKILL = ({workers})\n"
+    assert _copied_lists(source) == [1, 3]
+
+
+def test_the_worker_command_takes_every_registered_queue_and_nothing_else():
+    parser = build_parser("worker")
+    assert [parser.parse_args(["worker", q.value]).queue for q in WORKERS] == list(WORKERS)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["worker", "search"])
+
+
+def test_the_fault_drill_may_kill_every_component_it_does_not_spare_and_every_worker():
+    assert set(chaos.SPARED) < set(COMPONENTS)
+    assert set(chaos.SERVICES) == set(COMPONENTS) - set(chaos.SPARED)
+    assert set(chaos.WORKERS) == {w.client_id for w in WORKERS.values()}
+
+
+def test_the_fault_drill_freezes_services_the_saga_calls():
+    called = {w.calls for w in WORKERS.values()}
+    assert chaos.FROZEN and set(chaos.FROZEN) <= set(chaos.SERVICES) & called

@@ -8,7 +8,7 @@ import signal
 import uuid
 from datetime import timedelta
 
-from staysaga.bench_booking import start_baseline_workers
+from staysaga.bench_stack import start_baseline_workers
 from staysaga.bench_workers import baseline_workers, running_baseline_workers
 from temporal.names import TaskQueue
 from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE, baseline_queue

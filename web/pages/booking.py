@@ -209,7 +209,9 @@ async def checkout(request: Request) -> Response:
             request, "checkout.html", {**context, "form": forms.Form(), "unverified": True}, status
         )
     if request.method == "GET":
-        return render(request, "checkout.html", {**context, "form": forms.Form()})
+        return render(
+            request, "checkout.html", {**context, "form": forms.Form(), "unverified": False}
+        )
     data = await read_form(request)
     if data is None:
         return csrf_refused(request)
@@ -241,7 +243,8 @@ async def checkout(request: Request) -> Response:
                 again = paid.state == BookingState.AWAITING_PAYMENT
                 page = f"/bookings/{view.booking_id}" + ("/checkout" if again else "")
                 return RedirectResponse(page, 303)
-    return render(request, "checkout.html", {**context, "form": form, "errors": form.errors}, 400)
+    context |= {"form": form, "errors": form.errors, "unverified": False}
+    return render(request, "checkout.html", context, 400)
 
 
 async def release(request: Request) -> Response:
@@ -361,7 +364,7 @@ async def cancel(request: Request) -> Response:
     except (RPCError, WorkflowQueryFailedError) as exc:
         log.warning("cancellation quote failed: %s", exc)
         return error_page(request, 503, "Cancelling is unavailable right now")
-    context = {**_booking_context(request, view), "quote": quote}
+    context = {**_booking_context(request, view), "quote": quote, "error": None}
     if request.method == "GET":
         return render(request, "cancel.html", context)
     if await read_form(request) is None:

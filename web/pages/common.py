@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
 
+import jinja2
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -41,8 +42,15 @@ def day(value: date) -> str:
 
 
 def page_templates() -> Jinja2Templates:
-    """The website's Jinja2 templates, with the `money` filter."""
-    found = Jinja2Templates(directory=str(HERE / "templates"))
+    """The website's Jinja2 templates, with the `money` filter. A template that reads a
+    variable or a field its page does not pass fails the page, never shows a blank: a
+    misnamed field is a bug to see (a page that may lack one asks `is defined`)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(),
+        undefined=jinja2.StrictUndefined,
+    )
+    found = Jinja2Templates(env=env)
     found.env.filters["money"] = lambda amount, currency=None: money(amount, currency)
     found.env.filters["day"] = day
     found.env.filters["state_words"] = bookings.state_words

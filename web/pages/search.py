@@ -30,7 +30,7 @@ PAGE_SIZE = 10
 
 async def home(request: Request) -> Response:
     """GET /: the search form."""
-    return render(request, "home.html", {"form": forms.Form(values={"guests": 2})})
+    return render(request, "home.html", _unsearched(forms.Form(values={"guests": 2})))
 
 
 def city_label(city: City) -> str:
@@ -114,12 +114,26 @@ def _choice_link(request: Request, city: City) -> str:
     return "/search?" + urlencode([("city", city_label(city)), ("city_id", city.id), *kept])
 
 
+def _unsearched(form: forms.Form) -> dict[str, Any]:
+    """What the search form's pages show with no hotels found yet (the home page, or a
+    search refused): the form, its errors, and the filters and sorts to choose from."""
+    return {
+        "form": form,
+        "errors": form.errors,
+        "page": None,
+        "namesakes": [],
+        "did_you_mean": [],
+        "sorts": forms.SORTS,
+        "amenities": AMENITIES,
+    }
+
+
 async def results(request: Request) -> Response:
     """GET /search: a page of hotels, with filters, sorting and pages."""
     form = forms.search_form(request.query_params)
     if not form.ok:
         template = "results.html" if form.values.get("city") else "home.html"
-        return render(request, template, {"form": form, "errors": form.errors}, 400)
+        return render(request, template, _unsearched(form), 400)
     try:
         result = await _search(request, form)
     except BackendError as exc:
@@ -129,8 +143,7 @@ async def results(request: Request) -> Response:
             choices = [
                 {"label": city_label(c), "link": _choice_link(request, c)} for c in suggestions
             ]
-            context = {"form": form, "errors": form.errors, "did_you_mean": choices}
-            return render(request, "home.html", context, 404)
+            return render(request, "home.html", {**_unsearched(form), "did_you_mean": choices}, 404)
         if exc.status in (400, 422):
             # The traveller's own input, refused: say which and how to fix it, in words.
             for name in exc.fields or ["check_in"]:
@@ -138,7 +151,7 @@ async def results(request: Request) -> Response:
                 form.errors[known] = forms.STAY_REFUSALS.get(
                     known, f"Check the {forms.FILTER_NAMES[known]}."
                 )
-            return render(request, "results.html", {"form": form, "errors": form.errors}, 400)
+            return render(request, "results.html", _unsearched(form), 400)
         log.warning("search failed: %s", exc)
         return error_page(request, 503, "Search is unavailable", "Please try again shortly.")
     v = form.values
