@@ -55,7 +55,6 @@ from services.common.app import create_service_app, model_response
 from services.common.auth import TokenRejected, bearer_token
 from services.common.http import ServiceConnections, ServiceError, TokenSource, TransportError
 from services.common.openapi import Endpoint
-from services.common.ratelimit import storage_for
 from services.common.settings import Settings
 
 log = logging.getLogger("staysaga.auth")
@@ -505,9 +504,7 @@ def create_app(
         if not registry.known():
             log.warning("AUTH_CLIENT_SECRETS names no client: no one can get a token")
         app.state.oauth = OAuthServer(app.state.engine, registry, settings.auth_issuer)
-        app.state.signin_throttle = signin_throttle or SignInThrottle(
-            storage_for(settings.of(AuthSettings).signin_throttle_storage)
-        )
+        app.state.signin_throttle = signin_throttle or SignInThrottle.configured(auth_settings)
         app.state.connections = ServiceConnections(
             settings, tokens=self_token_source(app), http=users_http
         )
