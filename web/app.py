@@ -21,6 +21,7 @@ from services.common.settings import Settings
 from web.backends import Backends
 from web.oauth import OAuthClient
 from web.pages import account, booking, ops, search
+from web.pages.booking import SSE_MAX_SECONDS
 from web.pages.common import (
     error_page,
     page_templates,
@@ -29,6 +30,7 @@ from web.ratelimits import RateLimiter, RateLimitMiddleware
 from web.security import SecurityHeadersMiddleware
 from web.sessions import SessionMiddleware, SessionStore
 from web.settings import WebSettings
+from web.streams import stream_slots
 
 log = logging.getLogger("staysaga.web")
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def close(app: Starlette) -> None:
         for http in {app.state.backends.http, app.state.oauth.http}:
             await http.aclose()
+        await app.state.rate_limiter.streams.aclose()
 
     app = create_service_app(
         "web",
@@ -111,7 +114,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     secure = settings.url("web").startswith("https://")
     # Inside the sessions: the limits count per session and account too.
     web = settings.of(WebSettings)
-    limiter = RateLimiter(storage_for(web.rate_limit_storage), scale=web.rate_limit_scale)
+    # A stream's slot outlives the longest stream a little, in case its copy dies.
+    streams = stream_slots(web.rate_limit_storage, web.max_open_streams, SSE_MAX_SECONDS + 60)
+    limiter = RateLimiter(
+        storage_for(web.rate_limit_storage), scale=web.rate_limit_scale, streams=streams
+    )
     app.state.rate_limiter = limiter
     app.add_middleware(RateLimitMiddleware, limiter=limiter)
     app.add_middleware(SessionMiddleware, store=SessionStore(app.state, secret), secure=secure)

@@ -1,20 +1,22 @@
 """The website's rate limits: how often an address, a session or an account may sign up,
-ask for a password reset, start a sign-in, hold a room or open a progress stream.
+ask for a password reset, start a sign-in, hold a room, pay or open a progress stream.
 
 Each rule counts requests in a moving window (the `limits` library), per address, per
 session and per signed-in account. Counts live in memory, or in Redis shared by every
 copy of the website (`WEB_RATE_LIMIT_STORAGE=redis://...`). A request over a limit gets a
 429 with `Retry-After`: a page for people, a problem document on `/api/`.
 
-Progress streams are also capped by how many a session holds open at once in one copy;
-a stream lasts at most `SSE_MAX_SECONDS`, so the opening rate bounds them across copies.
+Progress streams are also capped by how many a session holds open at once
+(`WEB_MAX_OPEN_STREAMS`, `web/streams.py`): per copy in memory, over every copy in Redis.
+
+In memory, a count is forgotten once its window has passed and at most `max_keys` counts
+are kept (the least recently hit goes first), so a flood of addresses costs bounded memory.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse
@@ -25,11 +27,15 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.problems import Problem
-from services.common.ratelimit import seconds_to_wait
+from services.common.ratelimit import RecentKeys, seconds_to_wait
 from web.pages.common import error_page
+from web.streams import MemoryStreamSlots, StreamSlots
 
 NAMESPACE = "staysaga-web"
-MAX_OPEN_STREAMS = 4
+DEFAULT_MAX_OPEN_STREAMS = 4
+DEFAULT_MAX_KEYS = 100_000
+# How soon a stream already refused for holding too many open may try again.
+STREAM_RETRY_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,15 @@ RULES = (
     Rule("new-password", "POST", "/account/reset-password", per_address="20/hour"),
     Rule("sign-in", "GET", "/auth/login", per_address="60/10 minutes", per_session="20/10 minutes"),
     Rule("hold", "POST", "/book", per_address="60/hour", per_account="20/hour"),
+    # Card testing: someone holding a room must not try card after card until it expires.
+    Rule(
+        "payment",
+        "POST",
+        "/bookings/[^/]+/checkout",
+        per_address="30/10 minutes",
+        per_session="5/10 minutes",
+        per_account="5/10 minutes",
+    ),
     Rule(
         "progress-stream",
         "GET",
@@ -95,14 +110,26 @@ class RateLimiter:
     """Counts requests against the rules; says how long one over a limit must wait."""
 
     def __init__(
-        self, storage: Storage | None = None, rules: tuple[Rule, ...] = RULES, scale: float = 1.0
+        self,
+        storage: Storage | None = None,
+        rules: tuple[Rule, ...] = RULES,
+        scale: float = 1.0,
+        streams: StreamSlots | None = None,
+        max_keys: int = DEFAULT_MAX_KEYS,
     ) -> None:
-        self.limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        storage = storage if storage is not None else MemoryStorage()
+        self.limiter = MovingWindowRateLimiter(storage)
         self.rules = rules
         # Every limit times this (WEB_RATE_LIMIT_SCALE): more generous behind a shared
         # address (an office, a test run), stricter under attack.
         self.scale = scale
-        self.open_streams: Counter[str] = Counter()
+        self.streams = (
+            streams if streams is not None else MemoryStreamSlots(DEFAULT_MAX_OPEN_STREAMS)
+        )
+        # Only memory needs the cap: Redis expires keys by itself and is shared.
+        self.counted: RecentKeys[tuple[Rule, str, str]] | None = (
+            RecentKeys(max_keys) if isinstance(storage, MemoryStorage) else None
+        )
         # Each rule's limits, parsed and scaled once rather than on every request.
         self._limits: dict[Rule, list[tuple[str, RateLimitItem]]] = {}
 
@@ -127,7 +154,21 @@ class RateLimiter:
         for by, item, key in checks:
             if key is not None:
                 await self.limiter.hit(item, NAMESPACE, rule.name, by, key)
+                await self._remember(rule, by, key, item.get_expiry())
         return None
+
+    async def _remember(self, rule: Rule, by: str, key: str, window: int) -> None:
+        if self.counted is None:
+            return
+        for gone_rule, gone_by, gone_key in self.counted.hit((rule, by, key), window):
+            for counted_by, item in self.limits_of(gone_rule):
+                if counted_by == gone_by:
+                    await self.limiter.clear(item, NAMESPACE, gone_rule.name, gone_by, gone_key)
+
+    @property
+    def keys(self) -> int:
+        """How many counts this copy keeps (memory only)."""
+        return len(self.counted) if self.counted is not None else 0
 
 
 def _keys(request: Request) -> dict[str, str | None]:
@@ -178,20 +219,20 @@ class RateLimitMiddleware:
             return
         keys = _keys(request)
         wait = await self.limiter.hit(rule, keys)
-        stream = keys["session"] if rule.name == "progress-stream" else None
-        if wait is None and stream and self.limiter.open_streams[stream] >= MAX_OPEN_STREAMS:
-            wait = 5
+        session = keys["session"] if rule.name == "progress-stream" else None
+        slot = None
+        if wait is None and session:
+            slot = await self.limiter.streams.take(session)
+            if slot is None:
+                wait = STREAM_RETRY_SECONDS
         if wait is not None:
             response = _too_many(request, wait)
             await response(scope, receive, send)
             return
-        if stream is None:
+        if session is None or slot is None:
             await self.app(scope, receive, send)
             return
-        self.limiter.open_streams[stream] += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.limiter.open_streams[stream] -= 1
-            if self.limiter.open_streams[stream] <= 0:
-                del self.limiter.open_streams[stream]
+            await self.limiter.streams.give_back(session, slot)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from services.common.parsers import counter_storage, positive_float
+from services.common.parsers import counter_storage, positive_float, positive_int
 from services.common.settings import SettingsGroup, variable
 
 
@@ -15,7 +15,7 @@ def _secret() -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class WebSettings(SettingsGroup):
-    """The key of the website's session cookie, and where its rate limits count."""
+    """The key of the website's session cookie, and its rate limits."""
 
     session_secret: str | None = variable(
         "WEB_SESSION_SECRET",
@@ -36,4 +36,11 @@ class WebSettings(SettingsGroup):
         "every rate limit of the website (docs/OPERATIONS.md) times this: 10 lets a shared "
         "address sign up ten times as often",
         positive_float,
+    )
+    max_open_streams: int = variable(
+        "WEB_MAX_OPEN_STREAMS",
+        "4",
+        "progress streams one session may hold open at once (over every copy when "
+        "WEB_RATE_LIMIT_STORAGE is Redis, else per copy)",
+        positive_int,
     )

@@ -29,7 +29,6 @@ from services.auth.tokens import mint_access_token
 from services.common.app import create_service_app
 from services.common.http import ServiceConnections, TokenSource
 from services.common.openapi import Endpoint
-from services.common.ratelimit import storage_for
 from services.common.settings import Settings
 
 log = logging.getLogger("staysaga.auth")
@@ -212,9 +211,7 @@ def create_app(
         if not registry.known():
             log.warning("AUTH_CLIENT_SECRETS names no client: no one can get a token")
         app.state.oauth = OAuthServer(app.state.engine, registry, settings.auth_issuer)
-        app.state.signin_throttle = signin_throttle or SignInThrottle(
-            storage_for(settings.of(AuthSettings).signin_throttle_storage)
-        )
+        app.state.signin_throttle = signin_throttle or SignInThrottle.configured(auth_settings)
         app.state.connections = ServiceConnections(
             settings, tokens=self_token_source(app), http=users_http
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.common.parsers import counter_storage
+from services.common.parsers import counter_storage, positive_int
 from services.common.settings import SettingsGroup, variable
 
 
@@ -43,4 +43,11 @@ class AuthSettings(SettingsGroup):
         "auth service only: where failed sign-ins are counted: memory:// (each copy on its "
         "own) or a redis:// URL shared by every copy",
         counter_storage,
+    )
+    signin_failures_per_address: int = variable(
+        "AUTH_SIGNIN_FAILURES_PER_ADDRESS",
+        "100",
+        "auth service only: wrong passwords an address may send in an hour, over every "
+        "account, before its sign-ins wait (an address that failed none never waits)",
+        positive_int,
     )

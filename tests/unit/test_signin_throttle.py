@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 import time_machine
+from limits import RateLimitItemPerHour
 
 from services.auth.throttle import DEFAULT_STEPS, SignInThrottle
 from services.common.ratelimit import storage_for
@@ -80,6 +81,44 @@ async def test_memory_forgets_a_pair_once_its_failures_leave_the_longest_window(
         assert throttle.pairs == 1
 
 
+async def test_failures_over_many_accounts_slow_the_address_down():
+    throttle = SignInThrottle(per_address=RateLimitItemPerHour(30))
+    for n in range(30):
+        await throttle.failed(f"guess{n}@example.com", HOME)
+    wait = await throttle.retry_after(ADA, HOME)
+    assert wait is not None and 0 < wait <= 3600
+    assert await throttle.retry_after(ADA, "203.0.113.7") is None
+
+
+async def test_a_success_does_not_forget_the_addresss_failures():
+    throttle = SignInThrottle(per_address=RateLimitItemPerHour(10))
+    for n in range(10):
+        await throttle.failed(f"guess{n}@example.com", HOME)
+    await throttle.succeeded(ADA, HOME)
+    assert await throttle.retry_after(ADA, HOME) is not None
+
+
+async def test_an_address_waits_only_until_its_oldest_failure_leaves_the_hour():
+    throttle = SignInThrottle(per_address=RateLimitItemPerHour(10))
+    with time_machine.travel(time.time(), tick=False) as clock:
+        for n in range(10):
+            await throttle.failed(f"guess{n}@example.com", HOME)
+        assert await throttle.retry_after(ADA, HOME) is not None
+        clock.shift(3601)
+        assert await throttle.retry_after(ADA, HOME) is None
+
+
+async def test_memory_keeps_at_most_the_cap_of_addresses():
+    throttle = SignInThrottle(max_pairs=100, per_address=RateLimitItemPerHour(3))
+    for n in range(3):
+        await throttle.failed(f"guess{n}@example.com", "192.0.2.1")
+    assert await throttle.retry_after(ADA, "192.0.2.1") is not None
+    for n in range(300):
+        await throttle.failed(ADA, f"10.0.{n // 256}.{n % 256}")
+    assert throttle.addresses == 100
+    assert await throttle.retry_after(ADA, "192.0.2.1") is None  # forgotten first
+
+
 def test_a_storage_is_memory_or_redis():
     with pytest.raises(ValueError, match="memory:// or a redis:// URL"):
         storage_for("memcached://127.0.0.1:11211")
@@ -106,3 +145,16 @@ async def test_copies_sharing_redis_count_the_same_failures(redis_url):
     assert await one.retry_after(email, HOME) is not None
     await two.succeeded(email, HOME)
     assert await one.retry_after(email, HOME) is None
+
+
+async def test_copies_sharing_redis_count_an_addresss_failures_together(redis_url):
+    address = f"test-{secrets.token_hex(6)}"
+    per_address = RateLimitItemPerHour(4)
+    one = SignInThrottle(storage_for(redis_url), per_address=per_address)
+    two = SignInThrottle(storage_for(redis_url), per_address=per_address)
+    await one.failed("guess1@example.com", address)
+    await one.failed("guess2@example.com", address)
+    await two.failed("guess3@example.com", address)
+    assert await one.retry_after(ADA, address) is None
+    await two.failed("guess4@example.com", address)
+    assert await one.retry_after(ADA, address) is not None

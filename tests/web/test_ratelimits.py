@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio
+import time_machine
 
 from services.common.ratelimit import storage_for
-from tests.support.harness import eventually
+from tests.support.harness import eventually, settings_for
 from tests.web.conftest import Site
-from web.ratelimits import MAX_OPEN_STREAMS, RULES, RateLimiter, RateLimitMiddleware, Rule
+from web.app import create_app
+from web.ratelimits import RULES, RateLimiter, RateLimitMiddleware, Rule
+from web.streams import KEY_PREFIX, MemoryStreamSlots, RedisStreamSlots, StreamSlots
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 SIGNUP = {"email": "ada@example.com", "name": "Ada", "password": "correct horse battery"}
 
@@ -37,6 +44,7 @@ def test_every_abusable_step_has_a_limit():
         ("POST", "/book"),
         ("GET", "/bookings/0123abcd/events"),
         ("GET", "/api/cities"),
+        ("POST", "/bookings/0123abcd/checkout"),
     }
     for method, path in cases:
         assert any(rule.matches(method, path) for rule in RULES), (method, path)
@@ -85,9 +93,9 @@ async def test_holds_count_per_account(site: Site):
     assert (await site.client.post("/book", data={})).status_code != 429
 
 
-def _count(middleware: RateLimitMiddleware, sid: str, expected: int):  # type: ignore[no-untyped-def]
+def _count(slots: StreamSlots, sid: str, expected: int):  # type: ignore[no-untyped-def]
     async def check() -> None:
-        assert middleware.limiter.open_streams[sid] == expected
+        assert await slots.open_count(sid) == expected
 
     return check
 
@@ -130,33 +138,138 @@ class _Session(dict[str, Any]):
         self.sid = sid
 
 
-async def test_a_session_holds_only_a_few_progress_streams_open_at_once():
-    release = asyncio.Event()
+STREAMS = Rule("progress-stream", "GET", "(?:/api)?/bookings/[^/]+/events", per_session="99/hour")
 
+
+def _held_open(release: asyncio.Event):  # type: ignore[no-untyped-def]
     async def stream(scope, receive, send):  # type: ignore[no-untyped-def]
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await release.wait()
         await send({"type": "http.response.body", "body": b""})
 
-    streams = Rule(
-        "progress-stream", "GET", "(?:/api)?/bookings/[^/]+/events", per_session="99/hour"
+    return stream
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError):
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    finally:
+        await client.aclose()
+    yield REDIS_URL
+
+
+async def test_a_session_holds_only_a_few_progress_streams_open_at_once():
+    release = asyncio.Event()
+    slots = MemoryStreamSlots(3)
+    middleware = RateLimitMiddleware(
+        _held_open(release), RateLimiter(rules=(STREAMS,), streams=slots)
     )
-    middleware = RateLimitMiddleware(stream, RateLimiter(rules=(streams,)))
-    open_ones = [
-        asyncio.create_task(_open_stream(middleware, "s1", release))
-        for _ in range(MAX_OPEN_STREAMS)
-    ]
-    await eventually(_count(middleware, "s1", MAX_OPEN_STREAMS), timeout=10, interval=0.01)
+    open_ones = [asyncio.create_task(_open_stream(middleware, "s1", release)) for _ in range(3)]
+    await eventually(_count(slots, "s1", 3), timeout=10, interval=0.01)
     assert await _open_stream(middleware, "s1", release, api=True) == 429
     other = asyncio.create_task(_open_stream(middleware, "s2", release))
-    await eventually(_count(middleware, "s2", 1), timeout=10, interval=0.01)
+    await eventually(_count(slots, "s2", 1), timeout=10, interval=0.01)
     release.set()
-    assert await asyncio.gather(*open_ones, other) == [200] * (MAX_OPEN_STREAMS + 1)
-    assert not middleware.limiter.open_streams
+    assert await asyncio.gather(*open_ones, other) == [200] * 4
+    assert not slots.open
+
+
+async def test_copies_sharing_redis_hold_one_count_of_open_streams(redis_url):
+    release = asyncio.Event()
+    sid = f"test-{secrets.token_hex(6)}"
+    one = RedisStreamSlots(redis_url, 2, life=60)
+    two = RedisStreamSlots(redis_url, 2, life=60)
+    copies = [
+        RateLimitMiddleware(_held_open(release), RateLimiter(rules=(STREAMS,), streams=slots))
+        for slots in (one, two)
+    ]
+    try:
+        first = asyncio.create_task(_open_stream(copies[0], sid, release))
+        second = asyncio.create_task(_open_stream(copies[1], sid, release))
+        await eventually(_count(one, sid, 2), timeout=10, interval=0.01)
+        assert await _open_stream(copies[0], sid, release, api=True) == 429
+        assert await _open_stream(copies[1], sid, release, api=True) == 429
+        release.set()
+        assert await asyncio.gather(first, second) == [200, 200]
+        assert await two.open_count(sid) == 0
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_a_dead_copys_streams_stop_counting_after_a_streams_life(redis_url):
+    sid = f"test-{secrets.token_hex(6)}"
+    slots = RedisStreamSlots(redis_url, 2, life=600)
+    try:
+        # A copy that died while holding two streams open: they end by their scores.
+        with time_machine.travel(time.time() - 601, tick=False):
+            assert await slots.take(sid) is not None
+            assert await slots.take(sid) is not None
+            assert await slots.take(sid) is None
+        assert await slots.open_count(sid) == 0
+        assert await slots.take(sid) is not None
+        assert 0 < await slots.client.ttl(KEY_PREFIX + sid) <= 601
+    finally:
+        await slots.aclose()
+
+
+def test_the_open_streams_cap_is_a_setting(tmp_path):
+    app = create_app(settings_for(tmp_path, {"WEB_MAX_OPEN_STREAMS": "7"}))
+    assert app.state.rate_limiter.streams.max_open == 7
+    default = create_app(settings_for(tmp_path))
+    assert default.state.rate_limiter.streams.max_open == 4
+
+
+async def test_memory_keeps_at_most_the_cap_of_counts_forgetting_the_oldest():
+    rule = Rule("sign-up", "POST", "/signup", per_address="1/hour", per_session="5/hour")
+    limiter = RateLimiter(rules=(rule,), max_keys=100)
+    assert await limiter.hit(rule, {"address": "192.0.2.1"}) is None
+    assert await limiter.hit(rule, {"address": "192.0.2.1"}) is not None
+    for n in range(300):
+        await limiter.hit(rule, {"address": f"10.0.{n // 256}.{n % 256}", "session": f"s{n}"})
+    assert limiter.keys == 100
+    assert await limiter.hit(rule, {"address": "192.0.2.1"}) is None  # forgotten first
+
+
+async def test_memory_forgets_counts_once_their_window_has_passed():
+    rule = Rule("sign-up", "POST", "/signup", per_address="1/minute")
+    limiter = RateLimiter(rules=(rule,))
+    with time_machine.travel(time.time(), tick=False) as clock:
+        for n in range(50):
+            await limiter.hit(rule, {"address": f"10.1.0.{n}"})
+        clock.shift(61)
+        await limiter.hit(rule, {"address": "192.0.2.1"})
+        assert limiter.keys == 1
+
+
+async def test_payment_attempts_are_limited_per_account(site: Site):
+    tighten(site, Rule("payment", "POST", "/bookings/[^/]+/checkout", per_account="2/10 minutes"))
+    await site.log_in("user-1")
+    for _ in range(2):
+        assert (await site.client.post("/bookings/b1/checkout", data={})).status_code != 429
+    refused = await site.client.post("/bookings/b1/checkout", data={})
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 600
+    assert refused.headers["content-type"].startswith("text/html")
+    # Another booking of the same account shares the count; another account has its own.
+    assert (await site.client.post("/bookings/b2/checkout", data={})).status_code == 429
+    await site.log_in("user-2")
+    assert (await site.client.post("/bookings/b1/checkout", data={})).status_code != 429
+
+
+def test_payment_attempts_have_a_default_limit_per_account_and_address():
+    rule = next(r for r in RULES if r.matches("POST", "/bookings/0123abcd/checkout"))
+    limits = dict(rule.limits())
+    assert limits["account"].amount == 5 and limits["account"].get_expiry() == 600
+    assert "address" in limits and "session" in limits
 
 
 async def test_copies_sharing_redis_count_together():
-    client = redis.asyncio.Redis.from_url("redis://127.0.0.1:6379/0")
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
     try:
         await client.ping()
     except (OSError, redis.RedisError):
@@ -165,8 +278,8 @@ async def test_copies_sharing_redis_count_together():
         await client.aclose()
     rule = Rule("sign-up", "POST", "/signup", per_address="3/hour")
     address = f"test-{secrets.token_hex(6)}"
-    one = RateLimiter(storage_for("redis://127.0.0.1:6379/0"), (rule,))
-    two = RateLimiter(storage_for("redis://127.0.0.1:6379/0"), (rule,))
+    one = RateLimiter(storage_for(REDIS_URL), (rule,))
+    two = RateLimiter(storage_for(REDIS_URL), (rule,))
     assert await one.hit(rule, {"address": address}) is None
     assert await two.hit(rule, {"address": address}) is None
     assert await one.hit(rule, {"address": address}) is None

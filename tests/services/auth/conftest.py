@@ -208,14 +208,16 @@ def introspector(monkeypatch: pytest.MonkeyPatch) -> str:
     return "pdf"
 
 
-# The app under test slows a pair down after 3 wrong passwords a minute.
+# The app under test slows a pair down after 3 wrong passwords a minute, and an address
+# after 12 an hour over every account.
 THROTTLE_STEPS = (RateLimitItemPerMinute(3), RateLimitItemPerHour(6))
+FAILURES_PER_ADDRESS = RateLimitItemPerHour(12)
 
 
 @pytest.fixture
 def throttle() -> SignInThrottle:
     """The sign-in throttle of the app under test (tighter than the product's)."""
-    return SignInThrottle(steps=THROTTLE_STEPS)
+    return SignInThrottle(steps=THROTTLE_STEPS, per_address=FAILURES_PER_ADDRESS)
 
 
 @pytest.fixture

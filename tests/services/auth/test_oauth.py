@@ -9,6 +9,7 @@ from services.auth.keys import ACCESS_TOKEN_TTL
 from services.common.auth import TokenRejected, audience
 from tests.services.auth.conftest import (
     CALLBACK,
+    FAILURES_PER_ADDRESS,
     SECRETS,
     callback_params,
     claims_of,
@@ -331,6 +332,20 @@ async def test_failures_on_other_accounts_do_not_slow_an_address_down(auth):
         response = await auth.sign_in(email=f"guess{n}@example.com", password="nope")
         assert response.status_code == 401
     assert (await auth.sign_in()).status_code == 302
+
+
+async def test_guessing_across_many_accounts_from_one_address_is_slowed_down(auth):
+    for n in range(FAILURES_PER_ADDRESS.amount):
+        response = await auth.sign_in(email=f"guess{n}@example.com", password="nope")
+        assert response.status_code == 401
+    refused = await auth.sign_in(email="one-more@example.com", password="nope")
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 3600
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "location" not in refused.headers
+    # Even a right password waits behind that address; a clean address signs in.
+    assert (await auth.sign_in()).status_code == 429
+    assert (await auth.at("203.0.113.9").sign_in()).status_code == 302
 
 
 async def test_a_right_password_forgets_the_failures_before_it(auth):
