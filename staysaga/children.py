@@ -48,6 +48,8 @@ class Child:
     process: asyncio.subprocess.Process | None = None
     pump: asyncio.Task[None] | None = None
     started: float = 0.0
+    ready_after: float | None = None
+    """Seconds from the start of `up` until it first answered its readiness probe."""
     exits: ExitHistory = field(default_factory=ExitHistory)
     env: dict[str, str] = field(default_factory=dict)
     """Variables of its own, over the stack's (a copy's port)."""

@@ -1,6 +1,7 @@
 """How much memory the stack's processes hold: the resident set (RSS) of each, read from
 /proc, summed per process of the stack and in total, for `staysaga up`'s status and the
-booking benchmark's report.
+booking benchmark's report, and the CPU time each has used, for `up`'s account of where its
+start-up went.
 
 RSS counts the pages a process shares with others (the interpreter, shared libraries)
 once in each, so the total overstates what the machine gives the stack; it is what `ps`
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 _PROC = Path("/proc")
@@ -61,6 +63,53 @@ def megabytes(value: int) -> str:
     if value >= 1000 * 1000 * 1000:
         return f"{value / 1e9:.2f} GB"
     return f"{value / 1e6:.0f} MB"
+
+
+def cpu_seconds_of(pid: int) -> float:
+    """CPU time (user + system) a process and its live descendants have used so far."""
+    total = 0.0
+    for each in (pid, *descendants(pid)):
+        try:
+            fields = (_PROC / str(each) / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+@dataclass(frozen=True)
+class Started:
+    """One process of a stack that has just come up: when it answered, what it cost."""
+
+    name: str
+    ready_after: float | None
+    """Seconds from the start of `up` until its readiness probe passed (None: no probe)."""
+    cpu_seconds: float
+    rss: int
+
+
+def startup_table(rows: Sequence[Started], cores: int) -> list[str]:
+    """Where a start's time went: each process's readiness, CPU time and memory, the
+    slowest to answer first, then the totals and what the CPU time alone takes on `cores`."""
+    if not rows:
+        return []
+    width = max(len(row.name) for row in [*rows, Started("total", None, 0.0, 0)])
+    lines = [f"  {'process':<{width}}  {'ready after':>11}  {'CPU':>7}  {'memory':>8}"]
+    ordered = sorted(rows, key=lambda row: -(row.ready_after or 0.0))
+    for row in ordered:
+        ready = "-" if row.ready_after is None else f"{row.ready_after:.1f} s"
+        used, rss = f"{row.cpu_seconds:.1f} s", megabytes(row.rss)
+        lines.append(f"  {row.name:<{width}}  {ready:>11}  {used:>7}  {rss:>8}")
+    cpu = sum(row.cpu_seconds for row in rows)
+    lines.append(
+        f"  {'total':<{width}}  {'':>11}  {cpu:>5.1f} s  {megabytes(sum(r.rss for r in rows)):>8}"
+    )
+    lines.insert(0, "start-up (RSS is resident memory):")
+    lines.append(
+        f"  starting took {cpu:.1f} CPU-seconds, at least {cpu / max(cores, 1):.1f} s on "
+        f"{cores} cores however the starts are ordered"
+    )
+    return lines
 
 
 def memory_table(used: Mapping[str, int], title: str = "memory (RSS)") -> list[str]:

@@ -46,7 +46,7 @@ from staysaga.children import (
     signal_group,
 )
 from staysaga.launchplan import SEED
-from staysaga.memory import memory_table, rss_bytes, rss_of
+from staysaga.memory import Started, cpu_seconds_of, rss_bytes, rss_of, startup_table
 from staysaga.prometheus import prometheus_binary, write_config
 from staysaga.secrets import StackSecrets, make_private
 from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
@@ -78,6 +78,7 @@ class Stack:
         self.children: list[Child] = []
         self.stopping = asyncio.Event()
         self.up = asyncio.Event()
+        self.began = time.monotonic()
         self.failure: str | None = None
         self.policy = RestartPolicy.from_settings(settings)
         self.liveness = Liveness.from_settings(settings)
@@ -204,13 +205,13 @@ class Stack:
         self._width = max(len(c.name) for c in [*children, Child("staysaga", [])]) + 1
         try:
             self.check_ports(children)
-            started = time.monotonic()
+            started = self.began = time.monotonic()
             await self.prepare()
             await self._start_all(children)
             if not self.stopping.is_set():
                 self.up.set()
                 self.say(f"everything answered in {seconds_text(time.monotonic() - started)}")
-                self.print_memory()
+                self.print_startup()
                 self._print_urls()
                 await self._supervise()
         except StackError as exc:
@@ -267,6 +268,8 @@ class Stack:
             return
         if failure is not None:
             raise StackError(f"{child.name} {failure}")
+        if child.ready_after is None:
+            child.ready_after = time.monotonic() - self.began
         self.say(f"{child.name} is ready")
         self._watchers.append(asyncio.create_task(self._watch(child)))
 
@@ -284,22 +287,28 @@ class Stack:
         if status != 0:
             raise StackError(f"`staysaga seed` failed with status {status}")
 
-    def memory(self) -> dict[str, int]:
-        """Bytes resident in each process of the stack (its children counted in it), the
-        launcher's own included."""
-        used = rss_of(
-            {
-                c.name: [c.process.pid]
-                for c in self.children
-                if c.process and c.process.returncode is None
-            }
+    def startup(self) -> list[Started]:
+        """Each process's readiness, CPU time and memory, the launcher's own included."""
+        running = [c for c in self.children if c.process and c.process.returncode is None]
+        rows = [
+            Started(
+                c.name,
+                c.ready_after,
+                cpu_seconds_of(c.process.pid),
+                rss_of({"": [c.process.pid]})[""],
+            )
+            for c in running
+            if c.process is not None
+        ]
+        own = os.times()
+        rows.append(
+            Started("staysaga (launcher)", None, own.user + own.system, rss_bytes(os.getpid()) or 0)
         )
-        used["staysaga (launcher)"] = rss_bytes(os.getpid()) or 0
-        return used
+        return rows
 
-    def print_memory(self) -> None:
-        """The stack's memory, per process and in total, as `up` prints it once up."""
-        for line in memory_table(self.memory()):
+    def print_startup(self) -> None:
+        """Where the start went, per process and in total, as `up` prints it once up."""
+        for line in startup_table(self.startup(), os.cpu_count() or 1):
             self.say(line)
 
     async def _end_seeding(self) -> None:

@@ -211,10 +211,19 @@ async def test_children_start_side_by_side_each_once_what_it_names_answers(tmp_p
         order = [words[0] for words in said if words[1:] == ["is", "ready"]]
         # The one that waits for nobody does not queue behind the slow one.
         assert order == ["independent", "slow", "dependent"]
-        # Once up, it says how much memory each process holds, and the total.
-        table = stack.output.split("memory (RSS):", 1)[1].split("staysaga is up")[0]
-        listed = {line.partition("|")[2].split()[0] for line in table.splitlines() if "MB" in line}
-        assert listed == {"slow", "dependent", "independent", "staysaga", "total"}
+        # Once up, it says where the start went: when each process answered, the CPU time
+        # and memory each took, and what that CPU time alone takes on this machine.
+        table = stack.output.split("start-up (RSS is resident memory):", 1)[1]
+        table = table.split("staysaga is up")[0]
+        rows = {
+            words[0]: words[1:]
+            for line in table.splitlines()
+            if "MB" in line and (words := line.partition("|")[2].split())
+        }
+        assert set(rows) == {"slow", "dependent", "independent", "staysaga", "total"}
+        # `dependent` started only once `slow` answered (after its 1.5 s nap).
+        assert float(rows["dependent"][0]) > float(rows["slow"][0]) >= 1.5
+        assert "CPU-seconds, at least" in table
     finally:
         status = await _stopped(stack, running)
     assert status == 0, stack.output

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from staysaga.bench import add_arguments
-from staysaga.bench_booking import FOLLOW_SECONDS, Series, report
+from staysaga.bench_booking import FOLLOW_SECONDS, Series, cpu_budget, report
 
 
 def _series(rate: float, latencies: dict[str, list[float]]) -> Series:
@@ -36,3 +36,23 @@ def test_a_confirmed_booking_is_followed_at_the_book_buttons_pace_by_default():
     add_arguments(parser)
     assert parser.parse_args(["booking"]).follow_seconds == FOLLOW_SECONDS == 0.1
     assert parser.parse_args(["booking", "--follow-seconds", "0.5"]).follow_seconds == 0.5
+
+
+def test_the_report_says_what_the_cpu_alone_allows_on_the_machines_cores():
+    baseline = Series("x", wall=1.0, count=10, latencies={}, cpu={"temporal": 1.5, "bench": 0.5})
+    bookings = Series(
+        "y",
+        wall=1.0,
+        count=8,
+        failures=2,
+        latencies={},
+        cpu={"temporal": 2.0, "serve payments": 1.0, "serve pdf": 0.5, "worker booking": 0.5},
+    )
+    assert cpu_budget(baseline, bookings, 2) == [
+        "CPU per run, every process: baseline 200 ms, booking 400 ms "
+        "(the services' own work 150 ms)",
+        "  on 2 cores that allows at most 10.0 baseline runs/s and 5.0 bookings/s, a ratio of "
+        "0.50; 0.8 needs a booking in 250 ms of CPU",
+    ]
+    # Without CPU figures (a stack this process cannot see), nothing is claimed.
+    assert cpu_budget(Series("x", 1.0, 10, {}), bookings, 2) == []

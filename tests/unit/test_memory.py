@@ -10,7 +10,15 @@ from typing import cast
 
 from staysaga.bench_soak import WARM_UP_STEPS, Soak, soak, soak_report
 from staysaga.driver import StackDriver
-from staysaga.memory import descendants, memory_table, rss_bytes, rss_of
+from staysaga.memory import (
+    Started,
+    cpu_seconds_of,
+    descendants,
+    memory_table,
+    rss_bytes,
+    rss_of,
+    startup_table,
+)
 from tests.support.harness import eventually
 from workflows.models import BookingState
 
@@ -132,3 +140,50 @@ async def test_a_soak_counts_a_booking_that_raises_and_goes_on():
         "after 100 bookings (1 failed): the stack holds 80 MB",
         "after 200 bookings (1 failed): the stack holds 80 MB",
     ]
+
+
+def test_the_startup_table_lists_the_slowest_to_answer_first_then_the_totals():
+    lines = startup_table(
+        [
+            Started("search", 2.5, 1.5, 90_000_000),
+            Started("temporal", 4.0, 3.0, 200_000_000),
+            Started("staysaga (launcher)", None, 0.5, 50_000_000),
+        ],
+        cores=2,
+    )
+    names = [line.split()[0] for line in lines[2:-2]]
+    assert names == ["temporal", "search", "staysaga"]
+    assert lines[2].split()[1:] == ["4.0", "s", "3.0", "s", "200", "MB"]
+    assert lines[-2].split()[1:] == ["5.0", "s", "340", "MB"]
+    assert (
+        lines[-1].strip()
+        == "starting took 5.0 CPU-seconds, at least 2.5 s on 2 cores however the starts are ordered"
+    )
+
+
+# A process that starts a child that spends half a CPU-second, then both wait on stdin.
+BUSY_PARENT = PARENT.replace(
+    "'import sys; sys.stdin.read()'",
+    "'import sys, time\\nt = time.process_time()\\n"
+    "while time.process_time() - t < 0.5: pass\\nsys.stdin.read()'",
+)
+
+
+async def test_a_process_cpu_time_counts_its_childrens():
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BUSY_PARENT, stdin=asyncio.subprocess.PIPE
+    )
+    try:
+
+        async def child_has_spent_its_half_second() -> float:
+            (child,) = descendants(parent.pid)
+            assert cpu_seconds_of(child) >= 0.5
+            return cpu_seconds_of(parent.pid)
+
+        together = await eventually(child_has_spent_its_half_second, timeout=30)
+        assert together >= 0.5
+    finally:
+        assert parent.stdin is not None
+        parent.stdin.close()
+        await asyncio.wait_for(parent.wait(), 30)
+    assert cpu_seconds_of(2**22 + 12345) == 0.0  # no such process
