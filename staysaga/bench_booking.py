@@ -242,23 +242,23 @@ def report(baseline: Series, bookings: Series, concurrency: int) -> list[str]:
 
 
 def cpu_budget(baseline: Series, bookings: Series, cores: int) -> list[str]:
-    """What the CPU alone allows: with every core busy, runs/s can be no more than the
-    cores' time over one run's CPU time, so the throughput target is also a CPU budget."""
+    """What the CPU allows: `cores` give at most `cores` CPU-seconds a second, so a booking
+    rate of TARGET_RATIO x the baseline's needs each booking in at most that share of them."""
+    runs = bookings.count + bookings.failures
     base_ms = sum(baseline.cpu.values()) * 1000 / max(baseline.count, 1)
-    book_ms = sum(bookings.cpu.values()) * 1000 / max(bookings.count + bookings.failures, 1)
-    services_ms = (
-        sum(seconds for name, seconds in bookings.cpu.items() if name.startswith("serve "))
-        * 1000
-        / max(bookings.count + bookings.failures, 1)
-    )
-    if base_ms <= 0 or book_ms <= 0:
+    book_ms = sum(bookings.cpu.values()) * 1000 / max(runs, 1)
+    services = sum(seconds for name, seconds in bookings.cpu.items() if name.startswith("serve "))
+    if base_ms <= 0 or book_ms <= 0 or baseline.rate <= 0:
         return []
+    busy_base = base_ms * baseline.rate / 1000
+    busy_book = book_ms * bookings.rate / 1000
+    target = TARGET_RATIO * baseline.rate
     return [
         f"CPU per run, every process: baseline {base_ms:.0f} ms, booking {book_ms:.0f} ms "
-        f"(the services' own work {services_ms:.0f} ms)",
-        f"  on {cores} cores that allows at most {cores * 1000 / base_ms:.1f} baseline runs/s "
-        f"and {cores * 1000 / book_ms:.1f} bookings/s, a ratio of {base_ms / book_ms:.2f}; "
-        f"{TARGET_RATIO} needs a booking in {base_ms / TARGET_RATIO:.0f} ms of CPU",
+        f"(the services' own work {services * 1000 / max(runs, 1):.0f} ms)",
+        f"  cores kept busy: baseline {busy_base:.2f}, booking {busy_book:.2f} of {cores}; "
+        f"{TARGET_RATIO} x the baseline ({target:.2f}/s) needs a booking in at most "
+        f"{cores * 1000 / target:.0f} ms of CPU",
     ]
 
 

@@ -38,11 +38,13 @@ def test_a_confirmed_booking_is_followed_at_the_book_buttons_pace_by_default():
     assert parser.parse_args(["booking", "--follow-seconds", "0.5"]).follow_seconds == 0.5
 
 
-def test_the_report_says_what_the_cpu_alone_allows_on_the_machines_cores():
+def test_the_report_says_what_the_cpu_allows_on_the_machines_cores():
+    # Ten baseline runs in one second at 200 ms of CPU each; eight bookings and two
+    # failures in two seconds at 400 ms each.
     baseline = Series("x", wall=1.0, count=10, latencies={}, cpu={"temporal": 1.5, "bench": 0.5})
     bookings = Series(
         "y",
-        wall=1.0,
+        wall=2.0,
         count=8,
         failures=2,
         latencies={},
@@ -51,8 +53,8 @@ def test_the_report_says_what_the_cpu_alone_allows_on_the_machines_cores():
     assert cpu_budget(baseline, bookings, 2) == [
         "CPU per run, every process: baseline 200 ms, booking 400 ms "
         "(the services' own work 150 ms)",
-        "  on 2 cores that allows at most 10.0 baseline runs/s and 5.0 bookings/s, a ratio of "
-        "0.50; 0.8 needs a booking in 250 ms of CPU",
+        "  cores kept busy: baseline 2.00, booking 1.60 of 2; 0.8 x the baseline (8.00/s) "
+        "needs a booking in at most 250 ms of CPU",
     ]
     # Without CPU figures (a stack this process cannot see), nothing is claimed.
     assert cpu_budget(Series("x", 1.0, 10, {}), bookings, 2) == []
