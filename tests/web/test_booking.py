@@ -306,6 +306,20 @@ async def test_card_errors_sit_next_to_their_fields_and_nothing_is_submitted(sit
     assert "bank" not in site.services.calls and site.temporal.updates == []
 
 
+async def test_card_digits_other_than_0_to_9_are_errors_and_nothing_is_submitted(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    token = await _csrf(site, f"/bookings/{booking_id}/checkout")
+    # Both pass `str.isdigit()`: superscript twos, and Arabic-Indic digits.
+    response = await site.client.post(
+        f"/bookings/{booking_id}/checkout",
+        data={**CARD, "number": "²" * 16, "cvc": "١٢٣", "csrf_token": token},
+    )
+    assert response.status_code == 400
+    assert 'id="number-error"' in response.text and 'id="cvc-error"' in response.text
+    assert "bank" not in site.services.calls and site.temporal.updates == []
+
+
 async def test_a_card_the_bank_refuses_is_an_error_on_the_number(site: Site):
     site.services.bank_status = 422
     await site.log_in()
