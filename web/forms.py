@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.datastructures import FormData, QueryParams
 
+from services.common.fields import name_problem
 from services.common.money import minor_unit_exponent
 from services.common.parsers import ascii_digits, whole_number
 from services.reservations.api import BOOKING_WINDOW_DAYS
@@ -35,6 +36,8 @@ FILTER_NAMES = {
     "q": "hotel name",
 }
 MAX_PRICE = 1_000_000_000
+# The rest of the sentence refusing a name (services/common/fields.py: one rule for names).
+INVISIBLE = "cannot contain line breaks or invisible formatting characters."
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -221,6 +224,8 @@ def signup_form(data: FormData) -> Form:
         form.errors["email"] = "Enter an e-mail address like name@example.com."
     if not name or len(name) > 200:
         form.errors["name"] = "Enter your name (at most 200 characters)."
+    elif name_problem(name):
+        form.errors["name"] = f"Your name {INVISIBLE}"
     problem = password_problem(password)
     if problem:
         form.errors["password"] = problem
@@ -257,6 +262,8 @@ def card_form(data: FormData, today: date | None = None) -> Form:
         form.errors["cvc"] = "Enter the 3 or 4 digits on the back."
     if not holder or len(holder) > 200:
         form.errors["holder"] = "Enter the name on the card."
+    elif name_problem(holder):
+        form.errors["holder"] = f"The name on the card {INVISIBLE}"
     form.values["card"] = {
         "number": number,
         "exp_month": month,
@@ -274,4 +281,6 @@ def guest_name_form(data: FormData) -> Form:
     form.values["guest_name"] = name
     if not name or len(name) > 200:
         form.errors["guest_name"] = "Enter the guest's name."
+    elif name_problem(name):
+        form.errors["guest_name"] = f"The guest's name {INVISIBLE}"
     return form

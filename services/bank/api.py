@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.common.fields import MinorUnits
+from services.common.fields import MinorUnits, PersonName
 from services.common.parsers import ascii_digits
 
 # Statuses of an authorization, shared with Payments' own state machine.
@@ -96,7 +96,7 @@ class TokenRequest(BaseModel):
     exp_month: int = Field(ge=1, le=12)
     exp_year: int = Field(ge=2000, le=2100)
     cvc: str = Field(pattern=r"^[0-9]{3,4}$", repr=False)
-    holder: str = Field(min_length=1, max_length=200)
+    holder: PersonName = Field(min_length=1, max_length=200)
     customer: str | None = Field(
         None,
         min_length=1,

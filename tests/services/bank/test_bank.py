@@ -87,6 +87,10 @@ async def test_the_card_number_never_reaches_a_log(money, caplog):
         ({"number": "²" * 16}, "number"),
         ({"number": "4242424242424242".translate(ARABIC_INDIC)}, "number"),
         ({"cvc": "123".translate(ARABIC_INDIC)}, "cvc"),
+        # A cardholder's name with a line break, a bidirectional override or a NUL.
+        ({"holder": "Ada\r\nBcc: x"}, "holder"),
+        ({"holder": "\u202eAda"}, "holder"),
+        ({"holder": "Ada\x00"}, "holder"),
     ],
 )
 async def test_a_bad_card_is_422_naming_the_field(money, override, field):
