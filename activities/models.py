@@ -201,6 +201,9 @@ EmailTemplate = users_api.BookingTemplate
 MailData = users_api.BookingMailData
 """The data of a booking e-mail: the Users service's own model."""
 
+PersonName = users_api.Name
+"""A person's name (a booking's guest): the rule Users keeps for an account's name."""
+
 
 class EmailInput(BaseModel):
     """E-mail a user (the Users service knows the address), once per message_key, with the

@@ -30,6 +30,7 @@ from temporal.queues import CODEC_PATH as CODEC_PATH
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 _NONCE_BYTES = 12
+_TAG_BYTES = 16
 
 
 class PayloadKeyError(ValueError):
@@ -69,6 +70,9 @@ class EncryptionCodec(PayloadCodec):
             raise PayloadKeyError(
                 f"payload encrypted with key {key_id!r}, which TEMPORAL_PAYLOAD_KEYS lacks"
             )
+        # Shorter than a nonce and a tag, it was never sealed (and AES-GCM refuses the nonce).
+        if len(payload.data) < _NONCE_BYTES + _TAG_BYTES:
+            raise PayloadKeyError(f"payload is too short to have been sealed with {key_id!r}")
         nonce, sealed = payload.data[:_NONCE_BYTES], payload.data[_NONCE_BYTES:]
         try:
             return Payload.FromString(cipher.decrypt(nonce, sealed, None))

@@ -16,10 +16,10 @@ dev UI is an operator tool on the operator's own machine.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 from google.protobuf.json_format import MessageToDict, ParseDict
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -41,10 +41,25 @@ ENCODE_PATH = f"{CODEC_PATH}/encode"
 MAX_PAYLOADS = 1000
 
 
+# Protobuf's JSON form of bytes: standard or URL-safe base64, padded or not.
+BASE64_PATTERN = r"^[A-Za-z0-9+/_-]*={0,2}$"
+Base64 = Annotated[str, Field(pattern=BASE64_PATTERN)]
+
+
+class PayloadJSON(BaseModel):
+    """One payload in Temporal's JSON form: its metadata values and its data in base64.
+
+    Fields a newer Temporal adds pass on to the protobuf parser, which judges them."""
+
+    model_config = ConfigDict(extra="allow")
+    metadata: dict[str, Base64] = Field(default_factory=dict)
+    data: Base64 = ""
+
+
 class Payloads(BaseModel):
     """Payloads in Temporal's JSON form (`metadata` values and `data` in base64)."""
 
-    payloads: list[dict[str, Any]] = Field(max_length=MAX_PAYLOADS)
+    payloads: list[PayloadJSON] = Field(max_length=MAX_PAYLOADS)
 
 
 def _codec(request: Request) -> EncryptionCodec:
@@ -57,7 +72,7 @@ def _codec(request: Request) -> EncryptionCodec:
 async def _payloads(request: Request) -> list[Payload]:
     body = await parse_body(Payloads, request)
     try:
-        return [ParseDict(item, Payload()) for item in body.payloads]
+        return [ParseDict(item.model_dump(), Payload()) for item in body.payloads]
     except Exception:
         raise Problem(422, "invalid-payload", "Not a Temporal payload", field="payloads") from None
 
@@ -91,6 +106,7 @@ def endpoints(scope: str | None) -> tuple[Endpoint, ...]:
             decode,
             "Decrypt payloads for the Temporal UI",
             body=Payloads,
+            response=Payloads,
             errors=errors,
             scope=scope,
         ),
@@ -100,6 +116,7 @@ def endpoints(scope: str | None) -> tuple[Endpoint, ...]:
             encode,
             "Encrypt payloads for the Temporal UI",
             body=Payloads,
+            response=Payloads,
             errors=errors,
             scope=scope,
         ),

@@ -9,7 +9,9 @@ from typing import Any
 
 from starlette.datastructures import FormData, QueryParams
 
+from services.common.fields import name_problem
 from services.common.money import minor_unit_exponent
+from services.common.parsers import ascii_digits, whole_number
 from services.reservations.api import BOOKING_WINDOW_DAYS
 from services.search.api import AMENITIES, HotelQuery
 
@@ -34,6 +36,8 @@ FILTER_NAMES = {
     "q": "hotel name",
 }
 MAX_PRICE = 1_000_000_000
+# The rest of the sentence refusing a name (services/common/fields.py: one rule for names).
+INVISIBLE = "cannot contain line breaks or invisible formatting characters."
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -53,10 +57,22 @@ class Form:
 def _int(form: Form, name: str, raw: str, low: int, high: int) -> int | None:
     if raw == "":
         return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    try:
+        value = whole_number(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
         form.errors[name] = f"Enter a whole number from {low} to {high}."
         return None
-    return int(raw)
+    return value
+
+
+def _digits(raw: str, min_length: int, max_length: int) -> bool:
+    try:
+        ascii_digits(raw, min_length, max_length)
+    except ValueError:
+        return False
+    return True
 
 
 def _date(form: Form, name: str, raw: str) -> date | None:
@@ -147,9 +163,12 @@ def search_form(query: QueryParams, today: date | None = None) -> Form:
         form.errors["city"] = "That is too long for a city name."
     # The id of the city chosen from a suggestion (London, Canada rather than London, UK).
     city_id = str(query.get("city_id", "")).strip()
-    form.values["city_id"] = int(city_id) if city_id.isdigit() and len(city_id) <= 12 else None
-    if city_id and form.values["city_id"] is None:
-        form.errors["city"] = "Choose the city again from the suggestions."
+    form.values["city_id"] = None
+    if city_id:
+        try:
+            form.values["city_id"] = whole_number(city_id)
+        except ValueError:
+            form.errors["city"] = "Choose the city again from the suggestions."
     stay(form, query, today)
     form.values["stars"] = _int(form, "stars", query.get("stars", "").strip(), 1, 5)
     # Whole units of the city's currency: up to a billion, for a night in dong or rupiah.
@@ -205,6 +224,8 @@ def signup_form(data: FormData) -> Form:
         form.errors["email"] = "Enter an e-mail address like name@example.com."
     if not name or len(name) > 200:
         form.errors["name"] = "Enter your name (at most 200 characters)."
+    elif name_problem(name):
+        form.errors["name"] = f"Your name {INVISIBLE}"
     problem = password_problem(password)
     if problem:
         form.errors["password"] = problem
@@ -227,7 +248,7 @@ def card_form(data: FormData, today: date | None = None) -> Form:
     holder = str(data.get("holder", "")).strip()
     cvc = str(data.get("cvc", "")).strip()
     form.values.update(holder=holder)
-    if not number.isdigit() or not 12 <= len(number) <= 19:
+    if not _digits(number, 12, 19):
         form.errors["number"] = "Enter the 12 to 19 digits of the card number."
     month = _int(form, "exp_month", str(data.get("exp_month", "")).strip(), 1, 12)
     year = _int(form, "exp_year", str(data.get("exp_year", "")).strip(), today.year, 2100)
@@ -237,10 +258,12 @@ def card_form(data: FormData, today: date | None = None) -> Form:
         form.errors["exp_year"] = f"Enter the expiry year ({today.year} or later)."
     if month and year and (year, month) < (today.year, today.month):
         form.errors["exp_month"] = "This card has expired."
-    if not cvc.isdigit() or len(cvc) not in (3, 4):
+    if not _digits(cvc, 3, 4):
         form.errors["cvc"] = "Enter the 3 or 4 digits on the back."
     if not holder or len(holder) > 200:
         form.errors["holder"] = "Enter the name on the card."
+    elif name_problem(holder):
+        form.errors["holder"] = f"The name on the card {INVISIBLE}"
     form.values["card"] = {
         "number": number,
         "exp_month": month,
@@ -258,4 +281,6 @@ def guest_name_form(data: FormData) -> Form:
     form.values["guest_name"] = name
     if not name or len(name) > 200:
         form.errors["guest_name"] = "Enter the guest's name."
+    elif name_problem(name):
+        form.errors["guest_name"] = f"The guest's name {INVISIBLE}"
     return form

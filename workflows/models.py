@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributePair
 
+from activities.models import PersonName
 from temporal.names import BOOKING_STATUS, CHECK_IN, HOTEL_ID, USER_ID
 from workflows.states import WORKFLOW_TYPE as WORKFLOW_TYPE
 from workflows.states import BookingState as BookingState
@@ -56,7 +57,9 @@ class BookingRequest(BaseModel):
     check_in: date
     check_out: date
     guests: int = Field(ge=1, le=10)
-    guest_name: str = Field(min_length=1, max_length=200)
+    # Refuses control and invisible formatting characters (line breaks, bidi overrides): the
+    # name reaches the receipt and the e-mails.
+    guest_name: PersonName = Field(min_length=1, max_length=200)
     step_budget_seconds: int | None = Field(
         None,
         ge=5,

@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.common.fields import MinorUnits
+from services.common.fields import MinorUnits, PersonName
+from services.common.parsers import ascii_digits
 
 # Statuses of an authorization, shared with Payments' own state machine.
 AUTHORIZED = "authorized"
@@ -94,8 +95,8 @@ class TokenRequest(BaseModel):
     number: str = Field(min_length=12, max_length=23, repr=False, description="card number")
     exp_month: int = Field(ge=1, le=12)
     exp_year: int = Field(ge=2000, le=2100)
-    cvc: str = Field(pattern=r"^\d{3,4}$", repr=False)
-    holder: str = Field(min_length=1, max_length=200)
+    cvc: str = Field(pattern=r"^[0-9]{3,4}$", repr=False)
+    holder: PersonName = Field(min_length=1, max_length=200)
     customer: str | None = Field(
         None,
         min_length=1,
@@ -108,9 +109,10 @@ class TokenRequest(BaseModel):
     @classmethod
     def _digits(cls, value: str) -> str:
         digits = value.replace(" ", "").replace("-", "")
-        if not digits.isdigit() or not 12 <= len(digits) <= 19:
-            raise ValueError("must be 12 to 19 digits")
-        return digits
+        try:
+            return ascii_digits(digits, 12, 19)
+        except ValueError:
+            raise ValueError("must be 12 to 19 digits") from None
 
 
 class CardToken(BaseModel):

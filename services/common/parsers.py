@@ -1,5 +1,6 @@
-"""How a variable's text becomes a typed value: each parser takes the text and returns the
-value, or raises ValueError saying what the value must be (the settings name the variable)."""
+"""How text becomes a typed value: each parser takes the text and returns the value, or
+raises ValueError saying what the value must be. Settings parse their variables with them
+(naming the variable), and routes and forms the numbers a caller types (naming the field)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,26 @@ import re
 from collections.abc import Callable
 
 from services.common.payload_keys import parse_keys
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def ascii_digits(raw: str, min_length: int = 1, max_length: int = 12) -> str:
+    """Text of the digits 0-9 only, `min_length` to `max_length` of them.
+
+    `str.isdigit()` is true of "²" and "١٢" as well, and `int()` fails on the first (a 500
+    where a 4xx was due) and reads the second as 12: input a caller types is judged here."""
+    if not min_length <= len(raw) <= max_length or not _ASCII_DIGITS.fullmatch(raw):
+        raise ValueError(f"must be {min_length} to {max_length} of the digits 0-9")
+    return raw
+
+
+def whole_number(raw: str, max_length: int = 12) -> int:
+    """A whole number, 0 or more, written in the digits 0-9 (at most `max_length` of them)."""
+    try:
+        return int(ascii_digits(raw, 1, max_length))
+    except ValueError:
+        raise ValueError("must be a whole number written in the digits 0-9") from None
 
 
 def port(raw: str) -> int:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from components.settings import load_settings
 from services.common.app import create_service_app, model_response
 from services.common.openapi import Endpoint
+from services.common.parsers import whole_number
 from services.common.problems import ValidationProblem, not_found, parse_query
 from services.common.settings import Settings
 from services.mailsink import api, domain
@@ -36,10 +37,12 @@ _TEMPLATES = jinja2.Environment(
 
 
 def _int_param(request: Request, name: str) -> int:
-    raw = request.path_params[name]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ValidationProblem([{"field": name, "message": "must be a whole number"}], status=400)
-    return int(raw)
+    try:
+        return whole_number(request.path_params[name])
+    except ValueError:
+        raise ValidationProblem(
+            [{"field": name, "message": "must be a whole number"}], status=400
+        ) from None
 
 
 async def _stored(request: Request) -> domain.Stored:

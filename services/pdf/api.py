@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.common.fields import INT64_MAX, MinorUnits
+from services.common.fields import INT64_MAX, MinorUnits, PersonName
 from services.pdf.scopes import *  # noqa: F403 - its scopes are part of the contract
 
 Template = Literal["receipt", "cancellation"]
@@ -40,7 +40,7 @@ class ReceiptData(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hotel_name: str = Field(min_length=1, max_length=200)
     hotel_address: str = Field(min_length=1, max_length=300)
-    guest_name: str = Field(min_length=1, max_length=200)
+    guest_name: PersonName = Field(min_length=1, max_length=200)
     check_in: dt.date
     check_out: dt.date
     nights: list[Night] = Field(min_length=1, max_length=366)

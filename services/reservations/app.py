@@ -26,6 +26,7 @@ from services.common.app import create_service_app, json_response, model_respons
 from services.common.auth import ensure_owner, principal
 from services.common.db import reads_inline
 from services.common.openapi import Endpoint
+from services.common.parsers import whole_number
 from services.common.problems import (
     Problem,
     ValidationProblem,
@@ -205,13 +206,14 @@ async def search_availability(request: Request) -> JSONResponse:
 
 async def update_inventory(request: Request) -> JSONResponse:
     """PUT /inventory/{room_type_id}: change total rooms, rate or currency."""
-    raw = request.path_params["room_type_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    try:
+        room_type_id = whole_number(request.path_params["room_type_id"])
+    except ValueError:
         raise ValidationProblem(
             [{"field": "room_type_id", "message": "must be a positive whole number"}], status=400
-        )
+        ) from None
     body = await parse_body(api.InventoryUpdate, request)
-    updated = await domain.update_inventory(request.app.state.engine, int(raw), body)
+    updated = await domain.update_inventory(request.app.state.engine, room_type_id, body)
     return model_response(updated)
 
 

@@ -16,6 +16,7 @@ from components.settings import load_settings
 from services.common.app import create_service_app, json_response, model_response
 from services.common.http import ServiceConnections, ServiceError, TransportError
 from services.common.openapi import Endpoint
+from services.common.parsers import whole_number
 from services.common.problems import Problem, ValidationProblem, not_found, parse_query
 from services.common.settings import Settings
 from services.common.text import search_key
@@ -216,11 +217,13 @@ async def list_hotels(request: Request) -> JSONResponse:
 async def show_hotel(request: Request) -> JSONResponse:
     """GET /hotels/{hotel_id}: one hotel with its room types."""
     raw = request.path_params["hotel_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    try:
+        hotel_id = whole_number(raw)
+    except ValueError:
         raise ValidationProblem(
             [{"field": "hotel_id", "message": "must be a positive whole number"}], status=400
-        )
-    hotel = await domain.get_hotel(request.app.state.engine, int(raw))
+        ) from None
+    hotel = await domain.get_hotel(request.app.state.engine, hotel_id)
     if hotel is None:
         raise not_found("hotel", raw)
     return model_response(hotel)

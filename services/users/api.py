@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import email_validator
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from services.common.fields import INT64_MAX, MinorUnits
+from services.common.fields import INT64_MAX, MinorUnits, PersonName
 from services.common.mail import MESSAGE_KEY_PATTERN
 from services.users.scopes import *  # noqa: F403 - its scopes are part of the contract
 from services.users.scopes import TRAVELLER
@@ -86,17 +85,6 @@ def _parse_email(value: Any) -> Any:
     return parsed.normalized.lower()
 
 
-def _check_name(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be blank")
-    # Control characters (line breaks, NUL) and format characters (bidirectional
-    # overrides) would break a mail header or a page line, or hide what a name says.
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
 def _check_password(value: str) -> str:
     # Length in characters, not bytes; no composition rules (NIST SP 800-63B).
     if len(value) < PASSWORD_MIN_LENGTH:
@@ -108,8 +96,8 @@ def _check_password(value: str) -> str:
 
 Email = Annotated[str, BeforeValidator(_parse_email)]
 """One bare e-mail address, checked and lower-cased."""
-Name = Annotated[str, AfterValidator(_check_name)]
-"""A person's name: trimmed, not blank, no control characters."""
+Name = PersonName
+"""An account's name: a person's name, by the rule every name typed into the product keeps."""
 NewPassword = Annotated[str, AfterValidator(_check_password)]
 """A password being set: 12 to 128 characters."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -12,14 +13,26 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.auth.app import create_app as create_auth_app
+from services.common.payload_keys import new_key_entry
 from services.pdf.app import create_app as create_pdf_app
+from temporal.codec import ENCODING, KEY_ID
+from temporal.codec_server import DECODE_PATH, OPERATOR_SCOPE
+from temporal.codec_server import create_app as create_codec_app
 from tests.services.auth.conftest import SECRETS, stand_in_users
 from tests.services.reservations.conftest import start as start_reservations
 from tests.services.search.conftest import seeded_search
 from tests.services.users.conftest import users_world
-from tests.support.fuzz import Parts, fresh_database, fuzz_every_operation, in_process
+from tests.support.fuzz import (
+    Parts,
+    fresh_database,
+    fuzz_every_operation,
+    fuzz_settings,
+    in_process,
+)
 from tests.support.harness import running_app, settings_for
 from tests.support.mailsink import running_sink
 from tests.support.money import SECRET_KEY, key_headers, money_env, running_money, tokenize
@@ -164,3 +177,53 @@ def test_mailsink_answers_every_request_as_documented(tmp_path, subtests: pytest
 
     with in_process("mailsink", world) as running:
         assert fuzz_every_operation(running, subtests)
+
+
+def _codec(var_dir: Path) -> contextlib.AbstractAsyncContextManager[Parts]:
+    @contextlib.asynccontextmanager
+    async def world() -> AsyncIterator[Parts]:
+        # A production codec: operators' tokens only, and the keys the workers use.
+        env = {"TEMPORAL_PAYLOAD_KEYS": new_key_entry("k1"), "TEMPORAL_DEV_SERVER": "false"}
+        app = create_codec_app(settings_for(var_dir, env))
+        issuer = TestIssuer()
+        issuer.install(app)
+        async with running_app(app) as client:
+            yield Parts(client, issuer, travellers={OPERATOR_SCOPE: "operator-1"})
+
+    return world()
+
+
+def test_codec_answers_every_request_as_documented(tmp_path, subtests: pytest.Subtests):
+    with in_process("codec", lambda: _codec(tmp_path)) as running:
+        assert fuzz_every_operation(running, subtests)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def test_codec_refuses_any_payload_marked_sealed_it_cannot_open(tmp_path):
+    # The document cannot steer generation to the one encoding the codec opens: draw
+    # payloads that carry it, with any key id and data of any length.
+    sealed = st.builds(
+        lambda key_id, data: {
+            "metadata": {"encoding": _b64(ENCODING), KEY_ID: _b64(key_id)},
+            "data": _b64(data),
+        },
+        st.one_of(st.just(b"k1"), st.binary(max_size=8)),
+        st.binary(max_size=64),
+    )
+    with in_process("codec", lambda: _codec(tmp_path)) as running:
+        headers = running.headers_for(OPERATOR_SCOPE)
+
+        @fuzz_settings()
+        @given(payload=sealed)
+        def decode(payload: dict[str, object]) -> None:
+            post = functools.partial(
+                running.client.post, DECODE_PATH, json={"payloads": [payload]}, headers=headers
+            )
+            response = running.portal.call(post)
+            assert response.status_code == 422, response.text
+            assert response.json()["field"] == "payloads"
+
+        decode()

@@ -162,6 +162,23 @@ async def test_signup_errors_sit_next_to_their_fields(site: Site):
     assert "short" not in response.text, "the password is never shown again"
 
 
+async def test_a_name_with_control_characters_is_an_error_before_users_is_asked(site: Site):
+    token = await site.csrf("/signup")
+    asked = len(site.services.calls.get("users", []))
+    response = await site.client.post(
+        "/signup",
+        data={
+            "csrf_token": token,
+            "email": "ada@example.com",
+            "name": "Ada\u202eecalevoL",
+            "password": "long enough password",
+        },
+    )
+    assert response.status_code == 400
+    assert re.search(r'id="name-error">Your name cannot contain', response.text)
+    assert len(site.services.calls.get("users", [])) == asked
+
+
 async def test_a_refused_sign_up_opens_with_a_summary_linking_each_field(site: Site):
     token = await site.csrf("/signup")
     response = await site.client.post(

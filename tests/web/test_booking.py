@@ -7,6 +7,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
+import pytest
 from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -110,6 +111,26 @@ async def test_booking_starts_the_saga_with_its_id_queue_and_search_attributes(s
     assert attributes.get(BOOKING_STATUS) == "STARTED"
     assert attributes.get(HOTEL_ID) == str(request.hotel_id)
     assert attributes.get(CHECK_IN).date() == CHECK_IN_DAY
+
+
+# A line break (a mail header's end), a bidirectional override, a NUL.
+BAD_NAMES = ["Ada\r\nBcc: eve@example.com", "\u202eecalevoL adA", "Ada\x00"]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+async def test_a_guest_name_with_control_characters_is_an_error_on_its_field(site: Site, name):
+    await site.log_in()
+    hotel_id, room_id = await _room(site)
+    page = await site.client.get("/book", params=_stay(hotel_id, room_id))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = await site.client.post(
+        "/book", data={**_stay(hotel_id, room_id), "guest_name": name, "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert re.search(
+        r'id="guest_name-error">The guest(&#39;|\')s name cannot contain', response.text
+    )
+    assert site.temporal.started == []
 
 
 async def test_booking_without_csrf_token_is_refused(site: Site):
@@ -303,6 +324,33 @@ async def test_card_errors_sit_next_to_their_fields_and_nothing_is_submitted(sit
     )
     assert response.status_code == 400
     assert 'id="number-error"' in response.text and 'id="cvc-error"' in response.text
+    assert "bank" not in site.services.calls and site.temporal.updates == []
+
+
+async def test_card_digits_other_than_0_to_9_are_errors_and_nothing_is_submitted(site: Site):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    token = await _csrf(site, f"/bookings/{booking_id}/checkout")
+    # Both pass `str.isdigit()`: superscript twos, and Arabic-Indic digits.
+    response = await site.client.post(
+        f"/bookings/{booking_id}/checkout",
+        data={**CARD, "number": "²" * 16, "cvc": "١٢٣", "csrf_token": token},
+    )
+    assert response.status_code == 400
+    assert 'id="number-error"' in response.text and 'id="cvc-error"' in response.text
+    assert "bank" not in site.services.calls and site.temporal.updates == []
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+async def test_a_cardholder_name_with_control_characters_is_an_error_and_not_sent(site: Site, name):
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    token = await _csrf(site, f"/bookings/{booking_id}/checkout")
+    response = await site.client.post(
+        f"/bookings/{booking_id}/checkout", data={**CARD, "holder": name, "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert re.search(r'id="holder-error">The name on the card cannot contain', response.text)
     assert "bank" not in site.services.calls and site.temporal.updates == []
 
 

@@ -4,6 +4,8 @@ import html
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
+
 from services.common.http import ServiceError
 from services.search.api import Hotel, HotelPage, HotelQuery
 from tests.web.conftest import Site
@@ -316,3 +318,19 @@ async def test_the_hotel_page_with_dates_shows_the_hotels_cancellation_policy(si
     assert f"Free cancellation until {until:%-d %B %Y, %H:%M} UTC" in response.text
     undated = await site.client.get(f"/hotels/{hotel.id}")
     assert "Free cancellation" not in undated.text
+
+
+# Digits of other scripts pass `str.isdigit()`: "²" then broke `int()` (a 500), and "١٢"
+# (Arabic-Indic) was read as 12.
+@pytest.mark.parametrize("digits", ["²", "١٢"])
+@pytest.mark.parametrize(
+    ("param", "field"),
+    [("stars", "stars"), ("min_price", "min_price"), ("page", "page"), ("city_id", "city")],
+)
+async def test_a_number_in_digits_other_than_0_to_9_is_an_error_on_its_field(
+    site: Site, param, field, digits
+):
+    response = await site.client.get("/search", params={"city": "Paris", param: digits})
+    assert response.status_code == 400
+    # The summary names the field (the page number is no input of the form, so only there).
+    assert f'<a href="#{field}">' in response.text

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
@@ -163,6 +164,16 @@ def unstarted_booking() -> BookingWorkflow:
             guest_name="Ada Lovelace",
         )
     )
+
+
+# A line break (a mail header's end), a bidirectional override, a NUL: the guest's name
+# reaches the receipt and the e-mails.
+@pytest.mark.parametrize("name", ["Ada\r\nBcc: eve@example.com", "\u202eAda", "Ada\x00"])
+def test_a_booking_for_a_guest_name_with_control_characters_never_starts(name):
+    fields = unstarted_booking().request.model_dump()
+    with pytest.raises(ValidationError) as refused:
+        BookingRequest(**{**fields, "guest_name": name})
+    assert refused.value.errors()[0]["loc"] == ("guest_name",)
 
 
 def test_a_payment_is_refused_in_the_task_that_applied_the_hold_and_taken_in_a_later_one(

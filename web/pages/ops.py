@@ -8,6 +8,7 @@ did not exist. Each action names the operator and a reason, which the booking ke
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import date
 from typing import Any
@@ -18,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.common.parsers import whole_number
 from services.common.settings import Settings, TracingSettings
 from services.users import api as users_api
 from web import bookings
@@ -65,9 +67,12 @@ def _filter(request: Request) -> tuple[bookings.BookingFilter, dict[str, str], d
     status = values["status"] if values["status"] in BookingState.__members__ else None
     if values["status"] and status is None:
         errors["status"] = "Choose a status from the list."
-    hotel_id = int(values["hotel_id"]) if values["hotel_id"].isdigit() else None
-    if values["hotel_id"] and (hotel_id is None or hotel_id > 2**31):
-        errors["hotel_id"], hotel_id = "Enter a hotel's number.", None
+    hotel_id = None
+    if values["hotel_id"]:
+        with contextlib.suppress(ValueError):
+            hotel_id = whole_number(values["hotel_id"])
+        if hotel_id is None or hotel_id > 2**31:
+            errors["hotel_id"], hotel_id = "Enter a hotel's number.", None
     check_in = None
     if values["check_in"]:
         try:

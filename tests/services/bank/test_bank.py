@@ -24,6 +24,8 @@ from tests.support.money import (
     tokenize,
 )
 
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
 
 def _type(response):
     return response.json()["type"].rsplit("/", 1)[-1]
@@ -81,6 +83,14 @@ async def test_the_card_number_never_reaches_a_log(money, caplog):
         ({"exp_month": 13}, "exp_month"),
         ({"exp_year": 2001}, "exp_year"),
         ({"cvc": "12"}, "cvc"),
+        # Digits of other scripts pass `str.isdigit()`: "²" broke the Luhn check (a 500).
+        ({"number": "²" * 16}, "number"),
+        ({"number": "4242424242424242".translate(ARABIC_INDIC)}, "number"),
+        ({"cvc": "123".translate(ARABIC_INDIC)}, "cvc"),
+        # A cardholder's name with a line break, a bidirectional override or a NUL.
+        ({"holder": "Ada\r\nBcc: x"}, "holder"),
+        ({"holder": "\u202eAda"}, "holder"),
+        ({"holder": "Ada\x00"}, "holder"),
     ],
 )
 async def test_a_bad_card_is_422_naming_the_field(money, override, field):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 
 import httpx
@@ -93,7 +94,25 @@ async def test_encode_then_decode_gives_the_payload_back(local):
 async def test_a_payload_that_is_not_one_is_a_422_naming_the_field(local):
     response = await local.post(DECODE_PATH, json={"payloads": [{"metadata": "nope"}]})
     assert response.status_code == 422
+    assert response.json()["field"] == "payloads.0.metadata"
+    unknown = await local.post(DECODE_PATH, json={"payloads": [{"nope": 1}]})
+    assert unknown.status_code == 422
+    assert unknown.json()["field"] == "payloads"
+
+
+async def test_a_sealed_payload_too_short_to_hold_a_nonce_is_a_422_naming_the_field(local):
+    marked = {"encoding": "binary/encrypted", "encryption-key-id": "k1"}
+    metadata = {k: base64.b64encode(v.encode()).decode() for k, v in marked.items()}
+    body = {"payloads": [{"metadata": metadata, "data": base64.b64encode(b"abc").decode()}]}
+    response = await local.post(DECODE_PATH, json=body)
+    assert response.status_code == 422, response.text
     assert response.json()["field"] == "payloads"
+
+
+async def test_metadata_that_is_not_base64_is_a_422(local):
+    response = await local.post(DECODE_PATH, json={"payloads": [{"metadata": {"a": "!!"}}]})
+    assert response.status_code == 422
+    assert response.json()["field"] == "payloads.0.metadata.a"
 
 
 def test_the_codec_asks_for_the_operator_scope_users_grants():

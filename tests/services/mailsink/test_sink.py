@@ -1,6 +1,7 @@
 from email.utils import make_msgid
 
 from services.common.mail import Attachment, SmtpConfig, build_message, send_message
+from tests.support.harness import problem_field
 from tests.support.mailsink import running_sink
 
 PDF = b"%PDF-1.4\n% a tiny stand-in\n%%EOF\n"
@@ -88,3 +89,27 @@ async def test_unknown_message_or_attachment_is_404(tmp_path):
         assert (await sink.http.get("/api/messages/999")).status_code == 404
         assert (await sink.http.get("/api/messages/999/attachments/0")).status_code == 404
         assert (await sink.http.get("/api/messages/abc")).status_code == 400
+
+
+async def test_a_message_number_in_digits_other_than_0_to_9_is_400_naming_it(tmp_path):
+    # "²" passes `str.isdigit()` but breaks `int()`; "١" (Arabic-Indic) would read as 1.
+    async with running_sink(tmp_path) as sink:
+        message = build_message(
+            sender="staysaga <no-reply@staysaga.local>",
+            to="zoe@example.com",
+            subject="Your receipt",
+            text="Plain words.\n",
+            html=None,
+            message_key="booking-43.confirmed",
+            attachments=[Attachment("receipt.pdf", PDF)],
+        )
+        await send_message(SmtpConfig("127.0.0.1", sink.smtp_port), message)
+        (received,) = await sink.wait_for("zoe@example.com")
+        for path in ("/api/messages/%C2%B2", "/api/messages/%D9%A1", "/messages/%C2%B2"):
+            response = await sink.http.get(path)
+            assert response.status_code == 400, (path, response.text)
+            assert problem_field(response) == "message_id"
+        for index in ("%C2%B2", "%D9%A0"):
+            attachment = await sink.http.get(f"/api/messages/{received['id']}/attachments/{index}")
+            assert attachment.status_code == 400, attachment.text
+            assert problem_field(attachment) == "index"

@@ -196,6 +196,10 @@ async def test_rendering_runs_off_the_event_loop(pdf, issuer, monkeypatch):
             "data.refund",
         ),
         ("receipt", {**RECEIPT, "total": 2**63}, "data.total"),
+        # A guest's name the receipt would print with a line break, backwards or with a NUL.
+        ("receipt", {**RECEIPT, "guest_name": "Ada\r\nBcc: x"}, "data.guest_name"),
+        ("receipt", {**RECEIPT, "guest_name": "\u202eAda"}, "data.guest_name"),
+        ("receipt", {**RECEIPT, "guest_name": "Ada\x00"}, "data.guest_name"),
     ],
 )
 async def test_unknown_template_or_bad_data_is_422_naming_it(pdf, issuer, template, data, field):

@@ -297,6 +297,16 @@ async def test_inventory_change_of_unknown_room_type_is_404(reservations):
     assert response.status_code == 404
 
 
+# "²" passes `str.isdigit()` but breaks `int()`; "١١" (Arabic-Indic) would read as 11.
+@pytest.mark.parametrize("raw", ["%C2%B2", "%D9%A1%D9%A1"])
+async def test_an_inventory_room_type_in_digits_other_than_0_to_9_is_400(reservations, raw):
+    r = reservations
+    response = await r.client.put(f"/inventory/{raw}", json={"total_rooms": 1}, headers=r.admin())
+    assert response.status_code == 400, response.text
+    assert problem_field(response) == "room_type_id"
+    assert await rooms_left(r) == 5
+
+
 async def test_availability_refuses_a_hotel_id_past_the_databases_integers(reservations):
     r = reservations
     params = {"hotel_id": 2**63, "guests": 1, **stay()}

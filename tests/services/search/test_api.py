@@ -97,6 +97,14 @@ async def test_unknown_hotel_is_404_and_a_malformed_id_is_400(search):
     assert problem_field(malformed) == "hotel_id"
 
 
+# "²" passes `str.isdigit()` but breaks `int()`; "١" (Arabic-Indic one) would read as 1.
+@pytest.mark.parametrize("raw", ["%C2%B2", "%D9%A1", "%D9%A1%D9%A2"])
+async def test_a_hotel_id_in_digits_other_than_0_to_9_is_400(search, raw):
+    response = await search.get(f"/hotels/{raw}")
+    assert response.status_code == 400, response.text
+    assert problem_field(response) == "hotel_id"
+
+
 async def test_cities_autocomplete_by_prefix_biggest_first(search):
     response = await search.get("/cities", params={"prefix": "sao"})
     names = [c["name"] for c in response.json()["items"]]

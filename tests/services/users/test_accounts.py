@@ -43,6 +43,8 @@ async def _check(world, email: str, password: str):
         ({"name": "Ada\r\nBcc: all@evil.example"}, "name"),
         ({"name": "Ada\x00"}, "name"),
         ({"name": "Ada\u202eevil"}, "name"),
+        ({"name": "Ada\u200bLovelace"}, "name"),
+        ({"name": "Ada\ue000"}, "name"),
     ],
 )
 async def test_registration_rules_are_422_naming_the_field(world, changes, field):
