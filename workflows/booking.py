@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.patches import (
         LEGACY_TERMS,
         PATCH_DECLINE_KEEPS_HOLD,
+        PATCH_EVERY_EARLIER_CHANGE,
         PATCH_FAILURE_EMAIL,
         PATCH_HOTEL_TERMS,
         PATCH_PARALLEL_START,
@@ -116,6 +117,8 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
         self.awaiting_payment_since: int | None = None
         # Whether a declined card keeps the room for another (PATCH_DECLINE_KEEPS_HOLD).
         self.decline_keeps_hold = False
+        # Whether the booking takes every earlier change at once (asked at the first change).
+        self.every_earlier_change: bool | None = None
         self.resending = False
         # Why the booking failed (the failing step's error type), for its metrics.
         self.failure_kind = ""
@@ -137,7 +140,7 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
             view.state in (BookingState.FAILED, BookingState.EXPIRED)
             and Step.HELD in view.steps
             and self.hotel is not None
-            and workflow.patched(PATCH_FAILURE_EMAIL)
+            and self._patched(PATCH_FAILURE_EMAIL)
         ):
             self.details = True
             await self._email("booking-failed", "failed", [])
@@ -148,14 +151,14 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
         """The booking, by the design's numbered steps."""
         self.view.trace_id = _started_trace()
         self._started()
-        self.payment_while_holding = workflow.patched(PATCH_PAYMENT_WHILE_HOLDING)
-        self.terms_from_hold = workflow.patched(PATCH_HOTEL_TERMS)
-        self.release_unpaid = workflow.patched(PATCH_RELEASE_UNPAID)
-        self.decline_keeps_hold = workflow.patched(PATCH_DECLINE_KEEPS_HOLD)
+        self.payment_while_holding = self._patched(PATCH_PAYMENT_WHILE_HOLDING)
+        self.terms_from_hold = self._patched(PATCH_HOTEL_TERMS)
+        self.release_unpaid = self._patched(PATCH_RELEASE_UNPAID)
+        self.decline_keeps_hold = self._patched(PATCH_DECLINE_KEEPS_HOLD)
 
         # 1. Hold the room (and look up the hotel's names for the receipt).
         try:
-            if workflow.patched(PATCH_PARALLEL_START):
+            if self._patched(PATCH_PARALLEL_START):
                 await self._describe_and_hold()
             else:
                 await self._describe_hotel()
@@ -254,7 +257,7 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
         self.view.confirmation_code = reservation.confirmation_code
         self._done(Step.CONFIRMED)
 
-        if workflow.patched(PATCH_RECEIPT_WITH_CAPTURE):
+        if self._patched(PATCH_RECEIPT_WITH_CAPTURE):
             self.receipt = asyncio.create_task(self._send_receipt())
         captured = await steps.capture_payment(self.request.booking_id)
         self.view.payment_status = captured.status
@@ -264,7 +267,7 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
 
     async def _send_receipt(self) -> None:
         # The note of a cancellation says what the receipt said: both follow this choice.
-        self.details = workflow.patched(PATCH_RECEIPT_DETAILS)
+        self.details = self._patched(PATCH_RECEIPT_DETAILS)
         document = await steps.render_document(self.request, "receipt", self._document_data())
         self.view.receipt_document_id = document.document_id
         self._done(Step.RECEIPT)
@@ -377,6 +380,13 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
     def _document_data(self) -> act.ReceiptData:
         return messages.receipt_data(self.request, self.view, self.hotel, self.terms, self.details)
 
+    def _patched(self, patch: str) -> bool:
+        """Whether this booking takes the change `patch` (workflows/patches.py): all of them
+        since PATCH_EVERY_EARLIER_CHANGE, under its one marker; before, each under its own."""
+        if self.every_earlier_change is None:
+            self.every_earlier_change = workflow.patched(PATCH_EVERY_EARLIER_CHANGE)
+        return self.every_earlier_change or workflow.patched(patch)
+
     def _done(self, step: Step) -> None:
         if step not in self.view.steps:
             self.view.steps.append(step)
@@ -386,7 +396,7 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
     def _started(self) -> None:
         """The first state. Its search attributes need no upsert if the starter set them,
         as the website does (before PATCH_PARALLEL_START they were upserted anyway)."""
-        if workflow.patched(PATCH_PARALLEL_START):
+        if self._patched(PATCH_PARALLEL_START):
             given = workflow.info().typed_search_attributes
             if given.get(BOOKING_STATUS) == BookingState.STARTED.value:
                 self._set_state(BookingState.STARTED, upsert=False)

@@ -58,6 +58,14 @@ reservation is confirmed (the receipt shows nothing the capture answers, and a c
 retries until it succeeds); before, the receipt waited for the capture, one step more
 between a confirmed reservation and the e-mailed receipt."""
 
+PATCH_EVERY_EARLIER_CHANGE = "every-earlier-change"
+"""A booking takes every change above under this one marker (it is asked first; the others
+only when it says no). The SDK writes each patch's marker with an upsert of the
+`TemporalChangeVersion` search attribute, a visibility write each on the server: a
+booking paid and e-mailed its receipt recorded seven; since, one. A booking started
+before replays the changes it recorded one by one. Guard a change made after this one
+with its own patch, as before."""
+
 LEGACY_TERMS = act.HotelTerms(
     free_cancellation_hours=48,
     tax_rate_percent=10,

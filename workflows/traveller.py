@@ -44,6 +44,8 @@ class TravellerActions:
 
         def _quote(self) -> CancellationQuote: ...
 
+        def _patched(self, patch: str) -> bool: ...
+
         def _operator_did(
             self, kind: OperatorActionKind, operator: Operator, reason: str
         ) -> None: ...
@@ -84,7 +86,7 @@ class TravellerActions:
         an unpaid one's room; answers with the refund once done."""
         self.cancel_quote = self._quote()
         self.cancel_request = request
-        if request.operator is not None and workflow.patched(PATCH_OPERATOR_ACTIONS):
+        if request.operator is not None and self._patched(PATCH_OPERATOR_ACTIONS):
             self._operator_did(OperatorActionKind.CANCEL, request.operator, request.reason)
         await workflow.wait_condition(lambda: self.cancel_done)
         return self.cancel_quote

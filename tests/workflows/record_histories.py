@@ -134,6 +134,9 @@ SCENARIOS: dict[str, tuple[World, Run]] = {
     # Recorded after PATCH_RECEIPT_WITH_CAPTURE: the receipt is rendered and e-mailed while
     # the payment is captured; then the booking is cancelled.
     "receipt-with-capture": (World(), _driven(_cancel)),
+    # Recorded after PATCH_EVERY_EARLIER_CHANGE: every change above under one marker; an
+    # operator resends the confirmation, then cancels the booking.
+    "every-earlier-change": (World(), _driven(_operator_actions)),
 }
 
 

@@ -48,6 +48,7 @@ from workflows.models import (
     Step,
     search_attributes,
 )
+from workflows.patches import PATCH_EVERY_EARLIER_CHANGE
 from workflows.replay import replay
 
 CARD = PaymentSubmission(card_token="tok_visa_4242")
@@ -356,6 +357,37 @@ async def test_attributes_set_at_start_are_not_upserted_again(dev_server_env):
     assert statuses == [b'"AWAITING_PAYMENT"']
     first = history.events[0].workflow_execution_started_event_attributes
     assert first.search_attributes.indexed_fields["BookingStatus"].data == b'"STARTED"'
+
+
+async def test_a_new_booking_records_one_patch_marker_and_one_version_upsert(workflow_env):
+    # Each patch marker comes with an upsert of TemporalChangeVersion, a visibility write on
+    # the server: a booking on its way to the e-mailed receipt took seven of each before
+    # PATCH_EVERY_EARLIER_CHANGE, and now takes one of each.
+    world = World()
+    async with bookings(workflow_env, world) as running:
+        handle = await running.start()
+        await awaiting_payment(handle)
+        await pay(handle)
+
+        async def emailed() -> None:
+            assert Step.EMAILED in (await status(handle)).steps
+
+        await eventually(emailed, timeout=20)
+        history = await handle.fetch_history()
+    markers = [
+        e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    ]
+    versions = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+        and "TemporalChangeVersion"
+        in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+    ]
+    assert len(markers) == len(versions) == 1
+    assert PATCH_EVERY_EARLIER_CHANGE.encode() in markers[0]
 
 
 async def payment_admitted(client: Client, handle: WorkflowHandle, update_id: str) -> None:

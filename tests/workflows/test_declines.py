@@ -29,7 +29,7 @@ from workflows.models import (
     CancelRequest,
     Step,
 )
-from workflows.patches import PATCH_DECLINE_KEEPS_HOLD
+from workflows.patches import PATCH_DECLINE_KEEPS_HOLD, PATCH_EVERY_EARLIER_CHANGE
 
 FAILED_EMAIL = f"{act.SEND_EMAIL}:booking-failed"
 
@@ -97,13 +97,13 @@ def test_a_new_card_is_taken_once_the_declined_one_is_cleared(monkeypatch):
 
 @pytest.fixture
 def unpatched(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """New bookings take the path from before PATCH_DECLINE_KEEPS_HOLD (the workflow must
-    then run unsandboxed, so that it sees this `workflow.patched`)."""
+    """New bookings take the path from before PATCH_DECLINE_KEEPS_HOLD, and so from before
+    PATCH_EVERY_EARLIER_CHANGE (the workflow must then run unsandboxed, so that it sees this
+    `workflow.patched`)."""
     patched = workflow.patched
+    before = {PATCH_DECLINE_KEEPS_HOLD, PATCH_EVERY_EARLIER_CHANGE}
     monkeypatch.setattr(
-        workflow,
-        "patched",
-        lambda patch_id: patch_id != PATCH_DECLINE_KEEPS_HOLD and patched(patch_id),
+        workflow, "patched", lambda patch_id: patch_id not in before and patched(patch_id)
     )
     yield
 

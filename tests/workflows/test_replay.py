@@ -50,6 +50,7 @@ def test_the_four_paths_are_committed_and_each_patched_path_too():
         "expiry-emailed",  # after PATCH_FAILURE_EMAIL
         "decline-then-pay",  # after PATCH_DECLINE_KEEPS_HOLD
         "receipt-with-capture",  # after PATCH_RECEIPT_WITH_CAPTURE
+        "every-earlier-change",  # after PATCH_EVERY_EARLIER_CHANGE
     }
     assert UNREPLAYABLE == [STUCK]
 
