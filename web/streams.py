@@ -14,8 +14,6 @@ import time
 from collections import Counter
 from typing import Protocol
 
-import redis.asyncio
-
 KEY_PREFIX = "staysaga-web:open-streams:"
 
 # Drop the members past their end, then add this stream if there is room: one step, so
@@ -83,6 +81,10 @@ class RedisStreamSlots:
     def __init__(self, url: str, max_open: int, life: float) -> None:
         self.max_open = max_open
         self.life = life
+        # Imported only here: the redis client loads OpenTelemetry's API, which a process
+        # without Redis (or without tracing) need not hold.
+        import redis.asyncio
+
         self.client = redis.asyncio.Redis.from_url(url)
         self._take = self.client.register_script(_TAKE)
 
