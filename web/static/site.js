@@ -54,10 +54,14 @@ function setupCountdown(element) {
   tick();
 }
 
-// Live progress from server-sent events; reload for the final page.
+// Live progress from server-sent events; reload for the final page, unless the traveller
+// is already on the way to another (a reload then would undo their click).
 function setupProgress(list) {
   if (list.dataset.settled === "true" || !window.EventSource) return;
   const source = new EventSource(list.dataset.events);
+  let leaving = false;
+  window.addEventListener("beforeunload", () => { leaving = true; source.close(); });
+  const reload = () => { if (!leaving) window.location.reload(); };
   source.addEventListener("status", (event) => {
     const status = JSON.parse(event.data);
     for (const item of list.querySelectorAll("li[data-step]")) {
@@ -69,12 +73,12 @@ function setupProgress(list) {
     }
     if (status.done || status.state === "FAILED" || status.state === "EXPIRED") {
       source.close();
-      window.location.reload();
+      reload();
     }
   });
   source.addEventListener("error", () => {
     // The server ends the stream when it gives up: fall back to reloading.
-    if (source.readyState === EventSource.CLOSED) setTimeout(() => window.location.reload(), 2000);
+    if (source.readyState === EventSource.CLOSED) setTimeout(reload, 2000);
   });
 }
 
