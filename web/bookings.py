@@ -192,18 +192,23 @@ async def wait_until_held(
         await asyncio.sleep(interval)
 
 
+QUERY_TIMEOUT = timedelta(seconds=5)
+"""How long a page waits for a booking's answer to a query: a worker too busy to answer
+would otherwise keep the page waiting as long as the server lets the query wait."""
+
+
 async def status(client: Client, booking_id: str) -> BookingView:
-    """The saga's status query."""
+    """The saga's status query (an RPCError once QUERY_TIMEOUT passes unanswered)."""
     view: BookingView = await _handle(client, booking_id).query(
-        QUERY_STATUS, result_type=BookingView
+        QUERY_STATUS, result_type=BookingView, rpc_timeout=QUERY_TIMEOUT
     )
     return view
 
 
 async def cancellation_quote(client: Client, booking_id: str) -> CancellationQuote:
-    """What cancelling now would refund."""
+    """What cancelling now would refund (an RPCError once QUERY_TIMEOUT passes)."""
     quote: CancellationQuote = await _handle(client, booking_id).query(
-        QUERY_CANCELLATION_QUOTE, result_type=CancellationQuote
+        QUERY_CANCELLATION_QUOTE, result_type=CancellationQuote, rpc_timeout=QUERY_TIMEOUT
     )
     return quote
 

@@ -195,7 +195,7 @@ class FakeHandle:
             raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
         return view
 
-    async def query(self, name: str, *, result_type: type) -> Any:
+    async def query(self, name: str, *, result_type: type, rpc_timeout: Any = None) -> Any:
         """QUERY_STATUS / QUERY_CANCELLATION_QUOTE."""
         view = self._view()
         if name == QUERY_STATUS:

@@ -1,5 +1,6 @@
 """Booking pages against a stand-in Temporal client: start, pay, follow, cancel, list."""
 
+import asyncio
 import json
 import logging
 import re
@@ -529,7 +530,7 @@ async def test_progress_events_follow_the_saga_until_it_settles(site: Site, monk
     ]
     original = FakeHandle.query
 
-    async def advancing(handle, name, *, result_type):
+    async def advancing(handle, name, *, result_type, rpc_timeout=None):
         result = await original(handle, name, result_type=result_type)
         if later:
             view.steps = later.pop(0)
@@ -643,7 +644,7 @@ async def test_my_bookings_still_lists_a_booking_whose_status_cannot_be_read(
     await site.log_in()
     booking_id = await _start_booking(site)
 
-    async def refused(self, name, *, result_type):
+    async def refused(self, name, *, result_type, rpc_timeout=None):
         raise RPCError("no worker", RPCStatusCode.UNAVAILABLE, b"")
 
     monkeypatch.setattr(FakeHandle, "query", refused)
@@ -651,6 +652,26 @@ async def test_my_bookings_still_lists_a_booking_whose_status_cannot_be_read(
     assert page.status_code == 200
     assert f'href="/bookings/{booking_id}"' in page.text
     assert "Awaiting payment" in page.text
+
+
+async def test_my_bookings_answers_when_a_bookings_status_query_hangs(site: Site, monkeypatch):
+    # A worker too busy to answer keeps a query waiting for as long as the caller lets it;
+    # the page bounds that wait and lists the booking from what Temporal's lists say.
+    await site.log_in()
+    booking_id = await _start_booking(site)
+    waits: list[timedelta | None] = []
+
+    async def hangs(self, name, *, result_type, rpc_timeout=None):
+        waits.append(rpc_timeout)
+        if rpc_timeout is None:
+            await asyncio.Event().wait()
+        raise RPCError("Timeout expired", RPCStatusCode.CANCELLED, b"")
+
+    monkeypatch.setattr(FakeHandle, "query", hangs)
+    page = await asyncio.wait_for(site.client.get("/bookings"), timeout=20)
+    assert page.status_code == 200
+    assert f'href="/bookings/{booking_id}"' in page.text
+    assert waits and all(w is not None and w <= timedelta(seconds=10) for w in waits)
 
 
 def _cancelled(site: Site, booking_id: str, *, note: bool):
