@@ -198,3 +198,21 @@ async def workflow_env(
         yield env
     finally:
         await env.shutdown()
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """The machine's Redis (database 0; tests use random keys), or skip saying it is absent."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError):
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    finally:
+        await client.aclose()
+    yield REDIS_URL

@@ -14,6 +14,8 @@ import importlib
 import re
 from pathlib import Path
 
+from tests.unit.test_architecture import _docstrings
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("staysaga", "components", "services", "workflows", "activities", "web", "temporal")
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/api.py"))
@@ -147,17 +149,6 @@ def test_the_route_check_sees_every_way_of_naming_a_route():
         (9, "payments", "capture_path"),
         (10, "reservations", "HOLDS_PATH"),
     ]
-
-
-def _docstrings(tree: ast.AST) -> set[int]:
-    """The ids of a module's docstring nodes (they may explain; code may not name)."""
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                found.add(id(body[0].value))
-    return found
 
 
 def _makes_a_problem(call: ast.Call, in_problem_class: bool) -> bool:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio
 import time_machine
 from limits import RateLimitItemPerHour
 
 from services.auth.throttle import DEFAULT_STEPS, SignInThrottle
 from services.common.ratelimit import storage_for
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 ADA = "ada@example.com"
 HOME = "198.51.100.4"
 
@@ -122,18 +119,6 @@ async def test_memory_keeps_at_most_the_cap_of_addresses():
 def test_a_storage_is_memory_or_redis():
     with pytest.raises(ValueError, match="memory:// or a redis:// URL"):
         storage_for("memcached://127.0.0.1:11211")
-
-
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    client = redis.asyncio.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (OSError, redis.RedisError):
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    finally:
-        await client.aclose()
-    yield REDIS_URL
 
 
 async def test_copies_sharing_redis_count_the_same_failures(redis_url):

@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
-import redis.asyncio
 import time_machine
 
 from services.common.ratelimit import storage_for
@@ -20,8 +17,6 @@ from tests.web.conftest import Site
 from web.app import create_app
 from web.ratelimits import RULES, RateLimiter, RateLimitMiddleware, Rule
 from web.streams import KEY_PREFIX, MemoryStreamSlots, RedisStreamSlots, StreamSlots
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 SIGNUP = {"email": "ada@example.com", "name": "Ada", "password": "correct horse battery"}
 
@@ -150,18 +145,6 @@ def _held_open(release: asyncio.Event):  # type: ignore[no-untyped-def]
     return stream
 
 
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    client = redis.asyncio.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (OSError, redis.RedisError):
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    finally:
-        await client.aclose()
-    yield REDIS_URL
-
-
 async def test_a_session_holds_only_a_few_progress_streams_open_at_once():
     release = asyncio.Event()
     slots = MemoryStreamSlots(3)
@@ -268,18 +251,11 @@ def test_payment_attempts_have_a_default_limit_per_account_and_address():
     assert "address" in limits and "session" in limits
 
 
-async def test_copies_sharing_redis_count_together():
-    client = redis.asyncio.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (OSError, redis.RedisError):
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    finally:
-        await client.aclose()
+async def test_copies_sharing_redis_count_together(redis_url):
     rule = Rule("sign-up", "POST", "/signup", per_address="3/hour")
     address = f"test-{secrets.token_hex(6)}"
-    one = RateLimiter(storage_for(REDIS_URL), (rule,))
-    two = RateLimiter(storage_for(REDIS_URL), (rule,))
+    one = RateLimiter(storage_for(redis_url), (rule,))
+    two = RateLimiter(storage_for(redis_url), (rule,))
     assert await one.hit(rule, {"address": address}) is None
     assert await two.hit(rule, {"address": address}) is None
     assert await one.hit(rule, {"address": address}) is None
