@@ -65,6 +65,8 @@ class Series:
     failures: int = 0
     cpu: dict[str, float] = field(default_factory=dict)
     """CPU seconds each process used during the batch."""
+    steps: dict[str, list[float]] = field(default_factory=dict)
+    """Seconds each step of a run took, per step (a booking's STEP_PATH)."""
 
     @property
     def rate(self) -> float:
@@ -131,6 +133,7 @@ async def measure(
     baseline_latency: list[float] = []
     confirmed: list[float] = []
     emailed: list[float] = []
+    steps: dict[str, list[float]] = {}
     tallies = {"baseline": _Tally(), "booking": _Tally()}
 
     async def baseline_once() -> None:
@@ -159,6 +162,8 @@ async def measure(
         assert timings.confirmed is not None
         confirmed.append(timings.confirmed)
         emailed.append(timings.emailed)
+        for step, seconds in timings.steps.items():
+            steps.setdefault(step, []).append(seconds)
         tallies["booking"].count += 1
 
     runs = {"baseline": baseline_once, "booking": booking_once}
@@ -172,6 +177,7 @@ async def measure(
         await _batch(concurrency, concurrency, one)
     for kept in (baseline_latency, confirmed, emailed):
         kept.clear()
+    steps.clear()
     tallies = {"baseline": _Tally(), "booking": _Tally()}
 
     rounds = max(1, min(ROUNDS, count // concurrency))
@@ -198,6 +204,7 @@ async def measure(
         {"confirmed": confirmed, "emailed": emailed},
         book.failures,
         cpu=book.cpu,
+        steps=steps,
     )
     return baseline, bookings
 
@@ -224,6 +231,7 @@ def report(baseline: Series, bookings: Series, concurrency: int) -> list[str]:
             if base_ms >= 0.5 or book_ms >= 0.5:
                 lines.append(f"  {name:<30} {base_ms:>9.1f} {book_ms:>9.1f}")
         lines += cpu_budget(baseline, bookings, os.cpu_count() or 1)
+    lines += step_times(baseline, bookings)
     ratio = bookings.rate / baseline.rate if baseline.rate else 0.0
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
     lines.append(
@@ -239,6 +247,23 @@ def report(baseline: Series, bookings: Series, concurrency: int) -> list[str]:
         f"{TARGET_EMAILED_RATIO})"
     )
     return lines
+
+
+def step_times(baseline: Series, bookings: Series) -> list[str]:
+    """Where the time to the e-mailed receipt goes: each step's p50, beside the baseline's
+    p50 shared out over its activities (each a round trip through the server)."""
+    if not bookings.steps:
+        return []
+    done = next(iter(baseline.latencies.values()), [])
+    per_activity = _percentile([v * 1000 for v in done], 50) / len(BOOKING_SHAPE)
+    parts = [
+        f"{step} {_percentile([v * 1000 for v in values], 50):.0f}"
+        for step, values in bookings.steps.items()
+    ]
+    return [
+        "time to EMAILED by step, p50 ms: " + ", ".join(parts),
+        f"  the baseline's {len(BOOKING_SHAPE)} activities: {per_activity:.0f} ms each at p50",
+    ]
 
 
 def cpu_budget(baseline: Series, bookings: Series, cores: int) -> list[str]:

@@ -4,9 +4,12 @@ the e-mailed receipt against the baseline's time for the same seven steps."""
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 
 from staysaga.bench import add_arguments
 from staysaga.bench_booking import FOLLOW_SECONDS, Series, cpu_budget, report
+from staysaga.driver import step_durations
+from workflows.models import Step
 
 
 def _series(rate: float, latencies: dict[str, list[float]]) -> Series:
@@ -58,3 +61,30 @@ def test_the_report_says_what_the_cpu_allows_on_the_machines_cores():
     ]
     # Without CPU figures (a stack this process cannot see), nothing is claimed.
     assert cpu_budget(Series("x", 1.0, 10, {}), bookings, 2) == []
+
+
+def test_a_bookings_steps_are_timed_each_from_the_one_before():
+    started = datetime(2026, 12, 1, 12, 0, tzinfo=UTC).timestamp()
+    at = {
+        Step.HELD: 0.3,
+        Step.PAID: 0.8,
+        Step.CONFIRMED: 1.0,
+        Step.CAPTURED: 1.1,
+        Step.RECEIPT: 1.4,
+        Step.EMAILED: 1.5,
+    }
+    times = {step: datetime.fromtimestamp(started + s, UTC) for step, s in at.items()}
+    durations = step_durations(started, times)
+    assert list(durations) == ["held", "paid", "confirmed", "receipt", "emailed"]
+    assert [round(v, 3) for v in durations.values()] == [0.3, 0.5, 0.2, 0.4, 0.1]
+    # A booking that stopped on the way has the steps it took.
+    assert list(step_durations(started, {Step.HELD: times[Step.HELD]})) == ["held"]
+
+
+def test_the_report_says_which_step_of_the_way_to_the_receipt_takes_the_time():
+    baseline = _series(10.0, {"done": [1.4, 1.4, 1.4]})
+    bookings = _series(8.0, {"confirmed": [1.0], "emailed": [2.0]})
+    bookings.steps = {"held": [0.3, 0.3, 0.5], "paid": [0.6], "emailed": [0.2, 0.4]}
+    lines = report(baseline, bookings, 10)
+    assert "time to EMAILED by step, p50 ms: held 300, paid 600, emailed 300" in lines
+    assert "  the baseline's 7 activities: 200 ms each at p50" in lines
