@@ -55,8 +55,10 @@ from staysaga.bench_servers import (
 
 # The target: Search sustains this share of the ceiling's throughput, with this p99 when
 # the same connections carry searches at that rate.
-TARGET_SHARE = 0.10
-TARGET_P99_MS = 50.0
+TARGET_SHARE = 0.25
+"""Search's closed-loop throughput, as a share of the ceiling's."""
+PACED = ((0.10, 20.0), (0.20, 50.0))
+"""The paced runs: (share of the ceiling's throughput, the p99 in ms it must stay under)."""
 KEPT_UP = 0.98  # a paced run answering less than this share of its rate fell behind
 
 
@@ -174,15 +176,24 @@ def run_search_bench(args: argparse.Namespace) -> int:
         )  # fmt: skip
         cpu_after = {name: cpu_seconds(pid) for name, pid in servers.items()}
         cpu_after["load generator"] = children_cpu()
-        target_rate = TARGET_SHARE * ceiling.rate
-        paced = run_load_process(
-            processes[3].url, paths_dir / "search.txt", args.connections, args.seconds,
-            args.warmup, rate=target_rate,
-        )  # fmt: skip
+        paced = [
+            run_load_process(
+                processes[3].url,
+                paths_dir / "search.txt",
+                args.connections,
+                args.seconds,
+                args.warmup,
+                rate=share * ceiling.rate,
+            )  # fmt: skip
+            for share, _ in PACED
+        ]
     rows = [
         ("ceiling: Starlette JSON hello", ceiling),
         ("search: city + dates (Search+Resv.)", search),
-        (f"search paced at {TARGET_SHARE:.0%} of the ceiling", paced),
+        *(
+            (f"search paced at {share:.0%} of the ceiling", run)
+            for (share, _), run in zip(PACED, paced, strict=True)
+        ),
     ]
     for line in _table(rows):
         print(line)
@@ -197,20 +208,26 @@ def run_search_bench(args: argparse.Namespace) -> int:
     if costs:
         print("CPU per search: " + ", ".join(costs))
     ratio = search.rate / ceiling.rate if ceiling.rate else 0.0
-    kept_up = paced.rate >= KEPT_UP * target_rate
-    meets = ratio >= TARGET_SHARE and kept_up and paced.p99_ms < TARGET_P99_MS
+    meets = ratio >= TARGET_SHARE
     print(
         f"search/ceiling throughput: {ratio:.1%} as fast as it answers "
         f"(p99 {search.p99_ms:.0f} ms: {args.connections} connections never idle wait "
-        f"{args.connections} / throughput on average); paced at {target_rate:.0f}/s "
-        f"({TARGET_SHARE:.0%} of the ceiling): {paced.rate:.0f}/s answered, "
-        f"p99 {paced.p99_ms:.1f} ms"
+        f"{args.connections} / throughput on average)"
     )
+    for (share, p99_ms), run in zip(PACED, paced, strict=True):
+        rate = share * ceiling.rate
+        kept_up = run.rate >= KEPT_UP * rate
+        meets = meets and kept_up and run.p99_ms <= p99_ms
+        print(
+            f"  paced at {rate:.0f}/s ({share:.0%} of the ceiling): {run.rate:.0f}/s answered, "
+            f"p99 {run.p99_ms:.1f} ms (at most {p99_ms:.0f})"
+        )
+    targets = ", ".join(f"p99 <= {p99:.0f} ms at {share:.0%}" for share, p99 in PACED)
     print(
         f"{'meets' if meets else 'misses'} the target: >= {TARGET_SHARE:.0%} of the "
-        f"ceiling's throughput, and p99 < {TARGET_P99_MS:.0f} ms at that rate"
+        f"ceiling's throughput, {targets}"
     )
-    return 0 if search.errors == 0 and paced.errors == 0 else 1
+    return 0 if search.errors == 0 and all(run.errors == 0 for run in paced) else 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
