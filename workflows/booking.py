@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.operations import OperatorActions
     from workflows.patches import (
+        EARLIER_CHANGES,
         LEGACY_TERMS,
         PATCH_DECLINE_KEEPS_HOLD,
         PATCH_EVERY_EARLIER_CHANGE,
@@ -383,6 +384,8 @@ class BookingWorkflow(PaymentSteps, TravellerActions, OperatorActions):
     def _patched(self, patch: str) -> bool:
         """Whether this booking takes the change `patch` (workflows/patches.py): all of them
         since PATCH_EVERY_EARLIER_CHANGE, under its one marker; before, each under its own."""
+        if patch not in EARLIER_CHANGES:
+            return workflow.patched(patch)
         if self.every_earlier_change is None:
             self.every_earlier_change = workflow.patched(PATCH_EVERY_EARLIER_CHANGE)
         return self.every_earlier_change or workflow.patched(patch)

@@ -66,6 +66,22 @@ booking paid and e-mailed its receipt recorded seven; since, one. A booking star
 before replays the changes it recorded one by one. Guard a change made after this one
 with its own patch, as before."""
 
+EARLIER_CHANGES = frozenset(
+    {
+        PATCH_PARALLEL_START,
+        PATCH_PAYMENT_WHILE_HOLDING,
+        PATCH_HOTEL_TERMS,
+        PATCH_OPERATOR_ACTIONS,
+        PATCH_RELEASE_UNPAID,
+        PATCH_RECEIPT_DETAILS,
+        PATCH_FAILURE_EMAIL,
+        PATCH_DECLINE_KEEPS_HOLD,
+        PATCH_RECEIPT_WITH_CAPTURE,
+    }
+)
+"""The changes PATCH_EVERY_EARLIER_CHANGE stands for, and only those: a later change is
+asked under its own id in every booking, whenever it started."""
+
 LEGACY_TERMS = act.HotelTerms(
     free_cancellation_hours=48,
     tax_rate_percent=10,

@@ -48,7 +48,12 @@ from workflows.models import (
     Step,
     search_attributes,
 )
-from workflows.patches import PATCH_EVERY_EARLIER_CHANGE
+from workflows.patches import (
+    EARLIER_CHANGES,
+    PATCH_EVERY_EARLIER_CHANGE,
+    PATCH_HOTEL_TERMS,
+    PATCH_RECEIPT_DETAILS,
+)
 from workflows.replay import replay
 
 CARD = PaymentSubmission(card_token="tok_visa_4242")
@@ -734,3 +739,17 @@ def test_a_payment_is_refused_once_the_room_is_being_released(monkeypatch):
     assert refusal(booking, 9, monkeypatch) is None
     booking.cancel_request = CancelRequest(reason="released by the traveller")
     assert refusal(booking, 9, monkeypatch) == "This booking's room is being released."
+
+
+def test_only_the_earlier_changes_ride_on_the_one_marker(monkeypatch):
+    # A booking started since PATCH_EVERY_EARLIER_CHANGE takes the nine changes before it
+    # under that marker; a change made later is asked under its own id, or a booking
+    # started before that change would replay a path it never took.
+    asked: list[str] = []
+    monkeypatch.setattr(workflow, "patched", lambda patch_id: asked.append(patch_id) or True)
+    booking = SimpleNamespace(every_earlier_change=None)
+    assert BookingWorkflow._patched(booking, PATCH_RECEIPT_DETAILS)
+    assert BookingWorkflow._patched(booking, PATCH_HOTEL_TERMS)
+    assert BookingWorkflow._patched(booking, "a-later-change")
+    assert asked == [PATCH_EVERY_EARLIER_CHANGE, "a-later-change"]
+    assert len(EARLIER_CHANGES) == 9 and PATCH_EVERY_EARLIER_CHANGE not in EARLIER_CHANGES
