@@ -15,7 +15,6 @@ import asyncio
 import os
 import resource
 import signal
-import statistics
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from staysaga.bench_report import (
+    Series,
+    percentile,
+    report,
+)
 from staysaga.bench_servers import cpu_seconds
 from staysaga.bench_soak import (
     MEMORY_TARGET_BYTES,
@@ -41,45 +45,12 @@ from web.bookings import HOLD_POLL_SECONDS
 from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE, baseline_queue
 from workflows.models import BookingState
 
-TARGET_RATIO = 0.8
-"""Bookings per second at least this share of the baseline's workflows per second."""
 FOLLOW_SECONDS = HOLD_POLL_SECONDS
 """How often the driver polls a confirmed booking until its receipt is e-mailed. The
 baseline's driver learns of its workflow's end at once (a long poll for the result); a
 booking is done when a status query sees EMAILED, so at the live page's pace (0.5 s) the
 driver's own polling held every booking's slot up to half a second past its end, and that
 wait, not the stack, capped the bookings' throughput. The Book button's pace (0.1 s)."""
-TARGET_EMAILED_RATIO = 1.0
-"""A booking's time to its e-mailed receipt, p50, at most this share of the baseline's p50
-(the same seven steps)."""
-
-
-@dataclass
-class Series:
-    """Latencies of one kind of run, and how long the whole batch took."""
-
-    name: str
-    wall: float
-    count: int
-    latencies: dict[str, list[float]]
-    failures: int = 0
-    cpu: dict[str, float] = field(default_factory=dict)
-    """CPU seconds each process used during the batch."""
-    steps: dict[str, list[float]] = field(default_factory=dict)
-    """Seconds each step of a run took, per step (a booking's STEP_PATH)."""
-
-    @property
-    def rate(self) -> float:
-        """Completed runs per second."""
-        return self.count / self.wall if self.wall else 0.0
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 async def _batch(count: int, concurrency: int, one: Callable[[], Awaitable[None]]) -> float:
@@ -209,84 +180,6 @@ async def measure(
     return baseline, bookings
 
 
-def report(baseline: Series, bookings: Series, concurrency: int) -> list[str]:
-    """The printed table."""
-    lines = [
-        f"{'run':<32} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  milestone",
-    ]
-    for series in (baseline, bookings):
-        for milestone, values in series.latencies.items():
-            ms = [v * 1000 for v in values]
-            lines.append(
-                f"{series.name:<32} {series.rate:>7.2f} {_percentile(ms, 50):>8.0f} "
-                f"{_percentile(ms, 95):>8.0f} {_percentile(ms, 99):>8.0f}  {milestone}"
-            )
-    if baseline.cpu and bookings.cpu:
-        # Where a run's CPU goes: what the machine's two cores are shared out to.
-        lines.append(f"{'CPU ms per run':<32} {'baseline':>9} {'booking':>9}")
-        names = sorted(bookings.cpu, key=lambda k: -bookings.cpu[k])
-        for name in names:
-            base_ms = baseline.cpu.get(name, 0.0) * 1000 / max(baseline.count, 1)
-            book_ms = bookings.cpu[name] * 1000 / max(bookings.count + bookings.failures, 1)
-            if base_ms >= 0.5 or book_ms >= 0.5:
-                lines.append(f"  {name:<30} {base_ms:>9.1f} {book_ms:>9.1f}")
-        lines += cpu_budget(baseline, bookings, os.cpu_count() or 1)
-    lines += step_times(baseline, bookings)
-    ratio = bookings.rate / baseline.rate if baseline.rate else 0.0
-    verdict = "meets" if ratio >= TARGET_RATIO else "misses"
-    lines.append(
-        f"booking/baseline throughput: {ratio:.2f} at concurrency {concurrency} "
-        f"({verdict} the target of {TARGET_RATIO}); failed bookings: {bookings.failures}"
-    )
-    base_p50 = _percentile(next(iter(baseline.latencies.values()), []), 50)
-    emailed_p50 = _percentile(bookings.latencies.get("emailed", []), 50)
-    latency = emailed_p50 / base_p50 if base_p50 > 0 else float("nan")
-    verdict = "meets" if latency <= TARGET_EMAILED_RATIO else "misses"
-    lines.append(
-        f"time to EMAILED p50 / baseline p50: {latency:.2f} ({verdict} the target of at most "
-        f"{TARGET_EMAILED_RATIO})"
-    )
-    return lines
-
-
-def step_times(baseline: Series, bookings: Series) -> list[str]:
-    """Where the time to the e-mailed receipt goes: each step's p50, beside the baseline's
-    p50 shared out over its activities (each a round trip through the server)."""
-    if not bookings.steps:
-        return []
-    done = next(iter(baseline.latencies.values()), [])
-    per_activity = _percentile([v * 1000 for v in done], 50) / len(BOOKING_SHAPE)
-    parts = [
-        f"{step} {_percentile([v * 1000 for v in values], 50):.0f}"
-        for step, values in bookings.steps.items()
-    ]
-    return [
-        "time to EMAILED by step, p50 ms: " + ", ".join(parts),
-        f"  the baseline's {len(BOOKING_SHAPE)} activities: {per_activity:.0f} ms each at p50",
-    ]
-
-
-def cpu_budget(baseline: Series, bookings: Series, cores: int) -> list[str]:
-    """What the CPU allows: `cores` give at most `cores` CPU-seconds a second, so a booking
-    rate of TARGET_RATIO x the baseline's needs each booking in at most that share of them."""
-    runs = bookings.count + bookings.failures
-    base_ms = sum(baseline.cpu.values()) * 1000 / max(baseline.count, 1)
-    book_ms = sum(bookings.cpu.values()) * 1000 / max(runs, 1)
-    services = sum(seconds for name, seconds in bookings.cpu.items() if name.startswith("serve "))
-    if base_ms <= 0 or book_ms <= 0 or baseline.rate <= 0:
-        return []
-    busy_base = base_ms * baseline.rate / 1000
-    busy_book = book_ms * bookings.rate / 1000
-    target = TARGET_RATIO * baseline.rate
-    return [
-        f"CPU per run, every process: baseline {base_ms:.0f} ms, booking {book_ms:.0f} ms "
-        f"(the services' own work {services * 1000 / max(runs, 1):.0f} ms)",
-        f"  cores kept busy: baseline {busy_base:.2f}, booking {busy_book:.2f} of {cores}; "
-        f"{TARGET_RATIO} x the baseline ({target:.2f}/s) needs a booking in at most "
-        f"{cores * 1000 / target:.0f} ms of CPU",
-    ]
-
-
 Measured = tuple[Series, Series, dict[str, int]]
 """A stack's baseline, its bookings, and every process's memory after the run."""
 
@@ -346,8 +239,8 @@ def compare(runs: dict[str, Measured]) -> list[str]:
         emailed = [v * 1000 for v in bookings.latencies["emailed"]]
         lines.append(
             f"{name:<10} {baseline.rate:>10.2f} {bookings.rate:>10.2f} "
-            f"{_percentile(confirmed, 50):>10.0f} / {_percentile(confirmed, 95):>6.0f} "
-            f"{_percentile(emailed, 50):>9.0f} / {_percentile(emailed, 95):>6.0f} "
+            f"{percentile(confirmed, 50):>10.0f} / {percentile(confirmed, 95):>6.0f} "
+            f"{percentile(emailed, 50):>9.0f} / {percentile(emailed, 95):>6.0f} "
             f"{bookings.failures:>6}"
         )
     return lines

@@ -7,7 +7,8 @@ import argparse
 from datetime import UTC, datetime
 
 from staysaga.bench import add_arguments
-from staysaga.bench_booking import FOLLOW_SECONDS, Series, cpu_budget, report
+from staysaga.bench_booking import FOLLOW_SECONDS
+from staysaga.bench_report import Series, cpu_budget, report
 from staysaga.driver import step_durations
 from workflows.models import Step
 
