@@ -45,13 +45,13 @@ from staysaga.bench_servers import (
     BENCH_CLIENT_SECRET,
     Process,
     children_cpu,
-    cpu_seconds,
     free_port,
     serve,
     spawn,
     stop,
     wait_ready,
 )
+from staysaga.memory import cpu_seconds
 
 # The target: Search sustains this share of the ceiling's throughput, with this p99 when
 # the same connections carry searches at that rate.

@@ -28,7 +28,6 @@ from staysaga.bench_report import (
     percentile,
     report,
 )
-from staysaga.bench_servers import cpu_seconds
 from staysaga.bench_soak import (
     MEMORY_TARGET_BYTES,
     SOAK_STEP,
@@ -40,6 +39,7 @@ from staysaga.bench_soak import (
 )
 from staysaga.bench_stack import stack_cpu, start_baseline_workers, start_stack
 from staysaga.driver import StackDriver
+from staysaga.memory import cpu_seconds
 from temporal.names import TaskQueue
 from web.bookings import HOLD_POLL_SECONDS
 from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE, baseline_queue

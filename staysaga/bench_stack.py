@@ -5,7 +5,6 @@ the CPU each of its processes has used so far."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -19,9 +18,9 @@ from pathlib import Path
 from components.registry import COMPONENTS, WORKERS
 from components.settings import load_settings
 from services.common.settings import ScaledSettings, Settings
-from staysaga.bench_servers import cpu_seconds
 from staysaga.bench_workers import READY
 from staysaga.children import quiet_port
+from staysaga.memory import cpu_seconds, descendants
 
 
 def _free_port() -> int:
@@ -139,17 +138,8 @@ def _label(pid: int) -> str:
 
 def stack_cpu(root: int) -> dict[str, float]:
     """CPU seconds used so far by each process under `root` (empty where /proc is absent)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry.name))
     used: dict[str, float] = {}
-    todo = list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
+    for pid in descendants(root):
         seconds = cpu_seconds(pid)
         if seconds is not None:
             used[_label(pid)] = used.get(_label(pid), 0.0) + seconds

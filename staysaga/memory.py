@@ -65,16 +65,19 @@ def megabytes(value: int) -> str:
     return f"{value / 1e6:.0f} MB"
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None if it is gone (or /proc is
+    absent)."""
+    try:
+        fields = (_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds_of(pid: int) -> float:
     """CPU time (user + system) a process and its live descendants have used so far."""
-    total = 0.0
-    for each in (pid, *descendants(pid)):
-        try:
-            fields = (_PROC / str(each) / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(cpu_seconds(each) or 0.0 for each in (pid, *descendants(pid)))
 
 
 @dataclass(frozen=True)
