@@ -289,16 +289,16 @@ class Stack:
 
     def startup(self) -> list[Started]:
         """Each process's readiness, CPU time and memory, the launcher's own included."""
-        running = [c for c in self.children if c.process and c.process.returncode is None]
+        pids = {
+            c.name: c.process.pid
+            for c in self.children
+            if c.process is not None and c.process.returncode is None
+        }
+        memory = rss_of({name: [pid] for name, pid in pids.items()})
         rows = [
-            Started(
-                c.name,
-                c.ready_after,
-                cpu_seconds_of(c.process.pid),
-                rss_of({"": [c.process.pid]})[""],
-            )
-            for c in running
-            if c.process is not None
+            Started(c.name, c.ready_after, cpu_seconds_of(pids[c.name]), memory[c.name])
+            for c in self.children
+            if c.name in pids
         ]
         own = os.times()
         rows.append(
