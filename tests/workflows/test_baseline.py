@@ -35,9 +35,15 @@ async def test_the_benchmarks_workers_poll_none_of_the_production_queues(time_sk
     assert polled.isdisjoint(set(TaskQueue))
 
 
-async def test_the_benchmark_starts_its_workers_as_a_process_of_their_own(dev_server_env):
+async def test_the_benchmark_starts_its_workers_as_a_process_of_their_own(dev_server_env, tmp_path):
     client = dev_server_env.client
-    env = {**os.environ, "TEMPORAL_ADDRESS": client.service_client.config.target_host}
+    # A folder of its own: a developer's var/ (after `./dev up`) holds the stack's payload
+    # keys, and workers that found them would encrypt what this plain client must read.
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "STAYSAGA_VAR_DIR": str(tmp_path),
+    }
     workers = await asyncio.to_thread(start_baseline_workers, env)
     try:
         steps = await client.execute_workflow(
