@@ -39,7 +39,7 @@ from staysaga.bench_soak import (
 )
 from staysaga.bench_stack import stack_cpu, start_baseline_workers, start_stack
 from staysaga.driver import StackDriver
-from staysaga.memory import cpu_seconds
+from staysaga.memory import cpu_seconds, rss_bytes
 from temporal.names import TaskQueue
 from web.bookings import HOLD_POLL_SECONDS
 from workflows.baseline import BASELINE_WORKFLOW_TYPE, BOOKING_SHAPE, baseline_queue
@@ -180,8 +180,9 @@ async def measure(
     return baseline, bookings
 
 
-Measured = tuple[Series, Series, dict[str, int]]
-"""A stack's baseline, its bookings, and every process's memory after the run."""
+Measured = tuple[Series, Series, dict[str, int], int]
+"""A stack's baseline, its bookings, every process's memory (PSS) after the run, and the
+sum of their RSS."""
 
 
 def measure_stack(var_dir: Path, args: argparse.Namespace, scaled: bool) -> Measured:
@@ -220,7 +221,9 @@ def measure_stack(var_dir: Path, args: argparse.Namespace, scaled: bool) -> Meas
                 await driver.close()
 
         baseline, bookings = asyncio.run(run())
-        return baseline, bookings, stack_memory(stack.process.pid)
+        pid = stack.process.pid
+        rss_total = sum(stack_memory(pid, rss_bytes).values())
+        return baseline, bookings, stack_memory(pid), rss_total
     finally:
         if baseline_workers is not None and baseline_workers.poll() is None:
             baseline_workers.send_signal(signal.SIGINT)
@@ -234,7 +237,7 @@ def compare(runs: dict[str, Measured]) -> list[str]:
         f"{'stack':<10} {'baseline/s':>10} {'bookings/s':>10} {'confirmed p50/p95 ms':>21} "
         f"{'emailed p50/p95 ms':>19} {'failed':>6}"
     ]
-    for name, (baseline, bookings, _) in runs.items():
+    for name, (baseline, bookings, _, _) in runs.items():
         confirmed = [v * 1000 for v in bookings.latencies["confirmed"]]
         emailed = [v * 1000 for v in bookings.latencies["emailed"]]
         lines.append(
@@ -257,17 +260,17 @@ def run_booking_bench(args: argparse.Namespace) -> int:
         for name, scaled in kinds.items():
             root = Path(args.var_dir or temp)
             runs[name] = measure_stack(root / name if args.scaled else root, args, scaled)
-            baseline, bookings, memory = runs[name]
+            baseline, bookings, memory, rss_total = runs[name]
             if args.scaled:
                 print(f"-- {name} --", flush=True)
             for line in report(baseline, bookings, args.concurrency):
                 print(line, flush=True)
-            for line in after_run(memory, None if scaled else MEMORY_TARGET_BYTES):
+            for line in after_run(memory, None if scaled else MEMORY_TARGET_BYTES, rss_total):
                 print(line, flush=True)
     if args.scaled:
         for line in compare(runs):
             print(line, flush=True)
-    return 0 if all(bookings.failures == 0 for _, bookings, _ in runs.values()) else 1
+    return 0 if all(bookings.failures == 0 for _, bookings, _, _ in runs.values()) else 1
 
 
 def run_soak(args: argparse.Namespace) -> int:

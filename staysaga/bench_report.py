@@ -7,6 +7,7 @@ import os
 import statistics
 from dataclasses import dataclass, field
 
+from components.registry import COMPONENTS
 from workflows.baseline import BOOKING_SHAPE
 
 TARGET_RATIO = 0.8
@@ -101,13 +102,19 @@ def step_times(baseline: Series, bookings: Series) -> list[str]:
     ]
 
 
+def _is_service(label: str) -> bool:
+    """Whether a process of the stack serves components only (`payments`, `bank+mailsink`),
+    not a worker, the Temporal server or a tool."""
+    return all(part in COMPONENTS for part in label.split("+"))
+
+
 def cpu_budget(baseline: Series, bookings: Series, cores: int) -> list[str]:
     """What the CPU allows: `cores` give at most `cores` CPU-seconds a second, so a booking
     rate of TARGET_RATIO x the baseline's needs each booking in at most that share of them."""
     runs = bookings.count + bookings.failures
     base_ms = sum(baseline.cpu.values()) * 1000 / max(baseline.count, 1)
     book_ms = sum(bookings.cpu.values()) * 1000 / max(runs, 1)
-    services = sum(seconds for name, seconds in bookings.cpu.items() if name.startswith("serve "))
+    services = sum(seconds for name, seconds in bookings.cpu.items() if _is_service(name))
     if base_ms <= 0 or book_ms <= 0 or baseline.rate <= 0:
         return []
     busy_base = base_ms * baseline.rate / 1000

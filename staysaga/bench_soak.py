@@ -1,6 +1,7 @@
-"""The booking benchmark's memory figures: every process's resident memory once a run is
-done, and `--soak`, which books N times on one stack and reports each process's growth
-per 100 bookings once warmed up (a leak shows as growth that does not flatten).
+"""The booking benchmark's memory figures: every process's memory (PSS, see
+staysaga.memory) once a run is done, and `--soak`, which books N times on one stack and
+reports each process's growth per 100 bookings once warmed up (a leak shows as growth that
+does not flatten).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from staysaga.driver import StackDriver
-from staysaga.memory import descendants, megabytes, memory_table, rss_bytes, rss_of
+from staysaga.forkserver import FORK_SERVER, forked_children, stack_component
+from staysaga.memory import descendants, megabytes, memory_of, memory_table, pss_bytes
 from workflows.models import BookingState
 
 MEMORY_TARGET_BYTES = 1_100_000_000
-"""The whole stack's resident memory after a thousand bookings, at most."""
+"""The whole stack's memory (PSS) after a thousand bookings, at most."""
 SOAK_STEP = 100
 """Bookings between two readings of the stack's memory."""
 WARM_UP_STEPS = 2
@@ -24,25 +26,28 @@ WARM_UP_STEPS = 2
 
 
 def _label(pid: int) -> str:
-    """A stack process's name as `up` names it (STAYSAGA_COMPONENT), else its program."""
+    """A stack process's name as `up` names it, else its program."""
+    component = stack_component(pid)
+    if component is not None:
+        return component
     try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return str(pid)
-    for entry in environ:
-        if entry.startswith(b"STAYSAGA_COMPONENT="):
-            return entry.split(b"=", 1)[1].decode()
     return Path(argv[0].decode(errors="replace")).name or str(pid)
 
 
-def stack_memory(launcher: int) -> dict[str, int]:
-    """Bytes resident in each process `up` started (its own children counted in it) and
-    in the launcher."""
-    every = descendants(launcher)
-    direct = [pid for pid in every if _parent(pid) == launcher]
-    used = rss_of({_label(pid): [pid] for pid in direct})
-    used["staysaga (launcher)"] = rss_bytes(launcher) or 0
+def stack_memory(launcher: int, measure: Callable[[int], int | None] = pss_bytes) -> dict[str, int]:
+    """Bytes (PSS unless told) in each process `up` started, its own children counted in
+    it, and in the launcher. The fork server's copies are processes of their own."""
+    direct = [pid for pid in descendants(launcher) if _parent(pid) == launcher]
+    servers = [pid for pid in direct if _label(pid) == FORK_SERVER]
+    forked = [pid for server in servers for pid in forked_children(server)]
+    groups = {_label(pid): [pid] for pid in [*direct, *forked] if pid not in servers}
+    used = memory_of(groups, measure)
+    for server in servers:
+        used[FORK_SERVER] = measure(server) or 0
+    used["staysaga (launcher)"] = measure(launcher) or 0
     return used
 
 
@@ -142,7 +147,7 @@ def soak_report(result: Soak, target_bytes: int | None = None) -> list[str]:
     shown = _columns(len(result.readings))
     header = " ".join(f"{result.done[i]:>6}" for i in shown)
     lines = [
-        f"memory (RSS, MB) after N bookings; growth per {SOAK_STEP} after the first "
+        f"memory (PSS, MB) after N bookings; growth per {SOAK_STEP} after the first "
         f"{WARM_UP_STEPS * SOAK_STEP}:",
         f"  {'process':<{width}} {header}  {'growth':>9}",
     ]
@@ -180,9 +185,14 @@ def _columns(count: int, most: int = 11) -> list[int]:
     return sorted({round(i * step) for i in range(most)})
 
 
-def after_run(used: Mapping[str, int], target_bytes: int | None = None) -> list[str]:
-    """The memory table printed after a benchmark run, with the target when given."""
-    lines = memory_table(used, "memory after the run (RSS)")
+def after_run(
+    used: Mapping[str, int], target_bytes: int | None = None, rss_total: int | None = None
+) -> list[str]:
+    """The memory table printed after a benchmark run (PSS), with the target when given,
+    and the sum of the processes' RSS when given."""
+    lines = memory_table(used, "memory after the run (PSS)")
+    if lines and rss_total is not None:
+        lines.append(f"  (RSS, shared pages counted in each process: {megabytes(rss_total)})")
     if lines and target_bytes is not None:
         total = sum(used.values())
         verdict = "meets" if total <= target_bytes else "misses"

@@ -20,6 +20,7 @@ from components.settings import load_settings
 from services.common.settings import ScaledSettings, Settings
 from staysaga.bench_workers import READY
 from staysaga.children import quiet_port
+from staysaga.forkserver import stack_component
 from staysaga.memory import cpu_seconds, descendants
 
 
@@ -126,7 +127,11 @@ def start_baseline_workers(env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def _label(pid: int) -> str:
-    """A stack process's name: `serve search`, `worker booking`, `temporal`, ..."""
+    """A stack process's name as `up` names it (`search`, `worker-booking+codec`,
+    `temporal`), else its `staysaga` command or its program."""
+    component = stack_component(pid)
+    if component is not None:
+        return component
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:

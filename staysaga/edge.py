@@ -52,12 +52,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from components.registry import COMPONENTS
 from services.common.metrics import METRICS_PATH
 from services.common.settings import Settings
-from staysaga.children import Child, StackError, http_probe
+from staysaga.children import Child, Prober, StackError, http_probe
 from temporal.devserver import LOOPBACK
 
 EDGE_SOURCE = "127.0.0.2"
@@ -263,7 +261,7 @@ def edge_argv(settings: Settings) -> list[str]:
     return [binary, "-e", "stderr", "-p", str(edge_dir(settings)), "-c", str(config_path(settings))]
 
 
-def edge_child(settings: Settings, http: httpx.AsyncClient, status_port: int) -> Child:
+def edge_child(settings: Settings, http: Prober, status_port: int) -> Child:
     """nginx as a child of the stack, probed on its status listener."""
     url = f"http://{LOOPBACK}:{status_port}{HEALTH_PATH}"
     return Child(EDGE, edge_argv(settings), http_probe(url, http))

@@ -7,14 +7,20 @@ production shape (copies behind an edge, PostgreSQL) through the same few method
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping, Sequence
-
-import httpx
 
 from components.registry import AUTH_SERVER, COMPONENTS, WORKERS, workers_to_run
 from services.common.settings import Settings
-from staysaga.children import Child, Probe, StackError, all_probes, http_probe, port_is_free
+from staysaga.children import (
+    STAYSAGA_CLI,
+    Child,
+    Probe,
+    Prober,
+    StackError,
+    all_probes,
+    http_probe,
+    port_is_free,
+)
 from staysaga.prometheus import prometheus_binary, prometheus_child, prometheus_port, prometheus_url
 from temporal.devserver import dev_server_args
 from workflows.states import BookingState, bookings_url
@@ -51,7 +57,7 @@ class Layout:
         """Variables every child gets over the launcher's own (the seeder's included)."""
         return {}
 
-    def plan(self, http: httpx.AsyncClient, temporal_probe: Callable[[str], Probe]) -> list[Child]:
+    def plan(self, http: Prober, temporal_probe: Callable[[str], Probe]) -> list[Child]:
         """The children to run, in start order."""
         return plan(self.settings, http, temporal_probe)
 
@@ -71,13 +77,10 @@ class Layout:
         return links(self.settings)
 
 
-def plan(
-    settings: Settings, http: httpx.AsyncClient, temporal_probe: Callable[[str], Probe]
-) -> list[Child]:
+def plan(settings: Settings, http: Prober, temporal_probe: Callable[[str], Probe]) -> list[Child]:
     """The children to run, in start order; each starts once those it names in `after`
     are ready, the rest at the same time."""
-    python = sys.executable
-    cli = [python, "-m", "staysaga.cli"]
+    cli = list(STAYSAGA_CLI)
     children: list[Child] = []
     if settings.temporal.dev_server:
         db_file = (settings.var_dir / "temporal.db").resolve()

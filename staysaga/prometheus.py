@@ -16,11 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from components.registry import COMPONENTS, workers_to_run
 from services.common.settings import METRICS_PATH, CommonSettings, Settings
-from staysaga.children import Child, http_probe
+from staysaga.children import Child, Prober, http_probe
 from temporal.devserver import LOOPBACK
 
 BINARY = "prometheus"
@@ -100,7 +98,7 @@ def write_config(settings: Settings, targets: Mapping[str, list[str]] | None = N
     return path
 
 
-def prometheus_child(settings: Settings, http: httpx.AsyncClient, binary: str) -> Child:
+def prometheus_child(settings: Settings, http: Prober, binary: str) -> Child:
     """Prometheus as a child of the stack, its data under var/prometheus/."""
     address = f"{LOOPBACK}:{prometheus_port(settings)}"
     data = (settings.var_dir / "prometheus" / "data").resolve()

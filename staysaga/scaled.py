@@ -15,11 +15,9 @@ and the edge's configuration is written again at every start.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,8 +27,10 @@ from components.registry import AUTH_SERVER, COMPONENTS, workers_to_run
 from services.common.settings import ScaledSettings, Settings
 from staysaga import edge
 from staysaga.children import (
+    STAYSAGA_CLI,
     Child,
     Probe,
+    Prober,
     StackError,
     distinct_ports,
     http_probe,
@@ -149,11 +149,11 @@ class ScaledLayout(Layout):
 
     # ---- the children ----------------------------------------------------------------
 
-    def plan(self, http: httpx.AsyncClient, temporal_probe: Callable[[str], Probe]) -> list[Child]:
+    def plan(self, http: Prober, temporal_probe: Callable[[str], Probe]) -> list[Child]:
         """Temporal, the edge, the auth server's copies, every other component's copies
         together, every worker's copies together, Prometheus if installed."""
         settings = self.settings
-        cli = [sys.executable, "-m", "staysaga.cli"]
+        cli = list(STAYSAGA_CLI)
         children: list[Child] = []
         if settings.temporal.dev_server:
             db_file = (settings.var_dir / "temporal.db").resolve()

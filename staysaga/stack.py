@@ -29,15 +29,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from components.registry import oauth_clients
 from services.common.settings import Settings
 from staysaga import launchplan
 from staysaga.children import (
+    STAYSAGA_CLI,
     Child,
+    ChildProcess,
     Probe,
+    Prober,
     StackError,
+    cli_arguments,
     describe,
     die_with_parent,
     http_probe,
@@ -45,8 +47,19 @@ from staysaga.children import (
     seconds_text,
     signal_group,
 )
+from staysaga.forkserver import FORK_SERVER, ForkServer
 from staysaga.launchplan import SEED
-from staysaga.memory import Started, cpu_seconds_of, rss_bytes, rss_of, startup_table
+from staysaga.memory import (
+    Started,
+    cpu_seconds,
+    cpu_seconds_of,
+    memory_of,
+    process_tree,
+    pss_bytes,
+    rss_bytes,
+    rss_of,
+    startup_table,
+)
 from staysaga.prometheus import prometheus_binary, write_config
 from staysaga.secrets import StackSecrets, make_private
 from staysaga.supervision import ExitHistory, Liveness, Misses, RestartPolicy
@@ -82,16 +95,16 @@ class Stack:
         self.failure: str | None = None
         self.policy = RestartPolicy.from_settings(settings)
         self.liveness = Liveness.from_settings(settings)
-        # One client for every HTTP probe; a fresh connection each time (no stale keep-alive).
-        self.http = httpx.AsyncClient(
-            timeout=self.liveness.timeout, limits=httpx.Limits(max_keepalive_connections=0)
-        )
+        # What every HTTP probe goes through.
+        self.http = Prober(timeout=self.liveness.timeout)
         self._write = out or (lambda line: print(line, flush=True))
         self._colour = sys.stdout.isatty()
         self._width = 14
         self._watchers: list[asyncio.Task[None]] = []
         self._seeding: asyncio.Task[None] | None = None
         self.secrets: StackSecrets | None = None
+        self.fork_server: ForkServer | None = None
+        self._fork_pump: asyncio.Task[None] | None = None
 
     def say(self, text: str) -> None:
         """A line from the launcher itself."""
@@ -138,22 +151,53 @@ class Stack:
     async def _spawn(self, child: Child, index: int) -> None:
         env = self.child_environment(child)
         child.started = time.monotonic()
-        child.process = await asyncio.create_subprocess_exec(
-            *child.argv,
+        arguments = cli_arguments(child.argv)
+        forks = self.fork_server
+        process: ChildProcess | None = None
+        if arguments is not None and forks is not None and forks.running:
+            try:
+                process = await forks.spawn(arguments, env)
+            except ConnectionError:
+                self.say(f"the fork server has exited; {child.name} starts on its own")
+        if process is None:
+            process = await asyncio.create_subprocess_exec(
+                *child.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        child.process = process
+        child.pump = asyncio.create_task(self._pump(child.name, process, index))
+
+    async def _pump(self, name: str, process: ChildProcess, index: int) -> None:
+        assert process.stdout is not None
+        prefix = self._prefix(name, index + 1)
+        async for raw in process.stdout:
+            self._write(prefix + raw.decode(errors="replace").rstrip("\n"))
+
+    async def _start_fork_server(self) -> None:
+        """The process the Python children are copies of; it loads their common code while
+        Temporal starts (see staysaga.forkserver)."""
+        env = self.child_environment(Child(FORK_SERVER, []))
+        self.fork_server = await ForkServer.start(
+            env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env=env,
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
-        child.pump = asyncio.create_task(self._pump(child, child.process, index))
+        self._fork_pump = asyncio.create_task(self._pump(FORK_SERVER, self.fork_server.process, 0))
 
-    async def _pump(self, child: Child, process: asyncio.subprocess.Process, index: int) -> None:
-        assert process.stdout is not None
-        prefix = self._prefix(child.name, index + 1)
-        async for raw in process.stdout:
-            self._write(prefix + raw.decode(errors="replace").rstrip("\n"))
+    async def _stop_fork_server(self) -> None:
+        if self.fork_server is not None:
+            await self.fork_server.close()
+        if self._fork_pump is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._fork_pump, 2.0)
 
     async def _wait_ready(self, child: Child) -> str | None:
         """Wait until the child answers its readiness probe: None, or why it did not."""
@@ -187,6 +231,8 @@ class Stack:
         """What the children need before the first starts: var/, the secrets, the catalogue."""
         make_private(self.settings.var_dir)
         self.secrets = StackSecrets.load(self.settings.var_dir)
+        if self.settings.common.fork:
+            await self._start_fork_server()
         if prometheus_binary() is None:
             self.say("Prometheus is not installed (apt-get install prometheus): no metrics kept")
         else:
@@ -221,6 +267,7 @@ class Stack:
             await self._end_seeding()
             await self._end_watchers()
             await self._stop_all()
+            await self._stop_fork_server()
             await self.http.aclose()
             for sig in signals:
                 loop.remove_signal_handler(sig)
@@ -275,7 +322,7 @@ class Stack:
 
     async def _seed(self) -> None:
         self.say("seeding the catalogue (first start only) ...")
-        seeder = Child(SEED, [sys.executable, "-m", "staysaga.cli", "seed"], restart=False)
+        seeder = Child(SEED, [*STAYSAGA_CLI, "seed"], restart=False)
         await self._spawn(seeder, len(self.children) + 1)
         assert seeder.process is not None and seeder.pump is not None
         try:
@@ -294,15 +341,23 @@ class Stack:
             for c in self.children
             if c.process is not None and c.process.returncode is None
         }
-        memory = rss_of({name: [pid] for name, pid in pids.items()})
+        groups = {name: [pid] for name, pid in pids.items()}
+        tree = process_tree()
+        rss, pss = rss_of(groups, tree), memory_of(groups, tree=tree)
         rows = [
-            Started(c.name, c.ready_after, cpu_seconds_of(pids[c.name]), memory[c.name])
+            Started(
+                c.name, c.ready_after, cpu_seconds_of(pids[c.name], tree), rss[c.name], pss[c.name]
+            )
             for c in self.children
             if c.name in pids
         ]
+        if self.fork_server is not None and self.fork_server.running:
+            server = self.fork_server.process.pid
+            # Its own figures: the children it forked have a row each.
+            rows.append(Started(FORK_SERVER, None, cpu_seconds(server) or 0.0, *_memory(server)))
         own = os.times()
         rows.append(
-            Started("staysaga (launcher)", None, own.user + own.system, rss_bytes(os.getpid()) or 0)
+            Started("staysaga (launcher)", None, own.user + own.system, *_memory(os.getpid()))
         )
         return rows
 
@@ -463,3 +518,8 @@ class Stack:
         if child.pump is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(child.pump, 2.0)
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """One process's own RSS and PSS, without its children's."""
+    return rss_bytes(pid) or 0, pss_bytes(pid) or 0

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from components.registry import COMPONENTS, WORKERS
 from staysaga.children import distinct_ports, quiet_port
+from staysaga.forkserver import stack_component
 
 MARKER = "STAYSAGA_TEST_STACK"  # the variable marking one stack's processes
 # The last line `up` prints once everything answers (the links come before it).
@@ -140,7 +141,8 @@ class StackProcess:
 
 
 def processes_with(entry: str) -> dict[int, str]:
-    """Live processes whose environment holds `entry`, with their STAYSAGA_COMPONENT."""
+    """Live processes whose environment holds `entry` (a fork of the stack's fork server
+    holds the server's), with the component each runs."""
     found = {}
     needle = entry.encode()
     for proc in Path("/proc").iterdir():
@@ -152,15 +154,7 @@ def processes_with(entry: str) -> dict[int, str]:
         except OSError:
             continue
         if needle in environ and state != "Z":
-            component = next(
-                (
-                    e.split(b"=", 1)[1].decode()
-                    for e in environ
-                    if e.startswith(b"STAYSAGA_COMPONENT=")
-                ),
-                "launcher",
-            )
-            found[int(proc.name)] = component
+            found[int(proc.name)] = stack_component(int(proc.name)) or "launcher"
     return found
 
 

@@ -160,6 +160,13 @@ class CommonSettings(SettingsGroup):
         "`up`: a process whose liveness probe fails this many times in a row is restarted",
         positive_int,
     )
+    fork: bool = variable(
+        "STAYSAGA_FORK",
+        "true",
+        "`up`: start the Python processes as copies of one that has already loaded their "
+        "common code (staysaga.forkserver); false: each starts an interpreter of its own",
+        boolean,
+    )
     trusted_proxies: str | None = variable(
         "STAYSAGA_TRUSTED_PROXIES",
         None,

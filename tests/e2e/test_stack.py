@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from components.settings import load_settings
+from staysaga.forkserver import FORK_SERVER
 from staysaga.prometheus import prometheus_binary
 from staysaga.secrets import read_secrets_file
 from temporal.connect import connect
@@ -65,7 +66,7 @@ async def test_up_serves_search_and_ctrl_c_leaves_no_process(var_dir, stacks):
             async with httpx.AsyncClient() as http:
                 active = (await http.get(targets)).json()["data"]["activeTargets"]
             health = {t["labels"]["job"]: (t["health"], t["lastError"]) for t in active}
-            assert set(health) == set(components) - {"launcher"}, health
+            assert set(health) == set(components) - {"launcher", FORK_SERVER}, health
             assert {job for job, (state, _) in health.items() if state != "up"} == set(), health
 
         await eventually(every_target_up, timeout=60)

@@ -213,7 +213,7 @@ async def test_children_start_side_by_side_each_once_what_it_names_answers(tmp_p
         assert order == ["independent", "slow", "dependent"]
         # Once up, it says where the start went: when each process answered, the CPU time
         # and memory each took, and what that CPU time alone takes on this machine.
-        table = stack.output.split("start-up (RSS is resident memory):", 1)[1]
+        table = stack.output.split("start-up (memory: PSS counts", 1)[1]
         table = table.split("staysaga is up")[0]
         rows = {
             words[0]: words[1:]

@@ -52,7 +52,12 @@ def test_the_report_says_what_the_cpu_allows_on_the_machines_cores():
         count=8,
         failures=2,
         latencies={},
-        cpu={"temporal": 2.0, "serve payments": 1.0, "serve pdf": 0.5, "worker booking": 0.5},
+        cpu={
+            "temporal": 2.0,
+            "payments": 0.7,
+            "bank+mailsink": 0.8,
+            "worker-booking+codec": 0.5,
+        },
     )
     assert cpu_budget(baseline, bookings, 2) == [
         "CPU per run, every process: baseline 200 ms, booking 400 ms "

@@ -8,13 +8,17 @@ import os
 import sys
 from typing import cast
 
+import pytest
+
 from staysaga.bench_soak import WARM_UP_STEPS, Soak, soak, soak_report
 from staysaga.driver import StackDriver
 from staysaga.memory import (
     Started,
     cpu_seconds_of,
     descendants,
+    memory_of,
     memory_table,
+    pss_bytes,
     rss_bytes,
     rss_of,
     startup_table,
@@ -66,9 +70,45 @@ async def test_a_process_is_counted_with_its_children():
         await asyncio.wait_for(parent.wait(), 30)
 
 
+# Holds 64 MB, forks, and both wait on stdin: the pages are the parent's and the child's.
+SHARING = (
+    "import os, sys\n"
+    "held = bytearray(os.urandom(64 * 1024 * 1024))\n"
+    "child = os.fork()\n"
+    "os.write(1, f'{child}\\n'.encode())\n"
+    "sys.stdin.read()\n"
+    "if child: os.waitpid(child, 0)\n"
+)
+
+
+async def test_pages_shared_after_a_fork_count_once_in_the_proportional_set():
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SHARING,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert parent.stdout is not None
+        lines = [await parent.stdout.readline() for _ in range(2)]
+        child = max(int(line) for line in lines)
+        pids = (parent.pid, child)
+        rss = sum(rss_bytes(pid) or 0 for pid in pids)
+        pss = sum(pss_bytes(pid) or 0 for pid in pids)
+        # RSS counts the 64 MB in each; PSS half in each.
+        assert rss - pss > 50 * 1024 * 1024, (rss, pss)
+        assert memory_of({"both": [parent.pid]})["both"] == pytest.approx(pss, rel=0.1)
+        assert pss_bytes(2**22 + 12345) is None  # no such process
+    finally:
+        assert parent.stdin is not None
+        parent.stdin.close()
+        await asyncio.wait_for(parent.wait(), 30)
+
+
 def test_the_memory_table_lists_the_biggest_first_then_the_total():
     lines = memory_table({"bank": 80_000_000, "temporal": 180_000_000})
-    assert lines[0] == "memory (RSS):"
+    assert lines[0] == "memory (PSS):"
     assert [line.split()[0] for line in lines[1:]] == ["temporal", "bank", "total"]
     assert lines[-1].split()[-2:] == ["260", "MB"]
     assert memory_table({"a": 900_000_000, "b": 300_000_000})[-1].endswith("1.20 GB")
@@ -145,16 +185,16 @@ async def test_a_soak_counts_a_booking_that_raises_and_goes_on():
 def test_the_startup_table_lists_the_slowest_to_answer_first_then_the_totals():
     lines = startup_table(
         [
-            Started("search", 2.5, 1.5, 90_000_000),
-            Started("temporal", 4.0, 3.0, 200_000_000),
-            Started("staysaga (launcher)", None, 0.5, 50_000_000),
+            Started("search", 2.5, 1.5, 90_000_000, 40_000_000),
+            Started("temporal", 4.0, 3.0, 200_000_000, 190_000_000),
+            Started("staysaga (launcher)", None, 0.5, 50_000_000, 30_000_000),
         ],
         cores=2,
     )
     names = [line.split()[0] for line in lines[2:-2]]
     assert names == ["temporal", "search", "staysaga"]
-    assert lines[2].split()[1:] == ["4.0", "s", "3.0", "s", "200", "MB"]
-    assert lines[-2].split()[1:] == ["5.0", "s", "340", "MB"]
+    assert lines[2].split()[1:] == ["4.0", "s", "3.0", "s", "190", "MB", "200", "MB"]
+    assert lines[-2].split()[1:] == ["5.0", "s", "260", "MB", "340", "MB"]
     assert (
         lines[-1].strip()
         == "starting took 5.0 CPU-seconds, at least 2.5 s on 2 cores however the starts are ordered"
