@@ -71,6 +71,18 @@ async def test_up_serves_search_and_ctrl_c_leaves_no_process(var_dir, stacks):
 
         await eventually(every_target_up, timeout=60)
 
+        # The dev server's histograms are kept as sums and counts, without their buckets.
+        query = f"http://127.0.0.1:{stack.env['PROMETHEUS_PORT']}/api/v1/query"
+
+        async def series(selector: str) -> int:
+            async with httpx.AsyncClient() as http:
+                found = (await http.get(query, params={"query": f"count({selector})"})).json()
+            return int(found["data"]["result"][0]["value"][1]) if found["data"]["result"] else 0
+
+        assert await series('{job="temporal", __name__=~".+_count"}') > 0
+        assert await series('{job="temporal", __name__=~".+_bucket"}') == 0
+        assert await series('{job="search", __name__=~".+_bucket"}') > 0
+
     # Every process is an OAuth client with a generated secret; the auth server knows them.
     secrets_file = var_dir / "secrets.env"
     # var/ and everything in it (SQLite files with keys, sessions, hashes) are private.

@@ -74,6 +74,15 @@ def test_the_scrape_config_covers_every_process_up_runs(tmp_path):
     assert targets["worker-payments"] == ("/metrics", ["127.0.0.1:9213"])
     assert targets["temporal"] == ("/metrics", [f"127.0.0.1:{settings.temporal.metrics_port}"])
     assert config["rule_files"] == [str(RULES)] and RULES.is_file()
+    # Only the dev server's histogram buckets are dropped at the scrape.
+    relabelled = {
+        job["job_name"]: job["metric_relabel_configs"]
+        for job in config["scrape_configs"]
+        if "metric_relabel_configs" in job
+    }
+    assert relabelled == {
+        "temporal": [{"source_labels": ["__name__"], "regex": ".+_bucket", "action": "drop"}]
+    }
 
 
 def test_the_written_config_is_the_generated_one(tmp_path):
