@@ -38,7 +38,12 @@ from staysaga.children import (
     quiet_port,
 )
 from staysaga.launchplan import SEED, SEEDED, Layout, check_ports, links
-from staysaga.prometheus import prometheus_binary, prometheus_child, prometheus_port
+from staysaga.prometheus import (
+    DEV_SERVER_JOB,
+    prometheus_binary,
+    prometheus_child,
+    prometheus_port,
+)
 from temporal.devserver import LOOPBACK, dev_server_args
 from temporal.names import TaskQueue
 
@@ -251,7 +256,7 @@ class ScaledLayout(Layout):
         settings = self.settings
         targets: dict[str, list[str]] = {}
         if settings.temporal.dev_server:
-            targets["temporal"] = [f"{LOOPBACK}:{settings.temporal.metrics_port}"]
+            targets[DEV_SERVER_JOB] = [f"{LOOPBACK}:{settings.temporal.metrics_port}"]
         for name, copies in self.copies.items():
             targets[name] = [f"{LOOPBACK}:{c.port}" for c in copies]
         for queue, copies in self.worker_copies.items():
